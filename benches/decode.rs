@@ -1,0 +1,2 @@
+//! Criterion benchmarks of the frame + record decoder (filled in below).
+fn main() {}

@@ -1,0 +1,37 @@
+"""meterlink: decode, decrypt, verify and build smart-meter telegrams.
+
+>>> import meterlink
+>>> tg = meterlink.decode("68 06 06 68 08 01 72 ...")  # doctest: +SKIP
+>>> tg.to_dict()["records"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from meterlink._native import (
+    FrameSplitter,
+    Record,
+    Telegram,
+    __version__,
+    decode,
+    device_type_name,
+    manufacturer_code,
+    manufacturer_name,
+)
+from meterlink.exceptions import DecodeError, FrameError, MeterlinkError, SecurityError
+from meterlink.stream import iter_frames
+
+__all__ = [
+    "DecodeError",
+    "FrameError",
+    "FrameSplitter",
+    "MeterlinkError",
+    "Record",
+    "SecurityError",
+    "Telegram",
+    "__version__",
+    "decode",
+    "device_type_name",
+    "iter_frames",
+    "manufacturer_code",
+    "manufacturer_name",
+]

@@ -1,0 +1,37 @@
+"""The meterlink exception hierarchy.
+
+Every error meterlink raises for bad input is a :class:`MeterlinkError`, which is a
+:class:`ValueError`. Where a byte position applies, ``offset`` holds it (an index into the frame
+as given, after hex decoding); otherwise ``offset`` is ``None``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = ["MeterlinkError", "FrameError", "DecodeError", "SecurityError"]
+
+
+class MeterlinkError(ValueError):
+    """Base class of every meterlink error."""
+
+    offset: Optional[int]
+
+    def __init__(self, message: str, offset: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+    def __reduce__(self):  # keep ``offset`` across pickling (multiprocessing, Dask)
+        return (type(self), (str(self), self.offset))
+
+
+class FrameError(MeterlinkError):
+    """The link layer rejected the frame: start/stop byte, length, checksum, CRC."""
+
+
+class DecodeError(MeterlinkError):
+    """The frame is intact but its transport or application layer cannot be decoded."""
+
+
+class SecurityError(MeterlinkError):
+    """Decryption or authentication failed: missing key (strict), wrong key, bad MAC."""

@@ -1,0 +1,96 @@
+//! Input conversion (bytes-like or hex text → bytes) and small table look-ups.
+
+use std::borrow::Cow;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyString};
+
+use super::raise;
+use crate::error::ErrorKind;
+use crate::tpl::device;
+
+/// Hex digits → bytes. Whitespace and ':' / '-' separators are ignored; an optional 0x prefix.
+pub(crate) fn parse_hex(s: &str) -> Result<Vec<u8>, (String, usize)> {
+    let s = s.trim();
+    let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    let mut out = Vec::with_capacity(s.len() / 2);
+    let mut hi: Option<u8> = None;
+    for (i, c) in s.bytes().enumerate() {
+        let v = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            b' ' | b'\t' | b'\n' | b'\r' | b':' | b'-' | b'_' => continue,
+            _ => return Err((format!("invalid hex character {:?} at position {i}", c as char), i)),
+        };
+        match hi.take() {
+            None => hi = Some(v),
+            Some(h) => out.push(h << 4 | v),
+        }
+    }
+    if hi.is_some() {
+        return Err(("odd number of hex digits".to_string(), s.len()));
+    }
+    Ok(out)
+}
+
+/// A frame argument: `bytes` is borrowed without copying; `str` is hex; any other object
+/// supporting the buffer protocol (bytearray, memoryview, numpy) is copied once.
+pub(crate) fn frame_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Cow::Borrowed(b.as_bytes()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        let s = s.to_cow()?;
+        return parse_hex(&s)
+            .map(Cow::Owned)
+            .map_err(|(msg, at)| raise(obj.py(), Some(ErrorKind::Frame), msg, Some(at)));
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(Cow::Owned(b.to_vec()));
+    }
+    let py = obj.py();
+    match py.get_type::<PyBytes>().call1((obj,)) {
+        Ok(b) => Ok(Cow::Owned(b.cast_into::<PyBytes>()?.as_bytes().to_vec())),
+        Err(_) => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "frame must be bytes-like or a hex str, not {}",
+            obj.get_type().name()?
+        ))),
+    }
+}
+
+pub(crate) fn hex_lower(b: &[u8]) -> String {
+    crate::tpl::hex_lower(b)
+}
+
+/// Three-letter manufacturer code → the 16-bit M-field value.
+#[pyfunction]
+pub fn manufacturer_code(py: Python<'_>, name: &str) -> PyResult<u16> {
+    device::manufacturer_from_str(name).ok_or_else(|| {
+        raise(py, None, format!("manufacturer code must be three letters A-Z, got {name:?}"), None)
+    })
+}
+
+/// 16-bit M-field value → three letters.
+#[pyfunction]
+pub fn manufacturer_name(code: u16) -> String {
+    String::from_utf8_lossy(&device::manufacturer_to_str(code)).into_owned()
+}
+
+/// Device type (EN 13757-7 7.5.4) → name.
+#[pyfunction]
+pub fn device_type_name(code: u8) -> &'static str {
+    device::device_type_name(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_hex;
+
+    #[test]
+    fn hex_forms() {
+        assert_eq!(parse_hex("0x68 0A:ff").unwrap(), vec![0x68, 0x0A, 0xFF]);
+        assert_eq!(parse_hex("abc").unwrap_err().1, 3);
+        assert_eq!(parse_hex("zz").unwrap_err().1, 0);
+    }
+}

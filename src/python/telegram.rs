@@ -1,0 +1,403 @@
+//! `Telegram` and `Record` Python classes over the core's decoded telegram.
+//!
+//! A `Telegram` holds the Rust result behind an `Arc`; `Record` objects are created only when
+//! asked for and share it. `to_dict()` builds the dict in one pass without intermediate objects.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+
+use super::convert::{frame_bytes, hex_lower};
+use super::to_pyerr;
+use crate::records::{self, Record as CoreRecord, RecordKind, Value};
+use crate::telegram::{self as core, DecodeOptions, LinkInfo, LinkMode};
+use crate::tpl;
+
+/// decode(frame, keys=None, link="auto")
+#[pyfunction]
+#[pyo3(signature = (frame, keys=None, link="auto"))]
+pub fn decode(py: Python<'_>, frame: &Bound<'_, PyAny>, keys: Option<&Bound<'_, PyAny>>, link: &str) -> PyResult<Telegram> {
+    let _ = keys; // Keys are used by the security layer (wireless/encrypted telegrams).
+    let Some(link) = LinkMode::parse(link) else {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "link must be 'auto', 'wired' or 'wireless', not {link:?}"
+        )));
+    };
+    let bytes = frame_bytes(frame)?;
+    let opts = DecodeOptions { link };
+    match core::decode(&bytes, &opts) {
+        Ok(tg) => Ok(Telegram { inner: Arc::new(tg) }),
+        Err(e) => Err(to_pyerr(py, e)),
+    }
+}
+
+#[pyclass(frozen, module = "meterlink._native")]
+pub struct Telegram {
+    inner: Arc<core::Telegram>,
+}
+
+fn number_to_py(py: Python<'_>, mantissa: i64, exponent: i8) -> PyResult<Py<PyAny>> {
+    if exponent >= 0 {
+        let scaled = 10i128.checked_pow(exponent as u32).and_then(|p| (mantissa as i128).checked_mul(p));
+        return match scaled {
+            Some(v) => Ok(v.into_pyobject(py)?.into_any().unbind()),
+            None => Ok((mantissa as f64 * 10f64.powi(exponent as i32)).into_pyobject(py)?.into_any().unbind()),
+        };
+    }
+    Ok(scaled_f64(mantissa, exponent).into_pyobject(py)?.into_any().unbind())
+}
+
+/// mantissa × 10^exponent as the nearest f64 (division by an exact power of ten).
+fn scaled_f64(mantissa: i64, exponent: i8) -> f64 {
+    if exponent >= 0 {
+        mantissa as f64 * 10f64.powi(exponent as i32)
+    } else {
+        mantissa as f64 / 10f64.powi(-(exponent as i32))
+    }
+}
+
+/// The Python value of a record: int (exponent ≥ 0) or float for numbers, ISO text for dates,
+/// str for text, lowercase hex for raw bytes, None when absent or invalid.
+fn value_to_py(py: Python<'_>, v: &Value, payload: &[u8]) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        Value::None | Value::InvalidBcd(_) => py.None(),
+        Value::Number { mantissa, exponent } => number_to_py(py, *mantissa, *exponent)?,
+        Value::Real(f) => f.into_pyobject(py)?.into_any().unbind(),
+        Value::DateTime(d) => match d.to_iso() {
+            Some(s) => PyString::new(py, &s).into_any().unbind(),
+            None => py.None(),
+        },
+        Value::Text(s) => PyString::new(py, s).into_any().unbind(),
+        Value::Bytes(span) => PyString::new(py, &hex_lower(span.get(payload))).into_any().unbind(),
+    })
+}
+
+fn record_unit(r: &CoreRecord) -> Option<&str> {
+    if let Some(t) = r.vif.plain_text_unit.as_deref() {
+        return Some(t);
+    }
+    r.vif.unit.as_str()
+}
+
+fn record_quantity(r: &CoreRecord) -> &'static str {
+    match r.kind {
+        RecordKind::Data => r.vif.quantity,
+        RecordKind::ManufacturerData { more_records_follow: false } => "Manufacturer specific data",
+        RecordKind::ManufacturerData { more_records_follow: true } => "Manufacturer specific data, more records follow",
+        RecordKind::GlobalReadout => "Global readout request",
+    }
+}
+
+fn record_dict<'py>(py: Python<'py>, r: &CoreRecord, payload: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("value", value_to_py(py, &r.value, payload)?)?;
+    d.set_item("unit", record_unit(r))?;
+    d.set_item("quantity", record_quantity(r))?;
+    d.set_item("storage", r.storage)?;
+    d.set_item("tariff", r.tariff)?;
+    d.set_item("subunit", r.subunit)?;
+    d.set_item("function", r.function.as_str())?;
+    d.set_item("dif", hex_lower(r.dib.get(payload)))?;
+    d.set_item("vif", hex_lower(r.vib.get(payload)))?;
+    Ok(d)
+}
+
+impl Telegram {
+    fn manufacturer(&self) -> Option<String> {
+        self.inner.address.filter(|_| self.inner.device_type_name_override.is_none()).map(|a| a.manufacturer_string())
+    }
+}
+
+#[pymethods]
+impl Telegram {
+    /// Three-letter manufacturer code (None where the frame carries no identity).
+    #[getter(manufacturer)]
+    fn py_manufacturer(&self) -> Option<String> {
+        self.manufacturer()
+    }
+    /// Identification number as printed (8 BCD digits; hex digits for a non-BCD ID).
+    #[getter]
+    fn id(&self) -> Option<String> {
+        self.inner.address.map(|a| a.id_string())
+    }
+    #[getter]
+    fn version(&self) -> Option<u8> {
+        self.inner.address.filter(|_| self.inner.device_type_name_override.is_none()).map(|a| a.version)
+    }
+    #[getter]
+    fn device_type(&self) -> Option<u8> {
+        self.inner.address.map(|a| a.device_type)
+    }
+    #[getter]
+    fn device_type_name(&self) -> Option<&'static str> {
+        self.inner.device_type_name()
+    }
+    #[getter]
+    fn access_number(&self) -> Option<u8> {
+        self.inner.access_number()
+    }
+    #[getter]
+    fn status(&self) -> Option<u8> {
+        self.inner.status()
+    }
+    /// Configuration field (EN 13757-7 7.5.8), 0 without a TPL header.
+    #[getter]
+    fn configuration(&self) -> u16 {
+        self.inner.header.config
+    }
+    #[getter]
+    fn ci(&self) -> Option<u8> {
+        self.inner.ci
+    }
+    /// What the CI field announces (EN 13757-7 Table 2).
+    #[getter]
+    fn ci_name(&self) -> Option<&'static str> {
+        self.inner.ci_info().map(|i| i.name)
+    }
+    #[getter]
+    fn header(&self) -> &'static str {
+        match self.inner.header.kind {
+            tpl::HeaderKind::None => "none",
+            tpl::HeaderKind::Short => "short",
+            tpl::HeaderKind::Long => "long",
+        }
+    }
+    #[getter]
+    fn encrypted(&self) -> bool {
+        self.inner.encrypted
+    }
+    #[getter]
+    fn decrypted(&self) -> bool {
+        self.inner.decrypted
+    }
+    #[getter]
+    fn security_mode(&self) -> Option<u8> {
+        self.inner.security_mode
+    }
+    #[getter]
+    fn application_error(&self) -> Option<&str> {
+        self.inner.application_error.as_deref()
+    }
+    /// "wired" (FT1.2).
+    #[getter]
+    fn link_layer(&self) -> &'static str {
+        match self.inner.link {
+            LinkInfo::Wired { .. } => "wired",
+        }
+    }
+    /// Kind of FT1.2 frame: "long frame", "control frame", "short frame", "single character".
+    #[getter]
+    fn frame_type(&self) -> &'static str {
+        match self.inner.link {
+            LinkInfo::Wired { frame_kind, .. } => frame_kind,
+        }
+    }
+    /// The link-layer C field.
+    #[getter]
+    fn c_field(&self) -> u8 {
+        match self.inner.link {
+            LinkInfo::Wired { c, .. } => c,
+        }
+    }
+    /// Name of the link-layer service (SND_NKE, REQ_UD2, RSP_UD, ...).
+    #[getter]
+    fn c_field_name(&self) -> &'static str {
+        match self.inner.link {
+            LinkInfo::Wired { frame_kind: "single character", .. } => "ACK",
+            LinkInfo::Wired { c, .. } => crate::link::wired::CField(c).name(),
+        }
+    }
+    /// Wired primary address (A field).
+    #[getter]
+    fn address(&self) -> Option<u8> {
+        match self.inner.link {
+            LinkInfo::Wired { frame_kind: "single character", .. } => None,
+            LinkInfo::Wired { a, .. } => Some(a),
+        }
+    }
+    /// The application data the records were decoded from (plaintext), as bytes.
+    #[getter]
+    fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        pyo3::types::PyBytes::new(py, &self.inner.payload)
+    }
+    #[getter]
+    fn records(&self) -> Vec<Record> {
+        (0..self.inner.records.len()).map(|i| Record { tg: self.inner.clone(), index: i }).collect()
+    }
+    fn __len__(&self) -> usize {
+        self.inner.records.len()
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let t = &*self.inner;
+        let d = PyDict::new(py);
+        d.set_item("manufacturer", self.manufacturer())?;
+        d.set_item("id", self.id())?;
+        d.set_item("version", self.version())?;
+        d.set_item("device_type", self.device_type())?;
+        d.set_item("device_type_name", t.device_type_name())?;
+        d.set_item("access_number", t.access_number())?;
+        d.set_item("status", t.status())?;
+        d.set_item("ci", t.ci)?;
+        d.set_item("encrypted", t.encrypted)?;
+        d.set_item("decrypted", t.decrypted)?;
+        d.set_item("security_mode", t.security_mode)?;
+        d.set_item("application_error", t.application_error.as_deref())?;
+        d.set_item("link_layer", self.link_layer())?;
+        d.set_item("frame_type", self.frame_type())?;
+        d.set_item("address", self.address())?;
+        let recs = PyList::empty(py);
+        for r in &t.records {
+            recs.append(record_dict(py, r, &t.payload)?)?;
+        }
+        d.set_item("records", recs)?;
+        Ok(d)
+    }
+    fn __repr__(&self) -> String {
+        let t = &*self.inner;
+        match t.address {
+            Some(a) => format!(
+                "<Telegram {} {} {} ci=0x{:02X} records={}{}>",
+                self.manufacturer().unwrap_or_else(|| "-".into()),
+                a.id_string(),
+                t.device_type_name().unwrap_or("?"),
+                t.ci.unwrap_or(0),
+                t.records.len(),
+                if t.encrypted && !t.decrypted { " encrypted" } else { "" }
+            ),
+            None => format!(
+                "<Telegram {} ci={} records={}{}>",
+                self.frame_type(),
+                t.ci.map(|c| format!("0x{c:02X}")).unwrap_or_else(|| "-".into()),
+                t.records.len(),
+                t.application_error.as_deref().map(|e| format!(" error={e:?}")).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+#[pyclass(frozen, module = "meterlink._native")]
+pub struct Record {
+    tg: Arc<core::Telegram>,
+    index: usize,
+}
+
+impl Record {
+    fn r(&self) -> &CoreRecord {
+        &self.tg.records[self.index]
+    }
+}
+
+#[pymethods]
+impl Record {
+    /// Scaled value: int (non-negative exponent) or float for numbers, ISO text for dates and
+    /// times, str for text, lowercase hex for raw bytes, None when absent or invalid.
+    #[getter]
+    fn value(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        value_to_py(py, &self.r().value, &self.tg.payload)
+    }
+    /// Exact value as `decimal.Decimal` (numbers only, else None).
+    #[getter]
+    fn decimal(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.r().value {
+            Value::Number { mantissa, exponent } => {
+                let dec = py.import("decimal")?.getattr("Decimal")?;
+                Ok(dec.call1((format!("{mantissa}E{exponent}"),))?.unbind())
+            }
+            Value::Real(f) => {
+                let dec = py.import("decimal")?.getattr("Decimal")?;
+                Ok(dec.call1((f.to_string(),))?.unbind())
+            }
+            _ => Ok(py.None()),
+        }
+    }
+    /// (mantissa, exponent) of an integer/BCD value: value = mantissa × 10**exponent.
+    #[getter]
+    fn exact(&self) -> Option<(i64, i8)> {
+        match self.r().value {
+            Value::Number { mantissa, exponent } => Some((mantissa, exponent)),
+            _ => None,
+        }
+    }
+    /// "number", "real", "datetime", "text", "bytes", "invalid" or "none".
+    #[getter]
+    fn value_type(&self) -> &'static str {
+        match self.r().value {
+            Value::None => "none",
+            Value::Number { .. } => "number",
+            Value::Real(_) => "real",
+            Value::DateTime(_) => "datetime",
+            Value::Text(_) => "text",
+            Value::Bytes(_) => "bytes",
+            Value::InvalidBcd(_) => "invalid",
+        }
+    }
+    #[getter]
+    fn unit(&self) -> Option<&str> {
+        record_unit(self.r())
+    }
+    #[getter]
+    fn quantity(&self) -> &'static str {
+        record_quantity(self.r())
+    }
+    /// VIFE modifiers in words ("per hour", "lower limit value", ...).
+    #[getter]
+    fn extensions(&self) -> Vec<&'static str> {
+        self.r().vif.extensions().collect()
+    }
+    #[getter]
+    fn exponent(&self) -> i8 {
+        self.r().vif.exponent
+    }
+    #[getter]
+    fn storage(&self) -> u64 {
+        self.r().storage
+    }
+    #[getter]
+    fn tariff(&self) -> u32 {
+        self.r().tariff
+    }
+    #[getter]
+    fn subunit(&self) -> u16 {
+        self.r().subunit
+    }
+    #[getter]
+    fn function(&self) -> &'static str {
+        self.r().function.as_str()
+    }
+    /// "data", "manufacturer", "manufacturer_more_follow" or "global_readout".
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.r().kind {
+            RecordKind::Data => "data",
+            RecordKind::ManufacturerData { more_records_follow: false } => "manufacturer",
+            RecordKind::ManufacturerData { more_records_follow: true } => "manufacturer_more_follow",
+            RecordKind::GlobalReadout => "global_readout",
+        }
+    }
+    /// DIF + DIFEs, hex.
+    #[getter]
+    fn dif(&self) -> String {
+        hex_lower(self.r().dib.get(&self.tg.payload))
+    }
+    /// VIF + VIFEs, hex.
+    #[getter]
+    fn vif(&self) -> String {
+        hex_lower(self.r().vib.get(&self.tg.payload))
+    }
+    /// The data field as transmitted, hex.
+    #[getter]
+    fn raw(&self) -> String {
+        hex_lower(self.r().data.get(&self.tg.payload))
+    }
+    #[getter]
+    fn description(&self) -> String {
+        records::describe(self.r(), &self.tg.payload)
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        record_dict(py, self.r(), &self.tg.payload)
+    }
+    fn __repr__(&self) -> String {
+        format!("<Record {}>", records::describe(self.r(), &self.tg.payload))
+    }
+}

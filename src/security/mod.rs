@@ -1,0 +1,1 @@
+//! EN 13757-7 security services: security modes, key derivation, MACs.
