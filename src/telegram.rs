@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::link::wired::{self, WiredFrame};
-use crate::records::{self, Function, Record, RecordKind, Span, Unit, Value, VifInfo};
+use crate::records::{self, Function, Record, RecordKind, Span, Unit, Value, VifInfo, VifTable};
 use crate::tpl::{self, fixed, Address, CiHeader, CiInfo, CiPayload, HeaderKind, TplError, TplHeader};
 
 /// Which link layer the input uses.
@@ -228,7 +228,7 @@ fn decode_fixed(tg: &mut Telegram, info: &CiInfo, after_ci: &[u8], base: usize) 
     tg.device_type_name_override = Some(fixed::medium_name(f.medium));
     tg.payload = after_ci.to_vec();
     tg.payload_offset = base;
-    for (i, c) in f.counters.iter().enumerate() {
+    for c in &f.counters {
         let u = fixed::unit(c.unit_code);
         let value = match c.value {
             Some(m) => Value::Number { mantissa: m, exponent: u.exponent },
@@ -243,15 +243,9 @@ fn decode_fixed(tg: &mut Telegram, info: &CiInfo, after_ci: &[u8], base: usize) 
             storage: u64::from(c.historic),
             tariff: 0,
             subunit: 0,
-            vif: VifInfo {
-                quantity: u.quantity,
-                unit: fixed_unit(u.unit),
-                exponent: u.exponent,
-                ..Default::default()
-            },
+            vif: VifInfo::new(u.quantity, fixed_unit(u.unit), u.exponent, VifTable::NoVib, c.unit_code),
             value,
         });
-        let _ = i;
     }
     Ok(())
 }

@@ -49,8 +49,9 @@ pub(crate) fn frame_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(Cow::Owned(b.to_vec()));
     }
-    let py = obj.py();
-    match py.get_type::<PyBytes>().call1((obj,)) {
+    // Anything else must support the buffer protocol (memoryview, array, numpy); `bytes(obj)`
+    // would turn an int into that many zero bytes.
+    match pyo3::types::PyMemoryView::from(obj).and_then(|mv| mv.call_method0("tobytes")) {
         Ok(b) => Ok(Cow::Owned(b.cast_into::<PyBytes>()?.as_bytes().to_vec())),
         Err(_) => Err(pyo3::exceptions::PyTypeError::new_err(format!(
             "frame must be bytes-like or a hex str, not {}",

@@ -253,6 +253,14 @@ impl Telegram {
         d.set_item("records", recs)?;
         Ok(d)
     }
+    /// The `to_dict()` result as JSON text.
+    #[pyo3(signature = (indent=None))]
+    fn to_json(&self, py: Python<'_>, indent: Option<usize>) -> PyResult<String> {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("ensure_ascii", false)?;
+        kwargs.set_item("indent", indent)?;
+        py.import("json")?.call_method("dumps", (self.to_dict(py)?,), Some(&kwargs))?.extract()
+    }
     fn __repr__(&self) -> String {
         let t = &*self.inner;
         match t.address {

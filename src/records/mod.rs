@@ -11,7 +11,7 @@ mod vif;
 
 pub use date::DateTimeValue;
 pub use value::Value;
-pub use vif::{Unit, VifInfo};
+pub use vif::{Unit, ValueHint, VifInfo, VifTable};
 
 use std::fmt;
 

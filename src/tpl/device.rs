@@ -18,9 +18,10 @@ pub fn manufacturer_from_str(s: &str) -> Option<u16> {
 }
 
 /// Identification number, 4 bytes LE on the wire, printed most significant digit first.
-/// BCD gives 8 decimal digits; a non-BCD ID is printed as its hex digits (lowercase), faithfully.
+/// BCD gives 8 decimal digits; a non-BCD ID is printed as its hex digits (uppercase, as libmbus
+/// prints them), faithfully: never rejected, never "corrected".
 pub fn id_to_string(id: [u8; 4]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut s = String::with_capacity(8);
     for b in id.iter().rev() {
         s.push(HEX[(b >> 4) as usize] as char);
@@ -168,7 +169,7 @@ mod tests {
     fn ids() {
         assert_eq!(id_to_string([0x78, 0x56, 0x34, 0x12]), "12345678");
         assert_eq!(id_to_string([0x09, 0x01, 0x15, 0x23]), "23150109");
-        assert_eq!(id_to_string([0xAB, 0x00, 0x00, 0xFF]), "ff0000ab");
+        assert_eq!(id_to_string([0xAB, 0x00, 0x00, 0xFF]), "FF0000AB");
         assert!(id_is_bcd([0x78, 0x56, 0x34, 0x12]));
         assert!(!id_is_bcd([0x7A, 0x56, 0x34, 0x12]));
     }

@@ -1,0 +1,427 @@
+//! EN 13757-4 wireless M-Bus data link layer: CRC-16/EN-13757, frame formats A and B, and the
+//! 10-byte link header (L, C, M, A).
+//!
+//! Byte layouts (see `shared/vectors/security-notes.md` §a, all verified by vectors):
+//!
+//! * Format A: block 1 = `L C M(2) A(6)` + CRC; then 16-byte blocks + CRC each; the last block
+//!   holds 1..16 bytes + CRC. `L` counts the bytes after `L` **without** CRCs.
+//! * Format B: `L C M A CI ...` with one CRC at the end when `L + 1 <= 128`, else one CRC at
+//!   offset 126 (covering bytes 0..126) and one at the end (covering bytes 128..). `L` counts
+//!   everything after `L` **including** the CRCs.
+//! * CRCs are sent high byte first.
+//!
+//! [`parse_wmbus`] returns the link header and the data after it (from the first CI field on)
+//! with all CRCs removed. When the input carries no CRCs the data is borrowed (no allocation).
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// CRC-16/EN-13757 lookup table (poly 0x3D65, MSB first), built at compile time.
+const CRC_TABLE: [u16; 256] = build_crc_table();
+
+const fn build_crc_table() -> [u16; 256] {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x3D65 } else { crc << 1 };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+}
+
+/// CRC-16/EN-13757 (poly 0x3D65, init 0x0000, no reflection, xorout 0xFFFF) over `data`.
+///
+/// Check value: `crc16_en13757(b"123456789") == 0xC2B7`. Used for the wireless DLL block CRCs
+/// (sent big-endian) and the ELL payload CRC (sent little-endian).
+#[inline]
+pub fn crc16_en13757(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc = (crc << 8) ^ CRC_TABLE[usize::from((crc >> 8) as u8 ^ b)];
+    }
+    !crc
+}
+
+/// How the DLL CRCs were (or should be) laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FrameFormat {
+    /// Frame format A (modes T, S, C with FFA...): a CRC after block 1 and every 16 bytes.
+    A,
+    /// Frame format B (modes C, N): one or two CRCs, `L` includes them.
+    B,
+    /// The receiver already removed the CRCs (rtl-wmbus, many dongles); `L` counts data bytes.
+    /// No integrity was checked at this layer.
+    NoCrc,
+}
+
+/// Which format the caller expects. `Auto` tries A, then B, then "no CRCs" (see [`parse_wmbus`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FormatHint {
+    #[default]
+    Auto,
+    A,
+    B,
+    NoCrc,
+}
+
+/// Errors of the wireless link layer. Offsets are byte offsets into the frame passed in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WmbusError {
+    /// The frame is shorter than its L field (or than the minimal 10-byte header) demands.
+    Truncated { needed: usize, available: usize },
+    /// `L` is too small to hold the link header (and, for format B, the CRC).
+    BadLength { l: u8 },
+    /// A block CRC does not match. `block` is 1-based (block 1 = link header), `offset` is where
+    /// the block's CRC sits in the frame.
+    BlockCrc { format: FrameFormat, block: usize, offset: usize, expected: u16, found: u16 },
+}
+
+impl fmt::Display for WmbusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WmbusError::Truncated { needed, available } => {
+                write!(f, "wM-Bus frame truncated: needs {needed} bytes, has {available}")
+            }
+            WmbusError::BadLength { l } => write!(f, "wM-Bus L field {l:#04x} too small"),
+            WmbusError::BlockCrc { format, block, offset, expected, found } => write!(
+                f,
+                "wM-Bus frame format {format:?}: CRC of block {block} at offset {offset} is {found:04X}, expected {expected:04X}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WmbusError {}
+
+impl WmbusError {
+    /// Byte offset of the problem in the frame.
+    pub fn offset(&self) -> usize {
+        match *self {
+            WmbusError::Truncated { available, .. } => available,
+            WmbusError::BadLength { .. } => 0,
+            WmbusError::BlockCrc { offset, .. } => offset,
+        }
+    }
+}
+
+/// C-field values of EN 13757-4 (function codes, with the FCB/FCV bits as commonly transmitted).
+pub mod c_field {
+    pub const SND_NKE: u8 = 0x40;
+    pub const SND_UD: u8 = 0x53;
+    pub const SND_UD2: u8 = 0x43;
+    pub const SND_NR: u8 = 0x44;
+    pub const SND_UD3: u8 = 0x55;
+    pub const SND_IR: u8 = 0x46;
+    pub const ACC_NR: u8 = 0x47;
+    pub const ACC_DMD: u8 = 0x48;
+    pub const REQ_UD1: u8 = 0x5A;
+    pub const REQ_UD2: u8 = 0x5B;
+    pub const ACK: u8 = 0x00;
+    pub const NACK: u8 = 0x01;
+    pub const CNF_IR: u8 = 0x06;
+    pub const RSP_UD: u8 = 0x08;
+}
+
+/// Name of a wireless C-field (EN 13757-4 Table "C-field"), ignoring the FCB bit (0x20) of the
+/// SND_UD/REQ_UD family. `None` for values the standard does not name.
+pub fn c_field_name(c: u8) -> Option<&'static str> {
+    use c_field::*;
+    let base = match c {
+        0x73 | 0x75 | 0x7A | 0x7B => c & !0x20,
+        _ => c,
+    };
+    Some(match base {
+        SND_NKE => "SND_NKE",
+        SND_UD => "SND_UD",
+        SND_UD2 => "SND_UD2",
+        SND_NR => "SND_NR",
+        SND_UD3 => "SND_UD3",
+        SND_IR => "SND_IR",
+        ACC_NR => "ACC_NR",
+        ACC_DMD => "ACC_DMD",
+        REQ_UD1 => "REQ_UD1",
+        REQ_UD2 => "REQ_UD2",
+        ACK => "ACK",
+        NACK => "NACK",
+        CNF_IR => "CNF_IR",
+        RSP_UD => "RSP_UD",
+        _ => return None,
+    })
+}
+
+/// Decode the 16-bit manufacturer field into its three letters (`0x2C2D` -> `"KAM"`).
+pub fn manufacturer_letters(m: u16) -> [u8; 3] {
+    let l = |s: u16| ((m >> s) & 0x1F) as u8 + 64;
+    [l(10), l(5), l(0)]
+}
+
+/// Encode three upper-case letters into the 16-bit manufacturer field (`b"KAM"` -> `0x2C2D`).
+pub fn manufacturer_code(letters: &[u8; 3]) -> u16 {
+    letters.iter().fold(0u16, |acc, &c| (acc << 5) | (u16::from(c.wrapping_sub(64)) & 0x1F))
+}
+
+/// A parsed wireless M-Bus frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WmbusFrame<'a> {
+    /// Which CRC layout the frame had.
+    pub format: FrameFormat,
+    /// The L field as received.
+    pub l: u8,
+    /// C field (see [`c_field_name`]).
+    pub c: u8,
+    /// Manufacturer (M field, sent LE).
+    pub m: u16,
+    /// Identification number, 4 bytes as on air (LE BCD).
+    pub id: [u8; 4],
+    pub version: u8,
+    pub device_type: u8,
+    /// Bytes after the 10-byte link header (first CI field onwards), CRCs removed.
+    pub data: Cow<'a, [u8]>,
+    /// Number of bytes after the L-delimited frame that were ignored (RSSI bytes, padding...).
+    pub trailing: usize,
+}
+
+impl WmbusFrame<'_> {
+    /// The 8-byte address block as used in IVs/nonces: `M(2, LE) || ID(4) || version || type`.
+    pub fn address_bytes(&self) -> [u8; 8] {
+        let m = self.m.to_le_bytes();
+        [m[0], m[1], self.id[0], self.id[1], self.id[2], self.id[3], self.version, self.device_type]
+    }
+
+    /// Identification number as a decimal value if it is valid BCD.
+    pub fn id_bcd(&self) -> Option<u32> {
+        let mut v = 0u32;
+        for &b in self.id.iter().rev() {
+            let (hi, lo) = (b >> 4, b & 0x0F);
+            if hi > 9 || lo > 9 {
+                return None;
+            }
+            v = v * 100 + u32::from(hi) * 10 + u32::from(lo);
+        }
+        Some(v)
+    }
+}
+
+/// Total on-air length of a format-A frame with L field `l` (CRCs included).
+#[inline]
+pub fn frame_a_len(l: u8) -> usize {
+    let l = usize::from(l);
+    let data_after_block1 = l.saturating_sub(9);
+    1 + l + 2 * (1 + data_after_block1.div_ceil(16))
+}
+
+fn read_crc(frame: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([frame[at], frame[at + 1]])
+}
+
+/// Verify format-A CRCs of `frame` (which holds at least [`frame_a_len`] bytes) and append the
+/// data bytes after the link header to `out`.
+fn strip_a(frame: &[u8], l: u8, out: &mut Vec<u8>) -> Result<(), WmbusError> {
+    let total = frame_a_len(l);
+    if frame.len() < total {
+        return Err(WmbusError::Truncated { needed: total, available: frame.len() });
+    }
+    // block 1
+    check_block(frame, FrameFormat::A, 1, 0, 10)?;
+    let mut pos = 12;
+    let mut remaining = usize::from(l) - 9;
+    let mut block = 2;
+    out.reserve(remaining);
+    while remaining > 0 {
+        let n = remaining.min(16);
+        check_block(frame, FrameFormat::A, block, pos, n)?;
+        out.extend_from_slice(&frame[pos..pos + n]);
+        pos += n + 2;
+        remaining -= n;
+        block += 1;
+    }
+    Ok(())
+}
+
+#[inline]
+fn check_block(
+    frame: &[u8],
+    format: FrameFormat,
+    block: usize,
+    start: usize,
+    len: usize,
+) -> Result<(), WmbusError> {
+    let expected = crc16_en13757(&frame[start..start + len]);
+    let found = read_crc(frame, start + len);
+    if expected != found {
+        return Err(WmbusError::BlockCrc { format, block, offset: start + len, expected, found });
+    }
+    Ok(())
+}
+
+/// Verify format-B CRCs of `frame[..l+1]` and append the data after the link header to `out`.
+fn strip_b(frame: &[u8], l: u8, out: &mut Vec<u8>) -> Result<(), WmbusError> {
+    let total = usize::from(l) + 1;
+    if total < 12 {
+        return Err(WmbusError::BadLength { l });
+    }
+    if frame.len() < total {
+        return Err(WmbusError::Truncated { needed: total, available: frame.len() });
+    }
+    if total <= 128 {
+        check_block(frame, FrameFormat::B, 2, 0, total - 2)?;
+        out.extend_from_slice(&frame[10..total - 2]);
+    } else {
+        if total < 131 {
+            // a second block must hold at least one byte plus its CRC
+            return Err(WmbusError::BadLength { l });
+        }
+        check_block(frame, FrameFormat::B, 2, 0, 126)?;
+        check_block(frame, FrameFormat::B, 3, 128, total - 2 - 128)?;
+        out.reserve(total - 14);
+        out.extend_from_slice(&frame[10..126]);
+        out.extend_from_slice(&frame[128..total - 2]);
+    }
+    Ok(())
+}
+
+/// Remove and verify the DLL CRCs of a format-A frame: returns `L C M A data...` without CRCs,
+/// L unchanged. Trailing bytes after the frame are dropped.
+pub fn strip_crcs_a(frame: &[u8]) -> Result<Vec<u8>, WmbusError> {
+    let l = *frame.first().ok_or(WmbusError::Truncated { needed: 1, available: 0 })?;
+    if l < 9 {
+        return Err(WmbusError::BadLength { l });
+    }
+    let mut out = Vec::with_capacity(usize::from(l) + 1);
+    out.extend_from_slice(&frame[..10.min(frame.len())]);
+    strip_a(frame, l, &mut out)?;
+    Ok(out)
+}
+
+/// Remove and verify the DLL CRCs of a format-B frame: returns `L C M A data...` without CRCs.
+/// The L field is left as received (it still counts the CRC bytes).
+pub fn strip_crcs_b(frame: &[u8]) -> Result<Vec<u8>, WmbusError> {
+    let l = *frame.first().ok_or(WmbusError::Truncated { needed: 1, available: 0 })?;
+    let mut out = Vec::with_capacity(usize::from(l) + 1);
+    out.extend_from_slice(&frame[..10.min(frame.len())]);
+    strip_b(frame, l, &mut out)?;
+    Ok(out)
+}
+
+/// Add format-A CRCs to `frame` = `L C M A data...` (no CRCs; `L` must equal `frame.len() - 1`).
+/// Counterpart of [`strip_crcs_a`] for the encoder.
+pub fn add_crcs_a(frame: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frame.len() + 2 * (2 + frame.len() / 16));
+    for (i, chunk) in std::iter::once(&frame[..10.min(frame.len())])
+        .chain(frame.get(10..).unwrap_or(&[]).chunks(16))
+        .enumerate()
+    {
+        if i > 0 && chunk.is_empty() {
+            continue;
+        }
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(&crc16_en13757(chunk).to_be_bytes());
+    }
+    out
+}
+
+/// Add format-B CRCs to `frame` = `L C M A CI data...` (no CRCs; `L` is ignored and rewritten to
+/// count the CRC bytes as format B requires). Counterpart of [`strip_crcs_b`].
+///
+/// Panics if the frame would exceed 256 bytes (L > 255).
+pub fn add_crcs_b(frame: &[u8]) -> Vec<u8> {
+    let n = frame.len();
+    let total = if n + 2 <= 128 { n + 2 } else { n + 4 };
+    assert!(total <= 256, "format B frame too long");
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(frame);
+    out[0] = (total - 1) as u8;
+    if total <= 128 {
+        let crc = crc16_en13757(&out[..n]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    } else {
+        let crc1 = crc16_en13757(&out[..126]);
+        let tail = out.split_off(126);
+        out.extend_from_slice(&crc1.to_be_bytes());
+        out.extend_from_slice(&tail);
+        let crc2 = crc16_en13757(&out[128..]);
+        out.extend_from_slice(&crc2.to_be_bytes());
+    }
+    out
+}
+
+/// Parse a wireless M-Bus frame.
+///
+/// `frame`: the bytes as received, starting at the L field (no preamble/sync word), with or
+/// without DLL CRCs; bytes after the L-delimited frame are tolerated and counted in
+/// [`WmbusFrame::trailing`].
+///
+/// `hint`:
+/// * `A`, `B`, `NoCrc`: parse exactly that layout; a CRC failure is reported with its block.
+/// * `Auto`: if all format-A CRCs check, A; else if all format-B CRCs check, B; else, when the
+///   frame is too short to be format A, "CRCs already removed" (`NoCrc`: nothing is verified);
+///   else (long enough to be format A but a CRC fails) the format-A CRC error.
+///   Note that a corrupted format-B frame cannot be told from a CRC-less frame by its length;
+///   pass `FormatHint::B` when the radio reports frame format B.
+///
+/// The returned `data` borrows from `frame` for `NoCrc` and is owned otherwise.
+pub fn parse_wmbus(frame: &[u8], hint: FormatHint) -> Result<WmbusFrame<'_>, WmbusError> {
+    if frame.len() < 10 {
+        return Err(WmbusError::Truncated { needed: 10, available: frame.len() });
+    }
+    let l = frame[0];
+    if l < 9 {
+        return Err(WmbusError::BadLength { l });
+    }
+    let (format, data, used) = match hint {
+        FormatHint::A => {
+            let mut v = Vec::new();
+            strip_a(frame, l, &mut v)?;
+            (FrameFormat::A, Cow::Owned(v), frame_a_len(l))
+        }
+        FormatHint::B => {
+            let mut v = Vec::new();
+            strip_b(frame, l, &mut v)?;
+            (FrameFormat::B, Cow::Owned(v), usize::from(l) + 1)
+        }
+        FormatHint::NoCrc => no_crc(frame, l)?,
+        FormatHint::Auto => {
+            let len_a = frame_a_len(l);
+            let mut v = Vec::new();
+            let a_result = if frame.len() >= len_a { Some(strip_a(frame, l, &mut v)) } else { None };
+            match a_result {
+                Some(Ok(())) => (FrameFormat::A, Cow::Owned(v), len_a),
+                _ => {
+                    v.clear();
+                    if frame.len() > usize::from(l) && strip_b(frame, l, &mut v).is_ok() {
+                        (FrameFormat::B, Cow::Owned(v), usize::from(l) + 1)
+                    } else if let Some(Err(e)) = a_result {
+                        return Err(e);
+                    } else {
+                        no_crc(frame, l)?
+                    }
+                }
+            }
+        }
+    };
+    Ok(WmbusFrame {
+        format,
+        l,
+        c: frame[1],
+        m: u16::from_le_bytes([frame[2], frame[3]]),
+        id: [frame[4], frame[5], frame[6], frame[7]],
+        version: frame[8],
+        device_type: frame[9],
+        data,
+        trailing: frame.len() - used,
+    })
+}
+
+fn no_crc(frame: &[u8], l: u8) -> Result<(FrameFormat, Cow<'_, [u8]>, usize), WmbusError> {
+    let total = usize::from(l) + 1;
+    if frame.len() < total {
+        return Err(WmbusError::Truncated { needed: total, available: frame.len() });
+    }
+    Ok((FrameFormat::NoCrc, Cow::Borrowed(&frame[10..total]), total))
+}

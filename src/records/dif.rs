@@ -1,0 +1,242 @@
+//! Data information block (DIF + DIFEs, EN 13757-3:2013 6.3) and the record walker.
+
+use super::date::DateTimeValue;
+use super::value::{self, Value};
+use super::vif::{self, ValueHint, VifInfo};
+use super::{Function, Record, RecordError, RecordKind, Span};
+
+/// Maximum number of DIFEs (EN 13757-3 6.3.1).
+pub const MAX_DIFES: usize = 10;
+
+/// Length in bytes of the fixed-size data field codes (DIF bits 0–3), EN 13757-3 table 4.
+/// 0x0D (LVAR) and 0x0F (special functions) are handled separately.
+const FIXED_LEN: [u8; 16] = [0, 1, 2, 3, 4, 4, 6, 8, 0, 1, 2, 3, 4, 0, 6, 0];
+
+/// How the data field is coded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    None,
+    Int,
+    Real,
+    Bcd,
+    Lvar,
+}
+
+const CODING: [Coding; 16] = [
+    Coding::None, // 0x0 no data
+    Coding::Int,  // 0x1 8-bit integer
+    Coding::Int,  // 0x2 16-bit integer
+    Coding::Int,  // 0x3 24-bit integer
+    Coding::Int,  // 0x4 32-bit integer
+    Coding::Real, // 0x5 32-bit real
+    Coding::Int,  // 0x6 48-bit integer
+    Coding::Int,  // 0x7 64-bit integer
+    Coding::None, // 0x8 selection for readout
+    Coding::Bcd,  // 0x9 2-digit BCD
+    Coding::Bcd,  // 0xA 4-digit BCD
+    Coding::Bcd,  // 0xB 6-digit BCD
+    Coding::Bcd,  // 0xC 8-digit BCD
+    Coding::Lvar, // 0xD variable length
+    Coding::Bcd,  // 0xE 12-digit BCD
+    Coding::None, // 0xF special functions (not reached)
+];
+
+const FUNCTIONS: [Function; 4] = [Function::Instantaneous, Function::Maximum, Function::Minimum, Function::Error];
+
+#[inline]
+fn span(start: usize, end: usize) -> Span {
+    Span { start: start as u32, len: u16::try_from(end - start).unwrap_or(u16::MAX) }
+}
+
+/// What an LVAR byte announces (EN 13757-3:2013 table 5).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Lvar {
+    Text,
+    PositiveBcd,
+    NegativeBcd,
+    Binary,
+}
+
+fn lvar_kind(l: u8) -> Option<(Lvar, usize)> {
+    Some(match l {
+        0x00..=0xBF => (Lvar::Text, l as usize),
+        0xC0..=0xC9 => (Lvar::PositiveBcd, (l - 0xC0) as usize),
+        0xD0..=0xD9 => (Lvar::NegativeBcd, (l - 0xD0) as usize),
+        0xE0..=0xEF => (Lvar::Binary, (l - 0xE0) as usize),
+        0xF0..=0xF4 => (Lvar::Binary, 4 * (l - 0xEC) as usize),
+        0xF5 => (Lvar::Binary, 48),
+        0xF6 => (Lvar::Binary, 64),
+        _ => return None, // 0xCA..0xCF, 0xDA..0xDF, 0xF7..0xFF reserved
+    })
+}
+
+/// Parse every record of `buf` into `out` (see [`super::parse_records`]).
+pub(crate) fn parse_all(buf: &[u8], msb_first: bool, out: &mut Vec<Record>) -> Result<(), RecordError> {
+    let mut i = 0usize;
+    while i < buf.len() {
+        let start = i;
+        let dif = buf[i];
+        // Special functions, EN 13757-3 table 6.
+        if dif & 0x0F == 0x0F {
+            match dif {
+                0x2F => {
+                    i += 1; // idle filler
+                    continue;
+                }
+                0x0F | 0x1F => {
+                    let data = span(i + 1, buf.len());
+                    out.push(Record {
+                        kind: RecordKind::ManufacturerData { more_records_follow: dif == 0x1F },
+                        dib: span(i, i + 1),
+                        vib: span(i + 1, i + 1),
+                        data,
+                        function: Function::Instantaneous,
+                        storage: 0,
+                        tariff: 0,
+                        subunit: 0,
+                        vif: VifInfo::none(),
+                        value: Value::Bytes(data),
+                    });
+                    return Ok(());
+                }
+                0x7F | 0xFF => {
+                    out.push(Record {
+                        kind: RecordKind::GlobalReadout,
+                        dib: span(i, i + 1),
+                        vib: span(i + 1, i + 1),
+                        data: span(i + 1, i + 1),
+                        function: Function::Instantaneous,
+                        storage: 0,
+                        tariff: 0,
+                        subunit: 0,
+                        vif: VifInfo::none(),
+                        value: Value::None,
+                    });
+                    i += 1;
+                    continue;
+                }
+                _ => return Err(RecordError::Invalid { offset: i, reason: "reserved special-function DIF" }),
+            }
+        }
+
+        // DIF + DIFEs: storage number (DIF bit 6, then 4 bits per DIFE), tariff (2 bits per
+        // DIFE), subunit (1 bit per DIFE).
+        let mut storage = ((dif >> 6) & 1) as u64;
+        let mut tariff = 0u32;
+        let mut subunit = 0u16;
+        let mut j = i + 1;
+        let mut ext = dif & 0x80 != 0;
+        let mut n = 0u32;
+        while ext {
+            let Some(&d) = buf.get(j) else {
+                return Err(RecordError::Truncated { record_offset: start, needed: 1, available: 0 });
+            };
+            if n as usize == MAX_DIFES {
+                return Err(RecordError::TooManyDifes { offset: i + 1 });
+            }
+            storage |= ((d & 0x0F) as u64) << (1 + 4 * n);
+            tariff |= (((d >> 4) & 0x03) as u32) << (2 * n);
+            subunit |= (((d >> 6) & 0x01) as u16) << n;
+            ext = d & 0x80 != 0;
+            n += 1;
+            j += 1;
+        }
+        let dib = span(start, j);
+
+        let vib = vif::parse_vib(buf, j, start, msb_first)?;
+        let vib_span = span(vib.start, vib.end);
+        let info = vib.info;
+        j = vib.end;
+
+        // Data field.
+        let code = (dif & 0x0F) as usize;
+        let coding = CODING[code];
+        let (content_start, len, lvar) = if coding == Coding::Lvar {
+            let Some(&l) = buf.get(j) else {
+                return Err(RecordError::Truncated { record_offset: start, needed: 1, available: 0 });
+            };
+            let Some((kind, len)) = lvar_kind(l) else {
+                return Err(RecordError::Invalid { offset: j, reason: "reserved LVAR value" });
+            };
+            (j + 1, len, Some(kind))
+        } else {
+            (j, FIXED_LEN[code] as usize, None)
+        };
+        let end = content_start + len;
+        if end > buf.len() {
+            return Err(RecordError::Truncated {
+                record_offset: start,
+                needed: len,
+                available: buf.len() - content_start.min(buf.len()),
+            });
+        }
+        let content = &buf[content_start..end];
+        let content_span = span(content_start, end);
+        let value = decode_value(&info, coding, lvar, content, content_span, msb_first);
+
+        out.push(Record {
+            kind: RecordKind::Data,
+            dib,
+            vib: vib_span,
+            data: span(j, end),
+            function: FUNCTIONS[((dif >> 4) & 0x03) as usize],
+            storage,
+            tariff,
+            subunit,
+            vif: info,
+            value,
+        });
+        i = end;
+    }
+    Ok(())
+}
+
+fn decode_value(info: &VifInfo, coding: Coding, lvar: Option<Lvar>, b: &[u8], sp: Span, msb_first: bool) -> Value {
+    if coding == Coding::None {
+        return Value::None;
+    }
+    match info.hint {
+        ValueHint::Bytes => return Value::Bytes(sp),
+        ValueHint::DateTime => {
+            // Date/time types by length: 2 → G, 3 → J, 4 → F, 6 → I (integer DIFs), or
+            // an LVAR binary field (type M). Any other coding is read as the DIF says.
+            let dt = match (coding, lvar) {
+                (Coding::Int, _) => {
+                    let (le, n) = value::lsb_first(b, msb_first);
+                    DateTimeValue::decode(&le[..n])
+                }
+                (Coding::Lvar, Some(Lvar::Binary)) => {
+                    let (le, n) = value::lsb_first(b, msb_first);
+                    DateTimeValue::decode_m(&le[..n])
+                }
+                _ => None,
+            };
+            if let Some(dt) = dt {
+                return Value::DateTime(dt);
+            }
+        }
+        ValueHint::Number => {}
+    }
+    let exponent = info.exponent;
+    match coding {
+        Coding::Int => Value::Number { mantissa: value::int_signed(b, msb_first), exponent },
+        Coding::Real => Value::Real(value::scale(value::real32(b, msb_first) as f64, exponent as i32)),
+        Coding::Bcd => match value::bcd(b, msb_first) {
+            Some(m) => Value::Number { mantissa: m, exponent },
+            None => Value::InvalidBcd(sp),
+        },
+        Coding::Lvar => match lvar {
+            Some(Lvar::Text) => Value::Text(value::text(b, msb_first)),
+            Some(Lvar::PositiveBcd) | Some(Lvar::NegativeBcd) => {
+                let negative = lvar == Some(Lvar::NegativeBcd);
+                // Up to 18 digits fit an i64; longer or signed-nibble fields are kept raw.
+                match (b.len() <= 9).then(|| value::bcd(b, msb_first)).flatten() {
+                    Some(m) if m >= 0 => Value::Number { mantissa: if negative { -m } else { m }, exponent },
+                    _ => Value::InvalidBcd(sp),
+                }
+            }
+            Some(Lvar::Binary) | None => Value::Bytes(sp),
+        },
+        Coding::None => Value::None,
+    }
+}
