@@ -158,9 +158,17 @@ impl Afl {
 pub enum AflError {
     /// The buffer does not start with CI 0x90.
     NotAfl { ci: u8 },
-    Truncated { offset: usize, needed: usize, available: usize },
+    Truncated {
+        offset: usize,
+        needed: usize,
+        available: usize,
+    },
     /// The fields announced by FCL do not add up to AFLL.
-    LengthMismatch { offset: usize, afll: u8, fields: usize },
+    LengthMismatch {
+        offset: usize,
+        afll: u8,
+        fields: usize,
+    },
     /// MACP is set but the MAC length is unknown (no MCL in this fragment and none given).
     MacLengthUnknown { offset: usize },
     /// MCL names a reserved authentication type.
@@ -186,14 +194,33 @@ impl fmt::Display for AflError {
         use AflError::*;
         match self {
             NotAfl { ci } => write!(f, "CI {ci:#04x} is not an AFL"),
-            Truncated { offset, needed, available } => {
-                write!(f, "AFL truncated at offset {offset}: needs {needed} bytes, {available} left")
+            Truncated {
+                offset,
+                needed,
+                available,
+            } => {
+                write!(
+                    f,
+                    "AFL truncated at offset {offset}: needs {needed} bytes, {available} left"
+                )
             }
-            LengthMismatch { offset, afll, fields } => {
-                write!(f, "AFL at offset {offset}: AFLL {afll} but the fields take {fields} bytes")
+            LengthMismatch {
+                offset,
+                afll,
+                fields,
+            } => {
+                write!(
+                    f,
+                    "AFL at offset {offset}: AFLL {afll} but the fields take {fields} bytes"
+                )
             }
-            MacLengthUnknown { offset } => write!(f, "AFL MAC at offset {offset} has unknown length (no MCL)"),
-            ReservedAuthType { offset, at } => write!(f, "AFL MCL at offset {offset}: reserved authentication type {at}"),
+            MacLengthUnknown { offset } => {
+                write!(f, "AFL MAC at offset {offset} has unknown length (no MCL)")
+            }
+            ReservedAuthType { offset, at } => write!(
+                f,
+                "AFL MCL at offset {offset}: reserved authentication type {at}"
+            ),
             NoMac => f.write_str("AFL carries no MAC"),
             NoCounter => f.write_str("AFL carries no message counter"),
             MacMismatch { offset } => write!(f, "AFL MAC at offset {offset} does not verify"),
@@ -222,7 +249,11 @@ pub fn parse_afl(buf: &[u8]) -> Result<Afl, AflError> {
 pub fn parse_afl_fragment(buf: &[u8], first_mcl: Option<u8>) -> Result<Afl, AflError> {
     let need = |at: usize, n: usize| -> Result<(), AflError> {
         if buf.len() < at + n {
-            Err(AflError::Truncated { offset: at, needed: n, available: buf.len().saturating_sub(at) })
+            Err(AflError::Truncated {
+                offset: at,
+                needed: n,
+                available: buf.len().saturating_sub(at),
+            })
         } else {
             Ok(())
         }
@@ -235,11 +266,26 @@ pub fn parse_afl_fragment(buf: &[u8], first_mcl: Option<u8>) -> Result<Afl, AflE
     let end = 2 + usize::from(afll);
     need(0, end)?;
     let fcl = u16::from_le_bytes([buf[2], buf[3]]);
-    let mut a = Afl { afll, fcl, mcl: None, ki: None, mcr: None, mac: [0; 16], mac_len: 0, mac_offset: 0, ml: None, len: end };
+    let mut a = Afl {
+        afll,
+        fcl,
+        mcl: None,
+        ki: None,
+        mcr: None,
+        mac: [0; 16],
+        mac_len: 0,
+        mac_offset: 0,
+        ml: None,
+        len: end,
+    };
     let mut pos = 4;
     let take = |pos: &mut usize, n: usize| -> Result<usize, AflError> {
         if *pos + n > end {
-            return Err(AflError::LengthMismatch { offset: 1, afll, fields: *pos + n - 2 });
+            return Err(AflError::LengthMismatch {
+                offset: 1,
+                afll,
+                fields: *pos + n - 2,
+            });
         }
         let p = *pos;
         *pos += n;
@@ -255,7 +301,12 @@ pub fn parse_afl_fragment(buf: &[u8], first_mcl: Option<u8>) -> Result<Afl, AflE
     }
     if fcl & fcl::MCR_PRESENT != 0 {
         let p = take(&mut pos, 4)?;
-        a.mcr = Some(u32::from_le_bytes([buf[p], buf[p + 1], buf[p + 2], buf[p + 3]]));
+        a.mcr = Some(u32::from_le_bytes([
+            buf[p],
+            buf[p + 1],
+            buf[p + 2],
+            buf[p + 3],
+        ]));
     }
     if fcl & fcl::MAC_PRESENT != 0 {
         let Some(m) = a.mcl.or(first_mcl) else {
@@ -263,7 +314,10 @@ pub fn parse_afl_fragment(buf: &[u8], first_mcl: Option<u8>) -> Result<Afl, AflE
         };
         let n = match AuthType::from_at(m) {
             AuthType::Reserved(_) | AuthType::None => {
-                return Err(AflError::ReservedAuthType { offset: if a.mcl.is_some() { 4 } else { pos }, at: m & 0x0F });
+                return Err(AflError::ReservedAuthType {
+                    offset: if a.mcl.is_some() { 4 } else { pos },
+                    at: m & 0x0F,
+                });
             }
             t => t.mac_len(),
         };
@@ -277,7 +331,11 @@ pub fn parse_afl_fragment(buf: &[u8], first_mcl: Option<u8>) -> Result<Afl, AflE
         a.ml = Some(u16::from_le_bytes([buf[p], buf[p + 1]]));
     }
     if pos != end {
-        return Err(AflError::LengthMismatch { offset: 1, afll, fields: pos - 2 });
+        return Err(AflError::LengthMismatch {
+            offset: 1,
+            afll,
+            fields: pos - 2,
+        });
     }
     Ok(a)
 }
@@ -323,7 +381,12 @@ pub fn gmac_iv(addr: &MeterAddress, mcr: u32) -> [u8; 12] {
 }
 
 /// The full AES-GMAC-128 tag over `MCL ‖ {KI} ‖ {MCR} ‖ {ML} ‖ tpdu` [?]. Needs the MCR.
-pub fn compute_gmac(key: &Key, afl: &Afl, tpdu: &[u8], addr: &MeterAddress) -> Result<[u8; 16], AflError> {
+pub fn compute_gmac(
+    key: &Key,
+    afl: &Afl,
+    tpdu: &[u8],
+    addr: &MeterAddress,
+) -> Result<[u8; 16], AflError> {
     let mcr = afl.mcr.ok_or(AflError::NoCounter)?;
     let mut p = [0u8; 9];
     let n = mac_prefix(afl, &mut p);
@@ -348,7 +411,9 @@ pub fn verify_mac(key: &Key, afl: &Afl, tpdu: &[u8], addr: &MeterAddress) -> Res
     if ct_eq(&full[..mac.len()], mac) {
         Ok(())
     } else {
-        Err(AflError::MacMismatch { offset: afl.mac_offset })
+        Err(AflError::MacMismatch {
+            offset: afl.mac_offset,
+        })
     }
 }
 
@@ -406,7 +471,10 @@ struct Pending {
 impl AflReassembler {
     /// A reassembler holding at most `max_len` bytes of pending TPDU.
     pub fn new(max_len: usize) -> Self {
-        AflReassembler { max_len, pending: None }
+        AflReassembler {
+            max_len,
+            pending: None,
+        }
     }
 
     /// The FID expected next, if a message is pending.
@@ -433,27 +501,43 @@ impl AflReassembler {
         if fid == 0 && !afl.more_fragments() {
             let lost = self.pending.take().map(|p| p.next_fid);
             if payload.len() > self.max_len {
-                return Err(AflError::TooLong { limit: self.max_len });
+                return Err(AflError::TooLong {
+                    limit: self.max_len,
+                });
             }
             if let Some(expected) = lost {
                 return Err(AflError::MissingFragments { expected, got: 0 });
             }
-            return Ok(Some(AflMessage { afl, tpdu: payload.to_vec(), fragments: 1 }));
+            return Ok(Some(AflMessage {
+                afl,
+                tpdu: payload.to_vec(),
+                fragments: 1,
+            }));
         }
         if fid <= 1 {
             // a new message (FID 1; FID 0 with MF set is treated the same way)
             let lost = self.pending.take().map(|p| p.next_fid);
             if payload.len() > self.max_len {
-                return Err(AflError::TooLong { limit: self.max_len });
+                return Err(AflError::TooLong {
+                    limit: self.max_len,
+                });
             }
-            self.pending = Some(Pending { afl, next_fid: fid.wrapping_add(1).max(2), data: payload.to_vec(), has_mac: afl.mac_len > 0 });
+            self.pending = Some(Pending {
+                afl,
+                next_fid: fid.wrapping_add(1).max(2),
+                data: payload.to_vec(),
+                has_mac: afl.mac_len > 0,
+            });
             if let Some(expected) = lost {
                 return Err(AflError::MissingFragments { expected, got: fid });
             }
             return self.finish_if_last(&afl);
         }
         let Some(p) = self.pending.as_mut() else {
-            return Err(AflError::MissingFragments { expected: 1, got: fid });
+            return Err(AflError::MissingFragments {
+                expected: 1,
+                got: fid,
+            });
         };
         if fid != p.next_fid {
             let expected = p.next_fid;
@@ -462,7 +546,9 @@ impl AflReassembler {
         }
         if p.data.len() + payload.len() > self.max_len {
             self.pending = None;
-            return Err(AflError::TooLong { limit: self.max_len });
+            return Err(AflError::TooLong {
+                limit: self.max_len,
+            });
         }
         if afl.mac_len > 0 {
             if p.has_mac {
@@ -486,9 +572,16 @@ impl AflReassembler {
         let p = self.pending.take().expect("pending message exists");
         if let Some(ml) = p.afl.ml {
             if usize::from(ml) != p.data.len() {
-                return Err(AflError::MessageLengthMismatch { ml, got: p.data.len() });
+                return Err(AflError::MessageLengthMismatch {
+                    ml,
+                    got: p.data.len(),
+                });
             }
         }
-        Ok(Some(AflMessage { afl: p.afl, tpdu: p.data, fragments: p.next_fid - 1 }))
+        Ok(Some(AflMessage {
+            afl: p.afl,
+            tpdu: p.data,
+            fragments: p.next_fid - 1,
+        }))
     }
 }

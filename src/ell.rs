@@ -83,13 +83,21 @@ impl Ell {
 pub enum EllError {
     /// Not an ELL CI.
     NotEll { ci: u8 },
-    Truncated { offset: usize, needed: usize, available: usize },
+    Truncated {
+        offset: usize,
+        needed: usize,
+        available: usize,
+    },
     /// CI 0x86 (variable ELL): layout not supported.
     UnsupportedEllV,
     /// SN.ENC is reserved (2..7).
     UnsupportedEncryption { enc: u8 },
     /// The payload CRC does not match (after decryption if ENC = 1: wrong key or corruption).
-    PayloadCrc { offset: usize, expected: u16, computed: u16 },
+    PayloadCrc {
+        offset: usize,
+        expected: u16,
+        computed: u16,
+    },
 }
 
 impl fmt::Display for EllError {
@@ -118,7 +126,11 @@ pub fn is_ell_ci(ci: u8) -> bool {
 
 /// Parse an ELL header. `buf`: from the ELL CI to the end of the frame (DLL CRCs removed).
 pub fn parse_ell(buf: &[u8]) -> Result<Ell, EllError> {
-    let ci = *buf.first().ok_or(EllError::Truncated { offset: 0, needed: 1, available: 0 })?;
+    let ci = *buf.first().ok_or(EllError::Truncated {
+        offset: 0,
+        needed: 1,
+        available: 0,
+    })?;
     let (has_a2, has_sn) = match ci {
         0x8C => (false, false),
         0x8D => (false, true),
@@ -129,7 +141,11 @@ pub fn parse_ell(buf: &[u8]) -> Result<Ell, EllError> {
     };
     let len = 3 + if has_a2 { 8 } else { 0 } + if has_sn { 6 } else { 0 };
     if buf.len() < len {
-        return Err(EllError::Truncated { offset: 0, needed: len, available: buf.len() });
+        return Err(EllError::Truncated {
+            offset: 0,
+            needed: len,
+            available: buf.len(),
+        });
     }
     let mut e = Ell {
         ci,
@@ -149,7 +165,12 @@ pub fn parse_ell(buf: &[u8]) -> Result<Ell, EllError> {
         p = 11;
     }
     if has_sn {
-        e.sn = Some(u32::from_le_bytes([buf[p], buf[p + 1], buf[p + 2], buf[p + 3]]));
+        e.sn = Some(u32::from_le_bytes([
+            buf[p],
+            buf[p + 1],
+            buf[p + 2],
+            buf[p + 3],
+        ]));
         e.payload_crc_raw = Some([buf[p + 4], buf[p + 5]]);
         e.crc_offset = p + 4;
     }
@@ -167,7 +188,12 @@ pub fn parse_ell(buf: &[u8]) -> Result<Ell, EllError> {
 ///   `&buf[ell.payload_offset..]` instead.
 ///
 /// The payload CRC is verified for 8D/8F (ENC 0 or 1).
-pub fn decrypt_ell_into(key: Option<&Key>, link: &MeterAddress, buf: &[u8], out: &mut Vec<u8>) -> Result<Ell, EllError> {
+pub fn decrypt_ell_into(
+    key: Option<&Key>,
+    link: &MeterAddress,
+    buf: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Ell, EllError> {
     let ell = parse_ell(buf)?;
     out.clear();
     let Some(sn) = ell.sn else {
@@ -193,7 +219,11 @@ pub fn decrypt_ell_into(key: Option<&Key>, link: &MeterAddress, buf: &[u8], out:
     let computed = crc16_en13757(&out[2..]);
     if expected != computed {
         out.clear();
-        return Err(EllError::PayloadCrc { offset: at, expected, computed });
+        return Err(EllError::PayloadCrc {
+            offset: at,
+            expected,
+            computed,
+        });
     }
     out.drain(..2);
     Ok(ell)

@@ -249,3 +249,103 @@ fn decode_fixed(tg: &mut Telegram, info: &CiInfo, after_ci: &[u8], base: usize) 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::splitter::{Piece, Splitter};
+    use proptest::prelude::*;
+
+    fn long(c: u8, a: u8, ci: u8, body: &[u8]) -> Vec<u8> {
+        wired::build_long(c, a, ci, body).unwrap()
+    }
+
+    fn check(tg: &Telegram) {
+        for r in &tg.records {
+            let _ = (r.dib.get(&tg.payload), r.vib.get(&tg.payload), r.data.get(&tg.payload));
+            let _ = records::describe(r, &tg.payload);
+        }
+    }
+
+    #[test]
+    fn fixed_structure_records() {
+        // EN 1434-3 fixed structure, built from the layout (see tests/vectors/wired-frames.json).
+        let f = long(8, 1, 0x73, &[0x93, 0x92, 0x91, 0x90, 0x10, 0, 0x05, 0x69, 0x31, 0x65, 0, 0, 0x69, 0, 0, 0]);
+        let tg = decode(&f, &DecodeOptions::default()).unwrap();
+        assert_eq!(tg.device_type_name(), Some("Heat"));
+        assert_eq!(tg.records.len(), 2);
+        assert_eq!(tg.records[0].value, Value::Number { mantissa: 6531, exponent: 3 });
+        assert_eq!(tg.records[0].vif.unit, Unit::Wh);
+        assert_eq!(tg.records[1].value, Value::Number { mantissa: 69, exponent: -3 });
+        assert!(decode(&long(8, 1, 0x73, &[0; 15]), &DecodeOptions::default()).is_err());
+    }
+
+    #[test]
+    fn encrypted_without_key_keeps_header_and_no_records() {
+        // OMS Vol.2 N.5.4 (mode 5): no key → encrypted, header intact, no records.
+        let h = "682C2C6808FD7288776655934455080004100500DFE2A782146D1513581CD2F83F39040CFD10785634120C78443322112616";
+        let f: Vec<u8> = (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect();
+        let tg = decode(&f, &DecodeOptions::default()).unwrap();
+        assert!(tg.encrypted && !tg.decrypted);
+        assert_eq!(tg.security_mode, Some(5));
+        assert!(tg.records.is_empty());
+        assert_eq!(tg.address.unwrap().id_string(), "55667788");
+    }
+
+    #[test]
+    fn errors_carry_frame_offsets() {
+        // Record 04 13 needs 4 data bytes; 2 are there. It starts at frame offset 19.
+        let mut body = vec![0x78, 0x56, 0x34, 0x12, 0x93, 0x15, 0x33, 0x03, 0x2A, 0, 0, 0];
+        body.extend_from_slice(&[0x04, 0x13, 0x12, 0x34]);
+        let e = decode(&long(8, 1, 0x72, &body), &DecodeOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Decode);
+        assert_eq!(e.offset(), 19);
+        // Long header cut short: TPL error at the first header byte (offset 7).
+        let e = decode(&long(8, 1, 0x72, &body[..5]), &DecodeOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::Tpl(TplError { offset: 7, .. })), "{e}");
+        let e = decode(&long(8, 1, 0x40, &[]), &DecodeOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("reserved CI"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            for link in [LinkMode::Auto, LinkMode::Wired, LinkMode::Wireless] {
+                if let Ok(tg) = decode(&data, &DecodeOptions { link }) { check(&tg) }
+            }
+        }
+
+        #[test]
+        fn well_framed_payloads_never_panic(
+            ci in prop::sample::select(vec![0x72u8, 0x76, 0x78, 0x7A, 0x73, 0x77, 0x70, 0x51, 0x5A, 0x6F]),
+            body in proptest::collection::vec(any::<u8>(), 0..249),
+        ) {
+            if let Ok(tg) = decode(&long(8, 1, ci, &body), &DecodeOptions::default()) { check(&tg) }
+        }
+
+        #[test]
+        fn splitter_accounts_for_every_byte(
+            data in proptest::collection::vec(prop::sample::select(vec![0x68u8, 0x10, 0x16, 0xE5, 0x03, 0x08, 0x00, 0x5B, 0x01]), 0..400),
+            chunk in 1usize..20,
+        ) {
+            let mut s = Splitter::new();
+            let mut total = 0u64;
+            let mut pieces = vec![];
+            for c in data.chunks(chunk) {
+                s.push(c);
+                while let Some(p) = s.next_piece() { pieces.push(p) }
+            }
+            s.finish();
+            while let Some(p) = s.next_piece() { pieces.push(p) }
+            for p in pieces {
+                match p {
+                    Piece::Frame { bytes, .. } => { wired::parse(&bytes).unwrap(); total += bytes.len() as u64 }
+                    Piece::Skipped { len, .. } => total += len,
+                }
+            }
+            prop_assert_eq!(total, data.len() as u64);
+        }
+    }
+}

@@ -1,21 +1,33 @@
 """Type stubs for the compiled core (checked against the module by mypy.stubtest)."""
 
-from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Union, final
+
+__all__ = [
+    "FrameSplitter",
+    "Record",
+    "Telegram",
+    "__version__",
+    "decode",
+    "device_type_name",
+    "manufacturer_code",
+    "manufacturer_name",
+]
 
 __version__: str
 
-FrameInput = Union[bytes, bytearray, memoryview, str]
-KeyInput = Mapping[str, Union[bytes, str]]
+_FrameInput = Union[bytes, bytearray, memoryview, str]
+_KeyInput = Mapping[str, Union[bytes, str]]
 
 def decode(
-    frame: FrameInput,
-    keys: Optional[KeyInput] = None,
+    frame: _FrameInput,
+    keys: Optional[_KeyInput] = None,
     link: Literal["auto", "wired", "wireless"] = "auto",
 ) -> Telegram: ...
 def manufacturer_code(name: str) -> int: ...
 def manufacturer_name(code: int) -> str: ...
 def device_type_name(code: int) -> str: ...
 
+@final
 class Telegram:
     @property
     def manufacturer(self) -> Optional[str]: ...
@@ -65,6 +77,7 @@ class Telegram:
     def to_dict(self) -> Dict[str, Any]: ...
     def to_json(self, indent: Optional[int] = None) -> str: ...
 
+@final
 class Record:
     @property
     def value(self) -> Union[int, float, str, None]: ...
@@ -102,8 +115,9 @@ class Record:
     def description(self) -> str: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
+@final
 class FrameSplitter:
-    def __init__(self, accept_ack: bool = True) -> None: ...
+    def __new__(cls, accept_ack: bool = True) -> FrameSplitter: ...
     def feed(self, data: bytes) -> List[Tuple[str, int, Union[bytes, int]]]: ...
     def finish(self) -> List[Tuple[str, int, Union[bytes, int]]]: ...
     @property

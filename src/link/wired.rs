@@ -29,7 +29,7 @@ impl WiredFrame<'_> {
         match self {
             WiredFrame::Ack => "single character",
             WiredFrame::Short { .. } => "short frame",
-            WiredFrame::Long { data, .. } if data.is_empty() => "control frame",
+            WiredFrame::Long { data: [], .. } => "control frame",
             WiredFrame::Long { .. } => "long frame",
         }
     }

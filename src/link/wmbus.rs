@@ -26,7 +26,11 @@ const fn build_crc_table() -> [u16; 256] {
         let mut crc = (i as u16) << 8;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x3D65 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x3D65
+            } else {
+                crc << 1
+            };
             bit += 1;
         }
         table[i] = crc;
@@ -79,7 +83,13 @@ pub enum WmbusError {
     BadLength { l: u8 },
     /// A block CRC does not match. `block` is 1-based (block 1 = link header), `offset` is where
     /// the block's CRC sits in the frame.
-    BlockCrc { format: FrameFormat, block: usize, offset: usize, expected: u16, found: u16 },
+    BlockCrc {
+        format: FrameFormat,
+        block: usize,
+        offset: usize,
+        expected: u16,
+        found: u16,
+    },
 }
 
 impl fmt::Display for WmbusError {
@@ -163,7 +173,9 @@ pub fn manufacturer_letters(m: u16) -> [u8; 3] {
 
 /// Encode three upper-case letters into the 16-bit manufacturer field (`b"KAM"` -> `0x2C2D`).
 pub fn manufacturer_code(letters: &[u8; 3]) -> u16 {
-    letters.iter().fold(0u16, |acc, &c| (acc << 5) | (u16::from(c.wrapping_sub(64)) & 0x1F))
+    letters.iter().fold(0u16, |acc, &c| {
+        (acc << 5) | (u16::from(c.wrapping_sub(64)) & 0x1F)
+    })
 }
 
 /// A parsed wireless M-Bus frame.
@@ -191,7 +203,16 @@ impl WmbusFrame<'_> {
     /// The 8-byte address block as used in IVs/nonces: `M(2, LE) || ID(4) || version || type`.
     pub fn address_bytes(&self) -> [u8; 8] {
         let m = self.m.to_le_bytes();
-        [m[0], m[1], self.id[0], self.id[1], self.id[2], self.id[3], self.version, self.device_type]
+        [
+            m[0],
+            m[1],
+            self.id[0],
+            self.id[1],
+            self.id[2],
+            self.id[3],
+            self.version,
+            self.device_type,
+        ]
     }
 
     /// Identification number as a decimal value if it is valid BCD.
@@ -225,7 +246,10 @@ fn read_crc(frame: &[u8], at: usize) -> u16 {
 fn strip_a(frame: &[u8], l: u8, out: &mut Vec<u8>) -> Result<(), WmbusError> {
     let total = frame_a_len(l);
     if frame.len() < total {
-        return Err(WmbusError::Truncated { needed: total, available: frame.len() });
+        return Err(WmbusError::Truncated {
+            needed: total,
+            available: frame.len(),
+        });
     }
     // block 1
     check_block(frame, FrameFormat::A, 1, 0, 10)?;
@@ -255,7 +279,13 @@ fn check_block(
     let expected = crc16_en13757(&frame[start..start + len]);
     let found = read_crc(frame, start + len);
     if expected != found {
-        return Err(WmbusError::BlockCrc { format, block, offset: start + len, expected, found });
+        return Err(WmbusError::BlockCrc {
+            format,
+            block,
+            offset: start + len,
+            expected,
+            found,
+        });
     }
     Ok(())
 }
@@ -267,7 +297,10 @@ fn strip_b(frame: &[u8], l: u8, out: &mut Vec<u8>) -> Result<(), WmbusError> {
         return Err(WmbusError::BadLength { l });
     }
     if frame.len() < total {
-        return Err(WmbusError::Truncated { needed: total, available: frame.len() });
+        return Err(WmbusError::Truncated {
+            needed: total,
+            available: frame.len(),
+        });
     }
     if total <= 128 {
         check_block(frame, FrameFormat::B, 2, 0, total - 2)?;
@@ -289,7 +322,10 @@ fn strip_b(frame: &[u8], l: u8, out: &mut Vec<u8>) -> Result<(), WmbusError> {
 /// Remove and verify the DLL CRCs of a format-A frame: returns `L C M A data...` without CRCs,
 /// L unchanged. Trailing bytes after the frame are dropped.
 pub fn strip_crcs_a(frame: &[u8]) -> Result<Vec<u8>, WmbusError> {
-    let l = *frame.first().ok_or(WmbusError::Truncated { needed: 1, available: 0 })?;
+    let l = *frame.first().ok_or(WmbusError::Truncated {
+        needed: 1,
+        available: 0,
+    })?;
     if l < 9 {
         return Err(WmbusError::BadLength { l });
     }
@@ -302,7 +338,10 @@ pub fn strip_crcs_a(frame: &[u8]) -> Result<Vec<u8>, WmbusError> {
 /// Remove and verify the DLL CRCs of a format-B frame: returns `L C M A data...` without CRCs.
 /// The L field is left as received (it still counts the CRC bytes).
 pub fn strip_crcs_b(frame: &[u8]) -> Result<Vec<u8>, WmbusError> {
-    let l = *frame.first().ok_or(WmbusError::Truncated { needed: 1, available: 0 })?;
+    let l = *frame.first().ok_or(WmbusError::Truncated {
+        needed: 1,
+        available: 0,
+    })?;
     let mut out = Vec::with_capacity(usize::from(l) + 1);
     out.extend_from_slice(&frame[..10.min(frame.len())]);
     strip_b(frame, l, &mut out)?;
@@ -313,13 +352,9 @@ pub fn strip_crcs_b(frame: &[u8]) -> Result<Vec<u8>, WmbusError> {
 /// Counterpart of [`strip_crcs_a`] for the encoder.
 pub fn add_crcs_a(frame: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(frame.len() + 2 * (2 + frame.len() / 16));
-    for (i, chunk) in std::iter::once(&frame[..10.min(frame.len())])
+    for chunk in std::iter::once(&frame[..10.min(frame.len())])
         .chain(frame.get(10..).unwrap_or(&[]).chunks(16))
-        .enumerate()
     {
-        if i > 0 && chunk.is_empty() {
-            continue;
-        }
         out.extend_from_slice(chunk);
         out.extend_from_slice(&crc16_en13757(chunk).to_be_bytes());
     }
@@ -368,7 +403,10 @@ pub fn add_crcs_b(frame: &[u8]) -> Vec<u8> {
 /// The returned `data` borrows from `frame` for `NoCrc` and is owned otherwise.
 pub fn parse_wmbus(frame: &[u8], hint: FormatHint) -> Result<WmbusFrame<'_>, WmbusError> {
     if frame.len() < 10 {
-        return Err(WmbusError::Truncated { needed: 10, available: frame.len() });
+        return Err(WmbusError::Truncated {
+            needed: 10,
+            available: frame.len(),
+        });
     }
     let l = frame[0];
     if l < 9 {
@@ -389,7 +427,11 @@ pub fn parse_wmbus(frame: &[u8], hint: FormatHint) -> Result<WmbusFrame<'_>, Wmb
         FormatHint::Auto => {
             let len_a = frame_a_len(l);
             let mut v = Vec::new();
-            let a_result = if frame.len() >= len_a { Some(strip_a(frame, l, &mut v)) } else { None };
+            let a_result = if frame.len() >= len_a {
+                Some(strip_a(frame, l, &mut v))
+            } else {
+                None
+            };
             match a_result {
                 Some(Ok(())) => (FrameFormat::A, Cow::Owned(v), len_a),
                 _ => {
@@ -421,7 +463,86 @@ pub fn parse_wmbus(frame: &[u8], hint: FormatHint) -> Result<WmbusFrame<'_>, Wmb
 fn no_crc(frame: &[u8], l: u8) -> Result<(FrameFormat, Cow<'_, [u8]>, usize), WmbusError> {
     let total = usize::from(l) + 1;
     if frame.len() < total {
-        return Err(WmbusError::Truncated { needed: total, available: frame.len() });
+        return Err(WmbusError::Truncated {
+            needed: total,
+            available: frame.len(),
+        });
     }
     Ok((FrameFormat::NoCrc, Cow::Borrowed(&frame[10..total]), total))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Unit tests; the public-vector tests (frames A/B, CRC catalogue values) are in
+    //! `security::tests` (they read `tests/vectors/security/*.json`).
+    use super::*;
+
+    #[test]
+    fn wmbus_crc_check_value() {
+        assert_eq!(crc16_en13757(b"123456789"), 0xC2B7);
+        assert_eq!(crc16_en13757(&[]), 0xFFFF);
+    }
+
+    #[test]
+    fn wmbus_round_trip_all_lengths() {
+        for l in 9u8..=250 {
+            let mut f: Vec<u8> = (0..=l).map(|i| i.wrapping_mul(37)).collect();
+            f[0] = l;
+            let a = add_crcs_a(&f);
+            assert_eq!(a.len(), frame_a_len(l));
+            let p = parse_wmbus(&a, FormatHint::Auto).unwrap();
+            assert_eq!(
+                (p.format, &p.data[..], p.trailing),
+                (FrameFormat::A, &f[10..], 0)
+            );
+            if f.len() + 4 <= 256 {
+                let b = add_crcs_b(&f);
+                let p = parse_wmbus(&b, FormatHint::B).unwrap();
+                assert_eq!((p.format, &p.data[..]), (FrameFormat::B, &f[10..]));
+                assert_eq!(strip_crcs_b(&b).unwrap()[1..], f[1..]); // L keeps counting the CRCs
+            }
+            assert_eq!(strip_crcs_a(&a).unwrap(), f);
+        }
+    }
+
+    #[test]
+    fn wmbus_c_field_names() {
+        for (c, n) in [
+            (0x44, "SND_NR"),
+            (0x46, "SND_IR"),
+            (0x47, "ACC_NR"),
+            (0x48, "ACC_DMD"),
+            (0x5A, "REQ_UD1"),
+            (0x7B, "REQ_UD2"),
+            (0x08, "RSP_UD"),
+            (0x73, "SND_UD"),
+            (0x40, "SND_NKE"),
+            (0x06, "CNF_IR"),
+            (0x00, "ACK"),
+        ] {
+            assert_eq!(c_field_name(c), Some(n));
+        }
+        assert_eq!(c_field_name(0xFF), None);
+    }
+
+    #[test]
+    fn wmbus_short_inputs() {
+        assert_eq!(
+            parse_wmbus(&[], FormatHint::Auto),
+            Err(WmbusError::Truncated {
+                needed: 10,
+                available: 0
+            })
+        );
+        assert_eq!(
+            parse_wmbus(&[5; 12], FormatHint::Auto),
+            Err(WmbusError::BadLength { l: 5 })
+        );
+        let mut f = vec![0x20u8; 20];
+        f[0] = 0x20;
+        assert!(matches!(
+            parse_wmbus(&f, FormatHint::NoCrc),
+            Err(WmbusError::Truncated { needed: 33, .. })
+        ));
+    }
 }

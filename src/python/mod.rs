@@ -49,6 +49,19 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add(
+        "__all__",
+        [
+            "FrameSplitter",
+            "Record",
+            "Telegram",
+            "__version__",
+            "decode",
+            "device_type_name",
+            "manufacturer_code",
+            "manufacturer_name",
+        ],
+    )?;
     m.add_function(wrap_pyfunction!(telegram::decode, m)?)?;
     m.add_class::<telegram::Telegram>()?;
     m.add_class::<telegram::Record>()?;

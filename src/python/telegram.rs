@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
@@ -89,17 +90,27 @@ fn record_quantity(r: &CoreRecord) -> &'static str {
     }
 }
 
+fn function_str(py: Python<'_>, f: crate::records::Function) -> &Bound<'_, PyString> {
+    use crate::records::Function::*;
+    match f {
+        Instantaneous => intern!(py, "instantaneous"),
+        Maximum => intern!(py, "maximum"),
+        Minimum => intern!(py, "minimum"),
+        Error => intern!(py, "error"),
+    }
+}
+
 fn record_dict<'py>(py: Python<'py>, r: &CoreRecord, payload: &[u8]) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("value", value_to_py(py, &r.value, payload)?)?;
-    d.set_item("unit", record_unit(r))?;
-    d.set_item("quantity", record_quantity(r))?;
-    d.set_item("storage", r.storage)?;
-    d.set_item("tariff", r.tariff)?;
-    d.set_item("subunit", r.subunit)?;
-    d.set_item("function", r.function.as_str())?;
-    d.set_item("dif", hex_lower(r.dib.get(payload)))?;
-    d.set_item("vif", hex_lower(r.vib.get(payload)))?;
+    d.set_item(intern!(py, "value"), value_to_py(py, &r.value, payload)?)?;
+    d.set_item(intern!(py, "unit"), record_unit(r))?;
+    d.set_item(intern!(py, "quantity"), record_quantity(r))?;
+    d.set_item(intern!(py, "storage"), r.storage)?;
+    d.set_item(intern!(py, "tariff"), r.tariff)?;
+    d.set_item(intern!(py, "subunit"), r.subunit)?;
+    d.set_item(intern!(py, "function"), function_str(py, r.function))?;
+    d.set_item(intern!(py, "dif"), hex_lower(r.dib.get(payload)))?;
+    d.set_item(intern!(py, "vif"), hex_lower(r.vib.get(payload)))?;
     Ok(d)
 }
 
@@ -231,26 +242,26 @@ impl Telegram {
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let t = &*self.inner;
         let d = PyDict::new(py);
-        d.set_item("manufacturer", self.manufacturer())?;
-        d.set_item("id", self.id())?;
-        d.set_item("version", self.version())?;
-        d.set_item("device_type", self.device_type())?;
-        d.set_item("device_type_name", t.device_type_name())?;
-        d.set_item("access_number", t.access_number())?;
-        d.set_item("status", t.status())?;
-        d.set_item("ci", t.ci)?;
-        d.set_item("encrypted", t.encrypted)?;
-        d.set_item("decrypted", t.decrypted)?;
-        d.set_item("security_mode", t.security_mode)?;
-        d.set_item("application_error", t.application_error.as_deref())?;
-        d.set_item("link_layer", self.link_layer())?;
-        d.set_item("frame_type", self.frame_type())?;
-        d.set_item("address", self.address())?;
+        d.set_item(intern!(py, "manufacturer"), self.manufacturer())?;
+        d.set_item(intern!(py, "id"), self.id())?;
+        d.set_item(intern!(py, "version"), self.version())?;
+        d.set_item(intern!(py, "device_type"), self.device_type())?;
+        d.set_item(intern!(py, "device_type_name"), t.device_type_name())?;
+        d.set_item(intern!(py, "access_number"), t.access_number())?;
+        d.set_item(intern!(py, "status"), t.status())?;
+        d.set_item(intern!(py, "ci"), t.ci)?;
+        d.set_item(intern!(py, "encrypted"), t.encrypted)?;
+        d.set_item(intern!(py, "decrypted"), t.decrypted)?;
+        d.set_item(intern!(py, "security_mode"), t.security_mode)?;
+        d.set_item(intern!(py, "application_error"), t.application_error.as_deref())?;
+        d.set_item(intern!(py, "link_layer"), self.link_layer())?;
+        d.set_item(intern!(py, "frame_type"), self.frame_type())?;
+        d.set_item(intern!(py, "address"), self.address())?;
         let recs = PyList::empty(py);
         for r in &t.records {
             recs.append(record_dict(py, r, &t.payload)?)?;
         }
-        d.set_item("records", recs)?;
+        d.set_item(intern!(py, "records"), recs)?;
         Ok(d)
     }
     /// The `to_dict()` result as JSON text.

@@ -6,12 +6,17 @@
 
 mod date;
 mod dif;
+#[cfg(test)]
+mod tests;
 mod value;
 mod vif;
 
-pub use date::DateTimeValue;
+pub use date::{
+    DateTimeValue, DateType, EVERY_DAY, EVERY_HOUR, EVERY_MINUTE, EVERY_MONTH, EVERY_SECOND, EVERY_YEAR,
+};
+pub use dif::MAX_DIFES;
 pub use value::Value;
-pub use vif::{Unit, ValueHint, VifInfo, VifTable};
+pub use vif::{Unit, ValueHint, VifInfo, VifTable, MAX_VIFES};
 
 use std::fmt;
 
@@ -80,6 +85,19 @@ pub struct Record {
     pub vif: VifInfo,
     /// The decoded value, scaled exactly by the VIF exponent where it is numeric.
     pub value: Value,
+}
+
+impl Record {
+    /// True when the value is an LVAR "binary number" (LVAR 0xE0..0xF6, EN 13757-3 table 5):
+    /// [`Value::Bytes`] holding an integer LSB first (MSB first for the 0x76-family CIs).
+    /// Containers and bit fields (e.g. FD 0x3B, 0x72, 0x76) are not numbers and give false.
+    pub fn is_binary_number(&self, buf: &[u8]) -> bool {
+        matches!(self.value, Value::Bytes(_))
+            && self.kind == RecordKind::Data
+            && self.vif.hint != ValueHint::Bytes
+            && self.dib.get(buf).first().is_some_and(|d| d & 0x0F == 0x0D)
+            && buf.get(self.data.start as usize).is_some_and(|&l| l >= 0xE0)
+    }
 }
 
 /// Why the record stream could not be decoded. Offsets are relative to the buffer passed to

@@ -70,13 +70,13 @@ impl Value {
 // Field decoders. `b` is the field in wire order; `msb_first` flips the byte order.
 // ---------------------------------------------------------------------------------------------
 
-/// Copy `b` (≤ 16 bytes) into LSB-first order.
+/// Copy `b` (at most 8 bytes are used) into LSB-first order.
 #[inline]
-pub(crate) fn lsb_first(b: &[u8], msb_first: bool) -> ([u8; 16], usize) {
-    let mut out = [0u8; 16];
-    let n = b.len().min(16);
+pub(crate) fn lsb_first(b: &[u8], msb_first: bool) -> ([u8; 8], usize) {
+    let mut out = [0u8; 8];
+    let n = b.len().min(8);
     if msb_first {
-        for (k, &x) in b[..n].iter().rev().enumerate() {
+        for (k, &x) in b[b.len() - n..].iter().rev().enumerate() {
             out[k] = x;
         }
     } else {
@@ -85,53 +85,64 @@ pub(crate) fn lsb_first(b: &[u8], msb_first: bool) -> ([u8; 16], usize) {
     (out, n)
 }
 
+/// Fold the bytes of `b` from the most significant one down.
+#[inline(always)]
+fn fold_msb<T>(b: &[u8], msb_first: bool, init: T, mut f: impl FnMut(T, u8) -> T) -> T {
+    let mut acc = init;
+    if msb_first {
+        for &x in b {
+            acc = f(acc, x);
+        }
+    } else {
+        for &x in b.iter().rev() {
+            acc = f(acc, x);
+        }
+    }
+    acc
+}
+
 /// Type B: signed two's-complement integer of 1..8 bytes, LSB first.
 #[inline]
 pub(crate) fn int_signed(b: &[u8], msb_first: bool) -> i64 {
-    let (le, n) = lsb_first(b, msb_first);
-    let mut v: u64 = 0;
-    for k in (0..n.min(8)).rev() {
-        v = (v << 8) | le[k] as u64;
-    }
-    let bits = (n.min(8) * 8) as u32;
-    if bits == 0 {
+    let n = b.len().min(8);
+    if n == 0 {
         return 0;
     }
-    if bits < 64 {
-        // sign-extend
-        let shift = 64 - bits;
-        ((v << shift) as i64) >> shift
-    } else {
-        v as i64
-    }
+    let b = if msb_first { &b[b.len() - n..] } else { &b[..n] };
+    let v = fold_msb(b, msb_first, 0u64, |v, x| (v << 8) | x as u64);
+    let shift = 64 - (n as u32) * 8;
+    // sign-extend
+    ((v << shift) as i64) >> shift
 }
 
 /// Type A: BCD, LSB first. A top nibble 0xF means minus (EN 13757-3 Annex A); any other
-/// nibble A..F makes the field invalid (`None`).
+/// nibble A..F makes the field invalid (`None`). At most 18 digits (9 bytes).
 #[inline]
 pub(crate) fn bcd(b: &[u8], msb_first: bool) -> Option<i64> {
-    let (le, n) = lsb_first(b, msb_first);
-    if n == 0 {
-        return Some(0);
+    if b.len() > 9 {
+        return None;
     }
-    let mut v: i64 = 0;
+    let mut first = true;
     let mut negative = false;
-    for k in (0..n).rev() {
-        let hi = le[k] >> 4;
-        let lo = le[k] & 0x0F;
-        if k == n - 1 && hi == 0x0F {
+    let mut ok = true;
+    let v = fold_msb(b, msb_first, 0i64, |v, x| {
+        let hi = x >> 4;
+        let lo = x & 0x0F;
+        let mut v = v;
+        if first && hi == 0x0F {
             negative = true;
         } else if hi > 9 {
-            return None;
+            ok = false;
         } else {
             v = v * 10 + hi as i64;
         }
+        first = false;
         if lo > 9 {
-            return None;
+            ok = false;
         }
-        v = v * 10 + lo as i64;
-    }
-    Some(if negative { -v } else { v })
+        v * 10 + lo as i64
+    });
+    ok.then_some(if negative { -v } else { v })
 }
 
 /// Type H: IEEE 754 single precision, LSB first.
@@ -254,9 +265,8 @@ pub(crate) fn describe(record: &Record, buf: &[u8]) -> String {
         }
         Value::InvalidBcd(s) => {
             out.push_str("invalid BCD ");
-            let (le, n) = lsb_first(get(*s), false);
-            for k in (0..n).rev() {
-                let _ = write!(out, "{:02X}", le[k]);
+            for x in get(*s).iter().rev() {
+                let _ = write!(out, "{x:02X}");
             }
         }
     }

@@ -174,11 +174,15 @@ pub struct VifInfo {
     pub manufacturer_specific: bool,
     /// An additive correction constant VIFE (0x78..0x7B) was seen: the value is an offset.
     pub additive_correction: bool,
-    ext: [u16; MAX_VIFES],
+    /// Combinable VIFE codes (7 bit) in order; bit k of `ext_fc` marks `ext[k]` as a code of
+    /// the 0xFC combinable extension table.
+    ext: [u8; MAX_VIFES],
+    ext_fc: u16,
     ext_len: u8,
 }
 
-/// Marks a code of the combinable-VIFE extension table (reached through VIFE 0xFC).
+/// Marks a code of the combinable-VIFE extension table (reached through VIFE 0xFC) in
+/// [`VifInfo::extension_codes`].
 const EXT_FC: u16 = 0x100;
 
 impl VifInfo {
@@ -194,6 +198,7 @@ impl VifInfo {
             manufacturer_specific: false,
             additive_correction: false,
             ext: [0; MAX_VIFES],
+            ext_fc: 0,
             ext_len: 0,
         }
     }
@@ -207,18 +212,25 @@ impl VifInfo {
     /// ("per hour", "accumulation only if negative", "lower limit value", ...).
     /// Multiplicative correction factors are folded into [`VifInfo::exponent`] and not listed.
     pub fn extensions(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.ext[..self.ext_len as usize].iter().map(|&c| ext_name(c))
+        self.extension_codes().map(ext_name)
     }
 
     /// The raw combinable VIFE codes behind [`VifInfo::extensions`] (7-bit codes; codes of the
-    /// 0xFC extension table have bit 8 set).
-    pub fn extension_codes(&self) -> &[u16] {
-        &self.ext[..self.ext_len as usize]
+    /// 0xFC extension table have bit 8 (0x100) set).
+    pub fn extension_codes(&self) -> impl Iterator<Item = u16> + '_ {
+        self.ext[..self.ext_len as usize]
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| if self.ext_fc & (1 << k) != 0 { EXT_FC | c as u16 } else { c as u16 })
     }
 
     fn push_ext(&mut self, code: u16) {
-        if (self.ext_len as usize) < MAX_VIFES {
-            self.ext[self.ext_len as usize] = code;
+        let k = self.ext_len as usize;
+        if k < MAX_VIFES {
+            self.ext[k] = code as u8;
+            if code & EXT_FC != 0 {
+                self.ext_fc |= 1 << k;
+            }
             self.ext_len += 1;
         }
     }
@@ -487,7 +499,7 @@ fn ext_name(code: u16) -> &'static str {
         0x17 => "error: data underflow",
         0x18 => "error: data error",
         0x1C => "error: premature end of record",
-        0x00..=0x1F => "error: reserved",
+        0x08..=0x0A | 0x10..=0x14 | 0x19..=0x1B | 0x1D..=0x1F => "error: reserved",
         0x20 => "per second",
         0x21 => "per minute",
         0x22 => "per hour",
@@ -645,6 +657,7 @@ fn plain_text(buf: &[u8], start: usize, end: usize, msb_first: bool) -> Box<str>
 }
 
 /// Parse the VIB starting at `at`. `record_offset` is where the record (its DIF) starts.
+#[inline(always)]
 pub(crate) fn parse_vib(buf: &[u8], at: usize, record_offset: usize, msb_first: bool) -> Result<Vib, RecordError> {
     let Some(&vif) = buf.get(at) else {
         return Err(truncated(record_offset, at, 1, buf));

@@ -113,7 +113,11 @@ impl SecurityConfig {
 
 fn need(buf: &[u8], at: usize, n: usize) -> Result<(), SecurityError> {
     if buf.len() < at + n {
-        Err(SecurityError::Truncated { offset: at, needed: n, available: buf.len().saturating_sub(at) })
+        Err(SecurityError::Truncated {
+            offset: at,
+            needed: n,
+            available: buf.len().saturating_sub(at),
+        })
     } else {
         Ok(())
     }
@@ -185,7 +189,10 @@ pub fn parse_config(buf: &[u8], at: usize) -> Result<SecurityConfig, SecurityErr
             need(buf, pos, 1)?;
             let ext = buf[pos];
             if ext & 0x80 != 0 {
-                return Err(SecurityError::InvalidConfig { offset: pos, reason: "reserved bit 7 of the mode-7 extension is set" });
+                return Err(SecurityError::InvalidConfig {
+                    offset: pos,
+                    reason: "reserved bit 7 of the mode-7 extension is set",
+                });
             }
             c.ext = u16::from(ext);
             c.ext_len = 1;
@@ -195,8 +202,12 @@ pub fn parse_config(buf: &[u8], at: usize) -> Result<SecurityConfig, SecurityErr
             // Optional fields, order per notes §c.3 [S]: MC first, then key version.
             if c.counter_present {
                 need(buf, pos, 4)?;
-                c.message_counter =
-                    Some(u32::from_le_bytes([buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]]));
+                c.message_counter = Some(u32::from_le_bytes([
+                    buf[pos],
+                    buf[pos + 1],
+                    buf[pos + 2],
+                    buf[pos + 3],
+                ]));
                 pos += 4;
             }
             if ext & 0x40 != 0 {
@@ -209,7 +220,11 @@ pub fn parse_config(buf: &[u8], at: usize) -> Result<SecurityConfig, SecurityErr
             c.content = (raw >> 14) as u8;
             c.counter_present = raw & 0x2000 != 0;
             let l = (raw & 0xFF) as u8;
-            c.encrypted = if l == 0xFF { EncryptedLength::ToEnd } else { EncryptedLength::Bytes(l) };
+            c.encrypted = if l == 0xFF {
+                EncryptedLength::ToEnd
+            } else {
+                EncryptedLength::Bytes(l)
+            };
             need(buf, pos, 2)?;
             let ext = u16::from_le_bytes([buf[pos], buf[pos + 1]]);
             c.ext = ext;
@@ -220,7 +235,13 @@ pub fn parse_config(buf: &[u8], at: usize) -> Result<SecurityConfig, SecurityErr
             c.tag_len = match mode {
                 10 => 4 + 4 * t,
                 // Mode 9 [?]: the only source says "tag 12 bytes"; honour a non-zero code.
-                9 => if t == 0 { 12 } else { 4 + 4 * t },
+                9 => {
+                    if t == 0 {
+                        12
+                    } else {
+                        4 + 4 * t
+                    }
+                }
                 _ => 0,
             };
             pos += 2;
@@ -232,8 +253,12 @@ pub fn parse_config(buf: &[u8], at: usize) -> Result<SecurityConfig, SecurityErr
             }
             if c.counter_present {
                 need(buf, pos, 4)?;
-                c.message_counter =
-                    Some(u32::from_le_bytes([buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]]));
+                c.message_counter = Some(u32::from_le_bytes([
+                    buf[pos],
+                    buf[pos + 1],
+                    buf[pos + 2],
+                    buf[pos + 3],
+                ]));
                 pos += 4;
             }
         }
@@ -244,7 +269,14 @@ pub fn parse_config(buf: &[u8], at: usize) -> Result<SecurityConfig, SecurityErr
 }
 
 /// Build the 2-byte configuration field for modes 0/5/15 (`B A S M NNNN CC R H`).
-pub fn encode_config_mode5(mode: u8, blocks: u8, bidirectional: bool, accessibility: bool, synchronous: bool, content: u8) -> [u8; 2] {
+pub fn encode_config_mode5(
+    mode: u8,
+    blocks: u8,
+    bidirectional: bool,
+    accessibility: bool,
+    synchronous: bool,
+    content: u8,
+) -> [u8; 2] {
     let raw = (u16::from(bidirectional) << 15)
         | (u16::from(accessibility) << 14)
         | (u16::from(synchronous) << 13)

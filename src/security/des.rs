@@ -20,7 +20,11 @@ pub type DesKey = [u8; 8];
 
 /// The IV for mode 2 (zero) or mode 3 (the address) [?].
 pub fn iv(mode: u8, addr: &MeterAddress) -> [u8; 8] {
-    if mode == 3 { addr.bytes() } else { [0u8; 8] }
+    if mode == 3 {
+        addr.bytes()
+    } else {
+        [0u8; 8]
+    }
 }
 
 /// Decrypt DES-CBC into `out` (cleared first).
@@ -28,10 +32,20 @@ pub fn iv(mode: u8, addr: &MeterAddress) -> [u8; 8] {
 /// `data`: the bytes after the configuration field to the end of the TPDU; the first
 /// `enc_len` bytes (a multiple of 8) are encrypted, the rest is clear and copied.
 /// Checks the 2F 2F verification bytes. Offsets relative to `data`.
-pub fn decrypt_des_cbc_into(key: &DesKey, iv: &[u8; 8], data: &[u8], enc_len: usize, out: &mut Vec<u8>) -> Result<(), SecurityError> {
+pub fn decrypt_des_cbc_into(
+    key: &DesKey,
+    iv: &[u8; 8],
+    data: &[u8],
+    enc_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), SecurityError> {
     out.clear();
     if enc_len % 8 != 0 || enc_len > data.len() {
-        return Err(SecurityError::BadEncryptedLength { offset: 0, encrypted: enc_len, available: data.len() });
+        return Err(SecurityError::BadEncryptedLength {
+            offset: 0,
+            encrypted: enc_len,
+            available: data.len(),
+        });
     }
     out.extend_from_slice(data);
     let (blocks, _) = Array::<u8, U8>::slice_as_chunks_mut(&mut out[..enc_len]);
@@ -46,7 +60,12 @@ pub fn decrypt_des_cbc_into(key: &DesKey, iv: &[u8; 8], data: &[u8], enc_len: us
 /// Encrypt for modes 2/3: `plain` padded with 2F to a multiple of 8, DES-CBC encrypted, then
 /// `clear_tail` appended. Returns the bytes after the configuration field and the number of
 /// 8-byte blocks.
-pub fn encrypt_des_cbc(key: &DesKey, iv: &[u8; 8], plain: &[u8], clear_tail: &[u8]) -> (Vec<u8>, u8) {
+pub fn encrypt_des_cbc(
+    key: &DesKey,
+    iv: &[u8; 8],
+    plain: &[u8],
+    clear_tail: &[u8],
+) -> (Vec<u8>, u8) {
     let mut buf = plain.to_vec();
     pad_2f(&mut buf, 8);
     let n = buf.len() / 8;

@@ -25,8 +25,9 @@ use super::{Key, MeterAddress, SecurityError};
 use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt};
 
 /// The DSMR default key of Appendix B (used only to transport the user key).
-pub const DEFAULT_KEY_EXAMPLE: Key =
-    [0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF];
+pub const DEFAULT_KEY_EXAMPLE: Key = [
+    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF,
+];
 
 /// The mode-15 IV: `M ID ver medium FC FC`.
 #[inline]
@@ -69,7 +70,11 @@ pub fn decrypt_mode15_into(
     out.clear();
     let enc_len = usize::from(blocks) * 16;
     if enc_len == 0 || enc_len > data.len() {
-        return Err(SecurityError::BadEncryptedLength { offset: 0, encrypted: enc_len, available: data.len() });
+        return Err(SecurityError::BadEncryptedLength {
+            offset: 0,
+            encrypted: enc_len,
+            available: data.len(),
+        });
     }
     let fc = match frame_counter {
         Some(fc) => fc,
@@ -81,7 +86,9 @@ pub fn decrypt_mode15_into(
     let err = if out[0] != 0x2F || out[1] != 0x2F {
         Some(SecurityError::MissingVerificationBytes { offset: 0 })
     } else if out[enc_len - 2] != 0x2F || out[enc_len - 1] != 0x2F {
-        Some(SecurityError::MissingFiller { offset: enc_len - 2 })
+        Some(SecurityError::MissingFiller {
+            offset: enc_len - 2,
+        })
     } else {
         None
     };
@@ -95,7 +102,12 @@ pub fn decrypt_mode15_into(
 /// Encrypt for mode 15: `plain` (should start with 2F 2F) gets at least two trailing 2F
 /// fillers and is padded to whole blocks, CBC-encrypted with the frame-counter IV, and the clear
 /// record `04 FD 08 FC` is appended. Returns the bytes after the configuration word and N.
-pub fn encrypt_mode15(key: &Key, addr: &MeterAddress, frame_counter: u32, plain: &[u8]) -> (Vec<u8>, u8) {
+pub fn encrypt_mode15(
+    key: &Key,
+    addr: &MeterAddress,
+    frame_counter: u32,
+    plain: &[u8],
+) -> (Vec<u8>, u8) {
     let mut p = Vec::with_capacity(plain.len() + 18);
     p.extend_from_slice(plain);
     p.extend_from_slice(&[0x2F, 0x2F]);

@@ -29,7 +29,9 @@ pub enum DerivationConstant {
 #[inline]
 fn kdf_block(dc: DerivationConstant, counter: u32, id: &[u8; 4]) -> [u8; 16] {
     let c = counter.to_le_bytes();
-    [dc as u8, c[0], c[1], c[2], c[3], id[0], id[1], id[2], id[3], 7, 7, 7, 7, 7, 7, 7]
+    [
+        dc as u8, c[0], c[1], c[2], c[3], id[0], id[1], id[2], id[3], 7, 7, 7, 7, 7, 7, 7,
+    ]
 }
 
 /// KDF-A: derive one key from master key `mk`, derivation constant `dc`, message counter
@@ -45,7 +47,10 @@ pub fn kdf_a(mk: &Key, dc: DerivationConstant, counter: u32, id: &[u8; 4]) -> Ke
 pub fn kdf_a_pair(mk: &Key, counter: u32, id: &[u8; 4], to_meter: bool) -> (Key, Key) {
     let base = CmacState::new(mk);
     let (dce, dcm) = if to_meter {
-        (DerivationConstant::PartnerEnc, DerivationConstant::PartnerMac)
+        (
+            DerivationConstant::PartnerEnc,
+            DerivationConstant::PartnerMac,
+        )
     } else {
         (DerivationConstant::MeterEnc, DerivationConstant::MeterMac)
     };

@@ -1,10 +1,10 @@
 //! MAC primitives: AES-CMAC-128 (NIST SP 800-38B) and AES-GMAC-128 (NIST SP 800-38D, GCM with
 //! empty plaintext), plus a constant-time comparison for truncated MACs.
 
+use aes::cipher::consts::{U12, U16};
 use aes::Aes128;
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::AesGcm;
-use aes::cipher::consts::{U12, U16};
 use cmac::{Cmac, KeyInit, Mac};
 
 use super::Key;

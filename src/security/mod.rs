@@ -69,7 +69,12 @@ pub struct MeterAddress {
 
 impl MeterAddress {
     pub const fn new(m: u16, id: [u8; 4], version: u8, device_type: u8) -> Self {
-        MeterAddress { m, id, version, device_type }
+        MeterAddress {
+            m,
+            id,
+            version,
+            device_type,
+        }
     }
 
     /// From the 8 bytes after the C field of a wireless link header: `M(2) ID(4) ver type`.
@@ -96,7 +101,16 @@ impl MeterAddress {
     #[inline]
     pub fn bytes(&self) -> [u8; 8] {
         let m = self.m.to_le_bytes();
-        [m[0], m[1], self.id[0], self.id[1], self.id[2], self.id[3], self.version, self.device_type]
+        [
+            m[0],
+            m[1],
+            self.id[0],
+            self.id[1],
+            self.id[2],
+            self.id[3],
+            self.version,
+            self.device_type,
+        ]
     }
 }
 
@@ -105,14 +119,22 @@ impl MeterAddress {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecurityError {
     /// The buffer ends before a field that must be there.
-    Truncated { offset: usize, needed: usize, available: usize },
+    Truncated {
+        offset: usize,
+        needed: usize,
+        available: usize,
+    },
     /// The security mode is recognised but not implemented (1, 4, 6, 11–14, 16–31 ...).
     UnsupportedMode { mode: u8 },
     /// A configuration-field coding that is reserved or inconsistent.
     InvalidConfig { offset: usize, reason: &'static str },
     /// The configuration field announces more encrypted bytes than there are, or a length
     /// that is not a whole number of cipher blocks.
-    BadEncryptedLength { offset: usize, encrypted: usize, available: usize },
+    BadEncryptedLength {
+        offset: usize,
+        encrypted: usize,
+        available: usize,
+    },
     /// The KDF-selection bits name a reserved key derivation function.
     UnsupportedKdf { kdf: u8 },
     /// Key derivation needs a message counter but neither the TPL nor the AFL carries one.
@@ -178,17 +200,40 @@ impl SecurityError {
     pub fn shifted(self, delta: usize) -> Self {
         use SecurityError::*;
         match self {
-            Truncated { offset, needed, available } => {
-                Truncated { offset: offset + delta, needed, available }
-            }
-            InvalidConfig { offset, reason } => InvalidConfig { offset: offset + delta, reason },
-            BadEncryptedLength { offset, encrypted, available } => {
-                BadEncryptedLength { offset: offset + delta, encrypted, available }
-            }
-            MissingVerificationBytes { offset } => MissingVerificationBytes { offset: offset + delta },
-            MissingFiller { offset } => MissingFiller { offset: offset + delta },
-            MissingFrameCounter { offset } => MissingFrameCounter { offset: offset + delta },
-            TagMismatch { offset } => TagMismatch { offset: offset + delta },
+            Truncated {
+                offset,
+                needed,
+                available,
+            } => Truncated {
+                offset: offset + delta,
+                needed,
+                available,
+            },
+            InvalidConfig { offset, reason } => InvalidConfig {
+                offset: offset + delta,
+                reason,
+            },
+            BadEncryptedLength {
+                offset,
+                encrypted,
+                available,
+            } => BadEncryptedLength {
+                offset: offset + delta,
+                encrypted,
+                available,
+            },
+            MissingVerificationBytes { offset } => MissingVerificationBytes {
+                offset: offset + delta,
+            },
+            MissingFiller { offset } => MissingFiller {
+                offset: offset + delta,
+            },
+            MissingFrameCounter { offset } => MissingFrameCounter {
+                offset: offset + delta,
+            },
+            TagMismatch { offset } => TagMismatch {
+                offset: offset + delta,
+            },
             e @ (UnsupportedMode { .. }
             | UnsupportedKdf { .. }
             | MissingCounter
@@ -251,7 +296,10 @@ pub(crate) mod prim {
     /// In-place AES-128-CTR (128-bit big-endian counter starting at `icb`); encrypts or decrypts.
     #[inline]
     pub(crate) fn ctr_apply(cipher: &Aes128, icb: &[u8; 16], buf: &mut [u8]) {
-        let core = ctr::CtrCore::<Aes128, ctr::flavors::Ctr128BE>::inner_iv_init(cipher.clone(), icb.into());
+        let core = ctr::CtrCore::<Aes128, ctr::flavors::Ctr128BE>::inner_iv_init(
+            cipher.clone(),
+            icb.into(),
+        );
         let mut c = ctr::Ctr128BE::<Aes128>::from_core(core);
         c.apply_keystream(buf);
     }

@@ -32,10 +32,22 @@ pub fn nonce(addr: &MeterAddress, message_counter: u32) -> [u8; 13] {
 macro_rules! with_ccm {
     ($tag_len:expr, $key:expr, |$c:ident| $body:expr) => {
         match $tag_len {
-            4 => { let $c = Ccm::<Aes128, U4, U13>::from(aes($key)); $body }
-            8 => { let $c = Ccm::<Aes128, U8, U13>::from(aes($key)); $body }
-            12 => { let $c = Ccm::<Aes128, U12, U13>::from(aes($key)); $body }
-            16 => { let $c = Ccm::<Aes128, U16, U13>::from(aes($key)); $body }
+            4 => {
+                let $c = Ccm::<Aes128, U4, U13>::from(aes($key));
+                $body
+            }
+            8 => {
+                let $c = Ccm::<Aes128, U8, U13>::from(aes($key));
+                $body
+            }
+            12 => {
+                let $c = Ccm::<Aes128, U12, U13>::from(aes($key));
+                $body
+            }
+            16 => {
+                let $c = Ccm::<Aes128, U16, U13>::from(aes($key));
+                $body
+            }
             n => return Err(SecurityError::BadTagLength { len: n }),
         }
     };
@@ -47,12 +59,22 @@ macro_rules! with_ccm {
 /// * `ciphertext`: the encrypted bytes (after the MC); `tag`: the 4/8/12/16 tag bytes.
 /// * `out` receives the plaintext (same length as `ciphertext`) only if the tag verifies;
 ///   otherwise `TagMismatch { offset: 0 }` (the caller shifts it to the tag position).
-pub fn decrypt_ccm_into(key: &Key, nonce: &[u8; 13], aad: &[u8], ciphertext: &[u8], tag: &[u8], out: &mut Vec<u8>) -> Result<(), SecurityError> {
+pub fn decrypt_ccm_into(
+    key: &Key,
+    nonce: &[u8; 13],
+    aad: &[u8],
+    ciphertext: &[u8],
+    tag: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), SecurityError> {
     out.clear();
     out.extend_from_slice(ciphertext);
     let ok = with_ccm!(tag.len(), key, |c| {
-        let t = tag.try_into().map_err(|_| SecurityError::BadTagLength { len: tag.len() })?;
-        c.decrypt_inout_detached(nonce.into(), aad, out.as_mut_slice().into(), t).is_ok()
+        let t = tag
+            .try_into()
+            .map_err(|_| SecurityError::BadTagLength { len: tag.len() })?;
+        c.decrypt_inout_detached(nonce.into(), aad, out.as_mut_slice().into(), t)
+            .is_ok()
     });
     if !ok {
         out.clear();
@@ -62,7 +84,13 @@ pub fn decrypt_ccm_into(key: &Key, nonce: &[u8; 13], aad: &[u8], ciphertext: &[u
 }
 
 /// AES-128-CCM encryption: returns `ciphertext ‖ tag` (tag of `tag_len` = 4, 8, 12 or 16 bytes).
-pub fn encrypt_ccm(key: &Key, nonce: &[u8; 13], aad: &[u8], plain: &[u8], tag_len: usize) -> Result<Vec<u8>, SecurityError> {
+pub fn encrypt_ccm(
+    key: &Key,
+    nonce: &[u8; 13],
+    aad: &[u8],
+    plain: &[u8],
+    tag_len: usize,
+) -> Result<Vec<u8>, SecurityError> {
     let mut buf = Vec::with_capacity(plain.len() + tag_len);
     buf.extend_from_slice(plain);
     with_ccm!(tag_len, key, |c| {
@@ -84,9 +112,22 @@ pub fn encrypt_ccm(key: &Key, nonce: &[u8; 13], aad: &[u8], plain: &[u8], tag_le
 ///
 /// `out` receives plaintext ‖ clear bytes (tag removed). Errors are relative to `data`.
 #[allow(clippy::too_many_arguments)]
-pub fn decrypt_mode10_into(key: &Key, addr: &MeterAddress, mc: u32, aad: &[u8], data: &[u8], enc_len: usize, tag_len: usize, out: &mut Vec<u8>) -> Result<(), SecurityError> {
+pub fn decrypt_mode10_into(
+    key: &Key,
+    addr: &MeterAddress,
+    mc: u32,
+    aad: &[u8],
+    data: &[u8],
+    enc_len: usize,
+    tag_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), SecurityError> {
     if data.len() < tag_len || enc_len > data.len() - tag_len {
-        return Err(SecurityError::BadEncryptedLength { offset: 0, encrypted: enc_len + tag_len, available: data.len() });
+        return Err(SecurityError::BadEncryptedLength {
+            offset: 0,
+            encrypted: enc_len + tag_len,
+            available: data.len(),
+        });
     }
     let tag_at = data.len() - tag_len;
     let (ct, clear, tag) = (&data[..enc_len], &data[enc_len..tag_at], &data[tag_at..]);
@@ -106,7 +147,15 @@ pub fn decrypt_mode10_into(key: &Key, addr: &MeterAddress, mc: u32, aad: &[u8], 
 
 /// Encrypt for mode 10: returns the bytes that follow the MC: `ciphertext ‖ clear_tail ‖ tag`.
 /// `aad` as for [`decrypt_mode10_into`] (without the clear tail; it is appended here).
-pub fn encrypt_mode10(key: &Key, addr: &MeterAddress, mc: u32, aad: &[u8], plain: &[u8], clear_tail: &[u8], tag_len: usize) -> Result<Vec<u8>, SecurityError> {
+pub fn encrypt_mode10(
+    key: &Key,
+    addr: &MeterAddress,
+    mc: u32,
+    aad: &[u8],
+    plain: &[u8],
+    clear_tail: &[u8],
+    tag_len: usize,
+) -> Result<Vec<u8>, SecurityError> {
     let n = nonce(addr, mc);
     let mut full_aad = aad.to_vec();
     full_aad.extend_from_slice(clear_tail);

@@ -30,7 +30,11 @@ pub(crate) fn cbc_decrypt_2f2f(
 ) -> Result<(), SecurityError> {
     out.clear();
     if enc_len % 16 != 0 || enc_len > data.len() {
-        return Err(SecurityError::BadEncryptedLength { offset, encrypted: enc_len, available: data.len() });
+        return Err(SecurityError::BadEncryptedLength {
+            offset,
+            encrypted: enc_len,
+            available: data.len(),
+        });
     }
     out.extend_from_slice(data);
     cbc_decrypt(&aes(key), iv, &mut out[..enc_len]);
@@ -60,7 +64,13 @@ pub fn decrypt_mode5_into(
 }
 
 /// Allocating form of [`decrypt_mode5_into`].
-pub fn decrypt_mode5(key: &Key, addr: &MeterAddress, acc: u8, data: &[u8], blocks: u8) -> Result<Vec<u8>, SecurityError> {
+pub fn decrypt_mode5(
+    key: &Key,
+    addr: &MeterAddress,
+    acc: u8,
+    data: &[u8],
+    blocks: u8,
+) -> Result<Vec<u8>, SecurityError> {
     let mut out = Vec::with_capacity(data.len());
     decrypt_mode5_into(key, addr, acc, data, blocks, &mut out)?;
     Ok(out)
@@ -69,11 +79,22 @@ pub fn decrypt_mode5(key: &Key, addr: &MeterAddress, acc: u8, data: &[u8], block
 /// Encrypt for mode 5. `plain` should start with 2F 2F; it is padded with 2F to a multiple of
 /// 16 bytes and encrypted, then `clear_tail` is appended unencrypted. Returns the bytes that
 /// follow the configuration field and N (the block count for CFG bits 7..4; at most 15).
-pub fn encrypt_mode5(key: &Key, addr: &MeterAddress, acc: u8, plain: &[u8], clear_tail: &[u8]) -> (Vec<u8>, u8) {
+pub fn encrypt_mode5(
+    key: &Key,
+    addr: &MeterAddress,
+    acc: u8,
+    plain: &[u8],
+    clear_tail: &[u8],
+) -> (Vec<u8>, u8) {
     encrypt_cbc(key, &iv(addr, acc), plain, clear_tail)
 }
 
-pub(crate) fn encrypt_cbc(key: &Key, iv: &[u8; 16], plain: &[u8], clear_tail: &[u8]) -> (Vec<u8>, u8) {
+pub(crate) fn encrypt_cbc(
+    key: &Key,
+    iv: &[u8; 16],
+    plain: &[u8],
+    clear_tail: &[u8],
+) -> (Vec<u8>, u8) {
     let mut buf = Vec::with_capacity(plain.len() + 16 + clear_tail.len());
     buf.extend_from_slice(plain);
     pad_2f(&mut buf, 16);

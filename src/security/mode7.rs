@@ -26,7 +26,12 @@ pub fn derive_keys(master: &Key, counter: u32, id: &[u8; 4]) -> (Key, Key) {
 /// * `data`: the bytes after the TPL security header (CFG, extension, optional MC/key version):
 ///   `blocks`×16 encrypted bytes then clear bytes, to the end of the TPDU.
 /// * `out`: plaintext (starts 2F 2F) followed by the clear bytes. Offsets relative to `data`.
-pub fn decrypt_mode7_into(kenc: &Key, data: &[u8], blocks: u8, out: &mut Vec<u8>) -> Result<(), SecurityError> {
+pub fn decrypt_mode7_into(
+    kenc: &Key,
+    data: &[u8],
+    blocks: u8,
+    out: &mut Vec<u8>,
+) -> Result<(), SecurityError> {
     cbc_decrypt_2f2f(kenc, &[0u8; 16], data, usize::from(blocks) * 16, 0, out)
 }
 

@@ -30,7 +30,14 @@ pub fn icb(addr: &MeterAddress, message_counter: u32) -> [u8; 16] {
 ///   `enc_len` are encrypted, the rest is clear and copied.
 ///
 /// This does not authenticate anything: verify the AFL MAC first (`decrypt_tpl` does).
-pub fn decrypt_mode8_into(kenc: &Key, addr: &MeterAddress, mc: u32, data: &[u8], enc_len: usize, out: &mut Vec<u8>) {
+pub fn decrypt_mode8_into(
+    kenc: &Key,
+    addr: &MeterAddress,
+    mc: u32,
+    data: &[u8],
+    enc_len: usize,
+    out: &mut Vec<u8>,
+) {
     out.clear();
     out.extend_from_slice(data);
     let n = enc_len.min(out.len());
@@ -39,7 +46,13 @@ pub fn decrypt_mode8_into(kenc: &Key, addr: &MeterAddress, mc: u32, data: &[u8],
 
 /// Encrypt for mode 8: returns `ciphertext ‖ clear_tail`; the caller computes the AFL MAC
 /// over the resulting TPDU with Kmac.
-pub fn encrypt_mode8(kenc: &Key, addr: &MeterAddress, mc: u32, plain: &[u8], clear_tail: &[u8]) -> Vec<u8> {
+pub fn encrypt_mode8(
+    kenc: &Key,
+    addr: &MeterAddress,
+    mc: u32,
+    plain: &[u8],
+    clear_tail: &[u8],
+) -> Vec<u8> {
     let mut buf = Vec::with_capacity(plain.len() + clear_tail.len());
     buf.extend_from_slice(plain);
     ctr_apply(&aes(kenc), &icb(addr, mc), &mut buf);

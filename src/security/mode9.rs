@@ -11,10 +11,10 @@
 //! The configuration field is parsed with the mode-10 shape (see `config`). Tests use known
 //! answers computed with Python `cryptography` (`AESGCM`) for this exact layout.
 
+use aes::cipher::consts::{U12, U16};
 use aes::Aes128;
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::AesGcm;
-use aes::cipher::consts::{U12, U16};
 
 use super::prim::aes;
 use super::{Key, MeterAddress, SecurityError};
@@ -31,8 +31,14 @@ pub fn iv(addr: &MeterAddress, message_counter: u32) -> [u8; 12] {
 macro_rules! with_gcm {
     ($tag_len:expr, $key:expr, |$c:ident| $body:expr) => {
         match $tag_len {
-            12 => { let $c = AesGcm::<Aes128, U12, U12>::from(aes($key)); $body }
-            16 => { let $c = AesGcm::<Aes128, U12, U16>::from(aes($key)); $body }
+            12 => {
+                let $c = AesGcm::<Aes128, U12, U12>::from(aes($key));
+                $body
+            }
+            16 => {
+                let $c = AesGcm::<Aes128, U12, U16>::from(aes($key));
+                $body
+            }
             n => return Err(SecurityError::BadTagLength { len: n }),
         }
     };
@@ -41,12 +47,22 @@ macro_rules! with_gcm {
 /// AES-128-GCM decryption into `out` (cleared first); plaintext only if the tag verifies,
 /// else `TagMismatch { offset: 0 }`. `tag` may be 12 or 16 bytes (GCM tags below 96 bits are
 /// not offered by the RustCrypto crate without its `hazmat` feature).
-pub fn decrypt_gcm_into(key: &Key, iv: &[u8; 12], aad: &[u8], ciphertext: &[u8], tag: &[u8], out: &mut Vec<u8>) -> Result<(), SecurityError> {
+pub fn decrypt_gcm_into(
+    key: &Key,
+    iv: &[u8; 12],
+    aad: &[u8],
+    ciphertext: &[u8],
+    tag: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), SecurityError> {
     out.clear();
     out.extend_from_slice(ciphertext);
     let ok = with_gcm!(tag.len(), key, |c| {
-        let t = tag.try_into().map_err(|_| SecurityError::BadTagLength { len: tag.len() })?;
-        c.decrypt_inout_detached(iv.into(), aad, out.as_mut_slice().into(), t).is_ok()
+        let t = tag
+            .try_into()
+            .map_err(|_| SecurityError::BadTagLength { len: tag.len() })?;
+        c.decrypt_inout_detached(iv.into(), aad, out.as_mut_slice().into(), t)
+            .is_ok()
     });
     if !ok {
         out.clear();
@@ -56,7 +72,13 @@ pub fn decrypt_gcm_into(key: &Key, iv: &[u8; 12], aad: &[u8], ciphertext: &[u8],
 }
 
 /// AES-128-GCM encryption: returns `ciphertext ‖ tag` (`tag_len` 12 or 16).
-pub fn encrypt_gcm(key: &Key, iv: &[u8; 12], aad: &[u8], plain: &[u8], tag_len: usize) -> Result<Vec<u8>, SecurityError> {
+pub fn encrypt_gcm(
+    key: &Key,
+    iv: &[u8; 12],
+    aad: &[u8],
+    plain: &[u8],
+    tag_len: usize,
+) -> Result<Vec<u8>, SecurityError> {
     let mut buf = Vec::with_capacity(plain.len() + tag_len);
     buf.extend_from_slice(plain);
     with_gcm!(tag_len, key, |c| {
@@ -71,9 +93,22 @@ pub fn encrypt_gcm(key: &Key, iv: &[u8; 12], aad: &[u8], plain: &[u8], tag_len: 
 /// Mode-9 decryption; arguments exactly as [`super::mode10::decrypt_mode10_into`]
 /// (`data` = bytes after the MC: ciphertext ‖ clear bytes ‖ tag). Errors relative to `data`.
 #[allow(clippy::too_many_arguments)]
-pub fn decrypt_mode9_into(key: &Key, addr: &MeterAddress, mc: u32, aad: &[u8], data: &[u8], enc_len: usize, tag_len: usize, out: &mut Vec<u8>) -> Result<(), SecurityError> {
+pub fn decrypt_mode9_into(
+    key: &Key,
+    addr: &MeterAddress,
+    mc: u32,
+    aad: &[u8],
+    data: &[u8],
+    enc_len: usize,
+    tag_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), SecurityError> {
     if data.len() < tag_len || enc_len > data.len() - tag_len {
-        return Err(SecurityError::BadEncryptedLength { offset: 0, encrypted: enc_len + tag_len, available: data.len() });
+        return Err(SecurityError::BadEncryptedLength {
+            offset: 0,
+            encrypted: enc_len + tag_len,
+            available: data.len(),
+        });
     }
     let tag_at = data.len() - tag_len;
     let (ct, clear, tag) = (&data[..enc_len], &data[enc_len..tag_at], &data[tag_at..]);
@@ -92,7 +127,15 @@ pub fn decrypt_mode9_into(key: &Key, addr: &MeterAddress, mc: u32, aad: &[u8], d
 }
 
 /// Encrypt for mode 9: returns `ciphertext ‖ clear_tail ‖ tag` (the bytes after the MC).
-pub fn encrypt_mode9(key: &Key, addr: &MeterAddress, mc: u32, aad: &[u8], plain: &[u8], clear_tail: &[u8], tag_len: usize) -> Result<Vec<u8>, SecurityError> {
+pub fn encrypt_mode9(
+    key: &Key,
+    addr: &MeterAddress,
+    mc: u32,
+    aad: &[u8],
+    plain: &[u8],
+    clear_tail: &[u8],
+    tag_len: usize,
+) -> Result<Vec<u8>, SecurityError> {
     let mut full_aad = aad.to_vec();
     full_aad.extend_from_slice(clear_tail);
     let mut ct = encrypt_gcm(key, &iv(addr, mc), &full_aad, plain, tag_len)?;

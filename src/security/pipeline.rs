@@ -38,7 +38,10 @@ pub fn decrypt_tpl(
 ) -> Result<SecurityConfig, SecurityError> {
     out.clear();
     if cfg_offset < 3 {
-        return Err(SecurityError::InvalidConfig { offset: cfg_offset, reason: "no TPL header before the configuration field" });
+        return Err(SecurityError::InvalidConfig {
+            offset: cfg_offset,
+            reason: "no TPL header before the configuration field",
+        });
     }
     let cfg = parse_config(tpdu, cfg_offset)?;
     let acc = tpdu[cfg_offset - 2];
@@ -127,11 +130,18 @@ fn block_count(cfg: &SecurityConfig) -> u8 {
 
 /// The KDF counter: TPL message counter if present, else AFL.MCR.
 fn counter(cfg: &SecurityConfig, afl: Option<&Afl>) -> Result<u32, SecurityError> {
-    cfg.message_counter.or_else(|| afl.and_then(|a| a.mcr)).ok_or(SecurityError::MissingCounter)
+    cfg.message_counter
+        .or_else(|| afl.and_then(|a| a.mcr))
+        .ok_or(SecurityError::MissingCounter)
 }
 
 /// `(enc, mac)` keys: KDF-A (DD = 01) or the persistent key for both (DD = 00).
-fn keys(key: &Key, cfg: &SecurityConfig, addr: &MeterAddress, afl: Option<&Afl>) -> Result<(Key, Key), SecurityError> {
+fn keys(
+    key: &Key,
+    cfg: &SecurityConfig,
+    addr: &MeterAddress,
+    afl: Option<&Afl>,
+) -> Result<(Key, Key), SecurityError> {
     match cfg.kdf {
         0 => Ok((*key, *key)),
         1 => Ok(kdf_a_pair(key, counter(cfg, afl)?, &addr.id, false)),

@@ -29,12 +29,18 @@ fn all(file: &str) -> Vec<Value> {
 }
 
 fn get(file: &str, name: &str) -> Value {
-    all(file).into_iter().find(|v| v["name"] == name).unwrap_or_else(|| panic!("vector {name}"))
+    all(file)
+        .into_iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("vector {name}"))
 }
 
 fn hx(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
@@ -57,7 +63,11 @@ fn input(v: &Value) -> Vec<u8> {
 fn frame(v: &Value, hint: FormatHint) -> (MeterAddress, Vec<u8>, FrameFormat) {
     let raw = input(v);
     let f = wmbus::parse_wmbus(&raw, hint).expect("frame parses");
-    (MeterAddress::from_link_bytes(&f.address_bytes()), f.data.to_vec(), f.format)
+    (
+        MeterAddress::from_link_bytes(&f.address_bytes()),
+        f.data.to_vec(),
+        f.format,
+    )
 }
 
 // ---------------------------------------------------------------- CRC and frames
@@ -68,13 +78,22 @@ fn crc_vectors() {
     assert_eq!(vs.len(), 4);
     for v in vs {
         let crc = wmbus::crc16_en13757(&input(&v));
-        assert_eq!(crc, u16::from_str_radix(s(&v, &["expected", "crc"]), 16).unwrap(), "{}", v["name"]);
+        assert_eq!(
+            crc,
+            u16::from_str_radix(s(&v, &["expected", "crc"]), 16).unwrap(),
+            "{}",
+            v["name"]
+        );
     }
 }
 
 #[test]
 fn frame_a_vectors_strip_and_rebuild() {
-    for name in ["frame-a-sontex-3-blocks", "frame-a-apator-8-blocks", "frame-a-kamstrup-modec"] {
+    for name in [
+        "frame-a-sontex-3-blocks",
+        "frame-a-apator-8-blocks",
+        "frame-a-kamstrup-modec",
+    ] {
         let v = get(FRAMES, name);
         let raw = input(&v);
         let stripped = hx(s(&v, &["computed", "stripped"]));
@@ -113,17 +132,30 @@ fn frame_a_bad_crc_names_block() {
     let v = get(FRAMES, "frame-a-apator-8-blocks");
     let raw = input(&v);
     // block 1 CRC at 10..12, block 2 data 12..28 CRC 28..30, block 3 data 30..46 CRC 46..48
-    for (flip, block, crc_at) in [(3usize, 1usize, 10usize), (11, 1, 10), (20, 2, 28), (47, 3, 46)] {
+    for (flip, block, crc_at) in [
+        (3usize, 1usize, 10usize),
+        (11, 1, 10),
+        (20, 2, 28),
+        (47, 3, 46),
+    ] {
         let mut bad = raw.clone();
         bad[flip] ^= 0x01;
         match wmbus::parse_wmbus(&bad, FormatHint::A) {
-            Err(WmbusError::BlockCrc { format: FrameFormat::A, block: b, offset, .. }) => {
+            Err(WmbusError::BlockCrc {
+                format: FrameFormat::A,
+                block: b,
+                offset,
+                ..
+            }) => {
                 assert_eq!((b, offset), (block, crc_at), "flip {flip}");
             }
             other => panic!("flip {flip}: {other:?}"),
         }
         // Auto: long enough to be format A, so the A error is reported
-        assert!(matches!(wmbus::parse_wmbus(&bad, FormatHint::Auto), Err(WmbusError::BlockCrc { .. })));
+        assert!(matches!(
+            wmbus::parse_wmbus(&bad, FormatHint::Auto),
+            Err(WmbusError::BlockCrc { .. })
+        ));
     }
 }
 
@@ -135,7 +167,10 @@ fn frame_trailing_bytes_reported() {
     let f = wmbus::parse_wmbus(&raw, FormatHint::Auto).unwrap();
     assert_eq!((f.format, f.trailing), (FrameFormat::A, 2));
     let short = &raw[..raw.len() - 5];
-    assert!(matches!(wmbus::parse_wmbus(short, FormatHint::A), Err(WmbusError::Truncated { .. })));
+    assert!(matches!(
+        wmbus::parse_wmbus(short, FormatHint::A),
+        Err(WmbusError::Truncated { .. })
+    ));
 }
 
 #[test]
@@ -150,7 +185,12 @@ fn frame_b_single_block() {
     bad[12] ^= 0x80;
     assert!(matches!(
         wmbus::parse_wmbus(&bad, FormatHint::B),
-        Err(WmbusError::BlockCrc { format: FrameFormat::B, block: 2, offset: 18, .. })
+        Err(WmbusError::BlockCrc {
+            format: FrameFormat::B,
+            block: 2,
+            offset: 18,
+            ..
+        })
     ));
 }
 
@@ -169,7 +209,9 @@ fn frame_b_two_blocks_sensostar() {
         let mut bad = raw.clone();
         bad[flip] ^= 0x04;
         match wmbus::parse_wmbus(&bad, FormatHint::B) {
-            Err(WmbusError::BlockCrc { block: b, offset, .. }) => assert_eq!((b, offset), (block, at)),
+            Err(WmbusError::BlockCrc {
+                block: b, offset, ..
+            }) => assert_eq!((b, offset), (block, at)),
             other => panic!("{other:?}"),
         }
     }
@@ -182,7 +224,11 @@ fn crc_table_matches_bitwise() {
         for &b in d {
             crc ^= u16::from(b) << 8;
             for _ in 0..8 {
-                crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x3D65 } else { crc << 1 };
+                crc = if crc & 0x8000 != 0 {
+                    (crc << 1) ^ 0x3D65
+                } else {
+                    crc << 1
+                };
             }
         }
         !crc
@@ -202,8 +248,14 @@ fn ell_ctr_kamstrup() {
     let (link, data, fmt) = frame(&v, FormatHint::Auto);
     assert_eq!(fmt, FrameFormat::NoCrc);
     let e = ell::parse_ell(&data).unwrap();
-    assert_eq!((e.ci, e.cc, e.acc, e.enc(), e.session()), (0x8D, 0x20, 0x91, 1, Some(3)));
-    assert_eq!(ell_ctr::icb(&link, e.cc, e.sn.unwrap(), 0).to_vec(), hx(s(&v, &["expected", "icb"])));
+    assert_eq!(
+        (e.ci, e.cc, e.acc, e.enc(), e.session()),
+        (0x8D, 0x20, 0x91, 1, Some(3))
+    );
+    assert_eq!(
+        ell_ctr::icb(&link, e.cc, e.sn.unwrap(), 0).to_vec(),
+        hx(s(&v, &["expected", "icb"]))
+    );
     let mut out = Vec::new();
     ell::decrypt_ell_into(Some(&key), &link, &data, &mut out).unwrap();
     let expected = hx(s(&v, &["expected", "plaintext_with_plcrc"]));
@@ -221,7 +273,10 @@ fn ell_ctr_kamstrup() {
     assert!(out.is_empty());
     let mut bad = data.clone();
     bad[12] ^= 0x10;
-    assert!(matches!(ell::decrypt_ell_into(Some(&key), &link, &bad, &mut out), Err(EllError::PayloadCrc { .. })));
+    assert!(matches!(
+        ell::decrypt_ell_into(Some(&key), &link, &bad, &mut out),
+        Err(EllError::PayloadCrc { .. })
+    ));
 }
 
 #[test]
@@ -230,19 +285,42 @@ fn ell_layouts() {
     let v = get(MODE7, "mode7-centr17167-F3");
     let (_, data, _) = frame(&v, FormatHint::Auto);
     let e = ell::parse_ell(&data).unwrap();
-    assert_eq!((e.ci, e.cc, e.acc, e.m2, e.payload_offset), (0x8E, 0x80, 0x75, Some(0x633A), 11));
+    assert_eq!(
+        (e.ci, e.cc, e.acc, e.m2, e.payload_offset),
+        (0x8E, 0x80, 0x75, Some(0x633A), 11)
+    );
     assert_eq!(e.a2, Some([0x66, 0x55, 0x44, 0x33, 0x0A, 0x31]));
     // ELL IV round trip (receiver address; DLL address in the ICB [?])
     let key = [7u8; 16];
     let link = MeterAddress::new(0x2C2D, [1, 2, 3, 4], 0x1B, 0x16);
-    let enc = ell::encrypt_ell(&key, &link, 0x20, 0x42, 0x123, Some((0x1234, [9, 8, 7, 6, 5, 4])), b"\x7A\x01\x02");
+    let enc = ell::encrypt_ell(
+        &key,
+        &link,
+        0x20,
+        0x42,
+        0x123,
+        Some((0x1234, [9, 8, 7, 6, 5, 4])),
+        b"\x7A\x01\x02",
+    );
     let mut out = Vec::new();
     let e = ell::decrypt_ell_into(Some(&key), &link, &enc, &mut out).unwrap();
-    assert_eq!((e.ci, e.m2, e.sn.map(|s| s & 0x1FFF_FFFF)), (0x8F, Some(0x1234), Some(0x123)));
+    assert_eq!(
+        (e.ci, e.m2, e.sn.map(|s| s & 0x1FFF_FFFF)),
+        (0x8F, Some(0x1234), Some(0x123))
+    );
     assert_eq!(out, b"\x7A\x01\x02");
-    assert_eq!(ell::parse_ell(&[0x86, 0, 0]), Err(EllError::UnsupportedEllV));
-    assert_eq!(ell::parse_ell(&[0x7A, 0, 0]), Err(EllError::NotEll { ci: 0x7A }));
-    assert!(matches!(ell::parse_ell(&[0x8D, 0, 0, 0]), Err(EllError::Truncated { .. })));
+    assert_eq!(
+        ell::parse_ell(&[0x86, 0, 0]),
+        Err(EllError::UnsupportedEllV)
+    );
+    assert_eq!(
+        ell::parse_ell(&[0x7A, 0, 0]),
+        Err(EllError::NotEll { ci: 0x7A })
+    );
+    assert!(matches!(
+        ell::parse_ell(&[0x8D, 0, 0, 0]),
+        Err(EllError::Truncated { .. })
+    ));
     // ENC = 0 with SN: CRC still checked
     let mut plain = vec![0x8D, 0x00, 0x01, 0, 0, 0, 0];
     plain.extend_from_slice(&wmbus::crc16_en13757(b"\x7A\x55").to_le_bytes());
@@ -251,7 +329,10 @@ fn ell_layouts() {
     assert_eq!(out, b"\x7A\x55");
     // reserved ENC
     let r = [0x8D, 0, 0, 0, 0, 0, 0x40, 0, 0, 0x7A];
-    assert_eq!(ell::decrypt_ell_into(None, &link, &r, &mut out), Err(EllError::UnsupportedEncryption { enc: 2 }));
+    assert_eq!(
+        ell::decrypt_ell_into(None, &link, &r, &mut out),
+        Err(EllError::UnsupportedEncryption { enc: 2 })
+    );
 }
 
 // ---------------------------------------------------------------- mode 5
@@ -261,10 +342,16 @@ fn mode5_amber() {
     let v = get(MODE5, "mode5-amber-amb8426m");
     let key = k16(s(&v, &["keys", "key"]));
     let (link, tpdu, _) = frame(&v, FormatHint::NoCrc);
-    assert_eq!(mode5::iv(&link, tpdu[1]).to_vec(), hx(s(&v, &["expected", "iv"])));
+    assert_eq!(
+        mode5::iv(&link, tpdu[1]).to_vec(),
+        hx(s(&v, &["expected", "iv"]))
+    );
     let mut out = Vec::new();
     let cfg = decrypt_tpl(&key, &tpdu, 3, &link, None, &mut out).unwrap();
-    assert_eq!((cfg.mode, cfg.encrypted, cfg.payload_offset), (5, EncryptedLength::AesBlocks(1), 5));
+    assert_eq!(
+        (cfg.mode, cfg.encrypted, cfg.payload_offset),
+        (5, EncryptedLength::AesBlocks(1), 5)
+    );
     assert_eq!(out, hx(s(&v, &["expected", "plaintext"])));
 }
 
@@ -290,7 +377,10 @@ fn mode5_oms_n53_long_header_partial() {
     let tpdu = &data[e.payload_offset..];
     assert_eq!(tpdu[0], 0x72);
     let addr = MeterAddress::from_long_header(tpdu[1..9].try_into().unwrap());
-    assert_eq!(mode5::iv(&addr, 0x00).to_vec(), hx(s(&v, &["expected", "iv"])));
+    assert_eq!(
+        mode5::iv(&addr, 0x00).to_vec(),
+        hx(s(&v, &["expected", "iv"]))
+    );
     let mut out = Vec::new();
     decrypt_tpl(&key, tpdu, 11, &link, None, &mut out).unwrap();
     assert_eq!(out[..16], hx(s(&v, &["expected", "plaintext"]))[..]);
@@ -326,7 +416,10 @@ fn mode5_negative_and_round_trip() {
     // more blocks announced than present
     let mut short = tpdu.clone();
     short.truncate(20);
-    assert!(matches!(decrypt_tpl(&key, &short, 3, &link, None, &mut out), Err(SecurityError::BadEncryptedLength { .. })));
+    assert!(matches!(
+        decrypt_tpl(&key, &short, 3, &link, None, &mut out),
+        Err(SecurityError::BadEncryptedLength { .. })
+    ));
     // encrypt -> decrypt, with a clear tail
     let plain = hx("2F2F0C1427048502046D32371F1502FD170000");
     let (ct, n) = mode5::encrypt_mode5(&key, &link, 0x2A, &plain, b"\x01\xFD\x17\x00");
@@ -336,7 +429,13 @@ fn mode5_negative_and_round_trip() {
     assert!(back[plain.len()..32].iter().all(|&b| b == 0x2F));
     assert_eq!(&back[32..], b"\x01\xFD\x17\x00");
     // the vector itself re-encrypts to the same ciphertext
-    let (ct2, _) = mode5::encrypt_mode5(&key, &link, tpdu[1], &hx(s(&v, &["expected", "plaintext"])), &[]);
+    let (ct2, _) = mode5::encrypt_mode5(
+        &key,
+        &link,
+        tpdu[1],
+        &hx(s(&v, &["expected", "plaintext"])),
+        &[],
+    );
     assert_eq!(ct2, tpdu[5..]);
 }
 
@@ -355,11 +454,18 @@ fn kdf_a_vectors() {
         let e = ell::parse_ell(&data).unwrap();
         let a = afl::parse_afl(&data[e.payload_offset..]).unwrap();
         let tpdu = &data[e.payload_offset + a.len..];
-        let id: [u8; 4] = if id_from_tpl { tpdu[1..5].try_into().unwrap() } else { link.id };
+        let id: [u8; 4] = if id_from_tpl {
+            tpdu[1..5].try_into().unwrap()
+        } else {
+            link.id
+        };
         let (kenc, kmac) = mode7::derive_keys(&mk, a.mcr.unwrap(), &id);
         assert_eq!(kenc.to_vec(), hx(s(&v, &["expected", "kenc"])), "{name}");
         assert_eq!(kmac.to_vec(), hx(s(&v, &["expected", "kmac"])), "{name}");
-        assert_eq!(kdf_a(&mk, DerivationConstant::MeterEnc, a.mcr.unwrap(), &id), kenc);
+        assert_eq!(
+            kdf_a(&mk, DerivationConstant::MeterEnc, a.mcr.unwrap(), &id),
+            kenc
+        );
     }
     let v = get(MODE10, "mode10-kaw-issue1667-trace");
     let mk = k16(s(&v, &["keys", "master_key"]));
@@ -374,8 +480,14 @@ fn kdf_a_partner_direction_kat() {
     // CMAC(000102..0F, DC || B30A0000 || 78563412 || 07*7).
     let mk = k16("000102030405060708090A0B0C0D0E0F");
     let id = [0x78, 0x56, 0x34, 0x12];
-    assert_eq!(kdf_a(&mk, DerivationConstant::PartnerEnc, 0x0AB3, &id).to_vec(), hx("a9d4883e284217caa4b6325f75b48444"));
-    assert_eq!(kdf_a(&mk, DerivationConstant::PartnerMac, 0x0AB3, &id).to_vec(), hx("ae001b2fed6e042c3e6c4d8833d4be1d"));
+    assert_eq!(
+        kdf_a(&mk, DerivationConstant::PartnerEnc, 0x0AB3, &id).to_vec(),
+        hx("a9d4883e284217caa4b6325f75b48444")
+    );
+    assert_eq!(
+        kdf_a(&mk, DerivationConstant::PartnerMac, 0x0AB3, &id).to_vec(),
+        hx("ae001b2fed6e042c3e6c4d8833d4be1d")
+    );
     let (l_enc, l_mac) = kdf::kdf_a_pair(&mk, 0x0AB3, &id, true);
     assert_eq!(l_enc.to_vec(), hx("a9d4883e284217caa4b6325f75b48444"));
     assert_eq!(l_mac.to_vec(), hx("ae001b2fed6e042c3e6c4d8833d4be1d"));
@@ -400,14 +512,25 @@ fn mode7_vectors() {
         let mk = k16(s(&v, &["keys", "master_key"]));
         let (link, data, a, t) = mode7_parts(&v);
         let tpdu = &data[t..];
-        assert_eq!((a.fcl, a.mcl, a.auth_type()), (0x2C00, Some(0x25), afl::AuthType::Cmac(8)));
-        assert_eq!(a.mac().unwrap(), &hx(s(&v, &["expected", "mac"]))[..], "{name}");
+        assert_eq!(
+            (a.fcl, a.mcl, a.auth_type()),
+            (0x2C00, Some(0x25), afl::AuthType::Cmac(8))
+        );
+        assert_eq!(
+            a.mac().unwrap(),
+            &hx(s(&v, &["expected", "mac"]))[..],
+            "{name}"
+        );
         let mut out = Vec::new();
         let cfg = decrypt_tpl(&mk, tpdu, cfg_offset, &link, Some(&a), &mut out).unwrap();
         assert_eq!((cfg.mode, cfg.kdf, cfg.key_id), (7, 1, 0));
         let pt = hx(s(&v, &["computed", "plaintext"]));
         assert_eq!(out[..pt.len()], pt[..], "{name}");
-        assert_eq!(out[pt.len()..], hx(s(&v, &["computed", "tail_clear"]))[..], "{name}");
+        assert_eq!(
+            out[pt.len()..],
+            hx(s(&v, &["computed", "tail_clear"]))[..],
+            "{name}"
+        );
         assert_eq!(out.len(), tpdu.len() - cfg.payload_offset);
     }
 }
@@ -422,21 +545,36 @@ fn mode7_negative() {
     // flipped key bit
     let mut k = mk;
     k[15] ^= 0x80;
-    assert_eq!(decrypt_tpl(&k, tpdu, 11, &link, Some(&a), &mut out), Err(SecurityError::AflMacMismatch));
+    assert_eq!(
+        decrypt_tpl(&k, tpdu, 11, &link, Some(&a), &mut out),
+        Err(SecurityError::AflMacMismatch)
+    );
     // flipped MAC byte
     let mut bad = a;
     bad.mac[7] ^= 1;
-    assert_eq!(decrypt_tpl(&mk, tpdu, 11, &link, Some(&bad), &mut out), Err(SecurityError::AflMacMismatch));
+    assert_eq!(
+        decrypt_tpl(&mk, tpdu, 11, &link, Some(&bad), &mut out),
+        Err(SecurityError::AflMacMismatch)
+    );
     // flipped ciphertext byte
     let mut t2 = tpdu.to_vec();
     t2[20] ^= 1;
-    assert_eq!(decrypt_tpl(&mk, &t2, 11, &link, Some(&a), &mut out), Err(SecurityError::AflMacMismatch));
+    assert_eq!(
+        decrypt_tpl(&mk, &t2, 11, &link, Some(&a), &mut out),
+        Err(SecurityError::AflMacMismatch)
+    );
     // no AFL
-    assert_eq!(decrypt_tpl(&mk, tpdu, 11, &link, None, &mut out), Err(SecurityError::MissingMac { mode: 7 }));
+    assert_eq!(
+        decrypt_tpl(&mk, tpdu, 11, &link, None, &mut out),
+        Err(SecurityError::MissingMac { mode: 7 })
+    );
     assert!(out.is_empty());
     // right MAC, wrong Kenc (bypass the pipeline): 2F2F check fails
     let (_, kmac) = mode7::derive_keys(&mk, 0x0AB3, &[0x78, 0x56, 0x34, 0x12]);
-    assert_eq!(mode7::decrypt_mode7(&kmac, &tpdu[14..], 2), Err(SecurityError::MissingVerificationBytes { offset: 0 }));
+    assert_eq!(
+        mode7::decrypt_mode7(&kmac, &tpdu[14..], 2),
+        Err(SecurityError::MissingVerificationBytes { offset: 0 })
+    );
 }
 
 #[test]
@@ -465,17 +603,39 @@ fn mode7_round_trip_with_afl_sign() {
 fn afl_parse_f3() {
     let buf = hx("900F002C25B30A0000AF5D74DF73A600D97278");
     let a = afl::parse_afl(&buf).unwrap();
-    assert_eq!((a.afll, a.fcl, a.fid(), a.more_fragments()), (15, 0x2C00, 0, false));
-    assert_eq!((a.mcl, a.ki, a.mcr, a.ml, a.len, a.mac_offset), (Some(0x25), None, Some(0x0AB3), None, 17, 9));
+    assert_eq!(
+        (a.afll, a.fcl, a.fid(), a.more_fragments()),
+        (15, 0x2C00, 0, false)
+    );
+    assert_eq!(
+        (a.mcl, a.ki, a.mcr, a.ml, a.len, a.mac_offset),
+        (Some(0x25), None, Some(0x0AB3), None, 17, 9)
+    );
     assert_eq!(a.encode(), buf[..17]);
-    assert_eq!(afl::parse_afl(&buf[..10]), Err(AflError::Truncated { offset: 0, needed: 17, available: 10 }));
+    assert_eq!(
+        afl::parse_afl(&buf[..10]),
+        Err(AflError::Truncated {
+            offset: 0,
+            needed: 17,
+            available: 10
+        })
+    );
     let mut wrong_len = buf.clone();
     wrong_len[1] = 16;
-    assert!(matches!(afl::parse_afl(&wrong_len), Err(AflError::LengthMismatch { .. })));
+    assert!(matches!(
+        afl::parse_afl(&wrong_len),
+        Err(AflError::LengthMismatch { .. })
+    ));
     let mut reserved = buf.clone();
     reserved[4] = 0x21; // AT 1: reserved
-    assert!(matches!(afl::parse_afl(&reserved), Err(AflError::ReservedAuthType { at: 1, .. })));
-    assert_eq!(afl::parse_afl(&[0x7A, 0, 0, 0]), Err(AflError::NotAfl { ci: 0x7A }));
+    assert!(matches!(
+        afl::parse_afl(&reserved),
+        Err(AflError::ReservedAuthType { at: 1, .. })
+    ));
+    assert_eq!(
+        afl::parse_afl(&[0x7A, 0, 0, 0]),
+        Err(AflError::NotAfl { ci: 0x7A })
+    );
 }
 
 #[test]
@@ -501,7 +661,10 @@ fn afl_cmac_every_truncation_kat() {
         b.mac_len = n as u8;
         afl::verify_mac(&kmac, &b, tpdu, &link).unwrap_or_else(|e| panic!("AT {at}: {e}"));
         b.mac[n - 1] ^= 1;
-        assert!(matches!(afl::verify_mac(&kmac, &b, tpdu, &link), Err(AflError::MacMismatch { .. })));
+        assert!(matches!(
+            afl::verify_mac(&kmac, &b, tpdu, &link),
+            Err(AflError::MacMismatch { .. })
+        ));
         // wire round trip keeps the MAC length from the AT
         let mut c = a;
         c.mcl = Some(0x20 | at);
@@ -532,7 +695,10 @@ fn afl_ki_ml_and_gmac_kat() {
     assert_eq!((p.ki, p.ml, p.key_info()), (b.ki, b.ml, Some(0x1001)));
     afl::verify_mac(&kmac, &p, tpdu, &addr).unwrap();
     // [?] GMAC AT 8/9: AESGCM(Kmac, IV = 9315 78563412 33 03 || 00000AB3).encrypt(b"", MCL||MCR||TPDU)
-    for (mcl, tag) in [(0x28u8, "11ae96b88f6675b32192add5"), (0x29, "1325fbf73b291a1b00d440ebee2f3525")] {
+    for (mcl, tag) in [
+        (0x28u8, "11ae96b88f6675b32192add5"),
+        (0x29, "1325fbf73b291a1b00d440ebee2f3525"),
+    ] {
         let mut g = a;
         g.mcl = Some(mcl);
         let tag = hx(tag);
@@ -546,15 +712,36 @@ fn afl_ki_ml_and_gmac_kat() {
     let mut no_mcr = a;
     no_mcr.mcl = Some(0x28);
     no_mcr.mcr = None;
-    assert_eq!(afl::verify_mac(&kmac, &no_mcr, tpdu, &addr), Err(AflError::NoCounter));
+    assert_eq!(
+        afl::verify_mac(&kmac, &no_mcr, tpdu, &addr),
+        Err(AflError::NoCounter)
+    );
 }
 
-fn fragment(fid: u8, more: bool, first: bool, mac: Option<&[u8]>, ml: Option<u16>, payload: &[u8]) -> Vec<u8> {
+fn fragment(
+    fid: u8,
+    more: bool,
+    first: bool,
+    mac: Option<&[u8]>,
+    ml: Option<u16>,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut fcl = u16::from(fid);
     if more {
         fcl |= afl::fcl::MORE_FRAGMENTS;
     }
-    let mut a = Afl { afll: 0, fcl, mcl: None, ki: None, mcr: None, mac: [0; 16], mac_len: 0, mac_offset: 0, ml: None, len: 0 };
+    let mut a = Afl {
+        afll: 0,
+        fcl,
+        mcl: None,
+        ki: None,
+        mcr: None,
+        mac: [0; 16],
+        mac_len: 0,
+        mac_offset: 0,
+        ml: None,
+        len: 0,
+    };
     if first {
         a.fcl |= afl::fcl::MCL_PRESENT | afl::fcl::MCR_PRESENT;
         a.mcl = Some(0x25);
@@ -596,12 +783,30 @@ fn afl_reassembly() {
     afl::verify_mac(&kmac, &m.afl, &m.tpdu, &link).unwrap();
     // a gap is reported and the pending message dropped
     assert_eq!(r.push(&f1).unwrap(), None);
-    assert_eq!(r.push(&f3), Err(AflError::MissingFragments { expected: 2, got: 3 }));
+    assert_eq!(
+        r.push(&f3),
+        Err(AflError::MissingFragments {
+            expected: 2,
+            got: 3
+        })
+    );
     assert_eq!(r.expected_fid(), None);
-    assert_eq!(r.push(&f2), Err(AflError::MissingFragments { expected: 1, got: 2 }));
+    assert_eq!(
+        r.push(&f2),
+        Err(AflError::MissingFragments {
+            expected: 1,
+            got: 2
+        })
+    );
     // a new first fragment while one is pending: loss reported, new message kept
     r.push(&f1).unwrap();
-    assert_eq!(r.push(&f1), Err(AflError::MissingFragments { expected: 2, got: 1 }));
+    assert_eq!(
+        r.push(&f1),
+        Err(AflError::MissingFragments {
+            expected: 2,
+            got: 1
+        })
+    );
     assert_eq!(r.expected_fid(), Some(2));
     // bounded state
     let mut small = AflReassembler::new(25);
@@ -612,7 +817,13 @@ fn afl_reassembly() {
     let g2 = fragment(2, false, false, Some(&mac), None, &tpdu[10..]);
     r.reset();
     r.push(&g1).unwrap();
-    assert_eq!(r.push(&g2), Err(AflError::MessageLengthMismatch { ml: ml + 1, got: tpdu.len() }));
+    assert_eq!(
+        r.push(&g2),
+        Err(AflError::MessageLengthMismatch {
+            ml: ml + 1,
+            got: tpdu.len()
+        })
+    );
     // duplicate MAC
     let h1 = fragment(1, true, true, Some(&mac), None, &tpdu[..10]);
     r.push(&h1).unwrap();
@@ -627,7 +838,10 @@ fn afl_reassembly() {
 
 #[test]
 fn mode10_vectors() {
-    for (name, hint) in [("mode10-kaw-issue1667-trace", FormatHint::NoCrc), ("mode10-kaw-issue1667-analyze-url", FormatHint::Auto)] {
+    for (name, hint) in [
+        ("mode10-kaw-issue1667-trace", FormatHint::NoCrc),
+        ("mode10-kaw-issue1667-analyze-url", FormatHint::Auto),
+    ] {
         let v = get(MODE10, name);
         let mk = k16(s(&v, &["keys", "master_key"]));
         let (link, data, fmt) = frame(&v, hint);
@@ -638,26 +852,44 @@ fn mode10_vectors() {
         let tpdu = &data[e.payload_offset..];
         let mut out = Vec::new();
         let cfg = decrypt_tpl(&mk, tpdu, 3, &link, None, &mut out).unwrap();
-        assert_eq!((cfg.mode, cfg.tag_len, cfg.kdf, cfg.encrypted), (10, 8, 1, EncryptedLength::ToEnd));
+        assert_eq!(
+            (cfg.mode, cfg.tag_len, cfg.kdf, cfg.encrypted),
+            (10, 8, 1, EncryptedLength::ToEnd)
+        );
         let mc = cfg.message_counter.unwrap();
-        assert_eq!(mode10::nonce(&link, mc).to_vec(), hx(s(&v, &["computed", "nonce"])));
+        assert_eq!(
+            mode10::nonce(&link, mc).to_vec(),
+            hx(s(&v, &["computed", "nonce"]))
+        );
         assert_eq!(tpdu[..7], hx(s(&v, &["computed", "aad"]))[..]);
         assert_eq!(out, hx(s(&v, &["computed", "plaintext"])), "{name}");
         // flipped tag byte, flipped key bit, flipped ciphertext byte
         let tag_at = tpdu.len() - 8;
         let mut bad = tpdu.to_vec();
         bad[tag_at + 3] ^= 1;
-        assert_eq!(decrypt_tpl(&mk, &bad, 3, &link, None, &mut out), Err(SecurityError::TagMismatch { offset: tag_at }));
+        assert_eq!(
+            decrypt_tpl(&mk, &bad, 3, &link, None, &mut out),
+            Err(SecurityError::TagMismatch { offset: tag_at })
+        );
         assert!(out.is_empty());
         let mut k = mk;
         k[3] ^= 4;
-        assert_eq!(decrypt_tpl(&k, tpdu, 3, &link, None, &mut out), Err(SecurityError::TagMismatch { offset: tag_at }));
+        assert_eq!(
+            decrypt_tpl(&k, tpdu, 3, &link, None, &mut out),
+            Err(SecurityError::TagMismatch { offset: tag_at })
+        );
         let mut bad = tpdu.to_vec();
         bad[13] ^= 1;
-        assert!(matches!(decrypt_tpl(&mk, &bad, 3, &link, None, &mut out), Err(SecurityError::TagMismatch { .. })));
+        assert!(matches!(
+            decrypt_tpl(&mk, &bad, 3, &link, None, &mut out),
+            Err(SecurityError::TagMismatch { .. })
+        ));
         let mut bad = tpdu.to_vec();
         bad[1] ^= 1; // AAD (ACC) is authenticated
-        assert!(matches!(decrypt_tpl(&mk, &bad, 3, &link, None, &mut out), Err(SecurityError::TagMismatch { .. })));
+        assert!(matches!(
+            decrypt_tpl(&mk, &bad, 3, &link, None, &mut out),
+            Err(SecurityError::TagMismatch { .. })
+        ));
     }
 }
 
@@ -669,14 +901,19 @@ fn mode10_round_trips_all_tag_lengths() {
     for (t, tag_len) in [(0u16, 4usize), (1, 8), (2, 12), (3, 16)] {
         for clear in [&b""[..], &b"\x02\xFD\x17\x00\x00"[..]] {
             let mc = 0x0102_0304u32;
-            let l: u16 = if clear.is_empty() { 0xFF } else { plain.len() as u16 };
+            let l: u16 = if clear.is_empty() {
+                0xFF
+            } else {
+                plain.len() as u16
+            };
             let mut tpdu = vec![0x7A, 0x30, 0x10];
             tpdu.extend_from_slice(&(0x2A00u16 | l).to_le_bytes());
             tpdu.extend_from_slice(&((t << 8) | 0x0010).to_le_bytes());
             let aad = tpdu.clone();
             tpdu.extend_from_slice(&mc.to_le_bytes());
             let kenc = kdf_a(&mk, DerivationConstant::MeterEnc, mc, &link.id);
-            let body = mode10::encrypt_mode10(&kenc, &link, mc, &aad, &plain, clear, tag_len).unwrap();
+            let body =
+                mode10::encrypt_mode10(&kenc, &link, mc, &aad, &plain, clear, tag_len).unwrap();
             tpdu.extend_from_slice(&body);
             let mut out = Vec::new();
             let cfg = decrypt_tpl(&mk, &tpdu, 3, &link, None, &mut out).unwrap();
@@ -687,11 +924,17 @@ fn mode10_round_trips_all_tag_lengths() {
                 // the clear bytes are authenticated [?]
                 let at = tpdu.len() - tag_len - 1;
                 tpdu[at] ^= 1;
-                assert!(matches!(decrypt_tpl(&mk, &tpdu, 3, &link, None, &mut out), Err(SecurityError::TagMismatch { .. })));
+                assert!(matches!(
+                    decrypt_tpl(&mk, &tpdu, 3, &link, None, &mut out),
+                    Err(SecurityError::TagMismatch { .. })
+                ));
             }
         }
     }
-    assert_eq!(mode10::encrypt_ccm(&mk, &[0; 13], &[], b"x", 6), Err(SecurityError::BadTagLength { len: 6 }));
+    assert_eq!(
+        mode10::encrypt_ccm(&mk, &[0; 13], &[], b"x", 6),
+        Err(SecurityError::BadTagLength { len: 6 })
+    );
 }
 
 // ---------------------------------------------------------------- modes 8 and 9 (hypotheses)
@@ -704,26 +947,52 @@ fn mode9_gcm_kat_and_round_trip() {
     // tag truncated to 12 bytes.
     let mk = k16("000102030405060708090A0B0C0D0E0F");
     let link = MeterAddress::new(0x1593, [0x78, 0x56, 0x34, 0x12], 0x33, 0x03);
-    let tpdu = hx("7a1100ff29100002010000d2a9be7da3ec3a8c32330c9f7a3ef32ac358e4061e36a0f95bf63ada57");
-    assert_eq!(kdf_a(&mk, DerivationConstant::MeterEnc, 0x102, &link.id).to_vec(), hx("28caea5ba8efdf951117db39384f20a1"));
+    let tpdu =
+        hx("7a1100ff29100002010000d2a9be7da3ec3a8c32330c9f7a3ef32ac358e4061e36a0f95bf63ada57");
+    assert_eq!(
+        kdf_a(&mk, DerivationConstant::MeterEnc, 0x102, &link.id).to_vec(),
+        hx("28caea5ba8efdf951117db39384f20a1")
+    );
     let mut out = Vec::new();
     let cfg = decrypt_tpl(&mk, &tpdu, 3, &link, None, &mut out).unwrap();
-    assert_eq!((cfg.mode, cfg.tag_len, cfg.message_counter), (9, 12, Some(0x102)));
+    assert_eq!(
+        (cfg.mode, cfg.tag_len, cfg.message_counter),
+        (9, 12, Some(0x102))
+    );
     let plain = hx("0C1427048502046D32371F1502FD170000");
     assert_eq!(out, plain);
     let mut bad = tpdu.clone();
     *bad.last_mut().unwrap() ^= 1;
-    assert_eq!(decrypt_tpl(&mk, &bad, 3, &link, None, &mut out), Err(SecurityError::TagMismatch { offset: tpdu.len() - 12 }));
+    assert_eq!(
+        decrypt_tpl(&mk, &bad, 3, &link, None, &mut out),
+        Err(SecurityError::TagMismatch {
+            offset: tpdu.len() - 12
+        })
+    );
     let mut k = mk;
     k[0] ^= 1;
-    assert!(matches!(decrypt_tpl(&k, &tpdu, 3, &link, None, &mut out), Err(SecurityError::TagMismatch { .. })));
+    assert!(matches!(
+        decrypt_tpl(&k, &tpdu, 3, &link, None, &mut out),
+        Err(SecurityError::TagMismatch { .. })
+    ));
     // encoder counterpart reproduces the KAT
     let kenc = kdf_a(&mk, DerivationConstant::MeterEnc, 0x102, &link.id);
     let body = mode9::encrypt_mode9(&kenc, &link, 0x102, &tpdu[..7], &plain, &[], 12).unwrap();
     assert_eq!(body, tpdu[11..]);
-    let body16 = mode9::encrypt_mode9(&kenc, &link, 0x102, &tpdu[..7], &plain, b"\x01\x02", 16).unwrap();
+    let body16 =
+        mode9::encrypt_mode9(&kenc, &link, 0x102, &tpdu[..7], &plain, b"\x01\x02", 16).unwrap();
     let mut back = Vec::new();
-    mode9::decrypt_mode9_into(&kenc, &link, 0x102, &tpdu[..7], &body16, plain.len(), 16, &mut back).unwrap();
+    mode9::decrypt_mode9_into(
+        &kenc,
+        &link,
+        0x102,
+        &tpdu[..7],
+        &body16,
+        plain.len(),
+        16,
+        &mut back,
+    )
+    .unwrap();
     assert_eq!(&back[..plain.len()], &plain[..]);
     assert_eq!(&back[plain.len()..], b"\x01\x02");
 }
@@ -745,13 +1014,25 @@ fn mode8_ctr_cmac_kat_and_round_trip() {
     assert_eq!(out, plain);
     let mut k = mk;
     k[9] ^= 2;
-    assert_eq!(decrypt_tpl(&k, &tpdu, 3, &link, Some(&a), &mut out), Err(SecurityError::AflMacMismatch));
+    assert_eq!(
+        decrypt_tpl(&k, &tpdu, 3, &link, Some(&a), &mut out),
+        Err(SecurityError::AflMacMismatch)
+    );
     let mut bad = tpdu.clone();
     bad[15] ^= 1;
-    assert_eq!(decrypt_tpl(&mk, &bad, 3, &link, Some(&a), &mut out), Err(SecurityError::AflMacMismatch));
-    assert_eq!(decrypt_tpl(&mk, &tpdu, 3, &link, None, &mut out), Err(SecurityError::MissingMac { mode: 8 }));
+    assert_eq!(
+        decrypt_tpl(&mk, &bad, 3, &link, Some(&a), &mut out),
+        Err(SecurityError::AflMacMismatch)
+    );
+    assert_eq!(
+        decrypt_tpl(&mk, &tpdu, 3, &link, None, &mut out),
+        Err(SecurityError::MissingMac { mode: 8 })
+    );
     let (kenc, _) = mode7::derive_keys(&mk, 0x102, &link.id);
-    assert_eq!(mode8::encrypt_mode8(&kenc, &link, 0x102, &plain, &[]), tpdu[11..]);
+    assert_eq!(
+        mode8::encrypt_mode8(&kenc, &link, 0x102, &plain, &[]),
+        tpdu[11..]
+    );
 }
 
 // ---------------------------------------------------------------- DES (modes 2/3)
@@ -764,7 +1045,10 @@ fn des_kat_and_round_trip() {
     let key: des::DesKey = hx("133457799BBCDFF1").try_into().unwrap();
     let addr = MeterAddress::new(0x1593, [0x78, 0x56, 0x34, 0x12], 0x33, 0x03);
     let plain = hx("2F2F0C1427048502046D32371F1502FD");
-    for (mode, ct) in [(2u8, "ad827a3eef10cc2a324c27a1b13e2a0c"), (3, "9260c4de75fcbfce54b33d6baf6321a5")] {
+    for (mode, ct) in [
+        (2u8, "ad827a3eef10cc2a324c27a1b13e2a0c"),
+        (3, "9260c4de75fcbfce54b33d6baf6321a5"),
+    ] {
         let iv = des::iv(mode, &addr);
         let (enc, n) = des::encrypt_des_cbc(&key, &iv, &plain, &[]);
         assert_eq!((enc.clone(), n), (hx(ct), 2));
@@ -780,7 +1064,10 @@ fn des_kat_and_round_trip() {
         decrypt_tpl(&k16, &tpdu, 3, &addr, None, &mut out).unwrap();
         assert_eq!(out, plain);
         k16[0] ^= 0x02; // not a parity bit
-        assert!(matches!(decrypt_tpl(&k16, &tpdu, 3, &addr, None, &mut out), Err(SecurityError::MissingVerificationBytes { .. })));
+        assert!(matches!(
+            decrypt_tpl(&k16, &tpdu, 3, &addr, None, &mut out),
+            Err(SecurityError::MissingVerificationBytes { .. })
+        ));
     }
 }
 
@@ -810,14 +1097,25 @@ fn dsmr_b13_vector() {
     // made with; see the erratum note in dsmr.rs).
     let tpdu = dsmr_b13_tpdu(0x40);
     let cfg = decrypt_tpl(&key, &tpdu, 11, &MeterAddress::default(), None, &mut out).unwrap();
-    assert_eq!((cfg.mode, cfg.encrypted, cfg.raw), (15, EncryptedLength::AesBlocks(3), 0x0F30));
+    assert_eq!(
+        (cfg.mode, cfg.encrypted, cfg.raw),
+        (15, EncryptedLength::AesBlocks(3), 0x0F30)
+    );
     assert_eq!(out[..48], hx(s(&v, &["expected", "plaintext"]))[..]);
     assert_eq!(dsmr::frame_counter(&out[48..]), Some(1));
     // Erratum: the header as printed (version 0x42) passes the 2F 2F check but byte 6 becomes
     // 0F instead of 0D -- exactly the negative vector dsmr-p2-v422-B13-iv-42.
     let w = get(DSMR, "dsmr-p2-v422-B13-iv-42");
     assert_eq!(w["verified"], Value::Bool(false));
-    decrypt_tpl(&key, &dsmr_b13_tpdu(0x42), 11, &MeterAddress::default(), None, &mut out).unwrap();
+    decrypt_tpl(
+        &key,
+        &dsmr_b13_tpdu(0x42),
+        11,
+        &MeterAddress::default(),
+        None,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(out[..48], hx(s(&w, &["computed", "plaintext"]))[..]);
     assert_ne!(out[..48], hx(s(&w, &["expected", "plaintext"]))[..]);
 }
@@ -862,11 +1160,17 @@ fn dsmr_negative_and_round_trip() {
     let mut blk = hx("2F2F01FD170000000000000000000005");
     {
         use aes::cipher::{BlockModeEncrypt, KeyIvInit};
-        let (blocks, _) = aes::cipher::array::Array::<u8, aes::cipher::consts::U16>::slice_as_chunks_mut(&mut blk);
+        let (blocks, _) =
+            aes::cipher::array::Array::<u8, aes::cipher::consts::U16>::slice_as_chunks_mut(
+                &mut blk,
+            );
         cbc::Encryptor::<aes::Aes128>::new(&key.into(), &iv.into()).encrypt_blocks(blocks);
     }
     blk.extend_from_slice(&hx("04FD0809000000"));
-    assert_eq!(dsmr::decrypt_mode15_into(&key, &addr, &blk, 1, None, &mut out), Err(SecurityError::MissingFiller { offset: 14 }));
+    assert_eq!(
+        dsmr::decrypt_mode15_into(&key, &addr, &blk, 1, None, &mut out),
+        Err(SecurityError::MissingFiller { offset: 14 })
+    );
 }
 
 #[test]
@@ -876,10 +1180,16 @@ fn dsmr_key_transport() {
     assert_eq!(dk, dsmr::DEFAULT_KEY_EXAMPLE);
     let user = k16(s(&v, &["input_hex"]));
     let wrapped = dsmr::wrap_user_key(&dk, &user);
-    assert_eq!(wrapped.to_vec(), hx(s(&v, &["expected", "encrypted_user_key"])));
+    assert_eq!(
+        wrapped.to_vec(),
+        hx(s(&v, &["expected", "encrypted_user_key"]))
+    );
     assert_eq!(dsmr::unwrap_user_key(&dk, &wrapped), user);
     // the two records of the B.1.1 key-change frame
-    assert_eq!(dsmr::key_transport_records(&wrapped).to_vec(), hx("07FD19 03E0EED1F68E9B8F 47FD19 5E1372754AB79F27"));
+    assert_eq!(
+        dsmr::key_transport_records(&wrapped).to_vec(),
+        hx("07FD19 03E0EED1F68E9B8F 47FD19 5E1372754AB79F27")
+    );
 }
 
 // ---------------------------------------------------------------- config field
@@ -889,32 +1199,77 @@ fn config_field_layouts() {
     // mode 7 with Z (MC) and V (key version): MC first, then key version [S]
     let b = hx("7A0000 2027 50 44332211 09 AA");
     let c = parse_config(&b, 3).unwrap();
-    assert_eq!((c.mode, c.counter_present, c.encrypted, c.kdf, c.key_id), (7, true, EncryptedLength::AesBlocks(2), 1, 0));
-    assert_eq!((c.message_counter, c.key_version, c.payload_offset), (Some(0x1122_3344), Some(0x09), 11));
+    assert_eq!(
+        (c.mode, c.counter_present, c.encrypted, c.kdf, c.key_id),
+        (7, true, EncryptedLength::AesBlocks(2), 1, 0)
+    );
+    assert_eq!(
+        (c.message_counter, c.key_version, c.payload_offset),
+        (Some(0x1122_3344), Some(0x09), 11)
+    );
     // mode 10 with V: key version first, then MC [S]
     let b = hx("7A0000 102A 5102 07 01000000 AA");
     let c = parse_config(&b, 3).unwrap();
-    assert_eq!((c.mode, c.encrypted, c.tag_len, c.key_id), (10, EncryptedLength::Bytes(0x10), 12, 1));
-    assert_eq!((c.key_version, c.message_counter, c.payload_offset), (Some(7), Some(1), 12));
+    assert_eq!(
+        (c.mode, c.encrypted, c.tag_len, c.key_id),
+        (10, EncryptedLength::Bytes(0x10), 12, 1)
+    );
+    assert_eq!(
+        (c.key_version, c.message_counter, c.payload_offset),
+        (Some(7), Some(1), 12)
+    );
     // mode 0 / 5 bits
     let c = parse_config(&hx("7A0000 0000"), 3).unwrap();
     assert_eq!((c.mode, c.encrypted), (0, EncryptedLength::None));
     let raw = config::encode_config_mode5(5, 3, true, false, true, 2);
     let c = parse_config(&[0x7A, 0, 0, raw[0], raw[1]], 3).unwrap();
-    assert_eq!((c.mode, c.bidirectional, c.accessibility, c.synchronous, c.content, c.encrypted), (5, true, false, true, 2, EncryptedLength::AesBlocks(3)));
+    assert_eq!(
+        (
+            c.mode,
+            c.bidirectional,
+            c.accessibility,
+            c.synchronous,
+            c.content,
+            c.encrypted
+        ),
+        (5, true, false, true, 2, EncryptedLength::AesBlocks(3))
+    );
     // truncation and reserved bits
-    assert!(matches!(parse_config(&hx("7A0000 2027"), 3), Err(SecurityError::Truncated { offset: 5, .. })));
-    assert!(matches!(parse_config(&hx("7A0000 0007 80"), 3), Err(SecurityError::InvalidConfig { offset: 5, .. })));
+    assert!(matches!(
+        parse_config(&hx("7A0000 2027"), 3),
+        Err(SecurityError::Truncated { offset: 5, .. })
+    ));
+    assert!(matches!(
+        parse_config(&hx("7A0000 0007 80"), 3),
+        Err(SecurityError::InvalidConfig { offset: 5, .. })
+    ));
     // unsupported modes and KDF
     let mut out = Vec::new();
     let link = MeterAddress::default();
-    assert_eq!(decrypt_tpl(&[0; 16], &hx("7A0000 000D 00"), 3, &link, None, &mut out), Err(SecurityError::UnsupportedMode { mode: 13 }));
     assert_eq!(
-        decrypt_tpl(&[0; 16], &hx("7A0000 FF2A 2000 01000000 00000000"), 3, &link, None, &mut out),
+        decrypt_tpl(&[0; 16], &hx("7A0000 000D 00"), 3, &link, None, &mut out),
+        Err(SecurityError::UnsupportedMode { mode: 13 })
+    );
+    assert_eq!(
+        decrypt_tpl(
+            &[0; 16],
+            &hx("7A0000 FF2A 2000 01000000 00000000"),
+            3,
+            &link,
+            None,
+            &mut out
+        ),
         Err(SecurityError::UnsupportedKdf { kdf: 2 })
     );
     assert_eq!(
-        decrypt_tpl(&[0; 16], &hx("7A0000 FF0A 1000 0000000000000000"), 3, &link, None, &mut out),
+        decrypt_tpl(
+            &[0; 16],
+            &hx("7A0000 FF0A 1000 0000000000000000"),
+            3,
+            &link,
+            None,
+            &mut out
+        ),
         Err(SecurityError::MissingCounter)
     );
     // mode 0 passes data through
@@ -926,9 +1281,17 @@ fn config_field_layouts() {
 
 #[test]
 fn nist_cmac() {
-    for v in all(NIST).iter().filter(|v| v["name"].as_str().unwrap().starts_with("nist-sp800-38b")) {
+    for v in all(NIST)
+        .iter()
+        .filter(|v| v["name"].as_str().unwrap().starts_with("nist-sp800-38b"))
+    {
         let k = k16(s(v, &["keys", "key"]));
-        assert_eq!(mac::aes_cmac(&k, &input(v)).to_vec(), hx(s(v, &["expected", "mac"])), "{}", v["name"]);
+        assert_eq!(
+            mac::aes_cmac(&k, &input(v)).to_vec(),
+            hx(s(v, &["expected", "mac"])),
+            "{}",
+            v["name"]
+        );
     }
 }
 
@@ -938,13 +1301,22 @@ fn nist_ccm() {
     use ccm::aead::{AeadInOut, KeyInit};
     use ccm::consts::{U12, U4, U6, U7, U8};
     use ccm::Ccm;
-    fn run<M: ccm::aead::array::ArraySize + ccm::TagSize, N: ccm::aead::array::ArraySize + ccm::NonceSize>(v: &Value) {
+    fn run<
+        M: ccm::aead::array::ArraySize + ccm::TagSize,
+        N: ccm::aead::array::ArraySize + ccm::NonceSize,
+    >(
+        v: &Value,
+    ) {
         let k = k16(s(v, &["keys", "key"]));
         let c = Ccm::<Aes128, M, N>::new(&k.into());
         let mut buf = input(v);
         let nonce = hx(s(v, &["keys", "nonce"]));
         let tag = c
-            .encrypt_inout_detached(nonce.as_slice().try_into().unwrap(), &hx(s(v, &["keys", "aad"])), buf.as_mut_slice().into())
+            .encrypt_inout_detached(
+                nonce.as_slice().try_into().unwrap(),
+                &hx(s(v, &["keys", "aad"])),
+                buf.as_mut_slice().into(),
+            )
             .unwrap();
         buf.extend_from_slice(&tag);
         assert_eq!(buf, hx(s(v, &["expected", "ct_tag"])), "{}", v["name"]);
@@ -956,20 +1328,37 @@ fn nist_ccm() {
 
 #[test]
 fn nist_gcm() {
-    for name in ["gcm-mcgrew-viega-tc1", "gcm-mcgrew-viega-tc2", "gcm-mcgrew-viega-tc3", "gcm-mcgrew-viega-tc4"] {
+    for name in [
+        "gcm-mcgrew-viega-tc1",
+        "gcm-mcgrew-viega-tc2",
+        "gcm-mcgrew-viega-tc3",
+        "gcm-mcgrew-viega-tc4",
+    ] {
         let v = get(NIST, name);
         let k = k16(s(&v, &["keys", "key"]));
         let iv: [u8; 12] = hx(s(&v, &["keys", "iv"])).try_into().unwrap();
         let aad = hx(s(&v, &["keys", "aad"]));
         let pt = input(&v);
         let expected = hx(s(&v, &["expected", "ct_tag16"]));
-        assert_eq!(mode9::encrypt_gcm(&k, &iv, &aad, &pt, 16).unwrap(), expected, "{name}");
+        assert_eq!(
+            mode9::encrypt_gcm(&k, &iv, &aad, &pt, 16).unwrap(),
+            expected,
+            "{name}"
+        );
         let mut out = Vec::new();
         let n = pt.len();
         mode9::decrypt_gcm_into(&k, &iv, &aad, &expected[..n], &expected[n..], &mut out).unwrap();
         assert_eq!(out, pt);
         // truncated 12-byte tag = prefix of the full tag
-        mode9::decrypt_gcm_into(&k, &iv, &aad, &expected[..n], &expected[n..n + 12], &mut out).unwrap();
+        mode9::decrypt_gcm_into(
+            &k,
+            &iv,
+            &aad,
+            &expected[..n],
+            &expected[n..n + 12],
+            &mut out,
+        )
+        .unwrap();
         if pt.is_empty() {
             assert_eq!(mac::aes_gmac(&k, &iv, &aad).to_vec(), expected);
         }
