@@ -13,6 +13,7 @@
 pub mod afl;
 pub mod ell;
 pub mod error;
+pub mod keys;
 pub mod link;
 pub mod records;
 pub mod security;
@@ -23,4 +24,4 @@ pub mod tpl;
 mod python;
 
 pub use error::Error;
-pub use telegram::{decode, DecodeOptions, LinkMode, Telegram};
+pub use telegram::{decode, decode_with_keys, DecodeOptions, LinkMode, Telegram};

@@ -1,8 +1,19 @@
-//! The decode pipeline: link layer → (ELL/AFL) → TPL header → security → records.
+//! The decode pipeline: link layer → ELL → AFL → TPL header → security → records.
+//!
+//! Offsets in errors are byte offsets in the frame as given. For wireless frames that carried
+//! DLL CRCs (formats A/B) they count in the frame with the CRCs removed.
 
+use std::borrow::Cow;
+
+use crate::afl::{self, Afl};
+use crate::ell::{self, Ell};
 use crate::error::Error;
+use crate::keys::{KeyLookup, KeyMaterial, NoKeys};
 use crate::link::wired::{self, WiredFrame};
+use crate::link::wmbus::{self, FormatHint, FrameFormat};
+use crate::link::{FrameError, FrameErrorReason};
 use crate::records::{self, Function, Record, RecordKind, Span, Unit, Value, VifInfo, VifTable};
+use crate::security::{self, MeterAddress, SecurityError};
 use crate::tpl::{self, fixed, Address, CiHeader, CiInfo, CiPayload, HeaderKind, TplError, TplHeader};
 
 /// Which link layer the input uses.
@@ -13,8 +24,14 @@ pub enum LinkMode {
     Auto,
     /// EN 13757-2 FT1.2 only.
     Wired,
-    /// EN 13757-4 wireless, any frame format.
+    /// EN 13757-4 wireless, frame format A, B or CRCs already removed (detected).
     Wireless,
+    /// Wireless, frame format A with CRCs.
+    WirelessA,
+    /// Wireless, frame format B with CRCs.
+    WirelessB,
+    /// Wireless, DLL CRCs already removed by the receiver.
+    WirelessNoCrc,
 }
 
 impl LinkMode {
@@ -23,6 +40,9 @@ impl LinkMode {
             "auto" => Some(LinkMode::Auto),
             "wired" | "mbus" => Some(LinkMode::Wired),
             "wireless" | "wmbus" => Some(LinkMode::Wireless),
+            "wireless-a" | "a" => Some(LinkMode::WirelessA),
+            "wireless-b" | "b" => Some(LinkMode::WirelessB),
+            "wireless-nocrc" | "nocrc" => Some(LinkMode::WirelessNoCrc),
             _ => None,
         }
     }
@@ -31,6 +51,9 @@ impl LinkMode {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DecodeOptions {
     pub link: LinkMode,
+    /// Raise a security error for an encrypted telegram without a key, instead of returning
+    /// its header with no records.
+    pub strict: bool,
 }
 
 /// The link layer a telegram arrived on.
@@ -38,6 +61,20 @@ pub struct DecodeOptions {
 pub enum LinkInfo {
     /// Wired FT1.2. `frame_kind` is "long frame", "control frame", "short frame" or "single character".
     Wired { c: u8, a: u8, frame_kind: &'static str },
+    /// Wireless M-Bus: C field, frame format, the link (transmitter) address, bytes after the
+    /// L-delimited frame that were ignored (RSSI etc.).
+    Wireless { c: u8, format: FrameFormat, address: Address, trailing: usize },
+}
+
+/// Who decrypted the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decryption {
+    /// Not encrypted, or encrypted and not decrypted.
+    None,
+    /// meterlink decrypted and verified it with the key.
+    Verified,
+    /// The receiver forwarded it already decrypted (header says encrypted, payload starts 2F2F).
+    ByReceiver,
 }
 
 /// A decoded telegram. Records point into `payload` by [`Span`].
@@ -51,9 +88,14 @@ pub struct Telegram {
     pub address: Option<Address>,
     /// Device-type name, where the frame type has its own table (the fixed structure's media).
     pub device_type_name_override: Option<&'static str>,
+    pub ell: Option<Ell>,
+    pub afl: Option<Afl>,
     pub security_mode: Option<u8>,
+    /// The security configuration, where the TPL was decrypted.
+    pub security: Option<security::SecurityConfig>,
     pub encrypted: bool,
     pub decrypted: bool,
+    pub decryption: Decryption,
     pub application_error: Option<String>,
     /// Application data (plaintext) the records' spans refer to.
     pub payload: Vec<u8>,
@@ -70,9 +112,13 @@ impl Telegram {
             header: TplHeader::NONE,
             address: None,
             device_type_name_override: None,
+            ell: None,
+            afl: None,
             security_mode: None,
+            security: None,
             encrypted: false,
             decrypted: false,
+            decryption: Decryption::None,
             application_error: None,
             payload: Vec::new(),
             payload_offset: 0,
@@ -81,7 +127,11 @@ impl Telegram {
     }
 
     pub fn access_number(&self) -> Option<u8> {
-        (self.header.kind != HeaderKind::None).then_some(self.header.access_number)
+        match (self.header.kind, self.ell) {
+            (HeaderKind::None, Some(e)) => Some(e.acc),
+            (HeaderKind::None, None) => None,
+            _ => Some(self.header.access_number),
+        }
     }
 
     pub fn status(&self) -> Option<u8> {
@@ -96,6 +146,14 @@ impl Telegram {
     pub fn ci_info(&self) -> Option<&'static CiInfo> {
         self.ci.map(tpl::ci_info)
     }
+
+    /// The wireless link (transmitter) address, if the telegram came over the air.
+    pub fn link_address(&self) -> Option<Address> {
+        match self.link {
+            LinkInfo::Wireless { address, .. } => Some(address),
+            LinkInfo::Wired { .. } => None,
+        }
+    }
 }
 
 fn looks_wired(frame: &[u8]) -> bool {
@@ -107,51 +165,155 @@ fn looks_wired(frame: &[u8]) -> bool {
     }
 }
 
-/// Decode one frame.
+/// Decode one frame without keys (encrypted payloads stay opaque).
 pub fn decode(frame: &[u8], opts: &DecodeOptions) -> Result<Telegram, Error> {
-    let wired = match opts.link {
-        LinkMode::Wired => true,
-        LinkMode::Wireless => false,
-        LinkMode::Auto => looks_wired(frame),
-    };
-    if wired {
-        decode_wired(frame)
-    } else {
-        Err(Error::Unsupported { offset: 0, what: "wireless M-Bus frames are not supported yet".into() })
-    }
+    decode_with_keys(frame, opts, &NoKeys)
 }
 
-fn decode_wired(frame: &[u8]) -> Result<Telegram, Error> {
+/// Decode one frame, decrypting with the key `keys` has for the meter.
+pub fn decode_with_keys(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup) -> Result<Telegram, Error> {
+    let hint = match opts.link {
+        LinkMode::Wired => return decode_wired(frame, opts, keys),
+        LinkMode::Auto if looks_wired(frame) => return decode_wired(frame, opts, keys),
+        LinkMode::Auto | LinkMode::Wireless => FormatHint::Auto,
+        LinkMode::WirelessA => FormatHint::A,
+        LinkMode::WirelessB => FormatHint::B,
+        LinkMode::WirelessNoCrc => FormatHint::NoCrc,
+    };
+    decode_wireless(frame, hint, opts, keys)
+}
+
+fn decode_wired(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup) -> Result<Telegram, Error> {
     let parsed = wired::parse(frame)?;
     let frame_kind = parsed.kind_name();
     match parsed {
         WiredFrame::Ack => Ok(Telegram::new(LinkInfo::Wired { c: 0, a: 0, frame_kind })),
         WiredFrame::Short { c, a } => Ok(Telegram::new(LinkInfo::Wired { c: c.0, a, frame_kind })),
-        WiredFrame::Long { c, a, ci, data } => {
+        WiredFrame::Long { c, a, .. } => {
             let mut tg = Telegram::new(LinkInfo::Wired { c: c.0, a, frame_kind });
-            decode_tpl(&mut tg, ci, data, wired::LONG_CI_OFFSET + 1)?;
+            let tpdu = &frame[wired::LONG_CI_OFFSET..frame.len() - 2];
+            let ctx = Ctx { opts, keys, link: None, afl: None };
+            decode_tpl(&mut tg, tpdu, wired::LONG_CI_OFFSET, &ctx)?;
             Ok(tg)
         }
     }
 }
 
-/// Decode everything from the CI on. `after_ci` are the bytes after the CI; `base` is their
-/// offset in the frame.
-fn decode_tpl(tg: &mut Telegram, ci: u8, after_ci: &[u8], base: usize) -> Result<(), Error> {
+fn sec_addr(a: &Address) -> MeterAddress {
+    MeterAddress::new(a.manufacturer, a.id, a.version, a.device_type)
+}
+
+fn security_error(e: SecurityError, base: usize) -> Error {
+    let e = e.shifted(base);
+    Error::Security { offset: e.offset().unwrap_or(base), what: e.to_string() }
+}
+
+fn no_key(addr: Option<Address>, base: usize) -> Error {
+    let who = addr.map(|a| format!("{} {}", a.manufacturer_string(), a.id_string())).unwrap_or_else(|| "this meter".into());
+    Error::Security { offset: base, what: format!("telegram is encrypted and no key is known for {who}") }
+}
+
+fn decode_wireless(frame: &[u8], hint: FormatHint, opts: &DecodeOptions, keys: &dyn KeyLookup) -> Result<Telegram, Error> {
+    let wf = wmbus::parse_wmbus(frame, hint).map_err(|e| {
+        Error::Frame(FrameError { offset: e.offset(), reason: FrameErrorReason::Wireless(e.to_string()) })
+    })?;
+    let link = Address { id: wf.id, manufacturer: wf.m, version: wf.version, device_type: wf.device_type };
+    let mut tg = Telegram::new(LinkInfo::Wireless { c: wf.c, format: wf.format, address: link, trailing: wf.trailing });
+    tg.address = Some(link);
+    let mut buf: Cow<[u8]> = wf.data;
+    // Offset of buf[0] in the (CRC-free) frame: after L C M(2) A(6).
+    let mut base = 10;
+    if buf.is_empty() {
+        return Ok(tg);
+    }
+
+    // Extended link layer (EN 13757-4 13.2.7 ff.; AES-CTR per EN 13757-7).
+    if ell::is_ell_ci(buf[0]) {
+        let key = keys.key_for(link.manufacturer, link.id).and_then(KeyMaterial::aes);
+        let mut out = Vec::new();
+        let e = ell::decrypt_ell_into(key, &sec_addr(&link), &buf, &mut out).map_err(|err| {
+            use crate::ell::EllError::*;
+            match err {
+                PayloadCrc { offset, .. } => Error::Security { offset: base + offset, what: err.to_string() },
+                Truncated { offset, .. } => Error::Unsupported { offset: base + offset, what: err.to_string() },
+                _ => Error::Unsupported { offset: base, what: err.to_string() },
+            }
+        })?;
+        tg.ell = Some(e);
+        tg.ci = Some(e.ci);
+        if e.is_encrypted() {
+            tg.encrypted = true;
+            if key.is_none() {
+                if opts.strict {
+                    return Err(no_key(Some(link), base));
+                }
+                tg.payload = buf[e.crc_offset..].to_vec();
+                tg.payload_offset = base + e.crc_offset;
+                return Ok(tg);
+            }
+            tg.decrypted = true;
+            tg.decryption = Decryption::Verified;
+            buf = Cow::Owned(out);
+        } else {
+            buf = Cow::Owned(buf[e.payload_offset..].to_vec());
+        }
+        base += e.payload_offset;
+        if buf.is_empty() {
+            return Ok(tg);
+        }
+    }
+
+    // Authentication and fragmentation layer (EN 13757-7 clause 6).
+    let mut afl_hdr = None;
+    if buf[0] == 0x90 {
+        let a = afl::parse_afl(&buf).map_err(|err| Error::Unsupported { offset: base, what: err.to_string() })?;
+        if a.is_fragmented() {
+            return Err(Error::Unsupported {
+                offset: base,
+                what: format!("AFL fragment {} of a fragmented message: reassemble the fragments first", a.fid()),
+            });
+        }
+        base += a.len;
+        buf = Cow::Owned(buf[a.len..].to_vec());
+        afl_hdr = Some(a);
+        if buf.is_empty() {
+            tg.afl = afl_hdr;
+            return Ok(tg);
+        }
+    }
+    tg.afl = afl_hdr;
+    let ctx = Ctx { opts, keys, link: Some(link), afl: afl_hdr.as_ref() };
+    decode_tpl(&mut tg, &buf, base, &ctx)?;
+    Ok(tg)
+}
+
+struct Ctx<'a> {
+    opts: &'a DecodeOptions,
+    keys: &'a dyn KeyLookup,
+    /// The link-layer identity (wireless A field), used for short headers.
+    link: Option<Address>,
+    afl: Option<&'a Afl>,
+}
+
+/// Decode everything from the CI on. `tpdu` starts at the CI; `base` is its offset in the frame.
+fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<(), Error> {
+    let ci = tpdu[0];
+    let after_ci = &tpdu[1..];
     let info = tpl::ci_info(ci);
     tg.ci = Some(ci);
-    let shift = |e: TplError| Error::Tpl(TplError { offset: e.offset + base, ..e });
+    let shift = |e: TplError| Error::Tpl(TplError { offset: e.offset + base + 1, ..e });
 
     if info.header == CiHeader::Fixed {
-        return decode_fixed(tg, info, after_ci, base);
+        return decode_fixed(tg, info, after_ci, base + 1);
     }
     let (header, hlen) = tpl::parse_header(info, after_ci).map_err(shift)?;
     tg.header = header;
     if let Some(addr) = header.address {
         tg.address = Some(addr);
     }
-    let body = &after_ci[hlen..];
-    tg.payload_offset = base + hlen;
+    let body_at = 1 + hlen;
+    let body = &tpdu[body_at..];
+    tg.payload_offset = base + body_at;
 
     match info.payload {
         CiPayload::ApplicationError => {
@@ -160,33 +322,71 @@ fn decode_tpl(tg: &mut Telegram, ci: u8, after_ci: &[u8], base: usize) -> Result
         }
         CiPayload::Records | CiPayload::Command => {}
         CiPayload::Reserved => {
-            return Err(Error::Unsupported {
-                offset: base - 1,
-                what: format!("reserved CI field 0x{ci:02X}"),
-            })
+            return Err(Error::Unsupported { offset: base, what: format!("reserved CI field 0x{ci:02X}") })
         }
         _ => {
-            // Recognised, decoded by later layers (ELL/AFL/DLMS/compact frames); keep the bytes.
+            // Recognised, decoded by later layers (DLMS, compact frames...); keep the bytes.
             tg.payload = body.to_vec();
             return Ok(());
         }
     }
 
+    let mut payload: Option<Vec<u8>> = None;
     if header.kind != HeaderKind::None {
         let mode = header.security_mode();
         tg.security_mode = Some(mode);
         if mode != 0 {
             tg.encrypted = true;
-            // Decryption is the security layer's job; without it the payload stays opaque unless
-            // a receiver already decrypted it (it then starts with the 2F2F verification bytes).
-            if !body.starts_with(&[0x2F, 0x2F]) {
-                tg.payload = body.to_vec();
-                return Ok(());
+            let cfg_offset = if header.kind == HeaderKind::Long { 11 } else { 3 };
+            let link = ctx.link.map(|a| sec_addr(&a)).unwrap_or_default();
+            // The key of the identity that protects the TPL, else of the link address.
+            let ident = header.address.or(ctx.link);
+            let key = ident
+                .and_then(|a| ctx.keys.key_for(a.manufacturer, a.id))
+                .or_else(|| ctx.link.and_then(|a| ctx.keys.key_for(a.manufacturer, a.id)));
+            // Where the (possibly already decrypted) data starts after CFG and its extension.
+            let cfg = security::parse_config(tpdu, cfg_offset).ok();
+            let data_at = cfg.map_or(body_at + 2, |c| c.payload_offset).min(tpdu.len());
+            let clear_2f2f = matches!(mode, 2 | 3 | 5 | 7 | 15) && tpdu[data_at..].starts_with(&[0x2F, 0x2F]);
+            match key {
+                Some(k) => {
+                    let mut kb = [0u8; 16];
+                    match k {
+                        KeyMaterial::Aes(a) => kb = *a,
+                        KeyMaterial::Des(d) => kb[..8].copy_from_slice(d),
+                    }
+                    let mut out = Vec::with_capacity(tpdu.len());
+                    match security::decrypt_tpl(&kb, tpdu, cfg_offset, &link, ctx.afl, &mut out) {
+                        Ok(c) => {
+                            tg.security = Some(c);
+                            tg.decrypted = true;
+                            tg.decryption = Decryption::Verified;
+                            tg.payload_offset = base + c.payload_offset;
+                            payload = Some(out);
+                        }
+                        // A receiver that decrypts in the radio forwards clear data under an
+                        // "encrypted" header: keep it, flagged as decrypted by the receiver.
+                        Err(_) if clear_2f2f => {}
+                        Err(e) => return Err(security_error(e, base)),
+                    }
+                }
+                None if clear_2f2f => {}
+                None if ctx.opts.strict => return Err(no_key(ident, base + cfg_offset)),
+                None => {
+                    tg.payload = body.to_vec();
+                    return Ok(());
+                }
             }
-            tg.decrypted = true;
+            if payload.is_none() {
+                tg.decrypted = true;
+                tg.decryption = Decryption::ByReceiver;
+                tg.security = cfg;
+                tg.payload_offset = base + data_at;
+                payload = Some(tpdu[data_at..].to_vec());
+            }
         }
     }
-    tg.payload = body.to_vec();
+    tg.payload = payload.unwrap_or_else(|| body.to_vec());
     records::parse_records(&tg.payload, info.msb_first, &mut tg.records)
         .map_err(|e| Error::Records(e.shifted(tg.payload_offset)))?;
     Ok(())

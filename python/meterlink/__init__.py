@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from meterlink._native import (
     FrameSplitter,
+    KeyStore,
     Record,
     Telegram,
     __version__,
@@ -24,6 +25,7 @@ __all__ = [
     "DecodeError",
     "FrameError",
     "FrameSplitter",
+    "KeyStore",
     "MeterlinkError",
     "Record",
     "SecurityError",

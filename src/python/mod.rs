@@ -3,6 +3,7 @@
 //! `meterlink.exceptions` (once, here).
 
 mod convert;
+mod keys;
 mod splitter;
 mod telegram;
 
@@ -53,6 +54,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "__all__",
         [
             "FrameSplitter",
+            "KeyStore",
             "Record",
             "Telegram",
             "__version__",
@@ -66,6 +68,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<telegram::Telegram>()?;
     m.add_class::<telegram::Record>()?;
     m.add_class::<splitter::FrameSplitter>()?;
+    m.add_class::<keys::KeyStore>()?;
     m.add_function(wrap_pyfunction!(convert::manufacturer_code, m)?)?;
     m.add_function(wrap_pyfunction!(convert::manufacturer_name, m)?)?;
     m.add_function(wrap_pyfunction!(convert::device_type_name, m)?)?;

@@ -10,24 +10,45 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use super::convert::{frame_bytes, hex_lower};
+use super::keys::{store_from_dict, KeyStore};
 use super::to_pyerr;
 use crate::records::{self, Record as CoreRecord, RecordKind, Value};
-use crate::telegram::{self as core, DecodeOptions, LinkInfo, LinkMode};
+use crate::link::wmbus::FrameFormat;
+use crate::telegram::{self as core, DecodeOptions, Decryption, LinkInfo, LinkMode};
 use crate::tpl;
 
-/// decode(frame, keys=None, link="auto")
+/// decode(frame, keys=None, link="auto", strict=False)
 #[pyfunction]
-#[pyo3(signature = (frame, keys=None, link="auto"))]
-pub fn decode(py: Python<'_>, frame: &Bound<'_, PyAny>, keys: Option<&Bound<'_, PyAny>>, link: &str) -> PyResult<Telegram> {
-    let _ = keys; // Keys are used by the security layer (wireless/encrypted telegrams).
+#[pyo3(signature = (frame, keys=None, link="auto", strict=false))]
+pub fn decode(
+    py: Python<'_>,
+    frame: &Bound<'_, PyAny>,
+    keys: Option<&Bound<'_, PyAny>>,
+    link: &str,
+    strict: bool,
+) -> PyResult<Telegram> {
     let Some(link) = LinkMode::parse(link) else {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "link must be 'auto', 'wired' or 'wireless', not {link:?}"
+            "link must be 'auto', 'wired', 'wireless', 'wireless-a', 'wireless-b' or 'wireless-nocrc', not {link:?}"
         )));
     };
     let bytes = frame_bytes(frame)?;
-    let opts = DecodeOptions { link };
-    match core::decode(&bytes, &opts) {
+    let opts = DecodeOptions { link, strict };
+    let result = match keys {
+        None => core::decode(&bytes, &opts),
+        Some(k) if k.is_none() => core::decode(&bytes, &opts),
+        Some(k) => {
+            if let Ok(store) = k.cast::<KeyStore>() {
+                core::decode_with_keys(&bytes, &opts, &store.get().inner)
+            } else if let Ok(d) = k.cast::<PyDict>() {
+                let store = store_from_dict(py, d)?;
+                core::decode_with_keys(&bytes, &opts, &store)
+            } else {
+                return Err(pyo3::exceptions::PyTypeError::new_err("keys must be a dict or a meterlink.KeyStore"));
+            }
+        }
+    };
+    match result {
         Ok(tg) => Ok(Telegram { inner: Arc::new(tg) }),
         Err(e) => Err(to_pyerr(py, e)),
     }
@@ -190,41 +211,76 @@ impl Telegram {
     fn application_error(&self) -> Option<&str> {
         self.inner.application_error.as_deref()
     }
-    /// "wired" (FT1.2).
+    /// "wired" (FT1.2) or "wireless" (EN 13757-4).
     #[getter]
     fn link_layer(&self) -> &'static str {
         match self.inner.link {
             LinkInfo::Wired { .. } => "wired",
+            LinkInfo::Wireless { .. } => "wireless",
         }
     }
-    /// Kind of FT1.2 frame: "long frame", "control frame", "short frame", "single character".
+    /// Wired: "long frame", "control frame", "short frame", "single character".
+    /// Wireless: "format A", "format B", "no CRC" (CRCs removed by the receiver).
     #[getter]
     fn frame_type(&self) -> &'static str {
         match self.inner.link {
             LinkInfo::Wired { frame_kind, .. } => frame_kind,
+            LinkInfo::Wireless { format: FrameFormat::A, .. } => "format A",
+            LinkInfo::Wireless { format: FrameFormat::B, .. } => "format B",
+            LinkInfo::Wireless { format: FrameFormat::NoCrc, .. } => "no CRC",
         }
     }
     /// The link-layer C field.
     #[getter]
     fn c_field(&self) -> u8 {
         match self.inner.link {
-            LinkInfo::Wired { c, .. } => c,
+            LinkInfo::Wired { c, .. } | LinkInfo::Wireless { c, .. } => c,
         }
     }
-    /// Name of the link-layer service (SND_NKE, REQ_UD2, RSP_UD, ...).
+    /// Name of the link-layer service (SND_NKE, REQ_UD2, RSP_UD, SND_NR, ...).
     #[getter]
     fn c_field_name(&self) -> &'static str {
         match self.inner.link {
             LinkInfo::Wired { frame_kind: "single character", .. } => "ACK",
             LinkInfo::Wired { c, .. } => crate::link::wired::CField(c).name(),
+            LinkInfo::Wireless { c, .. } => crate::link::wmbus::c_field_name(c).unwrap_or("unknown"),
         }
     }
-    /// Wired primary address (A field).
+    /// Wired primary address (A field); None for wireless frames (see `link_id`).
     #[getter]
     fn address(&self) -> Option<u8> {
         match self.inner.link {
             LinkInfo::Wired { frame_kind: "single character", .. } => None,
             LinkInfo::Wired { a, .. } => Some(a),
+            LinkInfo::Wireless { .. } => None,
+        }
+    }
+    /// Wireless link-layer (transmitter) identity: ID and manufacturer. They differ from
+    /// `id`/`manufacturer` when a long TPL header names another meter (repeaters, gateways).
+    #[getter]
+    fn link_id(&self) -> Option<String> {
+        self.inner.link_address().map(|a| a.id_string())
+    }
+    #[getter]
+    fn link_manufacturer(&self) -> Option<String> {
+        self.inner.link_address().map(|a| a.manufacturer_string())
+    }
+    /// Bytes after the L-delimited wireless frame that were ignored (RSSI etc.).
+    #[getter]
+    fn trailing_bytes(&self) -> usize {
+        match self.inner.link {
+            LinkInfo::Wireless { trailing, .. } => trailing,
+            LinkInfo::Wired { .. } => 0,
+        }
+    }
+    /// "meterlink" (decrypted and verified with the key), "receiver" (forwarded already
+    /// decrypted), or None.
+    #[getter]
+    fn decrypted_by(&self) -> Option<&'static str> {
+        match self.inner.decryption {
+            Decryption::None => None,
+            Decryption::Verified => Some("meterlink"),
+            Decryption::ByReceiver => Some("receiver"),
         }
     }
     /// The application data the records were decoded from (plaintext), as bytes.
@@ -257,6 +313,8 @@ impl Telegram {
         d.set_item(intern!(py, "link_layer"), self.link_layer())?;
         d.set_item(intern!(py, "frame_type"), self.frame_type())?;
         d.set_item(intern!(py, "address"), self.address())?;
+        d.set_item(intern!(py, "link_id"), self.link_id())?;
+        d.set_item(intern!(py, "decrypted_by"), self.decrypted_by())?;
         let recs = PyList::empty(py);
         for r in &t.records {
             recs.append(record_dict(py, r, &t.payload)?)?;

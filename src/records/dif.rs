@@ -2,7 +2,7 @@
 
 use super::date::DateTimeValue;
 use super::value::{self, Value};
-use super::vif::{self, ValueHint, VifInfo};
+use super::vif::{self, ValueHint, VifInfo, VifTable};
 use super::{Function, Record, RecordError, RecordKind, Span};
 
 /// Maximum number of DIFEs (EN 13757-3 6.3.1).
@@ -226,6 +226,8 @@ fn decode_value(info: &VifInfo, coding: Coding, lvar: Option<Lvar>, b: &[u8], sp
             None => Value::InvalidBcd(sp),
         },
         Coding::Lvar => match lvar {
+            // A manufacturer-specific VIF gives the characters no meaning: keep the bytes.
+            Some(Lvar::Text) if info.table == VifTable::ManufacturerSpecific => Value::Bytes(sp),
             Some(Lvar::Text) => Value::Text(value::text(b, msb_first)),
             Some(Lvar::PositiveBcd) | Some(Lvar::NegativeBcd) => {
                 let negative = lvar == Some(Lvar::NegativeBcd);

@@ -167,7 +167,10 @@ pub fn parse_records(buf: &[u8], msb_first: bool, out: &mut Vec<Record>) -> Resu
     dif::parse_all(buf, msb_first, out)
 }
 
-/// A readable one-line description of a record ("Volume, storage 1, tariff 2: 12.345 m^3").
+/// A readable one-line description of a record: "Volume (storage 1, tariff 2): 12.345 m^3";
+/// subunit and a non-instantaneous function are added when present, e.g.
+/// "Power (storage 0, tariff 1, subunit 1, maximum): 31600 W". Numbers are printed exactly
+/// (mantissa and exponent, no float rounding).
 pub fn describe(record: &Record, buf: &[u8]) -> String {
     value::describe(record, buf)
 }

@@ -316,6 +316,9 @@ fn plain_text_and_manufacturer_records() {
     // manufacturer-specific VIF: value per DIF
     let r = one("02 FF 52 F401");
     assert_eq!((r.vif.quantity, r.value.clone()), ("Manufacturer specific", num(500, 0)));
+    // manufacturer-specific VIF with an LVAR "text": the characters mean nothing, bytes kept
+    let r = one("0D FF 5F 03 350082");
+    assert_eq!(r.value, Value::Bytes(Span { start: 4, len: 3 }));
     // manufacturer-specific VIFE keeps the VIF meaning
     let r = one("04 AB FF 01 FEFFFFFF");
     assert_eq!((r.vif.quantity, r.vif.unit, r.value.clone()), ("Power", Unit::W, num(-2, 0)));

@@ -48,6 +48,9 @@ pub fn decrypt_des_cbc_into(
         });
     }
     out.extend_from_slice(data);
+    if enc_len == 0 {
+        return Ok(());
+    }
     let (blocks, _) = Array::<u8, U8>::slice_as_chunks_mut(&mut out[..enc_len]);
     cbc::Decryptor::<des::Des>::new(key.into(), iv.into()).decrypt_blocks(blocks);
     if let Err(e) = check_2f2f(out, 0) {

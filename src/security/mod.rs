@@ -196,6 +196,26 @@ impl fmt::Display for SecurityError {
 impl std::error::Error for SecurityError {}
 
 impl SecurityError {
+    /// Byte offset of the problem, where the error has one.
+    pub fn offset(&self) -> Option<usize> {
+        use SecurityError::*;
+        match *self {
+            Truncated { offset, .. }
+            | InvalidConfig { offset, .. }
+            | BadEncryptedLength { offset, .. }
+            | MissingVerificationBytes { offset }
+            | MissingFiller { offset }
+            | MissingFrameCounter { offset }
+            | TagMismatch { offset } => Some(offset),
+            UnsupportedMode { .. }
+            | UnsupportedKdf { .. }
+            | MissingCounter
+            | MissingMac { .. }
+            | AflMacMismatch
+            | BadTagLength { .. } => None,
+        }
+    }
+
     /// The same error with every offset moved by `delta`.
     pub fn shifted(self, delta: usize) -> Self {
         use SecurityError::*;

@@ -18,7 +18,7 @@ pub fn iv(addr: &MeterAddress, acc: u8) -> [u8; 16] {
 }
 
 /// Shared CBC decrypt: copy `data` to `out`, decrypt the first `enc_len` bytes in place with
-/// `iv`, check 2F 2F. `offset` = position of `data[0]` for error reporting. `out` is cleared on
+/// `iv`, check 2F 2F (skipped when `enc_len` is 0: N = 0 means nothing is encrypted). `offset` = position of `data[0]` for error reporting. `out` is cleared on
 /// error.
 pub(crate) fn cbc_decrypt_2f2f(
     key: &Key,
@@ -37,6 +37,10 @@ pub(crate) fn cbc_decrypt_2f2f(
         });
     }
     out.extend_from_slice(data);
+    if enc_len == 0 {
+        // N = 0: nothing is encrypted (no verification bytes either).
+        return Ok(());
+    }
     cbc_decrypt(&aes(key), iv, &mut out[..enc_len]);
     if let Err(e) = check_2f2f(out, offset) {
         out.clear();

@@ -1272,6 +1272,9 @@ fn config_field_layouts() {
         ),
         Err(SecurityError::MissingCounter)
     );
+    // mode 5 / 7 with N = 0: nothing encrypted, data passed through without a 2F 2F check
+    decrypt_tpl(&[0; 16], &hx("7A0000 0005 0C13"), 3, &link, None, &mut out).unwrap();
+    assert_eq!(out, hx("0C13"));
     // mode 0 passes data through
     decrypt_tpl(&[0; 16], &hx("7A0000 0000 0C13"), 3, &link, None, &mut out).unwrap();
     assert_eq!(out, hx("0C13"));
