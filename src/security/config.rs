@@ -30,7 +30,7 @@ pub enum EncryptedLength {
     None,
     /// N 16-byte AES blocks (modes 5, 7, 15).
     AesBlocks(u8),
-    /// N 8-byte DES blocks (modes 2, 3) [?].
+    /// N 16-byte units of DES-CBC data (modes 2, 3): two DES blocks per unit.
     DesBlocks(u8),
     /// A byte count (modes 8, 9, 10).
     Bytes(u8),
@@ -91,7 +91,9 @@ impl SecurityConfig {
         let n = match self.encrypted {
             EncryptedLength::None => 0,
             EncryptedLength::AesBlocks(n) => usize::from(n) * 16,
-            EncryptedLength::DesBlocks(n) => usize::from(n) * 8,
+            // N counts 16-byte units in the DES modes too: verified on the wmbusmeters
+            // tests/test_des.sh telegram (CFG 0x0210, N = 1, 16 encrypted bytes, IV 0).
+            EncryptedLength::DesBlocks(n) => usize::from(n) * 16,
             EncryptedLength::Bytes(n) => usize::from(n),
             EncryptedLength::ToEnd => available,
         };

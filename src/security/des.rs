@@ -1,10 +1,11 @@
 //! Security modes 2 and 3: DES-CBC (deprecated; EN 13757-3:2004, kept in EN 13757-7 §9.4.3).
 //!
 //! No public test vector exists for these modes ([?] in the notes §c.7). Choices made here:
-//! * mode 2: IV = 0; mode 3: IV = `M(2) ‖ ID(4) ‖ version ‖ type` (the 8-byte address, one DES
-//!   block) [?];
-//! * CFG bits 7..4 count 8-byte DES blocks [?] — the decrypt function takes an explicit byte
-//!   length so a caller can override this;
+//! * mode 2: IV = 0 [verified: the wmbusmeters `tests/test_des.sh` telegram decrypts to 2F2F with
+//!   IV 0 and key 0102030405060708]; mode 3: IV = `M(2) ‖ ID(4) ‖ version ‖ type` (the 8-byte
+//!   address, one DES block) [?, no vector];
+//! * CFG bits 7..4 count 16-byte units (as in mode 5), verified by the same telegram (N = 1,
+//!   16 encrypted bytes); the decrypt function takes an explicit byte length;
 //! * the plaintext starts with 2F 2F like the AES modes.
 //!
 //! The DES primitive is RustCrypto `des`; CBC chaining via `cbc`.
@@ -70,10 +71,39 @@ pub fn encrypt_des_cbc(
     clear_tail: &[u8],
 ) -> (Vec<u8>, u8) {
     let mut buf = plain.to_vec();
-    pad_2f(&mut buf, 8);
-    let n = buf.len() / 8;
+    // Padded to whole 16-byte units: the configuration field's N counts 16-byte units.
+    pad_2f(&mut buf, 16);
+    let n = buf.len() / 16;
     let (blocks, _) = Array::<u8, U8>::slice_as_chunks_mut(&mut buf);
     cbc::Encryptor::<des::Des>::new(key.into(), iv.into()).encrypt_blocks(blocks);
     buf.extend_from_slice(clear_tail);
     (buf, n.min(255) as u8)
+}
+
+#[cfg(test)]
+mod real_telegram {
+    use super::super::decrypt_tpl;
+    use super::super::MeterAddress;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// Source: wmbusmeters `tests/test_des.sh` (a telegram and key used as test data there):
+    /// `1E44 8B05 01000000 04 07 | 7A 01 00 1002 | BBD1EAFD0222F871CB70DA16C78AE098`, DES key
+    /// 0102030405060708 → `2F2F 0413 E8030000 2F2F…` (volume 1.000 m³, computed here with Python
+    /// `cryptography` TripleDES(k‖k‖k) = DES, CBC, IV 0).
+    #[test]
+    fn mode2_des_cbc_iv_zero() {
+        let frame = hex("1E468B050100000004077A01001002BBD1EAFD0222F871CB70DA16C78AE098");
+        let link = MeterAddress::from_link_bytes(&frame[2..10].try_into().unwrap());
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&hex("0102030405060708"));
+        let mut out = Vec::new();
+        let cfg = decrypt_tpl(&key, &frame[10..], 3, &link, None, &mut out).unwrap();
+        assert_eq!(cfg.mode, 2);
+        assert_eq!(out, hex("2F2F0413E80300002F2F2F2F2F2F2F2F"));
+        key[..8].copy_from_slice(&[0xFF; 8]);
+        assert!(decrypt_tpl(&key, &frame[10..], 3, &link, None, &mut out).is_err());
+    }
 }
