@@ -48,12 +48,49 @@ impl LinkMode {
     }
 }
 
+/// What to do when the application data ends in bytes that are not a complete data record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TailPolicy {
+    /// Wired frames: `Strict`. Wireless telegrams: `Keep`. Real wM-Bus meters append
+    /// manufacturer bytes without announcing them by DIF 0F (seen in telegrams of several
+    /// makes), while on wired M-Bus an unparseable tail is a malformed frame (EN 13757-3; libmbus
+    /// rejects it the same way).
+    #[default]
+    Auto,
+    /// The telegram is rejected with a `DecodeError` naming the record and its offset.
+    Strict,
+    /// The records before the tail are returned; the tail is reported in
+    /// [`Telegram::undecoded`] with its offset and the reason.
+    Keep,
+}
+
+impl TailPolicy {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(TailPolicy::Auto),
+            "strict" => Some(TailPolicy::Strict),
+            "keep" => Some(TailPolicy::Keep),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DecodeOptions {
     pub link: LinkMode,
     /// Raise a security error for an encrypted telegram without a key, instead of returning
     /// its header with no records.
     pub strict: bool,
+    pub tail: TailPolicy,
+}
+
+/// Application data at the end of a telegram that did not decode as records (see [`TailPolicy`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Undecoded {
+    /// Offset of the first undecoded byte in the frame (and `start` in the payload).
+    pub offset: usize,
+    pub start: usize,
+    pub reason: String,
 }
 
 /// The link layer a telegram arrived on.
@@ -102,6 +139,8 @@ pub struct Telegram {
     /// Offset of `payload[0]` in the frame as given (for diagnostics).
     pub payload_offset: usize,
     pub records: Vec<Record>,
+    /// A tail of the application data that did not decode as records (wireless, see [`TailPolicy`]).
+    pub undecoded: Option<Undecoded>,
 }
 
 impl Telegram {
@@ -123,6 +162,7 @@ impl Telegram {
             payload: Vec::new(),
             payload_offset: 0,
             records: Vec::new(),
+            undecoded: None,
         }
     }
 
@@ -287,6 +327,16 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, opts: &DecodeOptions, keys: &
     Ok(tg)
 }
 
+/// Security modes 1 and 16..31 (EN 13757-7 9.4.2): manufacturer specific.
+fn is_manufacturer_mode(mode: u8) -> bool {
+    mode == 1 || mode >= 16
+}
+
+fn parses_completely(body: &[u8], msb_first: bool) -> bool {
+    let mut scratch = Vec::new();
+    records::parse_records(body, msb_first, &mut scratch).is_ok()
+}
+
 struct Ctx<'a> {
     opts: &'a DecodeOptions,
     keys: &'a dyn KeyLookup,
@@ -343,7 +393,8 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
             let ident = header.address.or(ctx.link);
             let key = ident
                 .and_then(|a| ctx.keys.key_for(a.manufacturer, a.id))
-                .or_else(|| ctx.link.and_then(|a| ctx.keys.key_for(a.manufacturer, a.id)));
+                .or_else(|| ctx.link.and_then(|a| ctx.keys.key_for(a.manufacturer, a.id)))
+                .filter(|_| !is_manufacturer_mode(mode));
             // Where the (possibly already decrypted) data starts after CFG and its extension.
             let cfg = security::parse_config(tpdu, cfg_offset).ok();
             let data_at = cfg.map_or(body_at + 2, |c| c.payload_offset).min(tpdu.len());
@@ -371,6 +422,17 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
                     }
                 }
                 None if clear_2f2f => {}
+                // Modes 1 and 16..31 are manufacturer specific: nothing can decrypt them, and
+                // legacy wired meters fill the (then "signature") field with such values while
+                // sending clear records. The payload is decoded if it parses completely as
+                // records; otherwise it stays opaque (EN 13757-7 9.4.2: reported, kept).
+                None if is_manufacturer_mode(mode) && parses_completely(body, info.msb_first) => {
+                    tg.encrypted = false;
+                    tg.payload = body.to_vec();
+                    records::parse_records(&tg.payload, info.msb_first, &mut tg.records)
+                        .map_err(|e| Error::Records(e.shifted(tg.payload_offset)))?;
+                    return Ok(());
+                }
                 None if ctx.opts.strict => return Err(no_key(ident, base + cfg_offset)),
                 None => {
                     tg.payload = body.to_vec();
@@ -387,8 +449,21 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
         }
     }
     tg.payload = payload.unwrap_or_else(|| body.to_vec());
-    records::parse_records(&tg.payload, info.msb_first, &mut tg.records)
-        .map_err(|e| Error::Records(e.shifted(tg.payload_offset)))?;
+    if let Err(e) = records::parse_records(&tg.payload, info.msb_first, &mut tg.records) {
+        let keep = match ctx.opts.tail {
+            TailPolicy::Strict => false,
+            TailPolicy::Keep => true,
+            TailPolicy::Auto => ctx.link.is_some(),
+        };
+        // The records before the failing one are complete; the failing one starts at the end
+        // of the last good record (idle fillers in between are skipped by the parser).
+        let start = tg.records.last().map_or(0, |r| (r.data.start + u32::from(r.data.len)) as usize);
+        let e = e.shifted(tg.payload_offset);
+        if !keep {
+            return Err(Error::Records(e));
+        }
+        tg.undecoded = Some(Undecoded { offset: tg.payload_offset + start, start, reason: e.to_string() });
+    }
     Ok(())
 }
 

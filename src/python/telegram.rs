@@ -14,26 +14,32 @@ use super::keys::{store_from_dict, KeyStore};
 use super::to_pyerr;
 use crate::records::{self, Record as CoreRecord, RecordKind, Value};
 use crate::link::wmbus::FrameFormat;
-use crate::telegram::{self as core, DecodeOptions, Decryption, LinkInfo, LinkMode};
+use crate::telegram::{self as core, DecodeOptions, Decryption, LinkInfo, LinkMode, TailPolicy};
 use crate::tpl;
 
 /// decode(frame, keys=None, link="auto", strict=False)
 #[pyfunction]
-#[pyo3(signature = (frame, keys=None, link="auto", strict=false))]
+#[pyo3(signature = (frame, keys=None, link="auto", strict=false, tail="auto"))]
 pub fn decode(
     py: Python<'_>,
     frame: &Bound<'_, PyAny>,
     keys: Option<&Bound<'_, PyAny>>,
     link: &str,
     strict: bool,
+    tail: &str,
 ) -> PyResult<Telegram> {
+    let Some(tail) = TailPolicy::parse(tail) else {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "tail must be 'auto', 'strict' or 'keep', not {tail:?}"
+        )));
+    };
     let Some(link) = LinkMode::parse(link) else {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
             "link must be 'auto', 'wired', 'wireless', 'wireless-a', 'wireless-b' or 'wireless-nocrc', not {link:?}"
         )));
     };
     let bytes = frame_bytes(frame)?;
-    let opts = DecodeOptions { link, strict };
+    let opts = DecodeOptions { link, strict, tail };
     let result = match keys {
         None => core::decode(&bytes, &opts),
         Some(k) if k.is_none() => core::decode(&bytes, &opts),
@@ -95,6 +101,32 @@ fn value_to_py(py: Python<'_>, v: &Value, payload: &[u8]) -> PyResult<Py<PyAny>>
     })
 }
 
+/// A record's Python value: as [`value_to_py`], except that an LVAR "binary number" (EN 13757-3
+/// Table 5, LVAR E0h..F6h) is an int (LSB first on the wire; MSB first for the 0x76 CIs).
+fn record_value(py: Python<'_>, r: &CoreRecord, payload: &[u8], msb_first: bool) -> PyResult<Py<PyAny>> {
+    if let Value::Bytes(span) = &r.value {
+        if r.is_binary_number(payload) {
+            let order = if msb_first { "big" } else { "little" };
+            let bytes = pyo3::types::PyBytes::new(py, span.get(payload));
+            let int = py.get_type::<pyo3::types::PyInt>().call_method1(intern!(py, "from_bytes"), (bytes, order))?;
+            return number_scale(py, int, r.vif.exponent);
+        }
+    }
+    value_to_py(py, &r.value, payload)
+}
+
+/// int × 10^exponent: an int for exponent ≥ 0, else a float.
+fn number_scale(py: Python<'_>, int: Bound<'_, PyAny>, exponent: i8) -> PyResult<Py<PyAny>> {
+    if exponent == 0 {
+        return Ok(int.unbind());
+    }
+    if exponent > 0 {
+        return Ok(int.mul(10i64.pow(exponent as u32))?.unbind());
+    }
+    let f: f64 = int.extract()?;
+    Ok((f / 10f64.powi(-(exponent as i32))).into_pyobject(py)?.into_any().unbind())
+}
+
 fn record_unit(r: &CoreRecord) -> Option<&str> {
     if let Some(t) = r.vif.plain_text_unit.as_deref() {
         return Some(t);
@@ -121,9 +153,9 @@ fn function_str(py: Python<'_>, f: crate::records::Function) -> &Bound<'_, PyStr
     }
 }
 
-fn record_dict<'py>(py: Python<'py>, r: &CoreRecord, payload: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+fn record_dict<'py>(py: Python<'py>, r: &CoreRecord, payload: &[u8], msb_first: bool) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item(intern!(py, "value"), value_to_py(py, &r.value, payload)?)?;
+    d.set_item(intern!(py, "value"), record_value(py, r, payload, msb_first)?)?;
     d.set_item(intern!(py, "unit"), record_unit(r))?;
     d.set_item(intern!(py, "quantity"), record_quantity(r))?;
     d.set_item(intern!(py, "storage"), r.storage)?;
@@ -133,6 +165,10 @@ fn record_dict<'py>(py: Python<'py>, r: &CoreRecord, payload: &[u8]) -> PyResult
     d.set_item(intern!(py, "dif"), hex_lower(r.dib.get(payload)))?;
     d.set_item(intern!(py, "vif"), hex_lower(r.vib.get(payload)))?;
     Ok(d)
+}
+
+fn msb_first(t: &core::Telegram) -> bool {
+    t.ci_info().is_some_and(|i| i.msb_first)
 }
 
 impl Telegram {
@@ -283,6 +319,17 @@ impl Telegram {
             Decryption::ByReceiver => Some("receiver"),
         }
     }
+    /// The end of the application data that did not decode as records, as
+    /// `{"offset": frame offset, "data": hex, "reason": text}`; None when everything decoded.
+    #[getter]
+    fn undecoded<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(u) = &self.inner.undecoded else { return Ok(None) };
+        let d = PyDict::new(py);
+        d.set_item("offset", u.offset)?;
+        d.set_item("data", hex_lower(&self.inner.payload[u.start.min(self.inner.payload.len())..]))?;
+        d.set_item("reason", &u.reason)?;
+        Ok(Some(d))
+    }
     /// The application data the records were decoded from (plaintext), as bytes.
     #[getter]
     fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
@@ -315,9 +362,10 @@ impl Telegram {
         d.set_item(intern!(py, "address"), self.address())?;
         d.set_item(intern!(py, "link_id"), self.link_id())?;
         d.set_item(intern!(py, "decrypted_by"), self.decrypted_by())?;
+        d.set_item(intern!(py, "undecoded"), self.undecoded(py)?)?;
         let recs = PyList::empty(py);
         for r in &t.records {
-            recs.append(record_dict(py, r, &t.payload)?)?;
+            recs.append(record_dict(py, r, &t.payload, msb_first(t))?)?;
         }
         d.set_item(intern!(py, "records"), recs)?;
         Ok(d)
@@ -371,7 +419,7 @@ impl Record {
     /// times, str for text, lowercase hex for raw bytes, None when absent or invalid.
     #[getter]
     fn value(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        value_to_py(py, &self.r().value, &self.tg.payload)
+        record_value(py, self.r(), &self.tg.payload, msb_first(&self.tg))
     }
     /// Exact value as `decimal.Decimal` (numbers only, else None).
     #[getter]
@@ -472,7 +520,7 @@ impl Record {
         records::describe(self.r(), &self.tg.payload)
     }
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        record_dict(py, self.r(), &self.tg.payload)
+        record_dict(py, self.r(), &self.tg.payload, msb_first(&self.tg))
     }
     fn __repr__(&self) -> String {
         format!("<Record {}>", records::describe(self.r(), &self.tg.payload))

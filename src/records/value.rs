@@ -155,7 +155,16 @@ pub(crate) fn real32(b: &[u8], msb_first: bool) -> f32 {
 /// LVAR text: reversed on the wire unless the application layer is MSB first. Bytes are
 /// taken as Latin-1 characters.
 pub(crate) fn text(b: &[u8], msb_first: bool) -> Box<str> {
-    let mut s = String::with_capacity(b.len());
+    if b.is_ascii() {
+        // fast path: one allocation, no UTF-8 encoding
+        let mut v = b.to_vec();
+        if !msb_first {
+            v.reverse();
+        }
+        // ASCII is valid UTF-8
+        return String::from_utf8(v).unwrap_or_default().into_boxed_str();
+    }
+    let mut s = String::with_capacity(b.len() * 2);
     if msb_first {
         s.extend(b.iter().map(|&c| c as char));
     } else {

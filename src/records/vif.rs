@@ -648,12 +648,7 @@ fn text_at(buf: &[u8], at: usize, record_offset: usize) -> Result<(usize, usize)
 fn plain_text(buf: &[u8], start: usize, end: usize, msb_first: bool) -> Box<str> {
     // Text is sent last character first unless the application layer is MSB first
     // (EN 13757-3 6.4.3: the character order follows the byte order of the APL).
-    let s = &buf[start..end];
-    if msb_first {
-        s.iter().map(|&c| c as char).collect::<String>().into_boxed_str()
-    } else {
-        s.iter().rev().map(|&c| c as char).collect::<String>().into_boxed_str()
-    }
+    super::value::text(&buf[start..end], msb_first)
 }
 
 /// Parse the VIB starting at `at`. `record_offset` is where the record (its DIF) starts.
