@@ -12,6 +12,7 @@
 
 pub mod afl;
 pub mod ell;
+pub mod encode;
 pub mod error;
 pub mod keys;
 pub mod link;

@@ -588,7 +588,7 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
             for link in [LinkMode::Auto, LinkMode::Wired, LinkMode::Wireless] {
-                if let Ok(tg) = decode(&data, &DecodeOptions { link, strict: false }) { check(&tg) }
+                if let Ok(tg) = decode(&data, &DecodeOptions { link, ..Default::default() }) { check(&tg) }
             }
         }
 

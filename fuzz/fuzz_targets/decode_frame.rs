@@ -8,7 +8,7 @@ use meterlink::{decode, DecodeOptions};
 
 fuzz_target!(|data: &[u8]| {
     for link in [LinkMode::Auto, LinkMode::Wired, LinkMode::Wireless, LinkMode::WirelessA, LinkMode::WirelessB] {
-        if let Ok(tg) = decode(data, &DecodeOptions { link, strict: false }) {
+        if let Ok(tg) = decode(data, &DecodeOptions { link, ..Default::default() }) {
             for r in &tg.records {
                 let _ = r.dib.get(&tg.payload);
                 let _ = r.vib.get(&tg.payload);

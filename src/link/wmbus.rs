@@ -440,6 +440,12 @@ pub fn parse_wmbus(frame: &[u8], hint: FormatHint) -> Result<WmbusFrame<'_>, Wmb
                         (FrameFormat::B, Cow::Owned(v), usize::from(l) + 1)
                     } else if let Some(Err(e)) = a_result {
                         return Err(e);
+                    } else if frame.len() >= 12
+                        && crc16_en13757(&frame[..10]) == u16::from_be_bytes([frame[10], frame[11]])
+                    {
+                        // Block 1 carries a valid format-A CRC (a 1 in 65536 chance otherwise):
+                        // this is a format-A frame cut short, not a CRC-less one.
+                        return Err(WmbusError::Truncated { needed: len_a, available: frame.len() });
                     } else {
                         no_crc(frame, l)?
                     }
@@ -544,5 +550,20 @@ mod tests {
             parse_wmbus(&f, FormatHint::NoCrc),
             Err(WmbusError::Truncated { needed: 33, .. })
         ));
+    }
+
+    #[test]
+    fn truncated_format_a_is_not_taken_for_crc_less() {
+        // A format-A frame cut by 1..=3 bytes is still long enough to hold L+1 bytes; its valid
+        // block-1 CRC shows it is format A, so it must be rejected, not read as CRC-less.
+        for l in [0x20u8, 0x34, 0x60] {
+            let mut f: Vec<u8> = (0..=l).map(|i| i.wrapping_mul(11)).collect();
+            f[0] = l;
+            let a = add_crcs_a(&f);
+            for cut in 1..=3 {
+                let e = parse_wmbus(&a[..a.len() - cut], FormatHint::Auto).unwrap_err();
+                assert!(matches!(e, WmbusError::Truncated { .. } | WmbusError::BlockCrc { .. }), "{e}");
+            }
+        }
     }
 }
