@@ -19,6 +19,7 @@ from meterlink._native import (
     manufacturer_name,
 )
 from meterlink.exceptions import DecodeError, FrameError, MeterlinkError, SecurityError
+from meterlink.keys import load_keys
 from meterlink.stream import iter_frames
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "decode",
     "device_type_name",
     "iter_frames",
+    "load_keys",
     "manufacturer_code",
     "manufacturer_name",
 ]

@@ -1,0 +1,142 @@
+"""Wireless frames and security modes end to end (tests/vectors/wireless-frames.json; sources
+are kept in the file). Every keyed vector must decrypt with its key, must raise SecurityError
+with a one-bit-wrong key, and without a key must come back encrypted with no records."""
+
+import pytest
+
+import meterlink
+from conftest import load_vectors
+from meterlink import FrameError, SecurityError
+
+VECTORS = {v["name"]: v for v in load_vectors("wireless-frames.json")}
+KEYED = [v for v in VECTORS.values() if v["keys"]]
+
+
+def _key(v):
+    return next(iter(v["keys"].values()))
+
+
+def _keys_for(frame, key):
+    tg = meterlink.decode(frame)
+    ids = {i for i in (tg.id, tg.link_id) if i}
+    return {i: key for i in ids}
+
+
+@pytest.mark.parametrize("v", KEYED, ids=[v["name"] for v in KEYED])
+def test_decrypts_with_key(v):
+    frame = v["input_hex"]
+    tg = meterlink.decode(frame, keys=_keys_for(frame, _key(v)))
+    assert tg.encrypted and tg.decrypted and tg.decrypted_by == "meterlink"
+    exp = v["expected"]
+    payload = tg.payload.hex()
+    if "plaintext" in exp and "clear_tail" in exp:
+        assert payload == exp["plaintext"] + exp["clear_tail"]
+    elif "plaintext" in exp:
+        assert payload.startswith(exp["plaintext"])
+    elif "plaintext_prefix" in exp:
+        assert payload.startswith(exp["plaintext_prefix"])
+    elif "plaintext_with_plcrc" in exp:
+        # the 2-byte payload CRC is verified and removed; the next byte is the TPL CI (78h)
+        assert payload == exp["plaintext_with_plcrc"][6:]
+    assert tg.records or payload.strip("2f") == ""
+
+
+@pytest.mark.parametrize("v", KEYED, ids=[v["name"] for v in KEYED])
+def test_wrong_key_raises(v):
+    frame = v["input_hex"]
+    key = bytearray.fromhex(_key(v))
+    key[5] ^= 0x10
+    with pytest.raises(SecurityError):
+        meterlink.decode(frame, keys=_keys_for(frame, bytes(key)))
+
+
+@pytest.mark.parametrize("v", KEYED, ids=[v["name"] for v in KEYED])
+def test_no_key(v):
+    tg = meterlink.decode(v["input_hex"])
+    assert tg.encrypted and not tg.decrypted and tg.records == []
+    with pytest.raises(SecurityError) as e:
+        meterlink.decode(v["input_hex"], strict=True)
+    assert "no key" in str(e.value)
+
+
+def test_kamstrup_ell_volume():
+    v = VECTORS["ell-aes-ctr-kamstrup-multical21"]
+    tg = meterlink.decode(v["input_hex"], keys={"76348799": v["keys"]["key"]})
+    vols = [r.value for r in tg.records if r.unit == "m^3"]
+    assert vols[0] == pytest.approx(v["expected"]["total_m3"])
+    assert tg.manufacturer == "KAM" and tg.id == "76348799"
+
+
+def test_oms_n21_records_equal_wired_n22():
+    # OMS N.2.1 (mode 5) carries the same records as the unencrypted wired N.2.2 example.
+    v = VECTORS["mode5-oms-annexN-N21"]
+    tg = meterlink.decode(v["input_hex"], keys={"12345678": v["keys"]["key"]})
+    wired = meterlink.decode("6820206808FD7278563412931533032A0000000C1427048502046D32371F1502FD1700008916")
+    assert [r.to_dict() for r in tg.records] == [r.to_dict() for r in wired.records]
+
+
+def test_keystore_and_manufacturer_specific_keys():
+    v = VECTORS["mode5-oms-annexN-N21"]
+    good, bad = v["keys"]["key"], "FF" * 16
+    ks = meterlink.KeyStore({"12345678": bad, "ELS12345678": good})
+    assert meterlink.decode(v["input_hex"], keys=ks).decrypted
+    assert "0x" not in repr(ks) and good.lower() not in repr(ks).lower() and len(ks) == 2
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(ks)
+    ks2 = meterlink.KeyStore.from_csv_text(f"manufacturer,id,key\nELS,12345678,{good}\n")
+    assert meterlink.decode(v["input_hex"], keys=ks2).decrypted
+    with pytest.raises(meterlink.MeterlinkError) as e:
+        meterlink.KeyStore({"12345678": "00"})
+    assert "00" not in str(e.value).replace("0x", "")
+
+
+def test_load_keys_files(tmp_path):
+    v = VECTORS["mode5-oms-annexN-N21"]
+    (tmp_path / "k.csv").write_text(f"id,key\n12345678,{v['keys']['key']}\n")
+    (tmp_path / "k.json").write_text('{"12345678": "%s"}' % v["keys"]["key"])
+    for name in ("k.csv", "k.json"):
+        assert meterlink.decode(v["input_hex"], keys=meterlink.load_keys(tmp_path / name)).decrypted
+
+
+def test_receiver_decrypted_payload_without_key():
+    # A receiver that decrypts in the radio forwards the plaintext under a header that still says
+    # mode 5: without a key it is decoded and flagged as decrypted by the receiver.
+    v = VECTORS["mode5-oms-annexN-N21"]
+    frame = bytes.fromhex(v["input_hex"])
+    plain = bytes.fromhex(v["expected"]["plaintext"])
+    forwarded = frame[:15] + plain
+    tg = meterlink.decode(forwarded)
+    assert tg.decrypted and tg.decrypted_by == "receiver" and len(tg.records) == 3
+
+
+@pytest.mark.parametrize("name", ["frame-a-sontex-3-blocks", "frame-a-apator-8-blocks", "frame-a-kamstrup-modec", "frame-b-single-block"])
+def test_frame_formats_and_crc_errors(name):
+    frame = bytes.fromhex(VECTORS[name]["input_hex"])
+    tg = meterlink.decode(frame)
+    assert tg.frame_type == ("format B" if "frame-b" in name else "format A")
+    bad = bytearray(frame)
+    bad[12] ^= 0x01
+    link = "wireless-b" if "frame-b" in name else "auto"
+    with pytest.raises(FrameError) as e:
+        meterlink.decode(bytes(bad), link=link)
+    assert "CRC" in str(e.value) and e.value.offset is not None
+
+
+def test_trailing_bytes_after_frame_are_reported():
+    frame = bytes.fromhex(VECTORS["frame-a-sontex-3-blocks"]["input_hex"]) + b"\xC4\x01"
+    tg = meterlink.decode(frame)
+    assert tg.trailing_bytes == 2
+
+
+def test_wireless_tail_policy():
+    # A wireless telegram whose last bytes are not a complete record: kept and reported by
+    # default, rejected with tail="strict".
+    body = bytes.fromhex("44 2D2C 78563412 01 07 7A 01 00 0000 0413 E8030000 0413 E803")
+    frame = bytes([len(body)]) + body
+    tg = meterlink.decode(frame)
+    assert len(tg.records) == 1 and tg.records[0].value == 1.0
+    assert tg.undecoded["offset"] == 21 and tg.undecoded["data"] == "0413e803"
+    with pytest.raises(meterlink.DecodeError):
+        meterlink.decode(frame, tail="strict")
