@@ -27,3 +27,15 @@ def test_decode_hex_str(benchmark):
     h = HEAT_20.hex()
     tg = benchmark(meterlink.decode, h)
     assert len(tg.records) == 20
+
+
+import pytest  # noqa: E402
+from frames import ELL_CTR, MODE5, MODE7, MODE10  # noqa: E402
+
+
+@pytest.mark.parametrize("case", [MODE5, MODE7, MODE10, ELL_CTR], ids=["mode5", "mode7", "mode10", "ell_ctr"])
+def test_decode_decrypt(benchmark, case):
+    frame, keys = case
+    store = meterlink.KeyStore(keys)
+    tg = benchmark(meterlink.decode, frame, store)
+    assert tg.decrypted and tg.records
