@@ -20,6 +20,7 @@ from meterlink._native import (
 )
 from meterlink.exceptions import DecodeError, FrameError, MeterlinkError, SecurityError
 from meterlink.keys import load_keys
+from meterlink.readings import Reading, group_readings
 from meterlink.stream import iter_frames
 
 __all__ = [
@@ -28,12 +29,14 @@ __all__ = [
     "FrameSplitter",
     "KeyStore",
     "MeterlinkError",
+    "Reading",
     "Record",
     "SecurityError",
     "Telegram",
     "__version__",
     "decode",
     "device_type_name",
+    "group_readings",
     "iter_frames",
     "load_keys",
     "manufacturer_code",
