@@ -120,6 +120,8 @@ pub struct Telegram {
     pub link: LinkInfo,
     /// CI of the transport layer (None for frames without one: short frames, ACK).
     pub ci: Option<u8>,
+    /// What the CI means on this link.
+    pub ci_meaning: Option<&'static CiInfo>,
     pub header: TplHeader,
     /// The meter's identity: long TPL header if present, else the link-layer address.
     pub address: Option<Address>,
@@ -148,6 +150,7 @@ impl Telegram {
         Telegram {
             link,
             ci: None,
+            ci_meaning: None,
             header: TplHeader::NONE,
             address: None,
             device_type_name_override: None,
@@ -184,7 +187,7 @@ impl Telegram {
     }
 
     pub fn ci_info(&self) -> Option<&'static CiInfo> {
-        self.ci.map(tpl::ci_info)
+        self.ci_meaning.or_else(|| self.ci.map(tpl::ci_info))
     }
 
     /// The wireless link (transmitter) address, if the telegram came over the air.
@@ -214,7 +217,20 @@ pub fn decode(frame: &[u8], opts: &DecodeOptions) -> Result<Telegram, Error> {
 pub fn decode_with_keys(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup) -> Result<Telegram, Error> {
     let hint = match opts.link {
         LinkMode::Wired => return decode_wired(frame, opts, keys),
-        LinkMode::Auto if looks_wired(frame) => return decode_wired(frame, opts, keys),
+        LinkMode::Auto if looks_wired(frame) => {
+            return match decode_wired(frame, opts, keys) {
+                // Not FT1.2-shaped after all (a wireless frame with L = 68h whose next bytes
+                // happen to look like a long-frame header): try wireless, and if that fails too,
+                // report the wired error.
+                Err(
+                    e @ Error::Frame(FrameError {
+                        reason: FrameErrorReason::LengthMismatch { .. } | FrameErrorReason::BadSecondStart(_),
+                        ..
+                    }),
+                ) if frame.len() > 5 => decode_wireless(frame, FormatHint::Auto, opts, keys).map_err(|_| e),
+                other => other,
+            };
+        }
         LinkMode::Auto | LinkMode::Wireless => FormatHint::Auto,
         LinkMode::WirelessA => FormatHint::A,
         LinkMode::WirelessB => FormatHint::B,
@@ -232,8 +248,7 @@ fn decode_wired(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup) -> Res
         WiredFrame::Long { c, a, .. } => {
             let mut tg = Telegram::new(LinkInfo::Wired { c: c.0, a, frame_kind });
             let tpdu = &frame[wired::LONG_CI_OFFSET..frame.len() - 2];
-            let ctx = Ctx { opts, keys, link: None, afl: None };
-            decode_tpl(&mut tg, tpdu, wired::LONG_CI_OFFSET, &ctx)?;
+            decode_afl_tpl(&mut tg, Cow::Borrowed(tpdu), wired::LONG_CI_OFFSET, opts, keys, None)?;
             Ok(tg)
         }
     }
@@ -303,7 +318,20 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, opts: &DecodeOptions, keys: &
         }
     }
 
-    // Authentication and fragmentation layer (EN 13757-7 clause 6).
+    decode_afl_tpl(&mut tg, buf, base, opts, keys, Some(link))?;
+    Ok(tg)
+}
+
+/// The authentication and fragmentation layer (EN 13757-7 clause 6), if the CI announces one,
+/// then the TPL. `buf` starts at a CI at frame offset `base`.
+fn decode_afl_tpl(
+    tg: &mut Telegram,
+    mut buf: Cow<[u8]>,
+    mut base: usize,
+    opts: &DecodeOptions,
+    keys: &dyn KeyLookup,
+    link: Option<Address>,
+) -> Result<(), Error> {
     let mut afl_hdr = None;
     if buf[0] == 0x90 {
         let a = afl::parse_afl(&buf).map_err(|err| Error::Unsupported { offset: base, what: err.to_string() })?;
@@ -316,15 +344,13 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, opts: &DecodeOptions, keys: &
         base += a.len;
         buf = Cow::Owned(buf[a.len..].to_vec());
         afl_hdr = Some(a);
+        tg.afl = afl_hdr;
         if buf.is_empty() {
-            tg.afl = afl_hdr;
-            return Ok(tg);
+            return Ok(());
         }
     }
-    tg.afl = afl_hdr;
-    let ctx = Ctx { opts, keys, link: Some(link), afl: afl_hdr.as_ref() };
-    decode_tpl(&mut tg, &buf, base, &ctx)?;
-    Ok(tg)
+    let ctx = Ctx { opts, keys, link, afl: afl_hdr.as_ref() };
+    decode_tpl(tg, &buf, base, &ctx)
 }
 
 /// Security modes 1 and 16..31 (EN 13757-7 9.4.2): manufacturer specific.
@@ -349,8 +375,11 @@ struct Ctx<'a> {
 fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<(), Error> {
     let ci = tpdu[0];
     let after_ci = &tpdu[1..];
-    let info = tpl::ci_info(ci);
+    // CI 73h is the EN 1434-3 fixed data structure on wired M-Bus, but a compact frame with a
+    // long header in wireless M-Bus (OMS Vol. 2 Table 2).
+    let info = if ci == 0x73 && ctx.link.is_some() { &tpl::ci::COMPACT_LONG_73 } else { tpl::ci_info(ci) };
     tg.ci = Some(ci);
+    tg.ci_meaning = Some(info);
     let shift = |e: TplError| Error::Tpl(TplError { offset: e.offset + base + 1, ..e });
 
     if info.header == CiHeader::Fixed {
@@ -371,6 +400,9 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
             return Ok(());
         }
         CiPayload::Records | CiPayload::Command => {}
+        // Compact frames and format frames are secured like full frames; their records need the
+        // format cache, so the (decrypted) payload is kept for it.
+        CiPayload::CompactRecords | CiPayload::FormatFrame => {}
         CiPayload::Reserved => {
             return Err(Error::Unsupported { offset: base, what: format!("reserved CI field 0x{ci:02X}") })
         }
@@ -449,6 +481,9 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
         }
     }
     tg.payload = payload.unwrap_or_else(|| body.to_vec());
+    if !matches!(info.payload, CiPayload::Records | CiPayload::Command) {
+        return Ok(());
+    }
     if let Err(e) = records::parse_records(&tg.payload, info.msb_first, &mut tg.records) {
         let keep = match ctx.opts.tail {
             TailPolicy::Strict => false,

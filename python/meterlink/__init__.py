@@ -15,6 +15,8 @@ from meterlink._native import (
     __version__,
     decode,
     device_type_name,
+    encode,
+    encode_record,
     manufacturer_code,
     manufacturer_name,
 )

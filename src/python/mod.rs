@@ -3,6 +3,7 @@
 //! `meterlink.exceptions` (once, here).
 
 mod convert;
+mod encode;
 mod keys;
 mod splitter;
 mod telegram;
@@ -60,11 +61,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "__version__",
             "decode",
             "device_type_name",
+            "encode",
+            "encode_record",
             "manufacturer_code",
             "manufacturer_name",
         ],
     )?;
     m.add_function(wrap_pyfunction!(telegram::decode, m)?)?;
+    m.add_function(wrap_pyfunction!(encode::encode, m)?)?;
+    m.add_function(wrap_pyfunction!(encode::encode_record, m)?)?;
     m.add_class::<telegram::Telegram>()?;
     m.add_class::<telegram::Record>()?;
     m.add_class::<splitter::FrameSplitter>()?;

@@ -149,6 +149,9 @@ static CI_TABLE: &[(u8, u8, CiInfo)] = &[
     (0xC5, 0xC5, ci(H::Long, P::Transfer, "security information transfer from device")),
 ];
 
+/// CI 73h as used in wireless M-Bus: compact frame with a long header (OMS Vol. 2 Table 2).
+pub static COMPACT_LONG_73: CiInfo = ci(H::Long, P::CompactRecords, "compact frame from device");
+
 static RESERVED: CiInfo = ci(H::None, P::Reserved, "reserved");
 
 /// Look a CI field up. Unknown codes come back as `CiPayload::Reserved`.
