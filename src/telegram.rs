@@ -254,10 +254,6 @@ fn decode_wired(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup) -> Res
     }
 }
 
-fn sec_addr(a: &Address) -> MeterAddress {
-    MeterAddress::new(a.manufacturer, a.id, a.version, a.device_type)
-}
-
 fn security_error(e: SecurityError, base: usize) -> Error {
     let e = e.shifted(base);
     Error::Security { offset: e.offset().unwrap_or(base), what: e.to_string() }
@@ -286,7 +282,7 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, opts: &DecodeOptions, keys: &
     if ell::is_ell_ci(buf[0]) {
         let key = keys.key_for(link.manufacturer, link.id).and_then(KeyMaterial::aes);
         let mut out = Vec::new();
-        let e = ell::decrypt_ell_into(key, &sec_addr(&link), &buf, &mut out).map_err(|err| {
+        let e = ell::decrypt_ell_into(key, &MeterAddress::from(link), &buf, &mut out).map_err(|err| {
             use crate::ell::EllError::*;
             match err {
                 PayloadCrc { offset, .. } => Error::Security { offset: base + offset, what: err.to_string() },
@@ -420,7 +416,7 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
         if mode != 0 {
             tg.encrypted = true;
             let cfg_offset = if header.kind == HeaderKind::Long { 11 } else { 3 };
-            let link = ctx.link.map(|a| sec_addr(&a)).unwrap_or_default();
+            let link = ctx.link.map(MeterAddress::from).unwrap_or_default();
             // The key of the identity that protects the TPL, else of the link address.
             let ident = header.address.or(ctx.link);
             let key = ident

@@ -165,19 +165,6 @@ pub fn c_field_name(c: u8) -> Option<&'static str> {
     })
 }
 
-/// Decode the 16-bit manufacturer field into its three letters (`0x2C2D` -> `"KAM"`).
-pub fn manufacturer_letters(m: u16) -> [u8; 3] {
-    let l = |s: u16| ((m >> s) & 0x1F) as u8 + 64;
-    [l(10), l(5), l(0)]
-}
-
-/// Encode three upper-case letters into the 16-bit manufacturer field (`b"KAM"` -> `0x2C2D`).
-pub fn manufacturer_code(letters: &[u8; 3]) -> u16 {
-    letters.iter().fold(0u16, |acc, &c| {
-        (acc << 5) | (u16::from(c.wrapping_sub(64)) & 0x1F)
-    })
-}
-
 /// A parsed wireless M-Bus frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WmbusFrame<'a> {
@@ -200,21 +187,6 @@ pub struct WmbusFrame<'a> {
 }
 
 impl WmbusFrame<'_> {
-    /// The 8-byte address block as used in IVs/nonces: `M(2, LE) || ID(4) || version || type`.
-    pub fn address_bytes(&self) -> [u8; 8] {
-        let m = self.m.to_le_bytes();
-        [
-            m[0],
-            m[1],
-            self.id[0],
-            self.id[1],
-            self.id[2],
-            self.id[3],
-            self.version,
-            self.device_type,
-        ]
-    }
-
     /// Identification number as a decimal value if it is valid BCD.
     pub fn id_bcd(&self) -> Option<u32> {
         let mut v = 0u32;

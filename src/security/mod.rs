@@ -67,6 +67,12 @@ pub struct MeterAddress {
     pub device_type: u8,
 }
 
+impl From<crate::tpl::Address> for MeterAddress {
+    fn from(a: crate::tpl::Address) -> Self {
+        MeterAddress::new(a.manufacturer, a.id, a.version, a.device_type)
+    }
+}
+
 impl MeterAddress {
     pub const fn new(m: u16, id: [u8; 4], version: u8, device_type: u8) -> Self {
         MeterAddress {

@@ -64,7 +64,7 @@ fn frame(v: &Value, hint: FormatHint) -> (MeterAddress, Vec<u8>, FrameFormat) {
     let raw = input(v);
     let f = wmbus::parse_wmbus(&raw, hint).expect("frame parses");
     (
-        MeterAddress::from_link_bytes(&f.address_bytes()),
+        MeterAddress::new(f.m, f.id, f.version, f.device_type),
         f.data.to_vec(),
         f.format,
     )
@@ -119,8 +119,8 @@ fn frame_a_header_fields() {
     assert_eq!(f.c, 0x44);
     assert_eq!(wmbus::c_field_name(f.c), Some("SND_NR"));
     assert_eq!(f.m, 0x2C2D);
-    assert_eq!(&wmbus::manufacturer_letters(f.m), b"KAM");
-    assert_eq!(wmbus::manufacturer_code(b"KAM"), 0x2C2D);
+    assert_eq!(&crate::tpl::device::manufacturer_to_str(f.m), b"KAM");
+    assert_eq!(crate::tpl::device::manufacturer_from_str("KAM"), Some(0x2C2D));
     assert_eq!(f.id, [0x98, 0x27, 0x04, 0x67]);
     assert_eq!(f.id_bcd(), Some(67042798));
     assert_eq!((f.version, f.device_type), (0x30, 0x04));

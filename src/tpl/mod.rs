@@ -28,12 +28,6 @@ impl Address {
     pub fn manufacturer_string(&self) -> String {
         String::from_utf8_lossy(&manufacturer_to_str(self.manufacturer)).into_owned()
     }
-    /// M(2) || ID(4) || version || device type: the order used by IVs and nonces.
-    pub fn iv_prefix(&self) -> [u8; 8] {
-        let m = self.manufacturer.to_le_bytes();
-        let i = self.id;
-        [m[0], m[1], i[0], i[1], i[2], i[3], self.version, self.device_type]
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,7 +192,7 @@ mod tests {
         assert_eq!(a.version, 0x33);
         assert_eq!(device_type_name(a.device_type), "Gas");
         assert_eq!(h.access_number, 0x2A);
-        assert_eq!(a.iv_prefix(), [0x93, 0x15, 0x78, 0x56, 0x34, 0x12, 0x33, 0x03]);
+        assert_eq!(crate::security::MeterAddress::from(a).bytes(), [0x93, 0x15, 0x78, 0x56, 0x34, 0x12, 0x33, 0x03]);
         let e = parse_header(ci_info(0x72), &after[..11]).unwrap_err();
         assert!(matches!(e.reason, TplErrorReason::Truncated { needed: 12, available: 11, .. }));
     }
