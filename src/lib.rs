@@ -11,6 +11,7 @@
 //! The PyO3 binding layer lives in `src/python/` behind the `python` feature.
 
 pub mod afl;
+pub mod compact;
 pub mod ell;
 pub mod encode;
 pub mod error;
@@ -25,4 +26,4 @@ pub mod tpl;
 mod python;
 
 pub use error::Error;
-pub use telegram::{decode, decode_with_keys, DecodeOptions, LinkMode, Telegram};
+pub use telegram::{decode, decode_full, decode_with_keys, DecodeOptions, LinkMode, Telegram};

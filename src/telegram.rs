@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use crate::afl::{self, Afl};
+use crate::compact::{self, FormatCache};
 use crate::ell::{self, Ell};
 use crate::error::Error;
 use crate::keys::{KeyLookup, KeyMaterial, NoKeys};
@@ -143,6 +144,8 @@ pub struct Telegram {
     pub records: Vec<Record>,
     /// A tail of the application data that did not decode as records (wireless, see [`TailPolicy`]).
     pub undecoded: Option<Undecoded>,
+    /// For an expanded compact frame: the format signature it was expanded with.
+    pub compact_signature: Option<u16>,
 }
 
 impl Telegram {
@@ -166,6 +169,7 @@ impl Telegram {
             payload_offset: 0,
             records: Vec::new(),
             undecoded: None,
+            compact_signature: None,
         }
     }
 
@@ -215,10 +219,22 @@ pub fn decode(frame: &[u8], opts: &DecodeOptions) -> Result<Telegram, Error> {
 
 /// Decode one frame, decrypting with the key `keys` has for the meter.
 pub fn decode_with_keys(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup) -> Result<Telegram, Error> {
+    decode_full(frame, opts, keys, None)
+}
+
+/// Decode one frame with keys and a compact-frame format cache: full frames teach the cache
+/// their format, compact frames are expanded from it (see [`crate::compact`]).
+pub fn decode_full(
+    frame: &[u8],
+    opts: &DecodeOptions,
+    keys: &dyn KeyLookup,
+    formats: Option<&FormatCache>,
+) -> Result<Telegram, Error> {
+    let env = Env { opts, keys, formats };
     let hint = match opts.link {
-        LinkMode::Wired => return decode_wired(frame, opts, keys),
+        LinkMode::Wired => return decode_wired(frame, &env),
         LinkMode::Auto if looks_wired(frame) => {
-            return match decode_wired(frame, opts, keys) {
+            return match decode_wired(frame, &env) {
                 // Not FT1.2-shaped after all (a wireless frame with L = 68h whose next bytes
                 // happen to look like a long-frame header): try wireless, and if that fails too,
                 // report the wired error.
@@ -227,7 +243,7 @@ pub fn decode_with_keys(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup
                         reason: FrameErrorReason::LengthMismatch { .. } | FrameErrorReason::BadSecondStart(_),
                         ..
                     }),
-                ) if frame.len() > 5 => decode_wireless(frame, FormatHint::Auto, opts, keys).map_err(|_| e),
+                ) if frame.len() > 5 => decode_wireless(frame, FormatHint::Auto, &env).map_err(|_| e),
                 other => other,
             };
         }
@@ -236,10 +252,17 @@ pub fn decode_with_keys(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup
         LinkMode::WirelessB => FormatHint::B,
         LinkMode::WirelessNoCrc => FormatHint::NoCrc,
     };
-    decode_wireless(frame, hint, opts, keys)
+    decode_wireless(frame, hint, &env)
 }
 
-fn decode_wired(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup) -> Result<Telegram, Error> {
+/// What every layer of one decode may consult.
+struct Env<'a> {
+    opts: &'a DecodeOptions,
+    keys: &'a dyn KeyLookup,
+    formats: Option<&'a FormatCache>,
+}
+
+fn decode_wired(frame: &[u8], env: &Env) -> Result<Telegram, Error> {
     let parsed = wired::parse(frame)?;
     let frame_kind = parsed.kind_name();
     match parsed {
@@ -248,7 +271,7 @@ fn decode_wired(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup) -> Res
         WiredFrame::Long { c, a, .. } => {
             let mut tg = Telegram::new(LinkInfo::Wired { c: c.0, a, frame_kind });
             let tpdu = &frame[wired::LONG_CI_OFFSET..frame.len() - 2];
-            decode_afl_tpl(&mut tg, Cow::Borrowed(tpdu), wired::LONG_CI_OFFSET, opts, keys, None)?;
+            decode_afl_tpl(&mut tg, Cow::Borrowed(tpdu), wired::LONG_CI_OFFSET, env, None)?;
             Ok(tg)
         }
     }
@@ -259,12 +282,21 @@ fn security_error(e: SecurityError, base: usize) -> Error {
     Error::Security { offset: e.offset().unwrap_or(base), what: e.to_string() }
 }
 
+/// For ELL II/IV: does the payload CRC verify over the bytes as they are (unencrypted)?
+fn ell_payload_crc_ok(buf: &[u8], e: &Ell) -> bool {
+    let at = e.crc_offset;
+    e.sn.is_some()
+        && buf.len() >= at + 2
+        && u16::from_le_bytes([buf[at], buf[at + 1]]) == wmbus::crc16_en13757(&buf[at + 2..])
+}
+
 fn no_key(addr: Option<Address>, base: usize) -> Error {
     let who = addr.map(|a| format!("{} {}", a.manufacturer_string(), a.id_string())).unwrap_or_else(|| "this meter".into());
     Error::Security { offset: base, what: format!("telegram is encrypted and no key is known for {who}") }
 }
 
-fn decode_wireless(frame: &[u8], hint: FormatHint, opts: &DecodeOptions, keys: &dyn KeyLookup) -> Result<Telegram, Error> {
+fn decode_wireless(frame: &[u8], hint: FormatHint, env: &Env) -> Result<Telegram, Error> {
+    let (opts, keys) = (env.opts, env.keys);
     let wf = wmbus::parse_wmbus(frame, hint).map_err(|e| {
         Error::Frame(FrameError { offset: e.offset(), reason: FrameErrorReason::Wireless(e.to_string()) })
     })?;
@@ -292,7 +324,14 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, opts: &DecodeOptions, keys: &
         })?;
         tg.ell = Some(e);
         tg.ci = Some(e.ci);
-        if e.is_encrypted() {
+        if e.is_encrypted() && key.is_none() && ell_payload_crc_ok(&buf, &e) {
+            // The payload CRC checks on the bytes as received: a receiver decrypted the ELL
+            // already (a 1 in 65536 chance for ciphertext).
+            tg.encrypted = true;
+            tg.decrypted = true;
+            tg.decryption = Decryption::ByReceiver;
+            buf = Cow::Owned(buf[e.crc_offset + 2..].to_vec());
+        } else if e.is_encrypted() {
             tg.encrypted = true;
             if key.is_none() {
                 if opts.strict {
@@ -314,7 +353,7 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, opts: &DecodeOptions, keys: &
         }
     }
 
-    decode_afl_tpl(&mut tg, buf, base, opts, keys, Some(link))?;
+    decode_afl_tpl(&mut tg, buf, base, env, Some(link))?;
     Ok(tg)
 }
 
@@ -324,8 +363,7 @@ fn decode_afl_tpl(
     tg: &mut Telegram,
     mut buf: Cow<[u8]>,
     mut base: usize,
-    opts: &DecodeOptions,
-    keys: &dyn KeyLookup,
+    env: &Env,
     link: Option<Address>,
 ) -> Result<(), Error> {
     let mut afl_hdr = None;
@@ -345,7 +383,7 @@ fn decode_afl_tpl(
             return Ok(());
         }
     }
-    let ctx = Ctx { opts, keys, link, afl: afl_hdr.as_ref() };
+    let ctx = Ctx { opts: env.opts, keys: env.keys, formats: env.formats, link, afl: afl_hdr.as_ref() };
     decode_tpl(tg, &buf, base, &ctx)
 }
 
@@ -362,6 +400,7 @@ fn parses_completely(body: &[u8], msb_first: bool) -> bool {
 struct Ctx<'a> {
     opts: &'a DecodeOptions,
     keys: &'a dyn KeyLookup,
+    formats: Option<&'a FormatCache>,
     /// The link-layer identity (wireless A field), used for short headers.
     link: Option<Address>,
     afl: Option<&'a Afl>,
@@ -477,8 +516,27 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
         }
     }
     tg.payload = payload.unwrap_or_else(|| body.to_vec());
-    if !matches!(info.payload, CiPayload::Records | CiPayload::Command) {
-        return Ok(());
+    match info.payload {
+        CiPayload::Records | CiPayload::Command => {}
+        CiPayload::CompactRecords => {
+            let expanded = match ctx.formats {
+                Some(cache) => compact::expand(cache, &tg.payload).map_err(|e| e.to_string()),
+                None => Err("compact frame: pass a format cache to expand it".to_string()),
+            };
+            match expanded {
+                Ok(full) => {
+                    tg.compact_signature = Some(u16::from_le_bytes([tg.payload[0], tg.payload[1]]));
+                    // Records now point into the expanded buffer (offsets no longer map 1:1
+                    // onto the frame).
+                    tg.payload = full;
+                }
+                Err(reason) => {
+                    tg.undecoded = Some(Undecoded { offset: tg.payload_offset, start: 0, reason });
+                    return Ok(());
+                }
+            }
+        }
+        _ => return Ok(()),
     }
     if let Err(e) = records::parse_records(&tg.payload, info.msb_first, &mut tg.records) {
         let keep = match ctx.opts.tail {
@@ -494,6 +552,9 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
             return Err(Error::Records(e));
         }
         tg.undecoded = Some(Undecoded { offset: tg.payload_offset + start, start, reason: e.to_string() });
+    }
+    if let (Some(cache), CiPayload::Records, None) = (ctx.formats, info.payload, &tg.undecoded) {
+        cache.learn(&tg.records, &tg.payload);
     }
     Ok(())
 }

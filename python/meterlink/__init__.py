@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from meterlink._native import (
+    FormatCache,
     FrameSplitter,
     KeyStore,
     Record,
@@ -26,6 +27,7 @@ from meterlink.readings import Reading, group_readings
 from meterlink.stream import iter_frames
 
 __all__ = [
+    "FormatCache",
     "DecodeError",
     "FrameError",
     "FrameSplitter",

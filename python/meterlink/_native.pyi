@@ -3,6 +3,7 @@
 from typing import Any, Dict, List, Literal, Mapping, NoReturn, Optional, Tuple, Union, final
 
 __all__ = [
+    "FormatCache",
     "FrameSplitter",
     "KeyStore",
     "Record",
@@ -29,6 +30,7 @@ def decode(
     link: _Link = "auto",
     strict: bool = False,
     tail: Literal["auto", "strict", "keep"] = "auto",
+    formats: Optional[FormatCache] = None,
 ) -> Telegram: ...
 def encode(
     records: Optional[_FrameInput] = None,
@@ -140,6 +142,8 @@ class Telegram:
     @property
     def undecoded(self) -> Optional[Dict[str, Any]]: ...
     @property
+    def compact_signature(self) -> Optional[int]: ...
+    @property
     def payload(self) -> bytes: ...
     @property
     def records(self) -> List[Record]: ...
@@ -203,3 +207,8 @@ class KeyStore:
     def __len__(self) -> int: ...
     def __contains__(self, key: str, /) -> bool: ...
     def __reduce__(self) -> NoReturn: ...
+
+@final
+class FormatCache:
+    def __new__(cls, capacity: int = 4096) -> FormatCache: ...
+    def __len__(self) -> int: ...

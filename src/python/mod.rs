@@ -54,6 +54,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "__all__",
         [
+            "FormatCache",
             "FrameSplitter",
             "KeyStore",
             "Record",
@@ -72,6 +73,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode::encode_record, m)?)?;
     m.add_class::<telegram::Telegram>()?;
     m.add_class::<telegram::Record>()?;
+    m.add_class::<telegram::FormatCache>()?;
     m.add_class::<splitter::FrameSplitter>()?;
     m.add_class::<keys::KeyStore>()?;
     m.add_function(wrap_pyfunction!(convert::manufacturer_code, m)?)?;

@@ -12,6 +12,28 @@ use pyo3::types::{PyDict, PyList, PyString};
 use super::convert::{frame_bytes, hex_lower};
 use super::keys::{store_from_dict, KeyStore};
 use super::to_pyerr;
+
+/// Compact-frame formats learnt from full frames (EN 13757-3 compact frames, CI 79h/7Bh).
+/// Pass the same cache to every `decode(..., formats=cache)` call of a stream.
+#[pyclass(module = "meterlink._native", frozen)]
+pub struct FormatCache {
+    pub(crate) inner: crate::compact::FormatCache,
+}
+
+#[pymethods]
+impl FormatCache {
+    #[new]
+    #[pyo3(signature = (capacity=4096))]
+    fn new(capacity: usize) -> Self {
+        FormatCache { inner: crate::compact::FormatCache::new(capacity) }
+    }
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+    fn __repr__(&self) -> String {
+        format!("<FormatCache {} formats>", self.inner.len())
+    }
+}
 use crate::records::{self, Record as CoreRecord, RecordKind, Value};
 use crate::link::wmbus::FrameFormat;
 use crate::telegram::{self as core, DecodeOptions, Decryption, LinkInfo, LinkMode, TailPolicy};
@@ -19,7 +41,7 @@ use crate::tpl;
 
 /// decode(frame, keys=None, link="auto", strict=False)
 #[pyfunction]
-#[pyo3(signature = (frame, keys=None, link="auto", strict=false, tail="auto"))]
+#[pyo3(signature = (frame, keys=None, link="auto", strict=false, tail="auto", formats=None))]
 pub fn decode(
     py: Python<'_>,
     frame: &Bound<'_, PyAny>,
@@ -27,7 +49,9 @@ pub fn decode(
     link: &str,
     strict: bool,
     tail: &str,
+    formats: Option<&Bound<'_, FormatCache>>,
 ) -> PyResult<Telegram> {
+    let formats = formats.map(|f| &f.get().inner);
     let Some(tail) = TailPolicy::parse(tail) else {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
             "tail must be 'auto', 'strict' or 'keep', not {tail:?}"
@@ -41,14 +65,14 @@ pub fn decode(
     let bytes = frame_bytes(frame)?;
     let opts = DecodeOptions { link, strict, tail };
     let result = match keys {
-        None => core::decode(&bytes, &opts),
-        Some(k) if k.is_none() => core::decode(&bytes, &opts),
+        None => core::decode_full(&bytes, &opts, &crate::keys::NoKeys, formats),
+        Some(k) if k.is_none() => core::decode_full(&bytes, &opts, &crate::keys::NoKeys, formats),
         Some(k) => {
             if let Ok(store) = k.cast::<KeyStore>() {
-                core::decode_with_keys(&bytes, &opts, &store.get().inner)
+                core::decode_full(&bytes, &opts, &store.get().inner, formats)
             } else if let Ok(d) = k.cast::<PyDict>() {
                 let store = store_from_dict(py, d)?;
-                core::decode_with_keys(&bytes, &opts, &store)
+                core::decode_full(&bytes, &opts, &store, formats)
             } else {
                 return Err(pyo3::exceptions::PyTypeError::new_err("keys must be a dict or a meterlink.KeyStore"));
             }
@@ -329,6 +353,11 @@ impl Telegram {
         d.set_item("data", hex_lower(&self.inner.payload[u.start.min(self.inner.payload.len())..]))?;
         d.set_item("reason", &u.reason)?;
         Ok(Some(d))
+    }
+    /// For a compact frame expanded from the format cache: its format signature.
+    #[getter]
+    fn compact_signature(&self) -> Option<u16> {
+        self.inner.compact_signature
     }
     /// The application data the records were decoded from (plaintext), as bytes.
     #[getter]

@@ -1,0 +1,263 @@
+//! Compact frames (CI 79h / 7Bh, wireless 73h, 84h/85h; EN 13757-3 Annex / OMS Vol. 2).
+//!
+//! A compact frame leaves out the DIB/VIB ("format") of every record and sends only
+//!
+//! ```text
+//! format signature (2, LE) | full-frame CRC (2, LE) | the data fields, in format order
+//! ```
+//!
+//! The format comes from an earlier full frame of the same kind, kept in a [`FormatCache`].
+//! Rule used here (hypothesis, no public vector pins it down; see docs/decisions.md):
+//! format signature = CRC-16/EN-13757 over the concatenated DIB+VIB bytes of the full frame's
+//! data records; full-frame CRC = CRC-16/EN-13757 over the full frame's data records (DIB, VIB
+//! and data). A compact frame is expanded only when a cached format has its signature **and**
+//! the expanded records reproduce its full-frame CRC, so a wrong rule or a stale format yields
+//! "format unknown", never wrong records.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::link::wmbus::crc16_en13757;
+use crate::records::{Record, RecordKind};
+
+/// Formats learnt from full frames, keyed by their signature. Bounded: when full, the oldest
+/// half is forgotten. Shared between threads.
+#[derive(Debug)]
+pub struct FormatCache {
+    inner: Mutex<CacheInner>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    map: HashMap<u16, (u64, Arc<[u8]>)>,
+    tick: u64,
+}
+
+impl Default for FormatCache {
+    fn default() -> Self {
+        Self::new(4096)
+    }
+}
+
+impl FormatCache {
+    pub fn new(capacity: usize) -> Self {
+        FormatCache { inner: Mutex::new(CacheInner::default()), capacity: capacity.max(1) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|g| g.map.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Learn the format of a decoded full frame (`payload` is the buffer its records point
+    /// into). Returns the signature, or None when the frame has nothing to learn.
+    pub fn learn(&self, records: &[Record], payload: &[u8]) -> Option<u16> {
+        let format = format_of(records, payload)?;
+        let sig = crc16_en13757(&format);
+        let mut g = self.inner.lock().ok()?;
+        g.tick += 1;
+        let tick = g.tick;
+        if g.map.len() >= self.capacity && !g.map.contains_key(&sig) {
+            // Forget the older half (by last use).
+            let mut ticks: Vec<u64> = g.map.values().map(|v| v.0).collect();
+            ticks.sort_unstable();
+            let cut = ticks[ticks.len() / 2];
+            g.map.retain(|_, v| v.0 > cut);
+        }
+        g.map.insert(sig, (tick, Arc::from(format)));
+        Some(sig)
+    }
+
+    pub fn get(&self, signature: u16) -> Option<Arc<[u8]>> {
+        let mut g = self.inner.lock().ok()?;
+        g.tick += 1;
+        let tick = g.tick;
+        g.map.get_mut(&signature).map(|v| {
+            v.0 = tick;
+            v.1.clone()
+        })
+    }
+}
+
+/// DIB+VIB bytes of the data records, in order (manufacturer blocks and fillers are not part of
+/// the format). None when there are no data records.
+pub fn format_of(records: &[Record], payload: &[u8]) -> Option<Vec<u8>> {
+    let mut f = Vec::new();
+    for r in records.iter().filter(|r| r.kind == RecordKind::Data) {
+        f.extend_from_slice(r.dib.get(payload));
+        f.extend_from_slice(r.vib.get(payload));
+    }
+    (!f.is_empty()).then_some(f)
+}
+
+/// Why a compact frame could not be expanded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompactError {
+    /// Fewer than 4 bytes: no signature and CRC.
+    Truncated,
+    /// No full frame with this format signature has been seen.
+    UnknownFormat { signature: u16 },
+    /// The format does not fit the data (lengths disagree).
+    Mismatch { signature: u16 },
+    /// The expanded records do not reproduce the full-frame CRC.
+    BadCrc { signature: u16, expected: u16, computed: u16 },
+}
+
+impl std::fmt::Display for CompactError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompactError::Truncated => f.write_str("compact frame shorter than its signature and CRC"),
+            CompactError::UnknownFormat { signature } => {
+                write!(f, "compact frame format {signature:04X} unknown: no full frame with it seen yet")
+            }
+            CompactError::Mismatch { signature } => {
+                write!(f, "compact frame data do not fit format {signature:04X}")
+            }
+            CompactError::BadCrc { signature, expected, computed } => write!(
+                f,
+                "compact frame with format {signature:04X}: full-frame CRC {expected:04X} expected, {computed:04X} computed"
+            ),
+        }
+    }
+}
+
+/// Data-field length of a DIF (EN 13757-3 Table 4); None for LVAR (0xD) and special functions.
+fn data_len(dif: u8) -> Option<usize> {
+    Some(match dif & 0x0F {
+        0x0 | 0x8 => 0,
+        0x1 | 0x9 => 1,
+        0x2 | 0xA => 2,
+        0x3 | 0xB => 3,
+        0x4 | 0x5 | 0xC => 4,
+        0x6 | 0xE => 6,
+        0x7 => 8,
+        _ => return None,
+    })
+}
+
+/// Length of an LVAR data field after its length byte (EN 13757-3 Table 5).
+fn lvar_len(l: u8) -> Option<usize> {
+    Some(match l {
+        0x00..=0xBF => l as usize,
+        0xC0..=0xC9 => (l - 0xC0) as usize,
+        0xD0..=0xD9 => (l - 0xD0) as usize,
+        0xE0..=0xEF => (l - 0xE0) as usize,
+        0xF0..=0xF4 => 4 * (l as usize - 0xEC),
+        0xF5 => 48,
+        0xF6 => 64,
+        _ => return None,
+    })
+}
+
+/// Expand a compact frame's application data (`compact` = signature, CRC, data) into the
+/// equivalent full-frame record bytes.
+pub fn expand(cache: &FormatCache, compact: &[u8]) -> Result<Vec<u8>, CompactError> {
+    if compact.len() < 4 {
+        return Err(CompactError::Truncated);
+    }
+    let signature = u16::from_le_bytes([compact[0], compact[1]]);
+    let expected = u16::from_le_bytes([compact[2], compact[3]]);
+    let format = cache.get(signature).ok_or(CompactError::UnknownFormat { signature })?;
+    let data = &compact[4..];
+    let bad = CompactError::Mismatch { signature };
+    let mut out = Vec::with_capacity(format.len() + data.len());
+    let (mut f, mut d) = (0usize, 0usize);
+    while f < format.len() {
+        // DIB: DIF and DIFEs (extension bit 7).
+        let dif = format[f];
+        let dib_start = f;
+        f += 1;
+        while format.get(f - 1).is_some_and(|b| b & 0x80 != 0) && f < format.len() && f - dib_start <= 11 {
+            f += 1;
+        }
+        // VIB: VIF and VIFEs. Plain-text VIFs cannot be expressed in a format frame.
+        let vif_at = f;
+        let vif = *format.get(vif_at).ok_or(bad.clone())?;
+        if vif & 0x7F == 0x7C {
+            return Err(bad);
+        }
+        f += 1;
+        while format.get(f - 1).is_some_and(|b| b & 0x80 != 0) && f < format.len() && f - vif_at <= 11 {
+            f += 1;
+        }
+        out.extend_from_slice(&format[dib_start..f]);
+        let n = match data_len(dif) {
+            Some(n) => n,
+            None if dif & 0x0F == 0x0D => {
+                let l = *data.get(d).ok_or(bad.clone())?;
+                1 + lvar_len(l).ok_or(bad.clone())?
+            }
+            None => return Err(bad),
+        };
+        let field = data.get(d..d + n).ok_or(bad.clone())?;
+        out.extend_from_slice(field);
+        d += n;
+    }
+    let computed = crc16_en13757(&out);
+    if computed != expected {
+        return Err(CompactError::BadCrc { signature, expected, computed });
+    }
+    // Data after the last formatted record (e.g. a manufacturer block) is appended as is.
+    out.extend_from_slice(&data[d..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::parse_records;
+
+    fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn learn_and_expand_round_trip() {
+        // Records of the Kamstrup Multical 21 telegram (ELL vector, security-notes.md b.2).
+        let full = hex("02FF207100 041308190000 441308190000 615B7F 616713");
+        let mut recs = vec![];
+        parse_records(&full, false, &mut recs).unwrap();
+        let cache = FormatCache::default();
+        let sig = cache.learn(&recs, &full).unwrap();
+        assert_eq!(sig, crc16_en13757(&hex("02FF20 0413 4413 615B 6167")));
+        let data = hex("7100 08190000 08190000 7F 13");
+        let mut compact = sig.to_le_bytes().to_vec();
+        compact.extend_from_slice(&crc16_en13757(&full).to_le_bytes());
+        compact.extend_from_slice(&data);
+        assert_eq!(expand(&cache, &compact).unwrap(), full);
+        // A changed value breaks the full-frame CRC: no records rather than wrong ones.
+        let mut wrong = compact.clone();
+        wrong[6] ^= 1;
+        assert!(matches!(expand(&cache, &wrong), Err(CompactError::BadCrc { .. })));
+        let mut unknown = compact.clone();
+        unknown[0] ^= 1;
+        assert!(matches!(expand(&cache, &unknown), Err(CompactError::UnknownFormat { .. })));
+        assert!(matches!(expand(&cache, &compact[..9]), Err(CompactError::Mismatch { .. })));
+        assert_eq!(expand(&cache, &compact[..3]), Err(CompactError::Truncated));
+    }
+
+    #[test]
+    fn bounded() {
+        let cache = FormatCache::new(4);
+        for v in 0u8..20 {
+            let full = [0x01, 0x13, v];
+            let mut recs = vec![];
+            parse_records(&full, false, &mut recs).unwrap();
+            // All share one format: one entry.
+            cache.learn(&recs, &full);
+        }
+        assert_eq!(cache.len(), 1);
+        for vif in 0u8..20 {
+            let full = [0x01, vif, 0];
+            let mut recs = vec![];
+            parse_records(&full, false, &mut recs).unwrap();
+            cache.learn(&recs, &full);
+        }
+        assert!(cache.len() <= 4);
+    }
+}
