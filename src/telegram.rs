@@ -452,9 +452,12 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
     if header.kind != HeaderKind::None {
         let mode = header.security_mode();
         tg.security_mode = Some(mode);
+        let cfg_offset = if header.kind == HeaderKind::Long { 11 } else { 3 };
+        // The configuration field and its extension, split into their bits (EN 13757-7 7.5.8).
+        let cfg = security::parse_config(tpdu, cfg_offset).ok();
+        tg.security = cfg;
         if mode != 0 {
             tg.encrypted = true;
-            let cfg_offset = if header.kind == HeaderKind::Long { 11 } else { 3 };
             let link = ctx.link.map(MeterAddress::from).unwrap_or_default();
             // The key of the identity that protects the TPL, else of the link address.
             let ident = header.address.or(ctx.link);
@@ -463,7 +466,6 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
                 .or_else(|| ctx.link.and_then(|a| ctx.keys.key_for(a.manufacturer, a.id)))
                 .filter(|_| !is_manufacturer_mode(mode));
             // Where the (possibly already decrypted) data starts after CFG and its extension.
-            let cfg = security::parse_config(tpdu, cfg_offset).ok();
             let data_at = cfg.map_or(body_at + 2, |c| c.payload_offset).min(tpdu.len());
             let clear_2f2f = matches!(mode, 2 | 3 | 5 | 7 | 15) && tpdu[data_at..].starts_with(&[0x2F, 0x2F]);
             match key {

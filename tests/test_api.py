@@ -101,3 +101,18 @@ def test_non_bcd_id_is_printed_faithfully():
     body = bytes.fromhex("0801723E0200059315330300000000")
     frame = bytes([0x68, len(body), len(body), 0x68]) + body + bytes([sum(body) % 256, 0x16])
     assert meterlink.decode(frame).id == "0500023E"
+
+
+def test_status_flags_and_configuration_bits():
+    # Status 0x27 = abnormal condition + power low + manufacturer bit 5; CFG 0x2520 = S bit,
+    # mode 5, 2 encrypted blocks (OMS N.2.1 header, EN 13757-7 7.5.6 / 7.5.8).
+    body = bytes.fromhex("0801723E020005931533032A272025")
+    frame = bytes([0x68, len(body), len(body), 0x68]) + body + bytes([sum(body) % 256, 0x16])
+    tg = meterlink.decode(frame)
+    assert tg.status_flags == ["abnormal condition / alarm", "power low", "manufacturer bits 0x1"]
+    cfg = tg.security_config
+    assert (cfg["mode"], cfg["encrypted_length_kind"], cfg["encrypted_length"]) == (5, "aes_blocks", 2)
+    assert cfg["synchronous"] and not cfg["bidirectional"] and not cfg["accessibility"]
+    assert meterlink.decode(N22).status_flags == []
+    assert meterlink.decode(N22).security_config["mode"] == 0
+    assert meterlink.decode("105B015C16").security_config is None

@@ -354,6 +354,65 @@ impl Telegram {
         d.set_item("reason", &u.reason)?;
         Ok(Some(d))
     }
+    /// The status byte's bits (EN 13757-7 7.5.6) in words: the application status when not
+    /// "no error", "power low", "permanent error", "temporary error", and manufacturer bits.
+    #[getter]
+    fn status_flags(&self) -> Vec<String> {
+        let Some(st) = self.inner.status() else { return vec![] };
+        let s = tpl::Status(st);
+        let mut out = vec![];
+        if st & 0x03 != 0 {
+            out.push(s.application().to_string());
+        }
+        if s.power_low() {
+            out.push("power low".into());
+        }
+        if s.permanent_error() {
+            out.push("permanent error".into());
+        }
+        if s.temporary_error() {
+            out.push("temporary error".into());
+        }
+        if s.manufacturer_bits() != 0 {
+            out.push(format!("manufacturer bits 0x{:X}", s.manufacturer_bits()));
+        }
+        out
+    }
+    /// The configuration field and its extension split into their bits for the telegram's
+    /// security mode (EN 13757-7 7.5.8, 7.7): None without a TPL header.
+    #[getter]
+    fn security_config<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        use crate::security::EncryptedLength as E;
+        let Some(c) = &self.inner.security else { return Ok(None) };
+        let d = PyDict::new(py);
+        d.set_item("raw", c.raw)?;
+        d.set_item("mode", c.mode)?;
+        let (kind, n): (&str, Option<u16>) = match c.encrypted {
+            E::None => ("none", None),
+            E::AesBlocks(n) => ("aes_blocks", Some(n.into())),
+            E::DesBlocks(n) => ("des_units", Some(n.into())),
+            E::Bytes(n) => ("bytes", Some(n.into())),
+            E::ToEnd => ("to_end", None),
+        };
+        d.set_item("encrypted_length_kind", kind)?;
+        d.set_item("encrypted_length", n)?;
+        d.set_item("bidirectional", c.bidirectional)?;
+        d.set_item("accessibility", c.accessibility)?;
+        d.set_item("synchronous", c.synchronous)?;
+        d.set_item("content", c.content)?;
+        d.set_item("hop_count", c.hop_count)?;
+        d.set_item("repeater_access", c.repeater_access)?;
+        d.set_item("content_index", c.content_index)?;
+        d.set_item("padding", c.padding)?;
+        d.set_item("counter_present", c.counter_present)?;
+        d.set_item("extension", (c.ext_len > 0).then_some(c.ext))?;
+        d.set_item("key_id", c.key_id)?;
+        d.set_item("kdf", c.kdf)?;
+        d.set_item("key_version", c.key_version)?;
+        d.set_item("message_counter", c.message_counter)?;
+        d.set_item("tag_length", c.tag_len)?;
+        Ok(Some(d))
+    }
     /// For a compact frame expanded from the format cache: its format signature.
     #[getter]
     fn compact_signature(&self) -> Option<u16> {
