@@ -255,6 +255,39 @@ pub fn decode_full(
     decode_wireless(frame, hint, &env)
 }
 
+/// Decode a message reassembled from AFL fragments ([`crate::afl::AflReassembler`]): `link`
+/// is the wireless link header of its fragments (`L C M(2) A(6)`, at least 10 bytes), `msg`
+/// the reassembled AFL and TPDU. The MAC and decryption are checked as for a single frame.
+pub fn decode_reassembled(
+    link: &[u8],
+    msg: &afl::AflMessage,
+    opts: &DecodeOptions,
+    keys: &dyn KeyLookup,
+) -> Result<Telegram, Error> {
+    if link.len() < 10 {
+        return Err(Error::Frame(FrameError {
+            offset: link.len(),
+            reason: FrameErrorReason::Truncated { expected: 10, got: link.len() },
+        }));
+    }
+    let address = Address {
+        id: [link[4], link[5], link[6], link[7]],
+        manufacturer: u16::from_le_bytes([link[2], link[3]]),
+        version: link[8],
+        device_type: link[9],
+    };
+    let mut tg = Telegram::new(LinkInfo::Wireless { c: link[1], format: FrameFormat::NoCrc, address, trailing: 0 });
+    tg.address = Some(address);
+    tg.afl = Some(msg.afl);
+    if msg.tpdu.is_empty() {
+        return Ok(tg);
+    }
+    let ctx = Ctx { opts, keys, formats: None, link: Some(address), afl: Some(&msg.afl) };
+    // Offsets refer to the reassembled TPDU (0 = its CI).
+    decode_tpl(&mut tg, &msg.tpdu, 0, &ctx)?;
+    Ok(tg)
+}
+
 /// What every layer of one decode may consult.
 struct Env<'a> {
     opts: &'a DecodeOptions,

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from meterlink._native import (
+    AflReassembler,
     FormatCache,
     FrameSplitter,
     KeyStore,
@@ -27,6 +28,7 @@ from meterlink.readings import Reading, group_readings
 from meterlink.stream import iter_frames
 
 __all__ = [
+    "AflReassembler",
     "FormatCache",
     "DecodeError",
     "FrameError",

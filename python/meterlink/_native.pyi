@@ -3,6 +3,7 @@
 from typing import Any, Dict, List, Literal, Mapping, NoReturn, Optional, Tuple, Union, final
 
 __all__ = [
+    "AflReassembler",
     "FormatCache",
     "FrameSplitter",
     "KeyStore",
@@ -216,3 +217,10 @@ class KeyStore:
 class FormatCache:
     def __new__(cls, capacity: int = 4096) -> FormatCache: ...
     def __len__(self) -> int: ...
+
+@final
+class AflReassembler:
+    def __new__(cls, max_length: int = 16384, max_meters: int = 10000) -> AflReassembler: ...
+    def push(self, frame: _FrameInput, keys: Union[_KeyInput, KeyStore, None] = None) -> Optional[Telegram]: ...
+    @property
+    def pending(self) -> int: ...

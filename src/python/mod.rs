@@ -5,6 +5,7 @@
 mod convert;
 mod encode;
 mod keys;
+mod reassembly;
 mod splitter;
 mod telegram;
 
@@ -54,6 +55,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "__all__",
         [
+            "AflReassembler",
             "FormatCache",
             "FrameSplitter",
             "KeyStore",
@@ -74,6 +76,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<telegram::Telegram>()?;
     m.add_class::<telegram::Record>()?;
     m.add_class::<telegram::FormatCache>()?;
+    m.add_class::<reassembly::AflReassembler>()?;
     m.add_class::<splitter::FrameSplitter>()?;
     m.add_class::<keys::KeyStore>()?;
     m.add_function(wrap_pyfunction!(convert::manufacturer_code, m)?)?;

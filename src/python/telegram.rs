@@ -196,6 +196,10 @@ fn msb_first(t: &core::Telegram) -> bool {
 }
 
 impl Telegram {
+    pub(crate) fn from_core(inner: Arc<core::Telegram>) -> Self {
+        Telegram { inner }
+    }
+
     fn manufacturer(&self) -> Option<String> {
         self.inner.address.filter(|_| self.inner.device_type_name_override.is_none()).map(|a| a.manufacturer_string())
     }
