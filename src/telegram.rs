@@ -230,11 +230,11 @@ pub fn decode_full(
     keys: &dyn KeyLookup,
     formats: Option<&FormatCache>,
 ) -> Result<Telegram, Error> {
-    let env = Env { opts, keys, formats };
+    let ctx = Ctx { opts, keys, formats, link: None, afl: None };
     let hint = match opts.link {
-        LinkMode::Wired => return decode_wired(frame, &env),
+        LinkMode::Wired => return decode_wired(frame, &ctx),
         LinkMode::Auto if looks_wired(frame) => {
-            return match decode_wired(frame, &env) {
+            return match decode_wired(frame, &ctx) {
                 // Not FT1.2-shaped after all (a wireless frame with L = 68h whose next bytes
                 // happen to look like a long-frame header): try wireless, and if that fails too,
                 // report the wired error.
@@ -243,7 +243,7 @@ pub fn decode_full(
                         reason: FrameErrorReason::LengthMismatch { .. } | FrameErrorReason::BadSecondStart(_),
                         ..
                     }),
-                ) if frame.len() > 5 => decode_wireless(frame, FormatHint::Auto, &env).map_err(|_| e),
+                ) if frame.len() > 5 => decode_wireless(frame, FormatHint::Auto, &ctx).map_err(|_| e),
                 other => other,
             };
         }
@@ -252,7 +252,7 @@ pub fn decode_full(
         LinkMode::WirelessB => FormatHint::B,
         LinkMode::WirelessNoCrc => FormatHint::NoCrc,
     };
-    decode_wireless(frame, hint, &env)
+    decode_wireless(frame, hint, &ctx)
 }
 
 /// Decode a message reassembled from AFL fragments ([`crate::afl::AflReassembler`]): `link`
@@ -288,14 +288,7 @@ pub fn decode_reassembled(
     Ok(tg)
 }
 
-/// What every layer of one decode may consult.
-struct Env<'a> {
-    opts: &'a DecodeOptions,
-    keys: &'a dyn KeyLookup,
-    formats: Option<&'a FormatCache>,
-}
-
-fn decode_wired(frame: &[u8], env: &Env) -> Result<Telegram, Error> {
+fn decode_wired(frame: &[u8], ctx: &Ctx) -> Result<Telegram, Error> {
     let parsed = wired::parse(frame)?;
     let frame_kind = parsed.kind_name();
     match parsed {
@@ -304,7 +297,7 @@ fn decode_wired(frame: &[u8], env: &Env) -> Result<Telegram, Error> {
         WiredFrame::Long { c, a, .. } => {
             let mut tg = Telegram::new(LinkInfo::Wired { c: c.0, a, frame_kind });
             let tpdu = &frame[wired::LONG_CI_OFFSET..frame.len() - 2];
-            decode_afl_tpl(&mut tg, Cow::Borrowed(tpdu), wired::LONG_CI_OFFSET, env, None)?;
+            decode_afl_tpl(&mut tg, Cow::Borrowed(tpdu), wired::LONG_CI_OFFSET, ctx)?;
             Ok(tg)
         }
     }
@@ -328,8 +321,8 @@ fn no_key(addr: Option<Address>, base: usize) -> Error {
     Error::Security { offset: base, what: format!("telegram is encrypted and no key is known for {who}") }
 }
 
-fn decode_wireless(frame: &[u8], hint: FormatHint, env: &Env) -> Result<Telegram, Error> {
-    let (opts, keys) = (env.opts, env.keys);
+fn decode_wireless(frame: &[u8], hint: FormatHint, ctx: &Ctx) -> Result<Telegram, Error> {
+    let (opts, keys) = (ctx.opts, ctx.keys);
     let wf = wmbus::parse_wmbus(frame, hint).map_err(|e| {
         Error::Frame(FrameError { offset: e.offset(), reason: FrameErrorReason::Wireless(e.to_string()) })
     })?;
@@ -386,7 +379,7 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, env: &Env) -> Result<Telegram
         }
     }
 
-    decode_afl_tpl(&mut tg, buf, base, env, Some(link))?;
+    decode_afl_tpl(&mut tg, buf, base, &Ctx { link: Some(link), ..*ctx })?;
     Ok(tg)
 }
 
@@ -396,8 +389,7 @@ fn decode_afl_tpl(
     tg: &mut Telegram,
     mut buf: Cow<[u8]>,
     mut base: usize,
-    env: &Env,
-    link: Option<Address>,
+    ctx: &Ctx,
 ) -> Result<(), Error> {
     let mut afl_hdr = None;
     if buf[0] == 0x90 {
@@ -416,8 +408,7 @@ fn decode_afl_tpl(
             return Ok(());
         }
     }
-    let ctx = Ctx { opts: env.opts, keys: env.keys, formats: env.formats, link, afl: afl_hdr.as_ref() };
-    decode_tpl(tg, &buf, base, &ctx)
+    decode_tpl(tg, &buf, base, &Ctx { afl: afl_hdr.as_ref(), ..*ctx })
 }
 
 /// Security modes 1 and 16..31 (EN 13757-7 9.4.2): manufacturer specific.
@@ -430,6 +421,9 @@ fn parses_completely(body: &[u8], msb_first: bool) -> bool {
     records::parse_records(body, msb_first, &mut scratch).is_ok()
 }
 
+/// What every layer of one decode may consult; `link` and `afl` are filled in as the layers
+/// are peeled off.
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     opts: &'a DecodeOptions,
     keys: &'a dyn KeyLookup,
