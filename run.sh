@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # meterlink: one script for the two README commands.
-#   ./run.sh        set up .venv, build meterlink, decode the bundled sample telegrams
+#   ./run.sh        set up .venv, build meterlink, bulk-decode the bundled sample archive to Parquet
 #   ./run.sh test   set up .venv, build meterlink, run every test (Rust, clippy, pytest, stubtest)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -17,14 +17,22 @@ PIP=("$VPY" -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" "maturin>=1.7,<2"
 if [ "${1:-main}" = test ]; then
     # The [test] extra of pyproject.toml.
-    "${PIP[@]}" "pytest>=8" "hypothesis>=6.100" "mypy>=1.10" "pytest-benchmark>=4" "cryptography>=42"
+    "${PIP[@]}" "pytest>=8" "hypothesis>=6.100" "mypy>=1.10" "pytest-benchmark>=4" "cryptography>=42" \
+        "pyarrow>=15" "pandas>=2" "polars>=1" "dask[distributed]>=2024.1"
+else
+    # The [arrow] extra: Parquet output of `meterlink bulk`.
+    "${PIP[@]}" "pyarrow>=15"
 fi
 VIRTUAL_ENV="$PWD/$VENV" "$VENV/bin/maturin" develop --release --quiet
 
 case "${1:-main}" in
 main)
-    # The main job: decode the bundled sample frames (one JSON document per frame).
-    "$VENV/bin/meterlink" decode - < examples/sample-frames.txt
+    # The main job: bulk-decode the bundled sample archive (timestamp;hex lines, built from the
+    # cited vectors by examples/make_sample_archive.py) with its keys to Parquet, one row per
+    # telegram with its records nested; a summary per status is printed at the end.
+    mkdir -p out
+    "$VENV/bin/meterlink" bulk examples/sample-archive.txt --keys examples/sample-keys.csv \
+        -o out/sample-archive.parquet
     ;;
 test)
     echo "== cargo test"

@@ -57,8 +57,14 @@ impl fmt::Display for Error {
             Error::Frame(e) => e.fmt(f),
             Error::Tpl(e) => e.fmt(f),
             Error::Records(e) => e.fmt(f),
-            Error::Unsupported { offset, what } => write!(f, "{what} (at offset {offset})"),
-            Error::Security { offset, what } => write!(f, "{what} (at offset {offset})"),
+            Error::Unsupported { offset, what } | Error::Security { offset, what } => {
+                // Layer messages usually name their offset already; add it only where they don't.
+                if what.contains("offset") {
+                    f.write_str(what)
+                } else {
+                    write!(f, "{what} (at offset {offset})")
+                }
+            }
         }
     }
 }

@@ -11,6 +11,7 @@
 //! The PyO3 binding layer lives in `src/python/` behind the `python` feature.
 
 pub mod afl;
+pub mod batch;
 pub mod compact;
 pub mod ell;
 pub mod encode;

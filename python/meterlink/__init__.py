@@ -22,6 +22,8 @@ from meterlink._native import (
     manufacturer_code,
     manufacturer_name,
 )
+from meterlink.archive import iter_batches, read_archive
+from meterlink.bulk import ArrowTable, DecodedBatch, decode_batch
 from meterlink.exceptions import DecodeError, FrameError, MeterlinkError, SecurityError
 from meterlink.keys import load_keys
 from meterlink.readings import Reading, group_readings
@@ -29,6 +31,8 @@ from meterlink.stream import iter_frames
 
 __all__ = [
     "AflReassembler",
+    "ArrowTable",
+    "DecodedBatch",
     "FormatCache",
     "DecodeError",
     "FrameError",
@@ -41,10 +45,13 @@ __all__ = [
     "Telegram",
     "__version__",
     "decode",
+    "decode_batch",
     "device_type_name",
     "group_readings",
+    "iter_batches",
     "iter_frames",
     "load_keys",
     "manufacturer_code",
     "manufacturer_name",
+    "read_archive",
 ]

@@ -4,12 +4,15 @@ from typing import Any, Dict, List, Literal, Mapping, NoReturn, Optional, Tuple,
 
 __all__ = [
     "AflReassembler",
+    "ArrowTable",
+    "DecodedBatch",
     "FormatCache",
     "FrameSplitter",
     "KeyStore",
     "Record",
     "Telegram",
     "__version__",
+    "_decode_batch",
     "decode",
     "device_type_name",
     "encode",
@@ -224,3 +227,47 @@ class AflReassembler:
     def push(self, frame: _FrameInput, keys: Union[_KeyInput, KeyStore, None] = None) -> Optional[Telegram]: ...
     @property
     def pending(self) -> int: ...
+
+@final
+class ArrowTable:
+    """Record batches exported through the Arrow PyCapsule stream interface."""
+
+    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object: ...
+    def __arrow_c_schema__(self) -> object: ...
+    def __len__(self) -> int: ...
+    @property
+    def num_rows(self) -> int: ...
+    @property
+    def num_batches(self) -> int: ...
+    @property
+    def column_names(self) -> List[str]: ...
+    def to_pyarrow(self) -> Any: ...
+    def to_pandas(self) -> Any: ...
+    def to_polars(self) -> Any: ...
+
+@final
+class DecodedBatch:
+    @property
+    def telegrams(self) -> ArrowTable: ...
+    @property
+    def records(self) -> ArrowTable: ...
+    def nested(self) -> ArrowTable: ...
+    @property
+    def counts(self) -> Dict[str, int]: ...
+    def __len__(self) -> int: ...
+    @staticmethod
+    def concat(batches: List[DecodedBatch]) -> DecodedBatch: ...
+
+def _decode_batch(
+    frames: Any,
+    keys: Union[_KeyInput, KeyStore, None] = None,
+    link: _Link = "auto",
+    strict: bool = False,
+    tail: Literal["auto", "strict", "keep"] = "auto",
+    threads: Optional[int] = None,
+    column: Optional[str] = None,
+    index_base: int = 0,
+    metadata: Optional[Mapping[str, Any]] = None,
+    errors: Optional[List[Tuple[int, str]]] = None,
+    chunk_rows: int = 16384,
+) -> DecodedBatch: ...

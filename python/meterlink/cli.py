@@ -3,6 +3,7 @@
     meterlink decode HEX [HEX ...]      decode frames given as arguments
     meterlink decode -                  decode one hex frame per line from stdin
     meterlink decode --table HEX        a readable table instead of JSON
+    meterlink bulk INPUT... -o OUT      decode archives to Parquet / Arrow / JSON lines / CSV
 
 Output is one JSON document per frame (JSON lines). Exit status: 0 when every frame decoded,
 1 when any frame was rejected (one line on stderr per bad frame, saying why), 2 on usage errors.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Iterable, Iterator, List, Optional, TextIO, Tuple
 
 import meterlink
@@ -96,6 +98,111 @@ def _cmd_decode(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO)
     return 1 if failed else 0
 
 
+def _fmt_duration(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+class _Progress:
+    """A one-line progress bar on stderr: telegrams, telegrams/s, share done and ETA."""
+
+    def __init__(self, err: TextIO, enabled: bool) -> None:
+        self.err = err
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, done_frames: int, fraction: Optional[float], force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < 0.2:
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = done_frames / elapsed
+        if fraction is not None and fraction > 0:
+            fraction = min(fraction, 1.0)
+            width = 24
+            bar = "#" * int(fraction * width)
+            eta = elapsed * (1 - fraction) / fraction
+            line = f"[{bar:<{width}}] {fraction * 100:5.1f}%  {done_frames:,} telegrams  {rate:,.0f}/s  ETA {_fmt_duration(eta)}"
+        else:
+            line = f"{done_frames:,} telegrams  {rate:,.0f}/s  {_fmt_duration(elapsed)}"
+        self.err.write("\r" + line + "\x1b[K")
+        self.err.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.err.write("\n")
+            self.err.flush()
+
+
+def _cmd_bulk(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    from meterlink.archive import iter_batches
+    from meterlink.bulk import STATUSES, BatchWriter, output_format
+
+    try:
+        fmt = output_format(ns.output)
+    except ValueError as e:
+        err.write(f"meterlink bulk: {e}\n")
+        return 2
+    if ns.threads is not None and ns.threads < 1:
+        err.write("meterlink bulk: --threads must be at least 1\n")
+        return 2
+    try:
+        keys = meterlink.load_keys(ns.keys) if ns.keys else None
+    except (OSError, ValueError) as e:
+        err.write(f"meterlink bulk: cannot load keys from {ns.keys}: {e}\n")
+        return 1
+    totals = dict.fromkeys(("frames",) + STATUSES + ("records",), 0)
+    show = not ns.quiet and (ns.progress or (ns.progress is None and err.isatty()))
+    progress = _Progress(err, bool(show))
+    start = time.monotonic()
+    try:
+        with BatchWriter(ns.output, fmt, layout=ns.layout) as writer:
+            for i, path in enumerate(ns.inputs):
+                reader = iter_batches(
+                    path, format=ns.format, keys=keys, link=ns.link, threads=ns.threads,
+                    batch_size=ns.batch_size, column=ns.column,
+                )
+                for batch in reader:
+                    writer.write(batch)
+                    for k, v in batch.counts.items():
+                        totals[k] += v
+                    if reader.total_rows:
+                        frac = reader.rows_read / reader.total_rows
+                    elif reader.total_bytes:
+                        frac = reader.bytes_read / reader.total_bytes
+                    else:
+                        frac = None
+                    if frac is not None and len(ns.inputs) > 1:
+                        frac = (i + frac) / len(ns.inputs)
+                    progress.update(totals["frames"], frac)
+            progress.update(totals["frames"], 1.0, force=True)
+    except OSError as e:
+        progress.close()
+        err.write(f"meterlink bulk: {e}\n")
+        return 1
+    except ImportError as e:
+        progress.close()
+        err.write(f"meterlink bulk: {e} (pip install pyarrow)\n")
+        return 1
+    progress.close()
+    elapsed = time.monotonic() - start
+    rate = totals["frames"] / elapsed if elapsed > 0 else 0.0
+    if not ns.quiet:
+        err.write(
+            f"meterlink bulk: {totals['frames']:,} telegrams in {elapsed:.1f} s ({rate:,.0f}/s) -> {ns.output}\n"
+            f"  decoded {totals['ok']:,}, no key {totals['no_key']:,}, frame errors {totals['frame_error']:,}, "
+            f"decode errors {totals['decode_error']:,}, security errors {totals['security_error']:,}; "
+            f"{totals['records']:,} records\n"
+        )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="meterlink", description="Decode smart-meter telegrams.")
     p.add_argument("--version", action="version", version=f"meterlink {meterlink.__version__}")
@@ -107,6 +214,32 @@ def _parser() -> argparse.ArgumentParser:
     fmt.add_argument("--table", action="store_true", help="readable table instead of JSON")
     fmt.add_argument("--pretty", action="store_true", help="indented JSON")
     d.set_defaults(func=_cmd_decode)
+
+    b = sub.add_parser(
+        "bulk",
+        help="decode telegram archives (hex lines, rtl-wmbus, wmbusmeters logs, raw wired captures, "
+        "Parquet/Arrow; .gz/.zst) to Parquet, Arrow, JSON lines or CSV",
+        description="Decode telegram archives. Every input frame becomes one output row, with a status "
+        "(ok, no_key, frame_error, decode_error, security_error). Exit status is non-zero only for I/O "
+        "or usage errors, never for bad telegrams.",
+    )
+    b.add_argument("inputs", nargs="+", metavar="INPUT", help="archive files ('-' for stdin)")
+    b.add_argument("-o", "--output", required=True, help="out.parquet, out.arrow, out.jsonl or out.csv")
+    b.add_argument("--keys", help="key file (CSV id,key / manufacturer,id,key, or JSON)")
+    b.add_argument("--threads", type=int, default=None, help="worker threads (default: every core)")
+    b.add_argument("--format", default="auto", choices=["auto", "hex", "rtl-wmbus", "wmbusmeters", "raw", "parquet", "ipc"])
+    b.add_argument("--link", default="auto", choices=["auto", "wired", "wireless", "wireless-a", "wireless-b", "wireless-nocrc"])
+    b.add_argument("--column", help="frame column of Parquet/Arrow inputs (default: 'frame' or the only binary column)")
+    b.add_argument(
+        "--layout", default="nested", choices=["nested", "split"],
+        help="nested: one row per telegram with a records list; split: telegrams in OUT, records in "
+        "OUT's stem + .records (always split for CSV)",
+    )
+    b.add_argument("--batch-size", type=int, default=1 << 14, help="frames per decoded piece (memory bound)")
+    bar = b.add_mutually_exclusive_group()
+    bar.add_argument("--progress", action="store_true", default=None, help="progress bar even when stderr is not a TTY")
+    bar.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    b.set_defaults(func=_cmd_bulk)
     return p
 
 

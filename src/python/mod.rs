@@ -2,6 +2,7 @@
 //! core's results in Python classes and maps [`crate::Error`] onto the exception hierarchy of
 //! `meterlink.exceptions` (once, here).
 
+mod batch;
 mod convert;
 mod encode;
 mod keys;
@@ -56,12 +57,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "__all__",
         [
             "AflReassembler",
+            "ArrowTable",
+            "DecodedBatch",
             "FormatCache",
             "FrameSplitter",
             "KeyStore",
             "Record",
             "Telegram",
             "__version__",
+            "_decode_batch",
             "decode",
             "device_type_name",
             "encode",
@@ -79,6 +83,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reassembly::AflReassembler>()?;
     m.add_class::<splitter::FrameSplitter>()?;
     m.add_class::<keys::KeyStore>()?;
+    m.add_class::<batch::DecodedBatch>()?;
+    m.add_class::<batch::ArrowTable>()?;
+    m.add_function(wrap_pyfunction!(batch::_decode_batch, m)?)?;
     m.add_function(wrap_pyfunction!(convert::manufacturer_code, m)?)?;
     m.add_function(wrap_pyfunction!(convert::manufacturer_name, m)?)?;
     m.add_function(wrap_pyfunction!(convert::device_type_name, m)?)?;

@@ -1,0 +1,274 @@
+"""Bulk decoding: many frames in, two Arrow tables out.
+
+>>> batch = meterlink.decode_batch(frames, keys="keys.csv")     # doctest: +SKIP
+>>> pyarrow.table(batch.telegrams)    # one row per input frame, in input order   # doctest: +SKIP
+>>> polars.from_arrow(batch.records)  # one row per data record                  # doctest: +SKIP
+
+The work is done in Rust with the GIL released, spread over threads; the tables are built with
+arrow-rs and handed over through the Arrow PyCapsule interface (``__arrow_c_stream__``), so
+pyarrow, polars, pandas (via pyarrow) and DuckDB read them without copying.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+
+from meterlink._native import ArrowTable, DecodedBatch, KeyStore, _decode_batch
+from meterlink.keys import load_keys
+
+__all__ = ["ArrowTable", "BatchWriter", "DecodedBatch", "STATUSES", "decode_batch", "iter_decode", "output_format"]
+
+#: The values of the ``status`` column of ``DecodedBatch.telegrams``.
+STATUSES = ("ok", "no_key", "frame_error", "decode_error", "security_error")
+
+_KeysArg = Union[None, KeyStore, Mapping[str, Union[str, bytes]], str, "os.PathLike[str]"]
+
+#: Frames per piece when an iterable (not a list or Arrow data) is decoded.
+DEFAULT_CHUNK = 1 << 16
+
+
+def _keys(keys: _KeysArg) -> Optional[KeyStore]:
+    """A KeyStore from whatever was passed (built once, shared by every chunk)."""
+    if keys is None or isinstance(keys, KeyStore):
+        return keys
+    if isinstance(keys, Mapping):
+        return KeyStore(dict(keys))
+    if isinstance(keys, (str, os.PathLike)):
+        return load_keys(keys)
+    raise TypeError("keys must be a KeyStore, a dict, or the path of a key file")
+
+
+def _is_arrow(obj: Any) -> bool:
+    return hasattr(obj, "__arrow_c_stream__") or hasattr(obj, "__arrow_c_array__")
+
+
+def _slice(meta: Optional[Mapping[str, Any]], start: int, stop: int) -> Optional[dict]:
+    if meta is None:
+        return None
+    return {k: v[start:stop] for k, v in meta.items()}
+
+
+def decode_batch(
+    frames: Any,
+    keys: _KeysArg = None,
+    link: str = "auto",
+    threads: Optional[int] = None,
+    *,
+    strict: bool = False,
+    tail: str = "auto",
+    column: Optional[str] = None,
+    metadata: Optional[Mapping[str, Any]] = None,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> DecodedBatch:
+    """Decode many frames at once.
+
+    ``frames`` is a list (or tuple) of ``bytes`` / hex ``str``; an Arrow binary, large_binary,
+    binary_view or (hex) string array, chunked array, record batch, table or stream (anything with
+    ``__arrow_c_array__`` / ``__arrow_c_stream__``: pyarrow, polars, nanoarrow, arro3 ...), taken
+    without copying; or any other iterable, decoded ``chunk_size`` frames at a time.
+
+    For table-like input the frames are the column ``column`` (default: the one named ``frame``,
+    ``telegram``, ``hex`` or ``data``, else the only binary/string column); every other column is
+    carried into ``telegrams`` as metadata (renamed ``input_<name>`` if it clashes). With list
+    input, ``metadata`` maps column names to sequences (``str``/``int``/``float``/``bool``/None or
+    Arrow arrays) as long as ``frames``.
+
+    ``threads``: ``None`` uses every core, ``1`` the calling thread. The output is the same
+    whatever the thread count. A frame that fails to decode never stops the batch: it becomes a
+    row with status ``frame_error``, ``decode_error`` or ``security_error`` and the message and
+    byte offset; an encrypted telegram without a key has status ``no_key`` (header only).
+    """
+    store = _keys(keys)
+    kw = dict(link=link, strict=strict, tail=tail, threads=threads)
+    if isinstance(frames, (list, tuple)) or _is_arrow(frames):
+        return _decode_batch(frames, store, column=column, metadata=metadata, **kw)
+    if isinstance(frames, (bytes, bytearray, memoryview, str)):
+        raise TypeError("frames must be a sequence of frames; use meterlink.decode() for one frame")
+    parts = list(iter_decode(frames, store, chunk_size=chunk_size, metadata=metadata, **kw))
+    if not parts:
+        return _decode_batch([], store, metadata=metadata, **kw)
+    return DecodedBatch.concat(parts)
+
+
+def iter_decode(
+    frames: Iterable[Any],
+    keys: _KeysArg = None,
+    link: str = "auto",
+    threads: Optional[int] = None,
+    *,
+    strict: bool = False,
+    tail: str = "auto",
+    chunk_size: int = DEFAULT_CHUNK,
+    metadata: Optional[Mapping[str, Sequence[Any]]] = None,
+) -> Iterator[DecodedBatch]:
+    """Decode an iterable of frames piece by piece (``chunk_size`` frames per
+    :class:`DecodedBatch`), with bounded memory. ``index`` counts across pieces."""
+    store = _keys(keys)
+    it = iter(frames)
+    base = 0
+    while True:
+        chunk = list(itertools.islice(it, chunk_size))
+        if not chunk:
+            return
+        yield _decode_batch(
+            chunk,
+            store,
+            link=link,
+            strict=strict,
+            tail=tail,
+            threads=threads,
+            index_base=base,
+            metadata=_slice(metadata, base, base + len(chunk)),
+        )
+        base += len(chunk)
+
+
+# -- writing decoded batches (the `meterlink bulk` command) ---------------------------------------
+
+OUTPUT_FORMATS = ("parquet", "arrow", "jsonl", "csv")
+
+
+def output_format(path: str) -> str:
+    """The output format from a file name: .parquet, .arrow/.feather/.ipc, .jsonl/.ndjson, .csv."""
+    p = path.lower()
+    for ext, fmt in (
+        (".parquet", "parquet"),
+        (".pq", "parquet"),
+        (".arrow", "arrow"),
+        (".feather", "arrow"),
+        (".ipc", "arrow"),
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".json", "jsonl"),
+        (".csv", "csv"),
+    ):
+        if p.endswith(ext):
+            return fmt
+    raise ValueError(f"cannot tell the output format of {path!r}: use .parquet, .arrow, .jsonl or .csv")
+
+
+def _records_path(path: str) -> str:
+    root, ext = os.path.splitext(path)
+    return f"{root}.records{ext}"
+
+
+def _plain(table: Any) -> Any:
+    """Dictionary columns as plain strings (for formats that cannot replace dictionaries)."""
+    import pyarrow as pa
+
+    cols = []
+    for f, c in zip(table.schema, table.columns):
+        cols.append(c.cast(f.type.value_type) if pa.types.is_dictionary(f.type) else c)
+    return pa.table(cols, names=table.column_names)
+
+
+def _conform(table: Any, schema: Any) -> Any:
+    """`table` with exactly the columns of `schema` (missing ones null, extra ones dropped)."""
+    import pyarrow as pa
+
+    if table.schema.equals(schema):
+        return table
+    cols = []
+    for f in schema:
+        if f.name in table.column_names:
+            c = table.column(f.name)
+            cols.append(c if c.type.equals(f.type) else c.cast(f.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, f.type))
+    return pa.table(cols, schema=schema)
+
+
+class BatchWriter:
+    """Writes :class:`DecodedBatch` pieces to one output file.
+
+    ``layout="nested"`` (Parquet, Arrow, JSON lines): one row per telegram with its records in a
+    ``records`` list column. ``layout="split"`` (always for CSV): telegrams to ``path`` and records
+    to ``<stem>.records<ext>``. Binary values become lowercase hex in JSON and CSV."""
+
+    def __init__(self, path: str, fmt: Optional[str] = None, layout: str = "nested") -> None:
+        self.path = path
+        self.fmt = fmt or output_format(path)
+        self.layout = "split" if self.fmt == "csv" else layout
+        if self.layout not in ("nested", "split"):
+            raise ValueError("layout must be 'nested' or 'split'")
+        self._writers: Dict[str, Any] = {}
+        self._schemas: Dict[str, Any] = {}
+        self._files: List[Any] = []
+
+    def _open(self, name: str, path: str, schema: Any) -> Any:
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetWriter(path, schema, compression="zstd")
+        if self.fmt == "arrow":
+            import pyarrow as pa
+
+            return pa.ipc.new_file(path, schema)
+        if self.fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            return pacsv.CSVWriter(path, schema)
+        f = open(path, "w", encoding="utf-8")
+        self._files.append(f)
+        return f
+
+    def _write(self, name: str, path: str, table: Any) -> None:
+        if self.fmt in ("arrow", "csv"):
+            table = _plain(table)
+        if self.fmt == "csv":
+            table = _hex_binary(table)
+        if name not in self._writers:
+            self._schemas[name] = table.schema
+            self._writers[name] = self._open(name, path, table.schema)
+        table = _conform(table, self._schemas[name])
+        w = self._writers[name]
+        if self.fmt == "jsonl":
+            for rb in table.to_batches():
+                for row in rb.to_pylist():
+                    w.write(json.dumps(row, ensure_ascii=False, default=_json_default) + "\n")
+        else:
+            w.write_table(table)
+
+    def write(self, batch: DecodedBatch) -> None:
+        import pyarrow as pa
+
+        def read(t: ArrowTable) -> Any:
+            return pa.RecordBatchReader.from_stream(t).read_all()
+
+        if self.layout == "nested":
+            self._write("telegrams", self.path, read(batch.nested()))
+        else:
+            self._write("telegrams", self.path, read(batch.telegrams))
+            self._write("records", _records_path(self.path), read(batch.records))
+
+    def close(self) -> None:
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
+
+    def __enter__(self) -> "BatchWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (bytes, bytearray, memoryview)):
+        return bytes(o).hex()
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    return str(o)
+
+
+def _hex_binary(table: Any) -> Any:
+    import pyarrow as pa
+
+    for i, f in enumerate(table.schema):
+        if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            values = [None if v is None else v.hex() for v in table.column(i).to_pylist()]
+            table = table.set_column(i, f.name, pa.array(values, pa.string()))
+    return table

@@ -1,0 +1,156 @@
+//! Where the frames of a batch come from.
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, BinaryArray, BinaryViewArray, LargeBinaryArray, LargeStringArray, StringArray, StringViewArray};
+use arrow_schema::DataType;
+
+/// Why an input item is not a frame (it becomes a `frame_error` row with this message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputError {
+    pub message: String,
+    pub offset: Option<usize>,
+}
+
+impl InputError {
+    pub fn new(message: impl Into<String>, offset: Option<usize>) -> Self {
+        InputError { message: message.into(), offset }
+    }
+}
+
+/// Random access to the frames of a batch, shared by the worker threads.
+pub trait FrameSource: Sync {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Frame `i`, borrowed from the source or decoded (hex) into `scratch`.
+    fn frame<'s>(&'s self, i: usize, scratch: &'s mut Vec<u8>) -> Result<&'s [u8], InputError>;
+}
+
+/// Hex digits → bytes, appended to `out` (cleared first). Whitespace and `:` `-` `_` separators
+/// are ignored, as is a `0x` prefix. The error names the position of the offending character.
+pub fn parse_hex_into(s: &str, out: &mut Vec<u8>) -> Result<(), InputError> {
+    out.clear();
+    let t = s.trim_start();
+    let lead = s.len() - t.len();
+    let (t, lead) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(r) => (r, lead + 2),
+        None => (t, lead),
+    };
+    out.reserve(t.len() / 2);
+    let mut hi: Option<u8> = None;
+    for (i, c) in t.bytes().enumerate() {
+        let v = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            b' ' | b'\t' | b'\n' | b'\r' | b':' | b'-' | b'_' => continue,
+            _ => {
+                let ch = t[i..].chars().next().unwrap_or('?');
+                return Err(InputError::new(
+                    format!("invalid hex character {ch:?} at position {}", i + lead),
+                    Some(i + lead),
+                ));
+            }
+        };
+        match hi.take() {
+            None => hi = Some(v),
+            Some(h) => out.push(h << 4 | v),
+        }
+    }
+    if hi.is_some() {
+        return Err(InputError::new("odd number of hex digits", Some(s.len())));
+    }
+    Ok(())
+}
+
+/// One frame of a list input.
+#[derive(Clone, Debug)]
+pub enum FrameItem<'a> {
+    /// The frame's bytes.
+    Bytes(&'a [u8]),
+    /// The frame as hex text.
+    Hex(std::borrow::Cow<'a, str>),
+    /// An owned copy (bytearray, memoryview...).
+    Owned(Vec<u8>),
+    /// The item is not a frame.
+    Error(InputError),
+}
+
+impl FrameSource for [FrameItem<'_>] {
+    fn len(&self) -> usize {
+        <[FrameItem]>::len(self)
+    }
+    fn frame<'s>(&'s self, i: usize, scratch: &'s mut Vec<u8>) -> Result<&'s [u8], InputError> {
+        match &self[i] {
+            FrameItem::Bytes(b) => Ok(b),
+            FrameItem::Owned(b) => Ok(b),
+            FrameItem::Hex(s) => {
+                parse_hex_into(s, scratch)?;
+                Ok(scratch)
+            }
+            FrameItem::Error(e) => Err(e.clone()),
+        }
+    }
+}
+
+/// An Arrow array of frames: binary (bytes) or string (hex) in any offset width or view layout.
+/// Null entries become `frame_error` rows.
+pub enum ArrowFrames<'a> {
+    Binary(&'a BinaryArray),
+    LargeBinary(&'a LargeBinaryArray),
+    BinaryView(&'a BinaryViewArray),
+    Hex(&'a StringArray),
+    LargeHex(&'a LargeStringArray),
+    HexView(&'a StringViewArray),
+}
+
+impl<'a> ArrowFrames<'a> {
+    pub fn new(a: &'a dyn Array) -> Result<Self, String> {
+        Ok(match a.data_type() {
+            DataType::Binary => ArrowFrames::Binary(a.as_binary::<i32>()),
+            DataType::LargeBinary => ArrowFrames::LargeBinary(a.as_binary::<i64>()),
+            DataType::BinaryView => ArrowFrames::BinaryView(a.as_binary_view()),
+            DataType::Utf8 => ArrowFrames::Hex(a.as_string::<i32>()),
+            DataType::LargeUtf8 => ArrowFrames::LargeHex(a.as_string::<i64>()),
+            DataType::Utf8View => ArrowFrames::HexView(a.as_string_view()),
+            t => {
+                return Err(format!(
+                    "frames must be an Arrow binary, large_binary, binary_view or (hex) string array, not {t}"
+                ))
+            }
+        })
+    }
+
+    fn array(&self) -> &dyn Array {
+        match self {
+            ArrowFrames::Binary(a) => *a,
+            ArrowFrames::LargeBinary(a) => *a,
+            ArrowFrames::BinaryView(a) => *a,
+            ArrowFrames::Hex(a) => *a,
+            ArrowFrames::LargeHex(a) => *a,
+            ArrowFrames::HexView(a) => *a,
+        }
+    }
+}
+
+impl FrameSource for ArrowFrames<'_> {
+    fn len(&self) -> usize {
+        self.array().len()
+    }
+    fn frame<'s>(&'s self, i: usize, scratch: &'s mut Vec<u8>) -> Result<&'s [u8], InputError> {
+        if self.array().is_null(i) {
+            return Err(InputError::new("null frame", None));
+        }
+        let text = match self {
+            ArrowFrames::Binary(a) => return Ok(a.value(i)),
+            ArrowFrames::LargeBinary(a) => return Ok(a.value(i)),
+            ArrowFrames::BinaryView(a) => return Ok(a.value(i)),
+            ArrowFrames::Hex(a) => a.value(i),
+            ArrowFrames::LargeHex(a) => a.value(i),
+            ArrowFrames::HexView(a) => a.value(i),
+        };
+        parse_hex_into(text, scratch)?;
+        Ok(scratch)
+    }
+}

@@ -1,0 +1,437 @@
+//! Bulk decoding for Python: `_decode_batch` (list or Arrow input), `DecodedBatch` and
+//! `ArrowTable` (exported through the Arrow PyCapsule stream interface by pyo3-arrow).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray};
+use arrow_buffer::OffsetBuffer;
+use arrow_schema::{DataType, Field, FieldRef, Schema, SchemaRef};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyCapsule, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3_arrow::error::PyArrowResult;
+use pyo3_arrow::ffi::{to_schema_pycapsule, to_stream_pycapsule, ArrayIterator};
+use pyo3_arrow::input::AnyArray;
+
+use super::keys::{store_from_dict, KeyStore};
+use crate::batch::{self, ArrowFrames, BatchOptions, FrameItem, InputError, Status};
+use crate::keys::{KeyLookup, KeyStore as CoreStore, NoKeys};
+use crate::telegram::{DecodeOptions, LinkMode, TailPolicy};
+
+/// A table of record batches that pyarrow, polars, pandas and DuckDB read without copying
+/// (`__arrow_c_stream__`).
+#[pyclass(frozen, module = "meterlink._native")]
+pub struct ArrowTable {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+}
+
+#[pymethods]
+impl ArrowTable {
+    /// The Arrow C stream of the table's record batches (Arrow PyCapsule interface).
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyCapsule>>,
+    ) -> PyArrowResult<Bound<'py, PyCapsule>> {
+        let field: FieldRef = Arc::new(
+            Field::new_struct("", self.schema.fields().clone(), false).with_metadata(self.schema.metadata().clone()),
+        );
+        let arrays: Vec<Result<ArrayRef, arrow_schema::ArrowError>> =
+            self.batches.iter().map(|b| Ok(Arc::new(StructArray::from(b.clone())) as ArrayRef)).collect();
+        to_stream_pycapsule(py, Box::new(ArrayIterator::new(arrays, field)), requested_schema)
+    }
+
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyArrowResult<Bound<'py, PyCapsule>> {
+        to_schema_pycapsule(py, self.schema.as_ref())
+    }
+
+    fn __len__(&self) -> usize {
+        self.num_rows()
+    }
+
+    #[getter]
+    fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    #[getter]
+    fn num_batches(&self) -> usize {
+        self.batches.len()
+    }
+
+    #[getter]
+    fn column_names(&self) -> Vec<String> {
+        self.schema.fields().iter().map(|f| f.name().clone()).collect()
+    }
+
+    /// A `pyarrow.Table` (zero-copy).
+    fn to_pyarrow<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let pa = slf.py().import("pyarrow")?;
+        pa.getattr("RecordBatchReader")?.call_method1("from_stream", (slf,))?.call_method0("read_all")
+    }
+
+    /// A `pandas.DataFrame` (through pyarrow).
+    fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::to_pyarrow(slf)?.call_method0("to_pandas")
+    }
+
+    /// A `polars.DataFrame` (zero-copy where polars allows).
+    fn to_polars<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let pl = slf.py().import("polars")?;
+        pl.call_method1("from_arrow", (Self::to_pyarrow(slf)?,))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<ArrowTable {} rows, {} columns: {}>", self.num_rows(), self.schema.fields().len(), self.column_names().join(", "))
+    }
+}
+
+/// The result of `decode_batch`: `telegrams` (one row per input frame, in input order) and
+/// `records` (one row per data record, `frame_index` → `telegrams.index`).
+#[pyclass(frozen, module = "meterlink._native")]
+pub struct DecodedBatch {
+    inner: batch::DecodedBatch,
+}
+
+fn nested(b: &batch::DecodedBatch) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
+    let rs = b.record_schema.clone();
+    let rec_fields: Vec<FieldRef> = rs.fields().iter().skip(1).cloned().collect();
+    let item = Arc::new(Field::new_struct("item", rec_fields.clone(), true));
+    let list_field = Arc::new(Field::new("records", DataType::List(item.clone()), false));
+    let mut fields: Vec<FieldRef> = b.telegram_schema.fields().iter().cloned().collect();
+    fields.push(list_field);
+    let schema = Arc::new(Schema::new(fields));
+    let mut out = Vec::with_capacity(b.telegrams.len());
+    for (t, r) in b.telegrams.iter().zip(&b.records) {
+        let counts = t
+            .column_by_name("record_count")
+            .ok_or_else(|| PyValueError::new_err("no record_count column"))?
+            .as_primitive::<arrow_array::types::UInt32Type>();
+        let offsets = OffsetBuffer::<i32>::from_lengths(counts.values().iter().map(|&c| c as usize));
+        let values = StructArray::try_new(rec_fields.clone().into(), r.columns()[1..].to_vec(), None)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let list = ListArray::try_new(item.clone(), offsets, Arc::new(values), None)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let mut cols = t.columns().to_vec();
+        cols.push(Arc::new(list));
+        out.push(RecordBatch::try_new(schema.clone(), cols).map_err(|e| PyValueError::new_err(e.to_string()))?);
+    }
+    Ok((schema, out))
+}
+
+#[pymethods]
+impl DecodedBatch {
+    /// One row per input frame, in input order.
+    #[getter]
+    fn telegrams(&self) -> ArrowTable {
+        ArrowTable { schema: self.inner.telegram_schema.clone(), batches: self.inner.telegrams.clone() }
+    }
+    /// One row per data record.
+    #[getter]
+    fn records(&self) -> ArrowTable {
+        ArrowTable { schema: self.inner.record_schema.clone(), batches: self.inner.records.clone() }
+    }
+    /// The telegram table with a `records` column holding each telegram's records
+    /// (`list<struct>`, the record columns without `frame_index`).
+    fn nested(&self) -> PyResult<ArrowTable> {
+        let (schema, batches) = nested(&self.inner)?;
+        Ok(ArrowTable { schema, batches })
+    }
+    /// Telegram rows per status (`ok`, `no_key`, `frame_error`, `decode_error`,
+    /// `security_error`), plus `frames` and `records` totals.
+    #[getter]
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        let c = &self.inner.counts;
+        d.set_item("frames", c.frames())?;
+        for s in Status::ALL {
+            d.set_item(s.as_str(), c.get(s))?;
+        }
+        d.set_item("records", c.records)?;
+        Ok(d)
+    }
+    fn __len__(&self) -> usize {
+        self.inner.counts.frames() as usize
+    }
+    /// Join batches decoded one after the other (same metadata columns) into one.
+    #[staticmethod]
+    fn concat(batches: Vec<PyRef<'_, DecodedBatch>>) -> PyResult<DecodedBatch> {
+        let mut out = batches.first().map(|b| batch::empty_like(&b.inner)).unwrap_or_else(|| batch::empty(&[]));
+        for b in batches {
+            out.extend(b.inner.clone()).map_err(PyValueError::new_err)?;
+        }
+        Ok(DecodedBatch { inner: out })
+    }
+    fn __repr__(&self) -> String {
+        let c = &self.inner.counts;
+        format!(
+            "<DecodedBatch {} frames: {} ok, {} no_key, {} frame_error, {} decode_error, {} security_error; {} records>",
+            c.frames(),
+            c.get(Status::Ok),
+            c.get(Status::NoKey),
+            c.get(Status::FrameError),
+            c.get(Status::DecodeError),
+            c.get(Status::SecurityError),
+            c.records
+        )
+    }
+}
+
+enum Keys<'a> {
+    None,
+    Borrowed(&'a CoreStore),
+    Owned(CoreStore),
+}
+
+impl Keys<'_> {
+    fn lookup(&self) -> &(dyn KeyLookup + Sync) {
+        match self {
+            Keys::None => &NoKeys,
+            Keys::Borrowed(s) => *s,
+            Keys::Owned(s) => s,
+        }
+    }
+}
+
+fn keys_arg<'a>(py: Python<'_>, keys: Option<&'a Bound<'_, PyAny>>) -> PyResult<Keys<'a>> {
+    match keys {
+        None => Ok(Keys::None),
+        Some(k) if k.is_none() => Ok(Keys::None),
+        Some(k) => {
+            if let Ok(store) = k.cast::<KeyStore>() {
+                Ok(Keys::Borrowed(&store.get().inner))
+            } else if let Ok(d) = k.cast::<PyDict>() {
+                Ok(Keys::Owned(store_from_dict(py, d)?))
+            } else {
+                Err(PyTypeError::new_err("keys must be a dict or a meterlink.KeyStore"))
+            }
+        }
+    }
+}
+
+/// A metadata column from a Python list (str / int / float / bool / None) or an Arrow array.
+fn metadata_column(name: &str, v: &Bound<'_, PyAny>) -> PyResult<(FieldRef, ArrayRef)> {
+    if v.hasattr("__arrow_c_array__")? || v.hasattr("__arrow_c_stream__")? {
+        let arr: AnyArray = v.extract()?;
+        let chunked = arr.into_chunked_array()?;
+        let (chunks, field) = chunked.into_inner();
+        if chunks.len() != 1 {
+            return Err(PyValueError::new_err(format!("metadata column {name:?} must be one Arrow array")));
+        }
+        let a = chunks.into_iter().next().unwrap_or_else(|| arrow_array::new_empty_array(field.data_type()));
+        return Ok((Arc::new(Field::new(name, a.data_type().clone(), true)), a));
+    }
+    let items: Vec<Bound<'_, PyAny>> = v.try_iter()?.collect::<PyResult<_>>()?;
+    let first = items.iter().find(|x| !x.is_none());
+    let a: ArrayRef = match first {
+        Some(x) if x.is_instance_of::<PyBool>() => {
+            let mut b = BooleanBuilder::with_capacity(items.len());
+            for x in &items {
+                b.append_option(if x.is_none() { None } else { Some(x.extract::<bool>()?) });
+            }
+            Arc::new(b.finish())
+        }
+        Some(x) if x.is_instance_of::<PyInt>() => {
+            let mut b = Int64Builder::with_capacity(items.len());
+            for x in &items {
+                b.append_option(if x.is_none() { None } else { Some(x.extract::<i64>()?) });
+            }
+            Arc::new(b.finish())
+        }
+        Some(x) if x.is_instance_of::<PyFloat>() => {
+            let mut b = Float64Builder::with_capacity(items.len());
+            for x in &items {
+                b.append_option(if x.is_none() { None } else { Some(x.extract::<f64>()?) });
+            }
+            Arc::new(b.finish())
+        }
+        _ => {
+            let mut b = StringBuilder::with_capacity(items.len(), 0);
+            for x in &items {
+                if x.is_none() {
+                    b.append_null();
+                } else {
+                    b.append_value(&*x.cast::<PyString>().map_err(|_| {
+                        PyTypeError::new_err(format!("metadata column {name:?} mixes types; use str, int, float or bool"))
+                    })?.to_cow()?);
+                }
+            }
+            Arc::new(b.finish())
+        }
+    };
+    Ok((Arc::new(Field::new(name, a.data_type().clone(), true)), a))
+}
+
+fn frame_item<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<FrameItem<'a>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(FrameItem::Bytes(b.as_bytes()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(FrameItem::Hex(s.to_cow()?));
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(FrameItem::Owned(b.to_vec()));
+    }
+    if obj.is_none() {
+        return Ok(FrameItem::Error(InputError::new("null frame", None)));
+    }
+    match pyo3::types::PyMemoryView::from(obj).and_then(|mv| mv.call_method0("tobytes")) {
+        Ok(b) => Ok(FrameItem::Owned(b.cast_into::<PyBytes>()?.as_bytes().to_vec())),
+        Err(_) => Ok(FrameItem::Error(InputError::new(
+            format!("frame must be bytes-like or a hex str, not {}", obj.get_type().name()?),
+            None,
+        ))),
+    }
+}
+
+/// Split a struct (table-like) chunk into the frame column and metadata columns.
+fn split_struct(a: &ArrayRef, column: Option<&str>) -> PyResult<(ArrayRef, Vec<(FieldRef, ArrayRef)>)> {
+    let DataType::Struct(fields) = a.data_type() else {
+        return Ok((a.clone(), Vec::new()));
+    };
+    let s = a.as_struct();
+    let is_frames = |t: &DataType| {
+        matches!(
+            t,
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        )
+    };
+    let pos = match column {
+        Some(c) => fields
+            .iter()
+            .position(|f| f.name() == c)
+            .ok_or_else(|| PyValueError::new_err(format!("no column {c:?} in the input")))?,
+        None => {
+            let named = fields.iter().position(|f| ["frame", "telegram", "hex", "data"].contains(&f.name().as_str()));
+            let binary: Vec<usize> =
+                fields.iter().enumerate().filter(|(_, f)| is_frames(f.data_type())).map(|(i, _)| i).collect();
+            match (named, binary.as_slice()) {
+                (Some(p), _) => p,
+                (None, [p]) => *p,
+                _ => {
+                    return Err(PyValueError::new_err(
+                        "cannot tell which column holds the frames: pass column=... (a column named 'frame' is used by default)",
+                    ))
+                }
+            }
+        }
+    };
+    let meta = fields
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != pos)
+        .map(|(i, f)| {
+            let name = if f.name() == "index" || batch::telegram_schema().field_with_name(f.name()).is_ok() {
+                format!("input_{}", f.name())
+            } else {
+                f.name().clone()
+            };
+            (Arc::new(Field::new(name, f.data_type().clone(), true)) as FieldRef, s.column(i).clone())
+        })
+        .collect();
+    Ok((s.column(pos).clone(), meta))
+}
+
+/// `_decode_batch(frames, keys=None, link="auto", strict=False, tail="auto", threads=None,
+/// column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384)`: the native batch
+/// decoder behind `meterlink.decode_batch`.
+#[pyfunction]
+#[pyo3(signature = (frames, keys=None, link="auto", strict=false, tail="auto", threads=None, column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384))]
+#[allow(clippy::too_many_arguments)]
+pub fn _decode_batch(
+    py: Python<'_>,
+    frames: &Bound<'_, PyAny>,
+    keys: Option<&Bound<'_, PyAny>>,
+    link: &str,
+    strict: bool,
+    tail: &str,
+    threads: Option<usize>,
+    column: Option<&str>,
+    index_base: u64,
+    metadata: Option<&Bound<'_, PyDict>>,
+    errors: Option<Vec<(usize, String)>>,
+    chunk_rows: usize,
+) -> PyResult<DecodedBatch> {
+    let Some(tail) = TailPolicy::parse(tail) else {
+        return Err(PyValueError::new_err(format!("tail must be 'auto', 'strict' or 'keep', not {tail:?}")));
+    };
+    let Some(link) = LinkMode::parse(link) else {
+        return Err(PyValueError::new_err(format!(
+            "link must be 'auto', 'wired', 'wireless', 'wireless-a', 'wireless-b' or 'wireless-nocrc', not {link:?}"
+        )));
+    };
+    if threads == Some(0) {
+        return Err(PyValueError::new_err("threads must be at least 1"));
+    }
+    let keys = keys_arg(py, keys)?;
+    let mut opts = BatchOptions { decode: DecodeOptions { link, strict, tail }, chunk_rows, threads, index_base };
+    let mut meta: Vec<(FieldRef, ArrayRef)> = Vec::new();
+    if let Some(m) = metadata {
+        for (k, v) in m.iter() {
+            let name: String = k.extract()?;
+            meta.push(metadata_column(&name, &v)?);
+        }
+    }
+
+    if frames.is_instance_of::<PyList>() || frames.is_instance_of::<PyTuple>() {
+        // Strong references keep every item alive while the GIL is released.
+        let objs: Vec<Bound<'_, PyAny>> = frames.try_iter()?.collect::<PyResult<_>>()?;
+        let mut items: Vec<FrameItem> = objs.iter().map(frame_item).collect::<PyResult<_>>()?;
+        for (i, msg) in errors.unwrap_or_default() {
+            if let Some(slot) = items.get_mut(i) {
+                *slot = FrameItem::Error(InputError::new(msg, None));
+            }
+        }
+        let lookup = keys.lookup();
+        let out = py.detach(|| batch::decode_batch(&items[..], lookup, &opts, &meta)).map_err(PyValueError::new_err)?;
+        return Ok(DecodedBatch { inner: out });
+    }
+    if !(frames.hasattr("__arrow_c_array__")? || frames.hasattr("__arrow_c_stream__")?) {
+        return Err(PyTypeError::new_err(format!(
+            "frames must be a list of bytes / hex str or an Arrow array, table or stream, not {}",
+            frames.get_type().name()?
+        )));
+    }
+    if errors.is_some() {
+        return Err(PyValueError::new_err("errors= applies to list input only"));
+    }
+    let any: AnyArray = frames.extract()?;
+    let reader = any.into_reader()?;
+    let field = reader.field();
+    let mut out: Option<batch::DecodedBatch> = None;
+    let mut meta_at = 0usize;
+    for chunk in reader {
+        let chunk = chunk.map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let (frames_arr, mut chunk_meta) = split_struct(&chunk, column)?;
+        let n = frames_arr.len();
+        for (f, a) in &meta {
+            if meta_at + n > a.len() {
+                return Err(PyValueError::new_err(format!("metadata column {:?} is shorter than the frames", f.name())));
+            }
+            chunk_meta.push((f.clone(), a.slice(meta_at, n)));
+        }
+        meta_at += n;
+        let src = ArrowFrames::new(frames_arr.as_ref()).map_err(PyTypeError::new_err)?;
+        let lookup = keys.lookup();
+        let part = py.detach(|| batch::decode_batch(&src, lookup, &opts, &chunk_meta)).map_err(PyValueError::new_err)?;
+        opts.index_base += n as u64;
+        match &mut out {
+            None => out = Some(part),
+            Some(o) => o.extend(part).map_err(PyValueError::new_err)?,
+        }
+    }
+    if out.is_none() {
+        // No chunks at all: still give the output the input's metadata columns.
+        let none = arrow_array::new_empty_array(field.data_type());
+        let (frames_arr, mut chunk_meta) = split_struct(&none, column)?;
+        chunk_meta.extend(meta.iter().map(|(f, a)| (f.clone(), a.slice(0, 0))));
+        let src = ArrowFrames::new(frames_arr.as_ref()).map_err(PyTypeError::new_err)?;
+        out = Some(batch::decode_batch(&src, keys.lookup(), &opts, &chunk_meta).map_err(PyValueError::new_err)?);
+    }
+    Ok(DecodedBatch { inner: out.unwrap_or_else(|| batch::empty(&meta)) })
+}
+
