@@ -9,28 +9,11 @@ use super::raise;
 use crate::error::ErrorKind;
 use crate::tpl::device;
 
-/// Hex digits → bytes. Whitespace and ':' / '-' separators are ignored; an optional 0x prefix.
+/// Hex digits → bytes (the core's parser, [`crate::batch::parse_hex_into`]); the error carries
+/// the position of the offending character.
 pub(crate) fn parse_hex(s: &str) -> Result<Vec<u8>, (String, usize)> {
-    let s = s.trim();
-    let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
     let mut out = Vec::with_capacity(s.len() / 2);
-    let mut hi: Option<u8> = None;
-    for (i, c) in s.bytes().enumerate() {
-        let v = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            b' ' | b'\t' | b'\n' | b'\r' | b':' | b'-' | b'_' => continue,
-            _ => return Err((format!("invalid hex character {:?} at position {i}", c as char), i)),
-        };
-        match hi.take() {
-            None => hi = Some(v),
-            Some(h) => out.push(h << 4 | v),
-        }
-    }
-    if hi.is_some() {
-        return Err(("odd number of hex digits".to_string(), s.len()));
-    }
+    crate::batch::parse_hex_into(s, &mut out).map_err(|e| (e.message, e.offset.unwrap_or(0)))?;
     Ok(out)
 }
 
