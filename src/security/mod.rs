@@ -270,6 +270,56 @@ impl SecurityError {
     }
 }
 
+/// The message framing shared by the AEAD modes 9 and 10: the bytes after the message counter
+/// are `ciphertext ‖ clear bytes ‖ tag`, and the clear bytes are authenticated by appending them
+/// to the AAD. `open(aad, ciphertext, tag, out)` is the mode's AEAD; errors are relative to `data`.
+pub(crate) fn open_aead_framed(
+    aad: &[u8],
+    data: &[u8],
+    enc_len: usize,
+    tag_len: usize,
+    out: &mut Vec<u8>,
+    open: impl FnOnce(&[u8], &[u8], &[u8], &mut Vec<u8>) -> Result<(), SecurityError>,
+) -> Result<(), SecurityError> {
+    if data.len() < tag_len || enc_len > data.len() - tag_len {
+        return Err(SecurityError::BadEncryptedLength {
+            offset: 0,
+            encrypted: enc_len + tag_len,
+            available: data.len(),
+        });
+    }
+    let tag_at = data.len() - tag_len;
+    let (ct, clear, tag) = (&data[..enc_len], &data[enc_len..tag_at], &data[tag_at..]);
+    let r = if clear.is_empty() {
+        open(aad, ct, tag, out)
+    } else {
+        let mut full_aad = Vec::with_capacity(aad.len() + clear.len());
+        full_aad.extend_from_slice(aad);
+        full_aad.extend_from_slice(clear);
+        open(&full_aad, ct, tag, out)
+    };
+    r.map_err(|e| e.shifted(tag_at))?;
+    out.extend_from_slice(clear);
+    Ok(())
+}
+
+/// The encryption side of [`open_aead_framed`]: `seal(aad, plain)` returns `ciphertext ‖ tag`;
+/// the result is `ciphertext ‖ clear_tail ‖ tag`.
+pub(crate) fn seal_aead_framed(
+    aad: &[u8],
+    plain: &[u8],
+    clear_tail: &[u8],
+    seal: impl FnOnce(&[u8], &[u8]) -> Result<Vec<u8>, SecurityError>,
+) -> Result<Vec<u8>, SecurityError> {
+    let mut full_aad = aad.to_vec();
+    full_aad.extend_from_slice(clear_tail);
+    let mut ct = seal(&full_aad, plain)?;
+    let tag = ct.split_off(plain.len());
+    ct.extend_from_slice(clear_tail);
+    ct.extend_from_slice(&tag);
+    Ok(ct)
+}
+
 /// Pad `data` with 2F idle fillers to a multiple of `block` bytes (at least one filler is not
 /// required). Used by the encoders of the CBC modes.
 pub fn pad_2f(data: &mut Vec<u8>, block: usize) {

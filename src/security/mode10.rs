@@ -122,27 +122,10 @@ pub fn decrypt_mode10_into(
     tag_len: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), SecurityError> {
-    if data.len() < tag_len || enc_len > data.len() - tag_len {
-        return Err(SecurityError::BadEncryptedLength {
-            offset: 0,
-            encrypted: enc_len + tag_len,
-            available: data.len(),
-        });
-    }
-    let tag_at = data.len() - tag_len;
-    let (ct, clear, tag) = (&data[..enc_len], &data[enc_len..tag_at], &data[tag_at..]);
     let n = nonce(addr, mc);
-    let r = if clear.is_empty() {
+    super::open_aead_framed(aad, data, enc_len, tag_len, out, |aad, ct, tag, out| {
         decrypt_ccm_into(key, &n, aad, ct, tag, out)
-    } else {
-        let mut full_aad = Vec::with_capacity(aad.len() + clear.len());
-        full_aad.extend_from_slice(aad);
-        full_aad.extend_from_slice(clear);
-        decrypt_ccm_into(key, &n, &full_aad, ct, tag, out)
-    };
-    r.map_err(|e| e.shifted(tag_at))?;
-    out.extend_from_slice(clear);
-    Ok(())
+    })
 }
 
 /// Encrypt for mode 10: returns the bytes that follow the MC: `ciphertext ‖ clear_tail ‖ tag`.
@@ -157,11 +140,5 @@ pub fn encrypt_mode10(
     tag_len: usize,
 ) -> Result<Vec<u8>, SecurityError> {
     let n = nonce(addr, mc);
-    let mut full_aad = aad.to_vec();
-    full_aad.extend_from_slice(clear_tail);
-    let mut ct = encrypt_ccm(key, &n, &full_aad, plain, tag_len)?;
-    let tag = ct.split_off(plain.len());
-    ct.extend_from_slice(clear_tail);
-    ct.extend_from_slice(&tag);
-    Ok(ct)
+    super::seal_aead_framed(aad, plain, clear_tail, |aad, plain| encrypt_ccm(key, &n, aad, plain, tag_len))
 }

@@ -103,27 +103,10 @@ pub fn decrypt_mode9_into(
     tag_len: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), SecurityError> {
-    if data.len() < tag_len || enc_len > data.len() - tag_len {
-        return Err(SecurityError::BadEncryptedLength {
-            offset: 0,
-            encrypted: enc_len + tag_len,
-            available: data.len(),
-        });
-    }
-    let tag_at = data.len() - tag_len;
-    let (ct, clear, tag) = (&data[..enc_len], &data[enc_len..tag_at], &data[tag_at..]);
     let n = iv(addr, mc);
-    let r = if clear.is_empty() {
+    super::open_aead_framed(aad, data, enc_len, tag_len, out, |aad, ct, tag, out| {
         decrypt_gcm_into(key, &n, aad, ct, tag, out)
-    } else {
-        let mut full_aad = Vec::with_capacity(aad.len() + clear.len());
-        full_aad.extend_from_slice(aad);
-        full_aad.extend_from_slice(clear);
-        decrypt_gcm_into(key, &n, &full_aad, ct, tag, out)
-    };
-    r.map_err(|e| e.shifted(tag_at))?;
-    out.extend_from_slice(clear);
-    Ok(())
+    })
 }
 
 /// Encrypt for mode 9: returns `ciphertext ‖ clear_tail ‖ tag` (the bytes after the MC).
@@ -136,11 +119,6 @@ pub fn encrypt_mode9(
     clear_tail: &[u8],
     tag_len: usize,
 ) -> Result<Vec<u8>, SecurityError> {
-    let mut full_aad = aad.to_vec();
-    full_aad.extend_from_slice(clear_tail);
-    let mut ct = encrypt_gcm(key, &iv(addr, mc), &full_aad, plain, tag_len)?;
-    let tag = ct.split_off(plain.len());
-    ct.extend_from_slice(clear_tail);
-    ct.extend_from_slice(&tag);
-    Ok(ct)
+    let n = iv(addr, mc);
+    super::seal_aead_framed(aad, plain, clear_tail, |aad, plain| encrypt_gcm(key, &n, aad, plain, tag_len))
 }
