@@ -15,10 +15,9 @@ use pyo3_arrow::error::PyArrowResult;
 use pyo3_arrow::ffi::{to_schema_pycapsule, to_stream_pycapsule, ArrayIterator};
 use pyo3_arrow::input::AnyArray;
 
-use super::keys::{store_from_dict, KeyStore};
+use super::convert::decode_options;
+use super::keys::keys_arg;
 use crate::batch::{self, ArrowFrames, BatchOptions, FrameItem, InputError, Status};
-use crate::keys::{KeyLookup, KeyStore as CoreStore, NoKeys};
-use crate::telegram::{DecodeOptions, LinkMode, TailPolicy};
 
 /// A table of record batches that pyarrow, polars, pandas and DuckDB read without copying
 /// (`__arrow_c_stream__`).
@@ -181,38 +180,6 @@ impl DecodedBatch {
     }
 }
 
-enum Keys<'a> {
-    None,
-    Borrowed(&'a CoreStore),
-    Owned(CoreStore),
-}
-
-impl Keys<'_> {
-    fn lookup(&self) -> &(dyn KeyLookup + Sync) {
-        match self {
-            Keys::None => &NoKeys,
-            Keys::Borrowed(s) => *s,
-            Keys::Owned(s) => s,
-        }
-    }
-}
-
-fn keys_arg<'a>(py: Python<'_>, keys: Option<&'a Bound<'_, PyAny>>) -> PyResult<Keys<'a>> {
-    match keys {
-        None => Ok(Keys::None),
-        Some(k) if k.is_none() => Ok(Keys::None),
-        Some(k) => {
-            if let Ok(store) = k.cast::<KeyStore>() {
-                Ok(Keys::Borrowed(&store.get().inner))
-            } else if let Ok(d) = k.cast::<PyDict>() {
-                Ok(Keys::Owned(store_from_dict(py, d)?))
-            } else {
-                Err(PyTypeError::new_err("keys must be a dict or a meterlink.KeyStore"))
-            }
-        }
-    }
-}
-
 /// A metadata column from a Python list (str / int / float / bool / None) or an Arrow array.
 fn metadata_column(name: &str, v: &Bound<'_, PyAny>) -> PyResult<(FieldRef, ArrayRef)> {
     if v.hasattr("__arrow_c_array__")? || v.hasattr("__arrow_c_stream__")? {
@@ -356,19 +323,12 @@ pub fn _decode_batch(
     errors: Option<Vec<(usize, String)>>,
     chunk_rows: usize,
 ) -> PyResult<DecodedBatch> {
-    let Some(tail) = TailPolicy::parse(tail) else {
-        return Err(PyValueError::new_err(format!("tail must be 'auto', 'strict' or 'keep', not {tail:?}")));
-    };
-    let Some(link) = LinkMode::parse(link) else {
-        return Err(PyValueError::new_err(format!(
-            "link must be 'auto', 'wired', 'wireless', 'wireless-a', 'wireless-b' or 'wireless-nocrc', not {link:?}"
-        )));
-    };
+    let decode = decode_options(link, strict, tail)?;
     if threads == Some(0) {
         return Err(PyValueError::new_err("threads must be at least 1"));
     }
     let keys = keys_arg(py, keys)?;
-    let mut opts = BatchOptions { decode: DecodeOptions { link, strict, tail }, chunk_rows, threads, index_base };
+    let mut opts = BatchOptions { decode, chunk_rows, threads, index_base };
     let mut meta: Vec<(FieldRef, ArrayRef)> = Vec::new();
     if let Some(m) = metadata {
         for (k, v) in m.iter() {

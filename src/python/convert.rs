@@ -43,6 +43,22 @@ pub(crate) fn frame_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8
     }
 }
 
+/// The `link=`, `strict=` and `tail=` arguments shared by the decode entry points.
+pub(crate) fn decode_options(link: &str, strict: bool, tail: &str) -> PyResult<crate::telegram::DecodeOptions> {
+    use crate::telegram::{DecodeOptions, LinkMode, TailPolicy};
+    let Some(tail) = TailPolicy::parse(tail) else {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "tail must be 'auto', 'strict' or 'keep', not {tail:?}"
+        )));
+    };
+    let Some(link) = LinkMode::parse(link) else {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "link must be 'auto', 'wired', 'wireless', 'wireless-a', 'wireless-b' or 'wireless-nocrc', not {link:?}"
+        )));
+    };
+    Ok(DecodeOptions { link, strict, tail })
+}
+
 pub(crate) fn hex_lower(b: &[u8]) -> String {
     crate::tpl::hex_lower(b)
 }

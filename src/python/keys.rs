@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use super::raise;
-use crate::keys::{parse_key_hex, parse_meter_id, KeyError, KeyMaterial, KeyStore as CoreStore};
+use crate::keys::{parse_key_hex, parse_meter_id, KeyError, KeyLookup, KeyMaterial, KeyStore as CoreStore, NoKeys};
 
 fn key_err(py: Python<'_>, e: KeyError) -> PyErr {
     raise(py, None, e.to_string(), None)
@@ -96,5 +96,38 @@ impl KeyStore {
         Err(pyo3::exceptions::PyTypeError::new_err(
             "KeyStore cannot be pickled: keys never leave the process; load the key file where it is needed",
         ))
+    }
+}
+
+pub(crate) enum Keys<'a> {
+    None,
+    Borrowed(&'a CoreStore),
+    Owned(CoreStore),
+}
+
+impl Keys<'_> {
+    pub(crate) fn lookup(&self) -> &(dyn KeyLookup + Sync) {
+        match self {
+            Keys::None => &NoKeys,
+            Keys::Borrowed(s) => *s,
+            Keys::Owned(s) => s,
+        }
+    }
+}
+
+/// The `keys=` argument: None, a `KeyStore` (borrowed) or a dict (converted once).
+pub(crate) fn keys_arg<'a>(py: Python<'_>, keys: Option<&'a Bound<'_, PyAny>>) -> PyResult<Keys<'a>> {
+    match keys {
+        None => Ok(Keys::None),
+        Some(k) if k.is_none() => Ok(Keys::None),
+        Some(k) => {
+            if let Ok(store) = k.cast::<KeyStore>() {
+                Ok(Keys::Borrowed(&store.get().inner))
+            } else if let Ok(d) = k.cast::<PyDict>() {
+                Ok(Keys::Owned(store_from_dict(py, d)?))
+            } else {
+                Err(pyo3::exceptions::PyTypeError::new_err("keys must be a dict or a meterlink.KeyStore"))
+            }
+        }
     }
 }

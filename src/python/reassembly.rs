@@ -4,15 +4,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
 use super::convert::frame_bytes;
-use super::keys::{store_from_dict, KeyStore};
+use super::keys::keys_arg;
 use super::telegram::Telegram;
 use super::{raise, to_pyerr};
 use crate::afl;
 use crate::error::ErrorKind;
-use crate::keys::{KeyStore as CoreStore, NoKeys};
 use crate::link::wmbus::{self, FormatHint};
 use crate::telegram::{self as core, DecodeOptions};
 
@@ -66,20 +64,8 @@ impl AflReassembler {
             }
         };
         self.pending.remove(&key);
-        let opts = DecodeOptions::default();
-        let result = match keys {
-            Some(k) if !k.is_none() => {
-                if let Ok(store) = k.cast::<KeyStore>() {
-                    core::decode_reassembled(&bytes[..10], &msg, &opts, &store.get().inner)
-                } else if let Ok(d) = k.cast::<PyDict>() {
-                    let store: CoreStore = store_from_dict(py, d)?;
-                    core::decode_reassembled(&bytes[..10], &msg, &opts, &store)
-                } else {
-                    return Err(pyo3::exceptions::PyTypeError::new_err("keys must be a dict or a meterlink.KeyStore"));
-                }
-            }
-            _ => core::decode_reassembled(&bytes[..10], &msg, &opts, &NoKeys),
-        };
+        let keys = keys_arg(py, keys)?;
+        let result = core::decode_reassembled(&bytes[..10], &msg, &DecodeOptions::default(), keys.lookup());
         result.map(|tg| Some(Telegram::from_core(Arc::new(tg)))).map_err(|e| to_pyerr(py, e))
     }
 

@@ -10,7 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use super::convert::{frame_bytes, hex_lower};
-use super::keys::{store_from_dict, KeyStore};
+use super::convert::decode_options;
+use super::keys::keys_arg;
 use super::to_pyerr;
 
 /// Compact-frame formats learnt from full frames (EN 13757-3 compact frames, CI 79h/7Bh).
@@ -36,7 +37,7 @@ impl FormatCache {
 }
 use crate::records::{self, Record as CoreRecord, RecordKind, Value};
 use crate::link::wmbus::FrameFormat;
-use crate::telegram::{self as core, DecodeOptions, Decryption, LinkInfo, LinkMode, TailPolicy};
+use crate::telegram::{self as core, Decryption, LinkInfo};
 use crate::tpl;
 
 /// decode(frame, keys=None, link="auto", strict=False)
@@ -52,32 +53,10 @@ pub fn decode(
     formats: Option<&Bound<'_, FormatCache>>,
 ) -> PyResult<Telegram> {
     let formats = formats.map(|f| &f.get().inner);
-    let Some(tail) = TailPolicy::parse(tail) else {
-        return Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "tail must be 'auto', 'strict' or 'keep', not {tail:?}"
-        )));
-    };
-    let Some(link) = LinkMode::parse(link) else {
-        return Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "link must be 'auto', 'wired', 'wireless', 'wireless-a', 'wireless-b' or 'wireless-nocrc', not {link:?}"
-        )));
-    };
+    let opts = decode_options(link, strict, tail)?;
     let bytes = frame_bytes(frame)?;
-    let opts = DecodeOptions { link, strict, tail };
-    let result = match keys {
-        None => core::decode_full(&bytes, &opts, &crate::keys::NoKeys, formats),
-        Some(k) if k.is_none() => core::decode_full(&bytes, &opts, &crate::keys::NoKeys, formats),
-        Some(k) => {
-            if let Ok(store) = k.cast::<KeyStore>() {
-                core::decode_full(&bytes, &opts, &store.get().inner, formats)
-            } else if let Ok(d) = k.cast::<PyDict>() {
-                let store = store_from_dict(py, d)?;
-                core::decode_full(&bytes, &opts, &store, formats)
-            } else {
-                return Err(pyo3::exceptions::PyTypeError::new_err("keys must be a dict or a meterlink.KeyStore"));
-            }
-        }
-    };
+    let keys = keys_arg(py, keys)?;
+    let result = core::decode_full(&bytes, &opts, keys.lookup(), formats);
     match result {
         Ok(tg) => Ok(Telegram { inner: Arc::new(tg) }),
         Err(e) => Err(to_pyerr(py, e)),

@@ -125,6 +125,12 @@ fn need(buf: &[u8], at: usize, n: usize) -> Result<(), SecurityError> {
     }
 }
 
+/// The 4-byte little-endian TPL message counter at `buf[at..]`.
+fn read_u32_le(buf: &[u8], at: usize) -> Result<u32, SecurityError> {
+    need(buf, at, 4)?;
+    Ok(u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]))
+}
+
 /// Parse the configuration field at `buf[at..]` plus its extension and the optional TPL header
 /// fields (key version, message counter).
 ///
@@ -203,13 +209,7 @@ pub fn parse_config(buf: &[u8], at: usize) -> Result<SecurityConfig, SecurityErr
             pos += 1;
             // Optional fields, order per notes §c.3 [S]: MC first, then key version.
             if c.counter_present {
-                need(buf, pos, 4)?;
-                c.message_counter = Some(u32::from_le_bytes([
-                    buf[pos],
-                    buf[pos + 1],
-                    buf[pos + 2],
-                    buf[pos + 3],
-                ]));
+                c.message_counter = Some(read_u32_le(buf, pos)?);
                 pos += 4;
             }
             if ext & 0x40 != 0 {
@@ -254,13 +254,7 @@ pub fn parse_config(buf: &[u8], at: usize) -> Result<SecurityConfig, SecurityErr
                 pos += 1;
             }
             if c.counter_present {
-                need(buf, pos, 4)?;
-                c.message_counter = Some(u32::from_le_bytes([
-                    buf[pos],
-                    buf[pos + 1],
-                    buf[pos + 2],
-                    buf[pos + 3],
-                ]));
+                c.message_counter = Some(read_u32_le(buf, pos)?);
                 pos += 4;
             }
         }
