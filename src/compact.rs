@@ -7,12 +7,17 @@
 //! ```
 //!
 //! The format comes from an earlier full frame of the same kind, kept in a [`FormatCache`].
-//! Rule used here (hypothesis, no public vector pins it down; see docs/decisions.md):
-//! format signature = CRC-16/EN-13757 over the concatenated DIB+VIB bytes of the full frame's
-//! data records; full-frame CRC = CRC-16/EN-13757 over the full frame's data records (DIB, VIB
-//! and data). A compact frame is expanded only when a cached format has its signature **and**
-//! the expanded records reproduce its full-frame CRC, so a wrong rule or a stale format yields
-//! "format unknown", never wrong records.
+//! Rules (see docs/decisions.md):
+//! - format signature = CRC-16/EN-13757 over the concatenated DIB+VIB bytes of the full
+//!   frame's data records. Verified: three Kamstrup full/compact pairs from the wmbusmeters
+//!   kamwater driver tests (signatures A8EDh, C412h, 0905h) all match.
+//! - full-frame CRC = CRC-16/EN-13757 over a full frame's data records (DIB, VIB and data).
+//!   In those pairs it is the CRC of the full frame the meter sent last, not of the compact
+//!   frame's own values: the flowIQ pair (access numbers 56h, 57h) carries the earlier full
+//!   frame's CRC 8054h although its flow value changed. So a compact frame is accepted when
+//!   the CRC matches its expanded records **or** a full frame recently learnt with the same
+//!   signature. Together with the signature and an exact fit of the data lengths this keeps
+//!   a wrong or stale format from yielding records: it yields "format unknown" instead.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,8 +35,19 @@ pub struct FormatCache {
 
 #[derive(Debug, Default)]
 struct CacheInner {
-    map: HashMap<u16, (u64, Arc<[u8]>)>,
+    map: HashMap<u16, Entry>,
     tick: u64,
+}
+
+/// How many recent full-frame CRCs are remembered per format.
+const RECENT_CRCS: usize = 8;
+
+#[derive(Debug)]
+struct Entry {
+    last_use: u64,
+    format: Arc<[u8]>,
+    /// CRCs of the most recent full frames with this format, newest last.
+    crcs: Vec<u16>,
 }
 
 impl Default for FormatCache {
@@ -54,44 +70,58 @@ impl FormatCache {
     }
 
     /// Learn the format of a decoded full frame (`payload` is the buffer its records point
-    /// into). Returns the signature, or None when the frame has nothing to learn.
+    /// into) and remember its full-frame CRC. Returns the signature, or None when the frame
+    /// has nothing to learn.
     pub fn learn(&self, records: &[Record], payload: &[u8]) -> Option<u16> {
-        let format = format_of(records, payload)?;
+        let (format, full) = format_of(records, payload)?;
         let sig = crc16_en13757(&format);
+        let crc = crc16_en13757(&full);
         let mut g = self.inner.lock().ok()?;
         g.tick += 1;
         let tick = g.tick;
         if g.map.len() >= self.capacity && !g.map.contains_key(&sig) {
             // Forget the older half (by last use).
-            let mut ticks: Vec<u64> = g.map.values().map(|v| v.0).collect();
+            let mut ticks: Vec<u64> = g.map.values().map(|v| v.last_use).collect();
             ticks.sort_unstable();
             let cut = ticks[ticks.len() / 2];
-            g.map.retain(|_, v| v.0 > cut);
+            g.map.retain(|_, v| v.last_use > cut);
         }
-        g.map.insert(sig, (tick, Arc::from(format)));
+        let e = g.map.entry(sig).or_insert_with(|| Entry { last_use: tick, format: Arc::from(format), crcs: vec![] });
+        e.last_use = tick;
+        e.crcs.retain(|&c| c != crc);
+        if e.crcs.len() == RECENT_CRCS {
+            e.crcs.remove(0);
+        }
+        e.crcs.push(crc);
         Some(sig)
     }
 
-    pub fn get(&self, signature: u16) -> Option<Arc<[u8]>> {
+    /// The format with this signature and the CRCs of the recent full frames that had it.
+    fn get(&self, signature: u16) -> Option<(Arc<[u8]>, Vec<u16>)> {
         let mut g = self.inner.lock().ok()?;
         g.tick += 1;
         let tick = g.tick;
         g.map.get_mut(&signature).map(|v| {
-            v.0 = tick;
-            v.1.clone()
+            v.last_use = tick;
+            (v.format.clone(), v.crcs.clone())
         })
     }
 }
 
-/// DIB+VIB bytes of the data records, in order (manufacturer blocks and fillers are not part of
-/// the format). None when there are no data records.
-pub fn format_of(records: &[Record], payload: &[u8]) -> Option<Vec<u8>> {
+/// The format (DIB+VIB bytes of the data records, in order) and the full-frame bytes the
+/// full-frame CRC covers (the data records whole). Manufacturer blocks and fillers are in
+/// neither. None when there are no data records.
+fn format_of(records: &[Record], payload: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut f = Vec::new();
+    let mut full = Vec::new();
     for r in records.iter().filter(|r| r.kind == RecordKind::Data) {
         f.extend_from_slice(r.dib.get(payload));
         f.extend_from_slice(r.vib.get(payload));
+        full.extend_from_slice(r.dib.get(payload));
+        full.extend_from_slice(r.vib.get(payload));
+        full.extend_from_slice(r.data.get(payload));
     }
-    (!f.is_empty()).then_some(f)
+    (!f.is_empty()).then_some((f, full))
 }
 
 /// Why a compact frame could not be expanded.
@@ -161,7 +191,7 @@ pub fn expand(cache: &FormatCache, compact: &[u8]) -> Result<Vec<u8>, CompactErr
     }
     let signature = u16::from_le_bytes([compact[0], compact[1]]);
     let expected = u16::from_le_bytes([compact[2], compact[3]]);
-    let format = cache.get(signature).ok_or(CompactError::UnknownFormat { signature })?;
+    let (format, learnt_crcs) = cache.get(signature).ok_or(CompactError::UnknownFormat { signature })?;
     let data = &compact[4..];
     let bad = CompactError::Mismatch { signature };
     let mut out = Vec::with_capacity(format.len() + data.len());
@@ -198,7 +228,7 @@ pub fn expand(cache: &FormatCache, compact: &[u8]) -> Result<Vec<u8>, CompactErr
         d += n;
     }
     let computed = crc16_en13757(&out);
-    if computed != expected {
+    if computed != expected && !learnt_crcs.contains(&expected) {
         return Err(CompactError::BadCrc { signature, expected, computed });
     }
     // Data after the last formatted record (e.g. a manufacturer block) is appended as is.
@@ -230,10 +260,21 @@ mod tests {
         compact.extend_from_slice(&crc16_en13757(&full).to_le_bytes());
         compact.extend_from_slice(&data);
         assert_eq!(expand(&cache, &compact).unwrap(), full);
-        // A changed value breaks the full-frame CRC: no records rather than wrong ones.
+        // A changed value with the learnt full frame's CRC is a newer reading: expanded.
+        let mut newer = compact.clone();
+        newer[4] ^= 1;
+        assert_eq!(expand(&cache, &newer).unwrap()[3], full[3] ^ 1);
+        // A CRC of neither the expanded records nor a learnt frame: no records.
         let mut wrong = compact.clone();
-        wrong[6] ^= 1;
+        wrong[2] ^= 1;
         assert!(matches!(expand(&cache, &wrong), Err(CompactError::BadCrc { .. })));
+        // The CRC of the expanded records themselves is accepted too.
+        let mut own = compact.clone();
+        own[4] ^= 1;
+        let mut changed = full.clone();
+        changed[3] ^= 1;
+        own[2..4].copy_from_slice(&crc16_en13757(&changed).to_le_bytes());
+        assert_eq!(expand(&cache, &own).unwrap(), changed);
         let mut unknown = compact.clone();
         unknown[0] ^= 1;
         assert!(matches!(expand(&cache, &unknown), Err(CompactError::UnknownFormat { .. })));

@@ -1,8 +1,8 @@
 """Compact frames expanded through the format cache (EN 13757-3 compact frames, CI 7Bh).
 
-The signature/CRC rule is a hypothesis (docs/decisions.md); these tests check the mechanism:
-a compact frame is expanded only after a full frame with the same format was seen, and only
-when the expanded records reproduce the full-frame CRC."""
+The signature rule is checked on real Kamstrup full/compact pairs (tests/vectors/compact-frames.json);
+the mechanism: a compact frame is expanded only after a full frame with the same format was seen,
+and only when its full-frame CRC is that of its expanded records or of a learnt full frame."""
 
 import meterlink
 
@@ -49,8 +49,65 @@ def test_compact_frame_after_full_frame():
     assert [r.to_dict() for r in after.records] == [r.to_dict() for r in ref.records]
     assert after.records[1].value == 6.408
 
-    # A changed value no longer matches the full-frame CRC: no records, never wrong ones.
+    # A changed value whose frame carries the learnt full frame's CRC is a newer reading
+    # (as real Kamstrup meters send it, see the flowIQ pair below): expanded with its value.
+    newer = bytearray(compact)
+    newer[-1] ^= 0x01
+    tg = meterlink.decode(bytes(newer), formats=cache)
+    assert tg.records[4].value == 19 ^ 0x01
+
+    # A full-frame CRC matching neither the expanded records nor a learnt full frame:
+    # no records, never wrong ones.
     bad = bytearray(compact)
-    bad[-3] ^= 0x01
+    bad[-len(DATA) - 1] ^= 0x01
     tg = meterlink.decode(bytes(bad), formats=cache)
     assert tg.records == [] and "CRC" in tg.undecoded["reason"]
+
+
+def _real_pairs():
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "vectors", "compact-frames.json")
+    with open(path) as f:
+        return json.load(f)["pairs"]
+
+
+UNITS = {"m3": "m^3", "m3h": "m^3/h", "c": "°C"}
+
+
+def _values(t):
+    return {(r.unit, r.value) for r in t.records}
+
+
+def test_real_kamstrup_pairs_signature_rule():
+    # The signature rule is checked against real meters: each compact frame names the
+    # signature of its full frame's DIB/VIB bytes, and expands to the driver's readings.
+    for pair in _real_pairs():
+        full = bytes.fromhex(pair["full_hex"])
+        compact = bytes.fromhex(pair["compact_hex"])
+        cache = meterlink.FormatCache()
+        assert meterlink.decode(compact, formats=cache).records == []
+        meterlink.decode(full, formats=cache)
+        t = meterlink.decode(compact, formats=cache)
+        assert t.compact_signature == pair["signature"], pair["name"]
+        assert t.undecoded is None, pair["name"]
+        got = _values(t)
+        for name, want in pair["expected"].items():
+            unit = UNITS[name.rsplit("_", 1)[1]]
+            assert any(u == unit and abs(float(v) - want) < 1e-9 for u, v in got), (pair["name"], name, want)
+
+
+def test_compact_crc_of_previous_full_frame_accepted_but_not_any_crc():
+    pair = _real_pairs()[2]  # flowIQ: CRC 8054h is the earlier full frame's
+    full = bytes.fromhex(pair["full_hex"])
+    compact = bytearray(bytes.fromhex(pair["compact_hex"]))
+    cache = meterlink.FormatCache()
+    meterlink.decode(full, formats=cache)
+    # A full-frame CRC matching neither the expanded records nor a learnt full frame: no records.
+    compact[22] ^= 0x01
+    # Keep the ELL payload CRC valid so the frame still reads as clear.
+    crc = crc16_en13757(bytes(compact[19:]))
+    compact[17:19] = crc.to_bytes(2, "little")
+    t = meterlink.decode(bytes(compact), formats=cache)
+    assert t.records == [] and "full-frame CRC" in t.undecoded["reason"]
