@@ -83,6 +83,11 @@ pub struct DecodeOptions {
     /// its header with no records.
     pub strict: bool,
     pub tail: TailPolicy,
+    /// Wired links: the secondary address of the meter the master selected. It stands in for
+    /// the identity a short (or absent) TPL header lacks, to find the key and build the IV of
+    /// an encrypted telegram, and is reported as the telegram's address. Ignored on wireless
+    /// links and when the telegram has a long header (which carries its own identity).
+    pub secondary_address: Option<Address>,
 }
 
 /// Application data at the end of a telegram that did not decode as records (see [`TailPolicy`]).
@@ -449,7 +454,10 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
     }
     let (header, hlen) = tpl::parse_header(info, after_ci).map_err(shift)?;
     tg.header = header;
-    if let Some(addr) = header.address {
+    // A wired master knows whom it selected: the secondary address from the options stands in
+    // for the identity a short header lacks (wireless frames carry theirs in the A field).
+    let selected = if ctx.link.is_none() && header.address.is_none() { ctx.opts.secondary_address } else { None };
+    if let Some(addr) = header.address.or(selected) {
         tg.address = Some(addr);
     }
     let body_at = 1 + hlen;
@@ -485,9 +493,9 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
         tg.security = cfg;
         if mode != 0 {
             tg.encrypted = true;
-            let link = ctx.link.map(MeterAddress::from).unwrap_or_default();
+            let link = ctx.link.or(selected).map(MeterAddress::from).unwrap_or_default();
             // The key of the identity that protects the TPL, else of the link address.
-            let ident = header.address.or(ctx.link);
+            let ident = header.address.or(ctx.link).or(selected);
             let key = ident
                 .and_then(|a| ctx.keys.key_for(a.manufacturer, a.id))
                 .or_else(|| ctx.link.and_then(|a| ctx.keys.key_for(a.manufacturer, a.id)))

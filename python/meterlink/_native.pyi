@@ -35,6 +35,7 @@ def decode(
     strict: bool = False,
     tail: Literal["auto", "strict", "keep"] = "auto",
     formats: Optional[FormatCache] = None,
+    secondary_address: Optional[_FrameInput] = None,
 ) -> Telegram: ...
 def encode(
     records: Optional[_FrameInput] = None,

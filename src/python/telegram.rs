@@ -40,9 +40,10 @@ use crate::link::wmbus::FrameFormat;
 use crate::telegram::{self as core, Decryption, LinkInfo};
 use crate::tpl;
 
-/// decode(frame, keys=None, link="auto", strict=False)
+/// decode(frame, keys=None, link="auto", strict=False, tail="auto", formats=None, secondary_address=None)
 #[pyfunction]
-#[pyo3(signature = (frame, keys=None, link="auto", strict=false, tail="auto", formats=None))]
+#[pyo3(signature = (frame, keys=None, link="auto", strict=false, tail="auto", formats=None, secondary_address=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn decode(
     py: Python<'_>,
     frame: &Bound<'_, PyAny>,
@@ -51,9 +52,20 @@ pub fn decode(
     strict: bool,
     tail: &str,
     formats: Option<&Bound<'_, FormatCache>>,
+    secondary_address: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Telegram> {
     let formats = formats.map(|f| &f.get().inner);
-    let opts = decode_options(link, strict, tail)?;
+    let mut opts = decode_options(link, strict, tail)?;
+    if let Some(obj) = secondary_address {
+        let b = frame_bytes(obj)?;
+        let wire: [u8; 8] = b.as_ref().try_into().map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "secondary_address must be 8 bytes (ID, manufacturer, version, device type as on the wire), got {}",
+                b.len()
+            ))
+        })?;
+        opts.secondary_address = Some(tpl::Address::from_wire(wire));
+    }
     let bytes = frame_bytes(frame)?;
     let keys = keys_arg(py, keys)?;
     let result = core::decode_full(&bytes, &opts, keys.lookup(), formats);

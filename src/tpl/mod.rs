@@ -22,6 +22,18 @@ pub struct Address {
 }
 
 impl Address {
+    /// A secondary address in wire order, as a long TPL header and the selection telegram
+    /// (SND_UD with CI 52h) carry it: ID (4, LSB first) ‖ manufacturer (2, LSB first) ‖
+    /// version ‖ device type (EN 13757-3 secondary addressing).
+    pub fn from_wire(b: [u8; 8]) -> Self {
+        Address {
+            id: [b[0], b[1], b[2], b[3]],
+            manufacturer: u16::from_le_bytes([b[4], b[5]]),
+            version: b[6],
+            device_type: b[7],
+        }
+    }
+
     pub fn id_string(&self) -> String {
         id_to_string(self.id)
     }
