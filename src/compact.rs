@@ -183,6 +183,80 @@ fn lvar_len(l: u8) -> Option<usize> {
     })
 }
 
+/// The DIB+VIB starting at `f` in a format: (end, DIF), or None when it is cut short, too
+/// long, or uses a plain-text VIF (which a format cannot express).
+fn next_header(format: &[u8], mut f: usize) -> Option<(usize, u8)> {
+    let dif = *format.get(f)?;
+    let dib_start = f;
+    f += 1;
+    while format[f - 1] & 0x80 != 0 {
+        format.get(f)?;
+        f += 1;
+        if f - dib_start > 11 {
+            return None;
+        }
+    }
+    let vif_at = f;
+    let vif = *format.get(vif_at)?;
+    if vif & 0x7F == 0x7C {
+        return None;
+    }
+    f += 1;
+    while format[f - 1] & 0x80 != 0 {
+        format.get(f)?;
+        f += 1;
+        if f - vif_at > 11 {
+            return None;
+        }
+    }
+    Some((f, dif))
+}
+
+/// True when `format` is a whole sequence of data-record headers (no special functions).
+fn is_format(format: &[u8]) -> bool {
+    let mut f = 0;
+    while f < format.len() {
+        match next_header(format, f) {
+            Some((end, dif)) if dif & 0x0F != 0x0F => f = end,
+            _ => return false,
+        }
+    }
+    !format.is_empty()
+}
+
+impl FormatCache {
+    /// Learn the format a format frame (CI 69h–6Bh, 87h/88h) announces. `payload` is its
+    /// application data (decrypted). Layout (unverified, no public vector): the format
+    /// signature (2, LE), optionally preceded by a length byte, then the DIB/VIB sequence,
+    /// possibly after 2F2F and padded with 2Fh. A reading is accepted only when the bytes are
+    /// a whole DIB/VIB sequence whose CRC-16/EN-13757 equals the signature, so a wrong guess
+    /// learns nothing. Returns the signature.
+    pub fn learn_format_frame(&self, payload: &[u8]) -> Option<u16> {
+        let p = payload.strip_prefix(&[0x2F, 0x2F]).unwrap_or(payload);
+        let trimmed = &p[..p.len() - p.iter().rev().take_while(|&&b| b == 0x2F).count()];
+        let mut candidates: Vec<(u16, &[u8])> = Vec::with_capacity(4);
+        for body in [p, trimmed] {
+            if body.len() > 2 {
+                candidates.push((u16::from_le_bytes([body[0], body[1]]), &body[2..]));
+            }
+            if body.len() > 3 {
+                let n = body[0] as usize;
+                if let Some(fmt) = body.get(3..3 + n) {
+                    candidates.push((u16::from_le_bytes([body[1], body[2]]), fmt));
+                }
+            }
+        }
+        let (sig, format) =
+            candidates.into_iter().find(|&(sig, fmt)| crc16_en13757(fmt) == sig && is_format(fmt))?;
+        let mut g = self.inner.lock().ok()?;
+        g.tick += 1;
+        let tick = g.tick;
+        let e = g.map.entry(sig).or_insert_with(|| Entry { last_use: tick, format: Arc::from(format), crcs: vec![] });
+        e.last_use = tick;
+        Some(sig)
+    }
+}
+
 /// Expand a compact frame's application data (`compact` = signature, CRC, data) into the
 /// equivalent full-frame record bytes.
 pub fn expand(cache: &FormatCache, compact: &[u8]) -> Result<Vec<u8>, CompactError> {
@@ -197,24 +271,9 @@ pub fn expand(cache: &FormatCache, compact: &[u8]) -> Result<Vec<u8>, CompactErr
     let mut out = Vec::with_capacity(format.len() + data.len());
     let (mut f, mut d) = (0usize, 0usize);
     while f < format.len() {
-        // DIB: DIF and DIFEs (extension bit 7).
-        let dif = format[f];
-        let dib_start = f;
-        f += 1;
-        while format.get(f - 1).is_some_and(|b| b & 0x80 != 0) && f < format.len() && f - dib_start <= 11 {
-            f += 1;
-        }
-        // VIB: VIF and VIFEs. Plain-text VIFs cannot be expressed in a format frame.
-        let vif_at = f;
-        let vif = *format.get(vif_at).ok_or(bad.clone())?;
-        if vif & 0x7F == 0x7C {
-            return Err(bad);
-        }
-        f += 1;
-        while format.get(f - 1).is_some_and(|b| b & 0x80 != 0) && f < format.len() && f - vif_at <= 11 {
-            f += 1;
-        }
-        out.extend_from_slice(&format[dib_start..f]);
+        let (end, dif) = next_header(&format, f).ok_or(bad.clone())?;
+        out.extend_from_slice(&format[f..end]);
+        f = end;
         let n = match data_len(dif) {
             Some(n) => n,
             None if dif & 0x0F == 0x0D => {

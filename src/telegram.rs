@@ -149,7 +149,8 @@ pub struct Telegram {
     pub records: Vec<Record>,
     /// A tail of the application data that did not decode as records (wireless, see [`TailPolicy`]).
     pub undecoded: Option<Undecoded>,
-    /// For an expanded compact frame: the format signature it was expanded with.
+    /// For an expanded compact frame: the format signature it was expanded with; for a format
+    /// frame the cache learnt from: the signature it announced.
     pub compact_signature: Option<u16>,
 }
 
@@ -572,6 +573,20 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
                     return Ok(());
                 }
             }
+        }
+        CiPayload::FormatFrame => {
+            // A format frame only teaches the cache the format of later compact frames.
+            let learnt = ctx.formats.and_then(|cache| cache.learn_format_frame(&tg.payload));
+            tg.compact_signature = learnt;
+            if learnt.is_none() {
+                let reason = if ctx.formats.is_some() {
+                    "format frame: no DIB/VIB sequence matching its format signature"
+                } else {
+                    "format frame: pass a format cache to learn from it"
+                };
+                tg.undecoded = Some(Undecoded { offset: tg.payload_offset, start: 0, reason: reason.to_string() });
+            }
+            return Ok(());
         }
         _ => return Ok(()),
     }

@@ -111,3 +111,26 @@ def test_compact_crc_of_previous_full_frame_accepted_but_not_any_crc():
     compact[17:19] = crc.to_bytes(2, "little")
     t = meterlink.decode(bytes(compact), formats=cache)
     assert t.records == [] and "full-frame CRC" in t.undecoded["reason"]
+
+
+def test_format_frame_teaches_the_cache():
+    # A format frame (CI 6Ah, short header) announcing the Multical 21 format A8EDh. Its layout
+    # is unverified (docs/decisions.md); a reading is accepted only when the DIB/VIB bytes CRC to
+    # the signature, so both accepted layouts are tried and a corrupted one teaches nothing.
+    pair = _real_pairs()[0]
+    compact = bytes.fromhex(pair["compact_hex"])
+    sig = crc16_en13757(FORMAT).to_bytes(2, "little")
+    assert int.from_bytes(sig, "little") == pair["signature"]
+    for payload in (sig + FORMAT, bytes([len(FORMAT)]) + sig + FORMAT + b"\x2f\x2f"):
+        cache = meterlink.FormatCache()
+        t = meterlink.decode(_frame(0x6A, payload), formats=cache)
+        assert t.compact_signature == pair["signature"] and t.records == [] and t.undecoded is None
+        # The real compact frame now expands to the driver's readings (its CRC is that of its records).
+        got = meterlink.decode(compact, formats=cache)
+        assert [r.value for r in got.records][1:3] == [6.408, 6.408]
+
+        bad = bytearray(payload)
+        bad[-3] ^= 0x01
+        cache = meterlink.FormatCache()
+        t = meterlink.decode(_frame(0x6A, bytes(bad)), formats=cache)
+        assert t.compact_signature is None and "format signature" in t.undecoded["reason"] and len(cache) == 0
