@@ -557,13 +557,12 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
     match info.payload {
         CiPayload::Records | CiPayload::Command => {}
         CiPayload::CompactRecords => {
-            let expanded = match ctx.formats {
-                Some(cache) => compact::expand(cache, &tg.payload).map_err(|e| e.to_string()),
-                None => Err("compact frame: pass a format cache to expand it".to_string()),
-            };
+            // Decrypted payloads begin with the 2F2F verification bytes of modes 5/7.
+            let at = if tg.decrypted && tg.payload.starts_with(&[0x2F, 0x2F]) { 2 } else { 0 };
+            let expanded = compact::expand(ctx.formats, &tg.payload[at..]).map_err(|e| e.to_string());
             match expanded {
                 Ok(full) => {
-                    tg.compact_signature = Some(u16::from_le_bytes([tg.payload[0], tg.payload[1]]));
+                    tg.compact_signature = Some(u16::from_le_bytes([tg.payload[at], tg.payload[at + 1]]));
                     // Records now point into the expanded buffer (offsets no longer map 1:1
                     // onto the frame).
                     tg.payload = full;

@@ -19,6 +19,8 @@
 //!   signature. Together with the signature and an exact fit of the data lengths this keeps
 //!   a wrong or stale format from yielding records: it yields "format unknown" instead.
 
+mod known;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -142,7 +144,7 @@ impl std::fmt::Display for CompactError {
         match self {
             CompactError::Truncated => f.write_str("compact frame shorter than its signature and CRC"),
             CompactError::UnknownFormat { signature } => {
-                write!(f, "compact frame format {signature:04X} unknown: no full frame with it seen yet")
+                write!(f, "compact frame format {signature:04X} unknown: no full frame with it seen yet, and no built-in format")
             }
             CompactError::Mismatch { signature } => {
                 write!(f, "compact frame data do not fit format {signature:04X}")
@@ -258,14 +260,19 @@ impl FormatCache {
 }
 
 /// Expand a compact frame's application data (`compact` = signature, CRC, data) into the
-/// equivalent full-frame record bytes.
-pub fn expand(cache: &FormatCache, compact: &[u8]) -> Result<Vec<u8>, CompactError> {
+/// equivalent full-frame record bytes. The format comes from `cache` if it learnt one with
+/// this signature, else from the built-in formats of known meters ([`known`]), which need
+/// the full-frame CRC of the frame's own records.
+pub fn expand(cache: Option<&FormatCache>, compact: &[u8]) -> Result<Vec<u8>, CompactError> {
     if compact.len() < 4 {
         return Err(CompactError::Truncated);
     }
     let signature = u16::from_le_bytes([compact[0], compact[1]]);
     let expected = u16::from_le_bytes([compact[2], compact[3]]);
-    let (format, learnt_crcs) = cache.get(signature).ok_or(CompactError::UnknownFormat { signature })?;
+    let (format, learnt_crcs): (Arc<[u8]>, Vec<u16>) = match cache.and_then(|c| c.get(signature)) {
+        Some(found) => found,
+        None => (Arc::from(known::known_format(signature).ok_or(CompactError::UnknownFormat { signature })?), vec![]),
+    };
     let data = &compact[4..];
     let bad = CompactError::Mismatch { signature };
     let mut out = Vec::with_capacity(format.len() + data.len());
@@ -318,27 +325,27 @@ mod tests {
         let mut compact = sig.to_le_bytes().to_vec();
         compact.extend_from_slice(&crc16_en13757(&full).to_le_bytes());
         compact.extend_from_slice(&data);
-        assert_eq!(expand(&cache, &compact).unwrap(), full);
+        assert_eq!(expand(Some(&cache), &compact).unwrap(), full);
         // A changed value with the learnt full frame's CRC is a newer reading: expanded.
         let mut newer = compact.clone();
         newer[4] ^= 1;
-        assert_eq!(expand(&cache, &newer).unwrap()[3], full[3] ^ 1);
+        assert_eq!(expand(Some(&cache), &newer).unwrap()[3], full[3] ^ 1);
         // A CRC of neither the expanded records nor a learnt frame: no records.
         let mut wrong = compact.clone();
         wrong[2] ^= 1;
-        assert!(matches!(expand(&cache, &wrong), Err(CompactError::BadCrc { .. })));
+        assert!(matches!(expand(Some(&cache), &wrong), Err(CompactError::BadCrc { .. })));
         // The CRC of the expanded records themselves is accepted too.
         let mut own = compact.clone();
         own[4] ^= 1;
         let mut changed = full.clone();
         changed[3] ^= 1;
         own[2..4].copy_from_slice(&crc16_en13757(&changed).to_le_bytes());
-        assert_eq!(expand(&cache, &own).unwrap(), changed);
+        assert_eq!(expand(Some(&cache), &own).unwrap(), changed);
         let mut unknown = compact.clone();
         unknown[0] ^= 1;
-        assert!(matches!(expand(&cache, &unknown), Err(CompactError::UnknownFormat { .. })));
-        assert!(matches!(expand(&cache, &compact[..9]), Err(CompactError::Mismatch { .. })));
-        assert_eq!(expand(&cache, &compact[..3]), Err(CompactError::Truncated));
+        assert!(matches!(expand(Some(&cache), &unknown), Err(CompactError::UnknownFormat { .. })));
+        assert!(matches!(expand(Some(&cache), &compact[..9]), Err(CompactError::Mismatch { .. })));
+        assert_eq!(expand(Some(&cache), &compact[..3]), Err(CompactError::Truncated));
     }
 
     #[test]
