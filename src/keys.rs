@@ -186,6 +186,36 @@ impl KeyLookup for KeyStore {
     }
 }
 
+/// Public default keys, tried when no key is configured for a meter (see
+/// [`crate::telegram::DecodeOptions::default_keys`]). A default key is used only when the
+/// telegram verifies with it (2F2F, MAC), so a meter with its own key is not affected.
+/// (manufacturer code or None for any, key, where the fact comes from.)
+const DEFAULT_KEYS: &[(Option<&str>, [u8; 16], &str)] = &[
+    // Unconfigured meters often ship with the all-zero key.
+    (None, [0; 16], "all-zero key of unconfigured meters"),
+    // Diehl PRIOS default key 51 72 89 10 E6 6D 83 F8, doubled to 16 bytes for AES (Diehl
+    // Metering "DME", Hydrometer "HYD"); the wmbusmeters hydrus driver test decodes such a
+    // telegram with no key given.
+    (
+        Some("DME"),
+        [0x51, 0x72, 0x89, 0x10, 0xE6, 0x6D, 0x83, 0xF8, 0x51, 0x72, 0x89, 0x10, 0xE6, 0x6D, 0x83, 0xF8],
+        "Diehl PRIOS default",
+    ),
+    (
+        Some("HYD"),
+        [0x51, 0x72, 0x89, 0x10, 0xE6, 0x6D, 0x83, 0xF8, 0x51, 0x72, 0x89, 0x10, 0xE6, 0x6D, 0x83, 0xF8],
+        "Diehl PRIOS default",
+    ),
+];
+
+/// The default keys that apply to a manufacturer, the manufacturer's own first.
+pub fn default_keys(manufacturer: u16) -> impl Iterator<Item = &'static [u8; 16]> {
+    let name = crate::tpl::device::manufacturer_to_str(manufacturer);
+    let own = DEFAULT_KEYS.iter().filter(move |(m, _, _)| m.is_some_and(|m| m.as_bytes() == name));
+    let any = DEFAULT_KEYS.iter().filter(|(m, _, _)| m.is_none());
+    own.chain(any).map(|(_, k, _)| k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

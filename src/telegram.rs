@@ -9,7 +9,7 @@ use crate::afl::{self, Afl};
 use crate::compact::{self, FormatCache};
 use crate::ell::{self, Ell};
 use crate::error::Error;
-use crate::keys::{KeyLookup, KeyMaterial, NoKeys};
+use crate::keys::{self, KeyLookup, KeyMaterial, NoKeys};
 use crate::link::wired::{self, WiredFrame};
 use crate::link::wmbus::{self, FormatHint, FrameFormat};
 use crate::link::{FrameError, FrameErrorReason};
@@ -76,7 +76,7 @@ impl TailPolicy {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct DecodeOptions {
     pub link: LinkMode,
     /// Raise a security error for an encrypted telegram without a key, instead of returning
@@ -88,6 +88,21 @@ pub struct DecodeOptions {
     /// an encrypted telegram, and is reported as the telegram's address. Ignored on wireless
     /// links and when the telegram has a long header (which carries its own identity).
     pub secondary_address: Option<Address>,
+    /// Without a configured key, try the public default keys of the meter's manufacturer
+    /// ([`crate::keys::default_keys`]); on by default.
+    pub default_keys: bool,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            link: LinkMode::default(),
+            strict: false,
+            tail: TailPolicy::default(),
+            secondary_address: None,
+            default_keys: true,
+        }
+    }
 }
 
 /// Application data at the end of a telegram that did not decode as records (see [`TailPolicy`]).
@@ -118,6 +133,20 @@ pub enum Decryption {
     Verified,
     /// The receiver forwarded it already decrypted (header says encrypted, payload starts 2F2F).
     ByReceiver,
+    /// meterlink decrypted and verified it with a public default key ([`crate::keys::default_keys`]).
+    DefaultKey,
+}
+
+impl Decryption {
+    /// Who decrypted the telegram, as reported (`decrypted_by`); None when nobody did.
+    pub const fn as_str(self) -> Option<&'static str> {
+        match self {
+            Decryption::None => None,
+            Decryption::Verified => Some("meterlink"),
+            Decryption::ByReceiver => Some("receiver"),
+            Decryption::DefaultKey => Some("default key"),
+        }
+    }
 }
 
 /// A decoded telegram. Records point into `payload` by [`Span`].
@@ -504,7 +533,20 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
             // Where the (possibly already decrypted) data starts after CFG and its extension.
             let data_at = cfg.map_or(body_at + 2, |c| c.payload_offset).min(tpdu.len());
             let clear_2f2f = matches!(mode, 2 | 3 | 5 | 7 | 15) && tpdu[data_at..].starts_with(&[0x2F, 0x2F]);
+            // No key configured: try the public default keys of the manufacturer; one that
+            // passes verification decrypts, one that fails is no error (it was only a guess).
+            let by_default = if key.is_none() && ctx.opts.default_keys && !clear_2f2f && !is_manufacturer_mode(mode) {
+                ident.and_then(|a| {
+                    keys::default_keys(a.manufacturer).find_map(|dk| {
+                        let mut out = Vec::with_capacity(tpdu.len());
+                        security::decrypt_tpl(dk, tpdu, cfg_offset, &link, ctx.afl, &mut out).ok().map(|c| (c, out))
+                    })
+                })
+            } else {
+                None
+            };
             match key {
+                None if by_default.is_some() => {}
                 Some(k) => {
                     let mut kb = [0u8; 16];
                     match k {
@@ -543,6 +585,13 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
                     tg.payload = body.to_vec();
                     return Ok(());
                 }
+            }
+            if let Some((c, out)) = by_default {
+                tg.security = Some(c);
+                tg.decrypted = true;
+                tg.decryption = Decryption::DefaultKey;
+                tg.payload_offset = base + c.payload_offset;
+                payload = Some(out);
             }
             if payload.is_none() {
                 tg.decrypted = true;

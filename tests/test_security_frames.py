@@ -54,11 +54,19 @@ def test_wrong_key_raises(v):
 
 @pytest.mark.parametrize("v", KEYED, ids=[v["name"] for v in KEYED])
 def test_no_key(v):
-    tg = meterlink.decode(v["input_hex"])
+    zero_key = all(set(k) <= {"0"} for k in v["keys"].values())
+    if zero_key:
+        # The all-zero key is one of the public default keys tried when none is configured.
+        tg = meterlink.decode(v["input_hex"])
+        assert tg.decrypted and tg.decrypted_by == "default key" and tg.records
+    tg = meterlink.decode(v["input_hex"], default_keys=False)
     assert tg.encrypted and not tg.decrypted and tg.records == []
     with pytest.raises(SecurityError) as e:
-        meterlink.decode(v["input_hex"], strict=True)
+        meterlink.decode(v["input_hex"], strict=True, default_keys=False)
     assert "no key" in str(e.value)
+    if not zero_key:
+        tg = meterlink.decode(v["input_hex"])
+        assert tg.encrypted and not tg.decrypted and tg.records == []
 
 
 def test_kamstrup_ell_volume():
@@ -178,3 +186,32 @@ def test_wired_short_header_encrypted_needs_secondary_address():
         meterlink.decode(frame, keys=key, secondary_address=bytes(wrong))
     with pytest.raises(ValueError, match="8 bytes"):
         meterlink.decode(frame, keys=key, secondary_address=secondary[:7])
+
+
+def _hydrus_frame():
+    # Diehl Hydrus water meter, mode 5 under the Diehl PRIOS default key; readings as the
+    # wmbusmeters hydrus driver test gives them with no key (tests/vectors/default-keys.json).
+    import json
+    import os
+
+    with open(os.path.join(os.path.dirname(__file__), "vectors", "default-keys.json")) as f:
+        return json.load(f)["vectors"][0]
+
+
+def test_public_default_key_decrypts_when_no_key_is_configured():
+    v = _hydrus_frame()
+    t = meterlink.decode(v["hex"])
+    assert t.decrypted and t.decrypted_by == "default key"
+    values = {(r.unit, r.value) for r in t.records}
+    for unit, value in v["expected"]:
+        assert (unit, value) in values
+    # Opting out leaves it encrypted; a configured (wrong) key is used and fails loudly.
+    t = meterlink.decode(v["hex"], default_keys=False)
+    assert t.encrypted and not t.decrypted and t.records == []
+    with pytest.raises(SecurityError):
+        meterlink.decode(v["hex"], keys={"64745666": "00" * 15 + "01"})
+    # A meter with its own key: the default keys fail verification and it stays encrypted.
+    frame = bytearray(bytes.fromhex(v["hex"]))
+    frame[23] ^= 0x01  # first ciphertext byte: 2F2F no longer verifies
+    t = meterlink.decode(bytes(frame))
+    assert t.encrypted and not t.decrypted and t.records == []

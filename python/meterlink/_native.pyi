@@ -36,6 +36,7 @@ def decode(
     tail: Literal["auto", "strict", "keep"] = "auto",
     formats: Optional[FormatCache] = None,
     secondary_address: Optional[_FrameInput] = None,
+    default_keys: bool = True,
 ) -> Telegram: ...
 def encode(
     records: Optional[_FrameInput] = None,
@@ -143,7 +144,7 @@ class Telegram:
     @property
     def trailing_bytes(self) -> int: ...
     @property
-    def decrypted_by(self) -> Optional[Literal["meterlink", "receiver"]]: ...
+    def decrypted_by(self) -> Optional[Literal["meterlink", "receiver", "default key"]]: ...
     @property
     def undecoded(self) -> Optional[Dict[str, Any]]: ...
     @property

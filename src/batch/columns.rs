@@ -17,7 +17,7 @@ use super::Status;
 use crate::error::Error;
 use crate::link::wmbus::FrameFormat;
 use crate::records::{Record, RecordKind, Value};
-use crate::telegram::{Decryption, LinkInfo, Telegram};
+use crate::telegram::{LinkInfo, Telegram};
 use crate::tpl::{self, HeaderKind};
 
 /// A small, fast hasher for interning keys (pointer + length of `&'static str`): no DoS concern,
@@ -381,11 +381,7 @@ impl TelegramColumns {
         self.security_mode.append_option(t.security_mode);
         self.encrypted.append_value(t.encrypted);
         self.decrypted.append_value(t.decrypted);
-        self.decrypted_by.append_option(match t.decryption {
-            Decryption::None => None,
-            Decryption::Verified => Some("meterlink"),
-            Decryption::ByReceiver => Some("receiver"),
-        });
+        self.decrypted_by.append_option(t.decryption.as_str());
         self.application_error.append_option(t.application_error.as_deref());
         self.record_count.append_value(t.records.len() as u32);
         self.undecoded_offset.append_option(t.undecoded.as_ref().map(|u| u.offset as u32));

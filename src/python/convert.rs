@@ -56,7 +56,7 @@ pub(crate) fn decode_options(link: &str, strict: bool, tail: &str) -> PyResult<c
             "link must be 'auto', 'wired', 'wireless', 'wireless-a', 'wireless-b' or 'wireless-nocrc', not {link:?}"
         )));
     };
-    Ok(DecodeOptions { link, strict, tail, secondary_address: None })
+    Ok(DecodeOptions { link, strict, tail, ..DecodeOptions::default() })
 }
 
 pub(crate) fn hex_lower(b: &[u8]) -> String {

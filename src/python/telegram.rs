@@ -37,12 +37,12 @@ impl FormatCache {
 }
 use crate::records::{self, Record as CoreRecord, RecordKind, Value};
 use crate::link::wmbus::FrameFormat;
-use crate::telegram::{self as core, Decryption, LinkInfo};
+use crate::telegram::{self as core, LinkInfo};
 use crate::tpl;
 
-/// decode(frame, keys=None, link="auto", strict=False, tail="auto", formats=None, secondary_address=None)
+/// decode(frame, keys=None, link="auto", strict=False, tail="auto", formats=None, secondary_address=None, default_keys=True)
 #[pyfunction]
-#[pyo3(signature = (frame, keys=None, link="auto", strict=false, tail="auto", formats=None, secondary_address=None))]
+#[pyo3(signature = (frame, keys=None, link="auto", strict=false, tail="auto", formats=None, secondary_address=None, default_keys=true))]
 #[allow(clippy::too_many_arguments)]
 pub fn decode(
     py: Python<'_>,
@@ -53,9 +53,11 @@ pub fn decode(
     tail: &str,
     formats: Option<&Bound<'_, FormatCache>>,
     secondary_address: Option<&Bound<'_, PyAny>>,
+    default_keys: bool,
 ) -> PyResult<Telegram> {
     let formats = formats.map(|f| &f.get().inner);
     let mut opts = decode_options(link, strict, tail)?;
+    opts.default_keys = default_keys;
     if let Some(obj) = secondary_address {
         let b = frame_bytes(obj)?;
         let wire: [u8; 8] = b.as_ref().try_into().map_err(|_| {
@@ -332,11 +334,7 @@ impl Telegram {
     /// decrypted), or None.
     #[getter]
     fn decrypted_by(&self) -> Option<&'static str> {
-        match self.inner.decryption {
-            Decryption::None => None,
-            Decryption::Verified => Some("meterlink"),
-            Decryption::ByReceiver => Some("receiver"),
-        }
+        self.inner.decryption.as_str()
     }
     /// The end of the application data that did not decode as records, as
     /// `{"offset": frame offset, "data": hex, "reason": text}`; None when everything decoded.
