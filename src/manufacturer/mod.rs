@@ -19,6 +19,7 @@
 //!   layout, e.g. "Heat cost allocation, month-end history (manufacturer-specific, BFW 240
 //!   radio layout)".
 
+mod apator162;
 mod bfw240radio;
 mod hydrodigit;
 mod qundis_walkby;
@@ -70,6 +71,8 @@ static LAYOUTS: &[Layout] = &[
         versions: &[],
         decode: qundis_walkby::decode,
     },
+    // Apator 162 water meters.
+    Layout { manufacturer: flag(b"APA"), device_types: &[0x06, 0x07], versions: &[0x05], decode: apator162::decode },
     // Schneider Electric iEM3000 series electricity meters.
     Layout { manufacturer: flag(b"SEC"), device_types: &[0x02], versions: &[], decode: schneider_iem3000::decode },
 ];
@@ -184,6 +187,7 @@ mod tests {
         assert_eq!(flag(b"BMT"), 0x09B4);
         assert_eq!(flag(b"QDS"), 0x4493);
         assert_eq!(flag(b"SEC"), 0x4CA3);
+        assert_eq!(flag(b"APA"), 0x0601);
     }
 
     #[test]
