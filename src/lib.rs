@@ -18,6 +18,7 @@ pub mod encode;
 pub mod error;
 pub mod keys;
 pub mod link;
+pub mod manufacturer;
 pub mod records;
 pub mod security;
 pub mod telegram;

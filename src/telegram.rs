@@ -656,6 +656,11 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
     if let (Some(cache), CiPayload::Records, None) = (ctx.formats, info.payload, &tg.undecoded) {
         cache.learn(&tg.records, &tg.payload);
     }
+    // Values known meter families carry in manufacturer-specific data, as extra records.
+    if let Some(addr) = tg.address {
+        let extra = crate::manufacturer::decode_records(addr, &tg.payload, &tg.records);
+        tg.records.extend(extra);
+    }
     Ok(())
 }
 
