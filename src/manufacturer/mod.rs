@@ -48,10 +48,7 @@ struct Layout {
     decode: Decoder,
 }
 
-/// The packed 2-byte manufacturer code of a 3-letter FLAG code (EN 13757-4 / EN 62056-21).
-const fn flag(code: &[u8; 3]) -> u16 {
-    (((code[0] - 64) as u16) << 10) | (((code[1] - 64) as u16) << 5) | ((code[2] - 64) as u16)
-}
+use crate::tpl::device::manufacturer_code as flag;
 
 /// The registry: manufacturer (+ device type, version) → layout decoder.
 static LAYOUTS: &[Layout] = &[

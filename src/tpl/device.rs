@@ -10,11 +10,13 @@ pub fn manufacturer_to_str(m: u16) -> [u8; 3] {
 
 /// Three letters → manufacturer code. `None` unless all three are A..Z.
 pub fn manufacturer_from_str(s: &str) -> Option<u16> {
-    let b = s.as_bytes();
-    if b.len() != 3 || !b.iter().all(|c| c.is_ascii_uppercase()) {
-        return None;
-    }
-    Some(b.iter().fold(0u16, |acc, &c| (acc << 5) | (c - 64) as u16))
+    let b: &[u8; 3] = s.as_bytes().try_into().ok()?;
+    b.iter().all(|c| c.is_ascii_uppercase()).then(|| manufacturer_code(b))
+}
+
+/// The packed 2-byte M-field value of three letters A–Z (EN 13757-3 / FLAG association).
+pub const fn manufacturer_code(code: &[u8; 3]) -> u16 {
+    (((code[0] - 64) as u16) << 10) | (((code[1] - 64) as u16) << 5) | ((code[2] - 64) as u16)
 }
 
 /// Identification number, 4 bytes LE on the wire, printed most significant digit first.
