@@ -377,3 +377,6 @@ mod tests {
         assert!(t.column_by_name("record_count").unwrap().is_valid(0));
     }
 }
+
+#[cfg(test)]
+mod corpus;
