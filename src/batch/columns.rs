@@ -26,10 +26,8 @@ use crate::tpl::{self, HeaderKind};
 
 /// The validity bitmap of per-row flags; `None` when every row is valid.
 fn nulls(ok: &[bool]) -> Option<NullBuffer> {
-    if ok.iter().all(|&v| v) {
-        return None;
-    }
-    Some(NullBuffer::new(BooleanBuffer::collect_bool(ok.len(), |i| ok[i])))
+    let b = NullBuffer::new(BooleanBuffer::collect_bool(ok.len(), |i| ok[i]));
+    (b.null_count() > 0).then_some(b)
 }
 
 fn prim<P: ArrowPrimitiveType>(v: Vec<P::Native>) -> ArrayRef {
@@ -147,14 +145,17 @@ impl Bytes {
 
     fn parts(self) -> (OffsetBuffer<i32>, Buffer, Option<NullBuffer>) {
         let n = nulls(&self.ok);
-        (OffsetBuffer::new(ScalarBuffer::from(self.offsets)), Buffer::from_vec(self.data), n)
+        // SAFETY: offsets start at 0 and each is the data length after a row (`end_row`), so
+        // they never decrease and the last one is `data.len()`.
+        let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(self.offsets)) };
+        (offsets, Buffer::from_vec(self.data), n)
     }
 
     fn finish_utf8(self) -> ArrayRef {
         let (offsets, data, n) = self.parts();
-        // SAFETY: utf8 columns only receive whole `&str`s (push_str) and ASCII (push_ascii,
-        // push_hex), so the bytes are UTF-8 and every offset is on a character boundary. The
-        // offsets themselves were checked by OffsetBuffer::new.
+        // SAFETY: utf8 columns only receive whole `&str`s (push_str, write_iso) and ASCII
+        // (push_ascii, push_hex), so the bytes are UTF-8 and every offset is on a character
+        // boundary; the offsets are valid (see `parts`).
         Arc::new(unsafe { StringArray::new_unchecked(offsets, data, n) })
     }
 

@@ -329,3 +329,20 @@ fn column_model_matches_decode() {
     }
     assert!(rows > 10_000 && dates > 500, "{rows} rows, {dates} dates");
 }
+
+/// One `Telegram` reused through the whole corpus decodes every frame exactly as a fresh one.
+#[test]
+fn decode_into_matches_decode_with_keys() {
+    let (frames, keys) = corpus();
+    let mut tg = Telegram::new(crate::telegram::LinkInfo::Wired { c: 0, a: 0, frame_kind: "" });
+    let opts = Default::default();
+    for f in &frames {
+        let fresh = decode_with_keys(f, &opts, &keys);
+        let reused = crate::telegram::decode_into(f, &opts, &keys, &mut tg);
+        match (fresh, reused) {
+            (Ok(a), Ok(())) => assert_eq!(format!("{a:?}"), format!("{tg:?}")),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => panic!("{a:?} vs {b:?}"),
+        }
+    }
+}
