@@ -26,8 +26,24 @@ use crate::tpl::{self, HeaderKind};
 
 /// The validity bitmap of per-row flags; `None` when every row is valid.
 fn nulls(ok: &[bool]) -> Option<NullBuffer> {
-    let b = NullBuffer::new(BooleanBuffer::collect_bool(ok.len(), |i| ok[i]));
+    let b = NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(pack_bits(ok)), 0, ok.len()));
     (b.null_count() > 0).then_some(b)
+}
+
+/// Flags → LSB-first bitmap, eight at a time: the multiply moves byte k's low bit (a bool is
+/// 0 or 1) to bit 56 + k, with no carries between the partial products.
+fn pack_bits(ok: &[bool]) -> Vec<u8> {
+    let mut bits = Vec::with_capacity(ok.len().div_ceil(8));
+    let mut chunks = ok.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]].map(u8::from));
+        bits.push((x.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        bits.push(rest.iter().enumerate().fold(0u8, |b, (k, &v)| b | (u8::from(v) << k)));
+    }
+    bits
 }
 
 fn prim<P: ArrowPrimitiveType>(v: Vec<P::Native>) -> ArrayRef {
@@ -759,6 +775,16 @@ mod tests {
     use super::*;
     use arrow_array::Array;
     use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn packed_bits_match_the_flags(ok in proptest::collection::vec(any::<bool>(), 0..200)) {
+            let want = BooleanBuffer::collect_bool(ok.len(), |i| ok[i]);
+            let got = BooleanBuffer::new(Buffer::from_vec(pack_bits(&ok)), 0, ok.len());
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(nulls(&ok).map_or(0, |n| n.null_count()), ok.iter().filter(|&&v| !v).count());
+        }
+    }
 
     #[test]
     fn binary_numbers() {
