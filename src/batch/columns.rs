@@ -50,27 +50,62 @@ fn prim<P: ArrowPrimitiveType>(v: Vec<P::Native>) -> ArrayRef {
     Arc::new(PrimitiveArray::<P>::new(ScalarBuffer::from(v), None))
 }
 
+/// Row validity, kept as one flag per row only from the first null on (columns that are never
+/// null cost nothing).
+struct Valid {
+    ok: Option<Vec<bool>>,
+    cap: usize,
+}
+
+impl Valid {
+    fn with_capacity(cap: usize) -> Self {
+        Valid { ok: None, cap }
+    }
+
+    /// Row `row` (the rows before it are recorded) is valid or null.
+    #[inline]
+    fn push(&mut self, row: usize, valid: bool) {
+        match &mut self.ok {
+            Some(ok) => ok.push(valid),
+            None if valid => {}
+            None => self.first_null(row),
+        }
+    }
+
+    #[cold]
+    fn first_null(&mut self, row: usize) {
+        let mut ok = Vec::with_capacity(self.cap.max(row + 1));
+        ok.resize(row, true);
+        ok.push(false);
+        self.ok = Some(ok);
+    }
+
+    fn finish(self) -> Option<NullBuffer> {
+        self.ok.as_deref().and_then(nulls)
+    }
+}
+
 /// A nullable primitive column.
 struct Opt<T> {
     v: Vec<T>,
-    ok: Vec<bool>,
+    ok: Valid,
 }
 
 impl<T: Copy + Default> Opt<T> {
     fn with_capacity(n: usize) -> Self {
-        Opt { v: Vec::with_capacity(n), ok: Vec::with_capacity(n) }
+        Opt { v: Vec::with_capacity(n), ok: Valid::with_capacity(n) }
     }
 
     #[inline]
     fn push(&mut self, x: Option<T>) {
+        self.ok.push(self.v.len(), x.is_some());
         self.v.push(x.unwrap_or_default());
-        self.ok.push(x.is_some());
     }
 }
 
 impl<T: ArrowNativeType> Opt<T> {
     fn finish<P: ArrowPrimitiveType<Native = T>>(self) -> ArrayRef {
-        Arc::new(PrimitiveArray::<P>::new(ScalarBuffer::from(self.v), nulls(&self.ok)))
+        Arc::new(PrimitiveArray::<P>::new(ScalarBuffer::from(self.v), self.ok.finish()))
     }
 }
 
@@ -92,22 +127,22 @@ const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 struct Bytes {
     offsets: Vec<i32>,
     data: Vec<u8>,
-    ok: Vec<bool>,
+    ok: Valid,
 }
 
 impl Bytes {
     fn with_capacity(rows: usize, bytes: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        Bytes { offsets, data: Vec::with_capacity(bytes), ok: Vec::with_capacity(rows) }
+        Bytes { offsets, data: Vec::with_capacity(bytes), ok: Valid::with_capacity(rows) }
     }
 
     /// Close the row whose bytes were appended to `data`.
     #[inline]
     fn end_row(&mut self, valid: bool) {
         let end = i32::try_from(self.data.len()).expect("a column chunk over 2 GiB: decode with smaller chunk_rows");
+        self.ok.push(self.offsets.len() - 1, valid);
         self.offsets.push(end);
-        self.ok.push(valid);
     }
 
     #[inline]
@@ -160,7 +195,7 @@ impl Bytes {
     }
 
     fn parts(self) -> (OffsetBuffer<i32>, Buffer, Option<NullBuffer>) {
-        let n = nulls(&self.ok);
+        let n = self.ok.finish();
         // SAFETY: offsets start at 0 and each is the data length after a row (`end_row`), so
         // they never decrease and the last one is `data.len()`.
         let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(self.offsets)) };
@@ -521,7 +556,7 @@ impl TelegramColumns {
 
     pub(crate) fn finish(self, extra: Vec<(Arc<Field>, ArrayRef)>, schema: SchemaRef) -> RecordBatch {
         let bools = |o: Opt<bool>| -> ArrayRef {
-            let n = nulls(&o.ok);
+            let n = o.ok.finish();
             Arc::new(BooleanArray::new(BooleanBuffer::from(o.v), n))
         };
         let mut cols: Vec<ArrayRef> = vec![
@@ -573,7 +608,7 @@ pub(crate) struct RecordColumns {
     mantissa: Vec<i64>,
     exponent: Vec<i8>,
     /// Validity of mantissa and exponent (always null together).
-    exact: Vec<bool>,
+    exact: Valid,
     text: Bytes,
     bytes: Bytes,
     dif: Bytes,
@@ -659,7 +694,7 @@ impl RecordColumns {
             value: Opt::with_capacity(n),
             mantissa: Vec::with_capacity(n),
             exponent: Vec::with_capacity(n),
-            exact: Vec::with_capacity(n),
+            exact: Valid::with_capacity(n),
             text: Bytes::with_capacity(n, n / 4),
             bytes: Bytes::with_capacity(n, 0),
             dif: Bytes::with_capacity(n, 4 * n),
@@ -739,14 +774,14 @@ impl RecordColumns {
         let (m, e) = exact.unwrap_or_default();
         self.mantissa.push(m);
         self.exponent.push(e);
-        self.exact.push(exact.is_some());
+        self.exact.push(self.exponent.len() - 1, exact.is_some());
         self.bytes.push_bytes(bytes);
         self.dif.push_hex(r.dib.get(payload));
         self.vif.push_hex(r.vib.get(payload));
     }
 
     pub(crate) fn finish(self) -> RecordBatch {
-        let exact = nulls(&self.exact);
+        let exact = self.exact.finish();
         let cols: Vec<ArrayRef> = vec![
             prim::<UInt64Type>(self.frame_index),
             prim::<UInt32Type>(self.record_index),
@@ -783,6 +818,11 @@ mod tests {
             let got = BooleanBuffer::new(Buffer::from_vec(pack_bits(&ok)), 0, ok.len());
             prop_assert_eq!(&got, &want);
             prop_assert_eq!(nulls(&ok).map_or(0, |n| n.null_count()), ok.iter().filter(|&&v| !v).count());
+            let mut lazy = Valid::with_capacity(3);
+            for (row, &v) in ok.iter().enumerate() {
+                lazy.push(row, v);
+            }
+            prop_assert_eq!(lazy.finish(), nulls(&ok));
         }
     }
 
