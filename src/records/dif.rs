@@ -82,7 +82,11 @@ pub(crate) fn parse_all(buf: &[u8], msb_first: bool, out: &mut Vec<Record>) -> R
         if dif & 0x0F == 0x0F {
             match dif {
                 0x2F => {
-                    i += 1; // idle filler
+                    // Idle filler, often a run of them (encryption padding).
+                    i += 1;
+                    while buf.get(i) == Some(&0x2F) {
+                        i += 1;
+                    }
                     continue;
                 }
                 0x0F | 0x1F => {
