@@ -48,7 +48,7 @@ fn date_bytes(rng: &mut Rng, n: usize) -> Vec<u8> {
     match n {
         2 => g.to_vec(),
         3 => vec![rng.below(64) as u8, min, hour],
-        4 => vec![min | (rng.byte() & 0x80) * (rng.below(8) == 0) as u8, hour | (rng.byte() & 0xE0), g[0], g[1]],
+        4 => vec![min | ((rng.byte() & 0x80) * (rng.below(8) == 0) as u8), hour | (rng.byte() & 0xE0), g[0], g[1]],
         6 => vec![rng.byte(), min | (rng.byte() & 0xC0), hour | (rng.byte() & 0xE0), g[0], g[1], rng.byte()],
         _ => (0..n).map(|_| rng.byte()).collect(),
     }
@@ -127,7 +127,7 @@ fn record(rng: &mut Rng, out: &mut Vec<u8>) {
         };
         if l <= 0xBF {
             out.extend((0..n).map(|_| b' ' + rng.below(95) as u8));
-        } else if l >= 0xC0 && l < 0xE0 && rng.below(2) == 0 {
+        } else if (0xC0..0xE0).contains(&l) && rng.below(2) == 0 {
             out.extend((0..n).map(|_| (rng.below(10) as u8) << 4 | rng.below(10) as u8));
         } else {
             out.extend((0..n).map(|_| rng.byte()));
