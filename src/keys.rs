@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// A key: AES-128 (security modes 5/7/8/9/10/15, ELL) or DES (legacy modes 2/3).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -105,10 +106,41 @@ impl KeyLookup for NoKeys {
     }
 }
 
+/// Hasher for the key maps: meter IDs are 4 bytes, one lookup per telegram, and SipHash was
+/// most of the lookup. The entries come from the user's key list, not from the frames, so
+/// there is no collision attack to defend against; the murmur3 finaliser spreads every
+/// input bit over the bucket index.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u16(&mut self, v: u16) {
+        self.0 = self.0.rotate_left(16) ^ u64::from(v);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.0 = self.0.rotate_left(16) ^ v as u64;
+    }
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+type IdMap<K> = HashMap<K, KeyMaterial, BuildHasherDefault<IdHasher>>;
+
 #[derive(Clone, Default)]
 pub struct KeyStore {
-    by_id: HashMap<[u8; 4], KeyMaterial>,
-    by_mid: HashMap<(u16, [u8; 4]), KeyMaterial>,
+    by_id: IdMap<[u8; 4]>,
+    by_mid: IdMap<(u16, [u8; 4])>,
 }
 
 impl fmt::Debug for KeyStore {
@@ -122,7 +154,7 @@ impl KeyStore {
         Self::default()
     }
     pub fn with_capacity(n: usize) -> Self {
-        KeyStore { by_id: HashMap::with_capacity(n), by_mid: HashMap::new() }
+        KeyStore { by_id: IdMap::with_capacity_and_hasher(n, Default::default()), by_mid: IdMap::default() }
     }
     pub fn len(&self) -> usize {
         self.by_id.len() + self.by_mid.len()

@@ -28,4 +28,4 @@ pub mod tpl;
 mod python;
 
 pub use error::Error;
-pub use telegram::{decode, decode_full, decode_reassembled, decode_with_keys, DecodeOptions, LinkMode, Telegram};
+pub use telegram::{decode, decode_full, decode_into, decode_reassembled, decode_with_keys, DecodeOptions, LinkMode, Telegram};

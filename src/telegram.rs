@@ -4,6 +4,7 @@
 //! DLL CRCs (formats A/B) they count in the frame with the CRCs removed.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use crate::afl::{self, Afl};
 use crate::compact::{self, FormatCache};
@@ -184,7 +185,7 @@ pub struct Telegram {
 }
 
 impl Telegram {
-    fn new(link: LinkInfo) -> Self {
+    pub(crate) fn new(link: LinkInfo) -> Self {
         Telegram {
             link,
             ci: None,
@@ -265,8 +266,25 @@ pub fn decode_full(
     keys: &dyn KeyLookup,
     formats: Option<&FormatCache>,
 ) -> Result<Telegram, Error> {
-    let ctx = Ctx { opts, keys, formats, link: None, afl: None };
-    let hint = match opts.link {
+    decode_ctx(frame, &Ctx { opts, keys, formats, link: None, afl: None, spare: None })
+}
+
+/// [`decode_with_keys`] into `tg`, reusing the capacity of its `payload` and `records` (the
+/// bulk decoder runs all frames of a worker through one `Telegram`). On success `tg` holds the
+/// decoded telegram; on error its contents are unspecified.
+pub fn decode_into(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup, tg: &mut Telegram) -> Result<(), Error> {
+    let (mut payload, mut records) = (std::mem::take(&mut tg.payload), std::mem::take(&mut tg.records));
+    payload.clear();
+    records.clear();
+    let spare = Cell::new(Some((payload, records)));
+    let ctx = Ctx { opts, keys, formats: None, link: None, afl: None, spare: Some(&spare) };
+    *tg = decode_ctx(frame, &ctx)?;
+    Ok(())
+}
+
+fn decode_ctx(frame: &[u8], ctx: &Ctx) -> Result<Telegram, Error> {
+    let ctx = *ctx;
+    let hint = match ctx.opts.link {
         LinkMode::Wired => return decode_wired(frame, &ctx),
         LinkMode::Auto if looks_wired(frame) => {
             return match decode_wired(frame, &ctx) {
@@ -317,7 +335,7 @@ pub fn decode_reassembled(
     if msg.tpdu.is_empty() {
         return Ok(tg);
     }
-    let ctx = Ctx { opts, keys, formats: None, link: Some(address), afl: Some(&msg.afl) };
+    let ctx = Ctx { opts, keys, formats: None, link: Some(address), afl: Some(&msg.afl), spare: None };
     // Offsets refer to the reassembled TPDU (0 = its CI).
     decode_tpl(&mut tg, &msg.tpdu, 0, &ctx)?;
     Ok(tg)
@@ -327,10 +345,10 @@ fn decode_wired(frame: &[u8], ctx: &Ctx) -> Result<Telegram, Error> {
     let parsed = wired::parse(frame)?;
     let frame_kind = parsed.kind_name();
     match parsed {
-        WiredFrame::Ack => Ok(Telegram::new(LinkInfo::Wired { c: 0, a: 0, frame_kind })),
-        WiredFrame::Short { c, a } => Ok(Telegram::new(LinkInfo::Wired { c: c.0, a, frame_kind })),
+        WiredFrame::Ack => Ok(ctx.telegram(LinkInfo::Wired { c: 0, a: 0, frame_kind })),
+        WiredFrame::Short { c, a } => Ok(ctx.telegram(LinkInfo::Wired { c: c.0, a, frame_kind })),
         WiredFrame::Long { c, a, .. } => {
-            let mut tg = Telegram::new(LinkInfo::Wired { c: c.0, a, frame_kind });
+            let mut tg = ctx.telegram(LinkInfo::Wired { c: c.0, a, frame_kind });
             let tpdu = &frame[wired::LONG_CI_OFFSET..frame.len() - 2];
             decode_afl_tpl(&mut tg, Cow::Borrowed(tpdu), wired::LONG_CI_OFFSET, ctx)?;
             Ok(tg)
@@ -362,7 +380,7 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, ctx: &Ctx) -> Result<Telegram
         Error::Frame(FrameError { offset: e.offset(), reason: FrameErrorReason::Wireless(e.to_string()) })
     })?;
     let link = Address { id: wf.id, manufacturer: wf.m, version: wf.version, device_type: wf.device_type };
-    let mut tg = Telegram::new(LinkInfo::Wireless { c: wf.c, format: wf.format, address: link, trailing: wf.trailing });
+    let mut tg = ctx.telegram(LinkInfo::Wireless { c: wf.c, format: wf.format, address: link, trailing: wf.trailing });
     tg.address = Some(link);
     let mut buf: Cow<[u8]> = wf.data;
     // Offset of buf[0] in the (CRC-free) frame: after L C M(2) A(6).
@@ -398,7 +416,7 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, ctx: &Ctx) -> Result<Telegram
                 if opts.strict {
                     return Err(no_key(Some(link), base));
                 }
-                tg.payload = buf[e.crc_offset..].to_vec();
+                set_payload(&mut tg.payload, &buf[e.crc_offset..]);
                 tg.payload_offset = base + e.crc_offset;
                 return Ok(tg);
             }
@@ -466,6 +484,28 @@ struct Ctx<'a> {
     /// The link-layer identity (wireless A field), used for short headers.
     link: Option<Address>,
     afl: Option<&'a Afl>,
+    /// Payload and record buffers lent by [`decode_into`] to the telegram being built.
+    spare: Option<&'a Spare>,
+}
+
+type Spare = Cell<Option<(Vec<u8>, Vec<Record>)>>;
+
+impl Ctx<'_> {
+    /// A new telegram, on the spare buffers if there are any.
+    fn telegram(&self, link: LinkInfo) -> Telegram {
+        let mut tg = Telegram::new(link);
+        if let Some((payload, records)) = self.spare.and_then(Cell::take) {
+            tg.payload = payload;
+            tg.records = records;
+        }
+        tg
+    }
+}
+
+/// Replace the payload's bytes, keeping its allocation.
+fn set_payload(payload: &mut Vec<u8>, bytes: &[u8]) {
+    payload.clear();
+    payload.extend_from_slice(bytes);
 }
 
 /// Decode everything from the CI on. `tpdu` starts at the CI; `base` is its offset in the frame.
@@ -508,7 +548,7 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
         }
         _ => {
             // Recognised, decoded by later layers (DLMS, compact frames...); keep the bytes.
-            tg.payload = body.to_vec();
+            set_payload(&mut tg.payload, body);
             return Ok(());
         }
     }
@@ -553,7 +593,7 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
                         KeyMaterial::Aes(a) => kb = *a,
                         KeyMaterial::Des(d) => kb[..8].copy_from_slice(d),
                     }
-                    let mut out = Vec::with_capacity(tpdu.len());
+                    let mut out = std::mem::take(&mut tg.payload);
                     match security::decrypt_tpl(&kb, tpdu, cfg_offset, &link, ctx.afl, &mut out) {
                         Ok(c) => {
                             tg.security = Some(c);
@@ -575,14 +615,14 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
                 // records; otherwise it stays opaque (EN 13757-7 9.4.2: reported, kept).
                 None if is_manufacturer_mode(mode) && parses_completely(body, info.msb_first) => {
                     tg.encrypted = false;
-                    tg.payload = body.to_vec();
+                    set_payload(&mut tg.payload, body);
                     records::parse_records(&tg.payload, info.msb_first, &mut tg.records)
                         .map_err(|e| Error::Records(e.shifted(tg.payload_offset)))?;
                     return Ok(());
                 }
                 None if ctx.opts.strict => return Err(no_key(ident, base + cfg_offset)),
                 None => {
-                    tg.payload = body.to_vec();
+                    set_payload(&mut tg.payload, body);
                     return Ok(());
                 }
             }
@@ -602,7 +642,10 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
             }
         }
     }
-    tg.payload = payload.unwrap_or_else(|| body.to_vec());
+    match payload {
+        Some(p) => tg.payload = p,
+        None => set_payload(&mut tg.payload, body),
+    }
     match info.payload {
         CiPayload::Records | CiPayload::Command => {}
         CiPayload::CompactRecords => {
@@ -698,7 +741,7 @@ fn decode_fixed(tg: &mut Telegram, info: &CiInfo, after_ci: &[u8], base: usize) 
     };
     tg.address = Some(Address { id: f.id, manufacturer: 0, version: 0, device_type: f.medium });
     tg.device_type_name_override = Some(fixed::medium_name(f.medium));
-    tg.payload = after_ci.to_vec();
+    set_payload(&mut tg.payload, after_ci);
     tg.payload_offset = base;
     for c in &f.counters {
         let u = fixed::unit(c.unit_code);

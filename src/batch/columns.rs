@@ -1,74 +1,238 @@
-//! Column builders for the two output tables (arrow-rs builders), filled one telegram at a time.
+//! Column buffers for the two output tables, filled one telegram at a time.
+//!
+//! Every column is a plain `Vec` (values, offsets, one validity flag per row) sized up front;
+//! the Arrow arrays are built once in `finish`. Dictionary columns find the key of a
+//! `&'static str` through a slot table indexed by a per-column hint (an enum's index, the VIF
+//! table and code...): a row costs two compares, not a hash.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
-use arrow_array::builder::{
-    ArrayBuilder, BinaryBuilder, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, Int8Builder, StringBuilder,
-    UInt16Builder, UInt32Builder, UInt64Builder, UInt8Builder,
+use arrow_array::types::{
+    Float64Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
-use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, DictionaryArray, RecordBatch, StringArray};
+use arrow_array::{
+    ArrayRef, ArrowPrimitiveType, BinaryArray, BooleanArray, DictionaryArray, PrimitiveArray, RecordBatch, StringArray,
+};
+use arrow_buffer::{ArrowNativeType, BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::Status;
 use crate::error::Error;
 use crate::link::wmbus::FrameFormat;
-use crate::records::{Record, RecordKind, Value};
-use crate::telegram::{LinkInfo, Telegram};
+use crate::records::{Record, RecordKind, Unit, Value, VifTable};
+use crate::telegram::{Decryption, LinkInfo, Telegram};
 use crate::tpl::{self, HeaderKind};
 
-/// A small, fast hasher for interning keys (pointer + length of `&'static str`): no DoS concern,
-/// the keys are our own static strings.
-#[derive(Default)]
-struct FxHasher(u64);
+/// The validity bitmap of per-row flags; `None` when every row is valid.
+fn nulls(ok: &[bool]) -> Option<NullBuffer> {
+    let b = NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(pack_bits(ok)), 0, ok.len()));
+    (b.null_count() > 0).then_some(b)
+}
 
-impl Hasher for FxHasher {
-    fn finish(&self) -> u64 {
-        self.0
+/// Flags → LSB-first bitmap, eight at a time: the multiply moves byte k's low bit (a bool is
+/// 0 or 1) to bit 56 + k, with no carries between the partial products.
+fn pack_bits(ok: &[bool]) -> Vec<u8> {
+    let mut bits = Vec::with_capacity(ok.len().div_ceil(8));
+    let mut chunks = ok.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]].map(u8::from));
+        bits.push((x.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8);
     }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b as u64);
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        bits.push(rest.iter().enumerate().fold(0u8, |b, (k, &v)| b | (u8::from(v) << k)));
+    }
+    bits
+}
+
+fn prim<P: ArrowPrimitiveType>(v: Vec<P::Native>) -> ArrayRef {
+    Arc::new(PrimitiveArray::<P>::new(ScalarBuffer::from(v), None))
+}
+
+/// Row validity, kept as one flag per row only from the first null on (columns that are never
+/// null cost nothing).
+struct Valid {
+    ok: Option<Vec<bool>>,
+    cap: usize,
+}
+
+impl Valid {
+    fn with_capacity(cap: usize) -> Self {
+        Valid { ok: None, cap }
+    }
+
+    /// Row `row` (the rows before it are recorded) is valid or null.
+    #[inline]
+    fn push(&mut self, row: usize, valid: bool) {
+        match &mut self.ok {
+            Some(ok) => ok.push(valid),
+            None if valid => {}
+            None => self.first_null(row),
         }
     }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+
+    #[cold]
+    fn first_null(&mut self, row: usize) {
+        let mut ok = Vec::with_capacity(self.cap.max(row + 1));
+        ok.resize(row, true);
+        ok.push(false);
+        self.ok = Some(ok);
     }
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
+
+    fn finish(self) -> Option<NullBuffer> {
+        self.ok.as_deref().and_then(nulls)
     }
 }
 
-type Fx = BuildHasherDefault<FxHasher>;
+/// A nullable primitive column.
+struct Opt<T> {
+    v: Vec<T>,
+    ok: Valid,
+}
 
-const CACHE: usize = 64;
+impl<T: Copy + Default> Opt<T> {
+    fn with_capacity(n: usize) -> Self {
+        Opt { v: Vec::with_capacity(n), ok: Valid::with_capacity(n) }
+    }
+
+    #[inline]
+    fn push(&mut self, x: Option<T>) {
+        self.ok.push(self.v.len(), x.is_some());
+        self.v.push(x.unwrap_or_default());
+    }
+}
+
+impl<T: ArrowNativeType> Opt<T> {
+    fn finish<P: ArrowPrimitiveType<Native = T>>(self) -> ArrayRef {
+        Arc::new(PrimitiveArray::<P>::new(ScalarBuffer::from(self.v), self.ok.finish()))
+    }
+}
+
+/// Two hex digits per byte value.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 15]];
+        i += 1;
+    }
+    t
+};
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// A utf8 or binary column: offsets, the values' bytes, validity.
+struct Bytes {
+    offsets: Vec<i32>,
+    data: Vec<u8>,
+    ok: Valid,
+}
+
+impl Bytes {
+    fn with_capacity(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Bytes { offsets, data: Vec::with_capacity(bytes), ok: Valid::with_capacity(rows) }
+    }
+
+    /// Close the row whose bytes were appended to `data`.
+    #[inline]
+    fn end_row(&mut self, valid: bool) {
+        let end = i32::try_from(self.data.len()).expect("a column chunk over 2 GiB: decode with smaller chunk_rows");
+        self.ok.push(self.offsets.len() - 1, valid);
+        self.offsets.push(end);
+    }
+
+    #[inline]
+    fn push_null(&mut self) {
+        self.end_row(false);
+    }
+
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        self.data.extend_from_slice(s.as_bytes());
+        self.end_row(true);
+    }
+
+    #[inline]
+    fn push_opt_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.push_str(s),
+            None => self.push_null(),
+        }
+    }
+
+    /// ASCII only (checked in debug builds): the utf8 columns rely on it.
+    #[inline]
+    fn push_ascii(&mut self, b: &[u8]) {
+        debug_assert!(b.is_ascii());
+        self.data.extend_from_slice(b);
+        self.end_row(true);
+    }
+
+    /// Lowercase hex digits of `b`.
+    #[inline]
+    fn push_hex(&mut self, b: &[u8]) {
+        self.data.reserve(2 * b.len());
+        for &x in b {
+            self.data.extend_from_slice(&HEX_PAIRS[x as usize]);
+        }
+        self.end_row(true);
+    }
+
+    /// Raw bytes (binary columns only).
+    #[inline]
+    fn push_bytes(&mut self, b: Option<&[u8]>) {
+        match b {
+            Some(b) => {
+                self.data.extend_from_slice(b);
+                self.end_row(true);
+            }
+            None => self.push_null(),
+        }
+    }
+
+    fn parts(self) -> (OffsetBuffer<i32>, Buffer, Option<NullBuffer>) {
+        let n = self.ok.finish();
+        // SAFETY: offsets start at 0 and each is the data length after a row (`end_row`), so
+        // they never decrease and the last one is `data.len()`.
+        let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(self.offsets)) };
+        (offsets, Buffer::from_vec(self.data), n)
+    }
+
+    fn finish_utf8(self) -> ArrayRef {
+        let (offsets, data, n) = self.parts();
+        // SAFETY: utf8 columns only receive whole `&str`s (push_str, write_iso) and ASCII
+        // (push_ascii, push_hex), so the bytes are UTF-8 and every offset is on a character
+        // boundary; the offsets are valid (see `parts`).
+        Arc::new(unsafe { StringArray::new_unchecked(offsets, data, n) })
+    }
+
+    fn finish_binary(self) -> ArrayRef {
+        let (offsets, data, n) = self.parts();
+        Arc::new(BinaryArray::new(offsets, data, n))
+    }
+}
 
 /// A dictionary-encoded string column (`dictionary<int32, utf8>`): low-cardinality text
-/// (status, quantity, unit, ...) is stored once per batch.
-pub(crate) struct DictColumn {
-    keys: Int32Builder,
-    /// Direct-mapped cache in front of `by_ptr`: (address, length, key).
-    cache: [(usize, usize, i32); CACHE],
+/// (status, quantity, unit, ...) is stored once per batch, in order of first appearance.
+pub(crate) struct Dict {
+    /// -1 marks a null row.
+    keys: Vec<i32>,
+    /// (address, length, key) of the static string last seen under each hint.
+    slots: Vec<(usize, usize, i32)>,
     values: Vec<Box<str>>,
-    by_ptr: HashMap<(usize, usize), i32, Fx>,
     by_text: HashMap<Box<str>, i32>,
 }
 
-impl DictColumn {
-    fn with_capacity(n: usize) -> Self {
-        DictColumn {
-            keys: Int32Builder::with_capacity(n),
-            cache: [(0, 0, 0); CACHE],
-            values: Vec::new(),
-            by_ptr: HashMap::default(),
-            by_text: HashMap::new(),
-        }
+impl Dict {
+    fn new(rows: usize, hints: usize) -> Self {
+        Dict { keys: Vec::with_capacity(rows), slots: vec![(0, 0, 0); hints], values: Vec::new(), by_text: HashMap::new() }
     }
 
-    fn intern_text(&mut self, s: &str) -> i32 {
+    fn intern(&mut self, s: &str) -> i32 {
         if let Some(&k) = self.by_text.get(s) {
             return k;
         }
@@ -78,45 +242,57 @@ impl DictColumn {
         k
     }
 
-    /// Append a static string (interned by address, then by content).
+    /// Append `s`. `hint` picks the slot that remembers its key: any value is correct (the
+    /// slot is checked against the string), one that tells the strings apart is fast.
     #[inline]
-    fn append_static(&mut self, s: &'static str) {
+    fn push(&mut self, hint: usize, s: &'static str) {
         let (p, n) = (s.as_ptr() as usize, s.len());
-        let slot = (p.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) % CACHE;
-        let c = self.cache[slot];
-        if c.0 == p && c.1 == n {
-            self.keys.append_value(c.2);
-            return;
-        }
-        let k = match self.by_ptr.get(&(p, n)) {
-            Some(&k) => k,
-            None => {
-                let k = self.intern_text(s);
-                self.by_ptr.insert((p, n), k);
-                k
-            }
+        let k = match self.slots.get(hint) {
+            Some(&(sp, sn, k)) if sp == p && sn == n => k,
+            _ => self.miss(hint, s),
         };
-        self.cache[slot] = (p, n, k);
-        self.keys.append_value(k);
+        self.keys.push(k);
     }
 
-    fn append_str(&mut self, s: &str) {
-        let k = self.intern_text(s);
-        self.keys.append_value(k);
+    #[cold]
+    fn miss(&mut self, hint: usize, s: &'static str) -> i32 {
+        let k = self.intern(s);
+        if let Some(slot) = self.slots.get_mut(hint) {
+            *slot = (s.as_ptr() as usize, s.len(), k);
+        }
+        k
+    }
+
+    /// Append a string that is not static (interned by content).
+    fn push_text(&mut self, s: &str) {
+        let k = self.intern(s);
+        self.keys.push(k);
     }
 
     #[inline]
-    fn append_option(&mut self, s: Option<&'static str>) {
+    fn push_null(&mut self) {
+        self.keys.push(-1);
+    }
+
+    #[inline]
+    fn push_opt(&mut self, hint: usize, s: Option<&'static str>) {
         match s {
-            Some(s) => self.append_static(s),
-            None => self.keys.append_null(),
+            Some(s) => self.push(hint, s),
+            None => self.push_null(),
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        let keys = self.keys.finish();
+    fn finish(self) -> ArrayRef {
+        let mut keys = self.keys;
+        let mut n = None;
+        if keys.iter().any(|&k| k < 0) {
+            n = Some(NullBuffer::new(BooleanBuffer::collect_bool(keys.len(), |i| keys[i] >= 0)));
+            keys.iter_mut().for_each(|k| *k = (*k).max(0));
+        }
+        let keys = PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(keys), n);
         let values = StringArray::from_iter_values(self.values.iter().map(|s| &**s));
-        Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("keys index the values"))
+        // SAFETY: every key is 0 (null rows) or came from `intern`, so it indexes `values`.
+        Arc::new(unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys, Arc::new(values)) })
     }
 }
 
@@ -188,23 +364,6 @@ pub fn record_schema() -> SchemaRef {
     .clone()
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
-
-fn append_hex(b: &mut StringBuilder, bytes: &[u8]) {
-    let mut buf = [0u8; 64];
-    if bytes.len() * 2 <= buf.len() {
-        for (i, x) in bytes.iter().enumerate() {
-            buf[2 * i] = HEX[(x >> 4) as usize];
-            buf[2 * i + 1] = HEX[(x & 15) as usize];
-        }
-        // Only ASCII hex digits were written.
-        b.append_value(std::str::from_utf8(&buf[..bytes.len() * 2]).unwrap_or_default());
-    } else {
-        b.append_value(crate::tpl::hex_lower(bytes));
-    }
-}
-
 fn id_text(id: [u8; 4]) -> [u8; 8] {
     let mut s = [0u8; 8];
     for (k, b) in id.iter().rev().enumerate() {
@@ -214,247 +373,270 @@ fn id_text(id: [u8; 4]) -> [u8; 8] {
     s
 }
 
-fn append_ascii(b: &mut StringBuilder, s: &[u8]) {
-    b.append_value(std::str::from_utf8(s).unwrap_or("?"));
+pub(crate) struct TelegramColumns {
+    index: Vec<u64>,
+    status: Dict,
+    error: Bytes,
+    error_offset: Opt<u32>,
+    link: Dict,
+    frame_type: Dict,
+    c_field: Opt<u8>,
+    address: Opt<u8>,
+    link_manufacturer: Bytes,
+    link_id: Bytes,
+    manufacturer: Bytes,
+    id: Bytes,
+    version: Opt<u8>,
+    device_type: Opt<u8>,
+    device_type_name: Dict,
+    ci: Opt<u8>,
+    header: Dict,
+    access_number: Opt<u8>,
+    status_byte: Opt<u8>,
+    configuration: Opt<u16>,
+    security_mode: Opt<u8>,
+    encrypted: Opt<bool>,
+    decrypted: Opt<bool>,
+    decrypted_by: Dict,
+    application_error: Bytes,
+    record_count: Vec<u32>,
+    undecoded_offset: Opt<u32>,
 }
 
-pub(crate) struct TelegramColumns {
-    index: UInt64Builder,
-    status: DictColumn,
-    error: StringBuilder,
-    error_offset: UInt32Builder,
-    link: DictColumn,
-    frame_type: DictColumn,
-    c_field: UInt8Builder,
-    address: UInt8Builder,
-    link_manufacturer: StringBuilder,
-    link_id: StringBuilder,
-    manufacturer: StringBuilder,
-    id: StringBuilder,
-    version: UInt8Builder,
-    device_type: UInt8Builder,
-    device_type_name: DictColumn,
-    ci: UInt8Builder,
-    header: DictColumn,
-    access_number: UInt8Builder,
-    status_byte: UInt8Builder,
-    configuration: UInt16Builder,
-    security_mode: UInt8Builder,
-    encrypted: BooleanBuilder,
-    decrypted: BooleanBuilder,
-    decrypted_by: DictColumn,
-    application_error: StringBuilder,
-    record_count: UInt32Builder,
-    undecoded_offset: UInt32Builder,
+/// Slot hints of the wired frame kinds (`WiredFrame::kind_name`) and wireless formats.
+fn frame_type_hint(s: &str) -> usize {
+    s.len() & 15
 }
 
 impl TelegramColumns {
     pub(crate) fn with_capacity(n: usize) -> Self {
         TelegramColumns {
-            index: UInt64Builder::with_capacity(n),
-            status: DictColumn::with_capacity(n),
-            error: StringBuilder::with_capacity(n, 0),
-            error_offset: UInt32Builder::with_capacity(n),
-            link: DictColumn::with_capacity(n),
-            frame_type: DictColumn::with_capacity(n),
-            c_field: UInt8Builder::with_capacity(n),
-            address: UInt8Builder::with_capacity(n),
-            link_manufacturer: StringBuilder::with_capacity(n, 3 * n),
-            link_id: StringBuilder::with_capacity(n, 8 * n),
-            manufacturer: StringBuilder::with_capacity(n, 3 * n),
-            id: StringBuilder::with_capacity(n, 8 * n),
-            version: UInt8Builder::with_capacity(n),
-            device_type: UInt8Builder::with_capacity(n),
-            device_type_name: DictColumn::with_capacity(n),
-            ci: UInt8Builder::with_capacity(n),
-            header: DictColumn::with_capacity(n),
-            access_number: UInt8Builder::with_capacity(n),
-            status_byte: UInt8Builder::with_capacity(n),
-            configuration: UInt16Builder::with_capacity(n),
-            security_mode: UInt8Builder::with_capacity(n),
-            encrypted: BooleanBuilder::with_capacity(n),
-            decrypted: BooleanBuilder::with_capacity(n),
-            decrypted_by: DictColumn::with_capacity(n),
-            application_error: StringBuilder::with_capacity(n, 0),
-            record_count: UInt32Builder::with_capacity(n),
-            undecoded_offset: UInt32Builder::with_capacity(n),
+            index: Vec::with_capacity(n),
+            status: Dict::new(n, Status::ALL.len()),
+            error: Bytes::with_capacity(n, 0),
+            error_offset: Opt::with_capacity(n),
+            link: Dict::new(n, 2),
+            frame_type: Dict::new(n, 16),
+            c_field: Opt::with_capacity(n),
+            address: Opt::with_capacity(n),
+            link_manufacturer: Bytes::with_capacity(n, 3 * n),
+            link_id: Bytes::with_capacity(n, 8 * n),
+            manufacturer: Bytes::with_capacity(n, 3 * n),
+            id: Bytes::with_capacity(n, 8 * n),
+            version: Opt::with_capacity(n),
+            device_type: Opt::with_capacity(n),
+            device_type_name: Dict::new(n, 256),
+            ci: Opt::with_capacity(n),
+            header: Dict::new(n, 3),
+            access_number: Opt::with_capacity(n),
+            status_byte: Opt::with_capacity(n),
+            configuration: Opt::with_capacity(n),
+            security_mode: Opt::with_capacity(n),
+            encrypted: Opt::with_capacity(n),
+            decrypted: Opt::with_capacity(n),
+            decrypted_by: Dict::new(n, 3),
+            application_error: Bytes::with_capacity(n, 0),
+            record_count: Vec::with_capacity(n),
+            undecoded_offset: Opt::with_capacity(n),
         }
     }
 
     /// A row for a frame that did not decode: only index, status and the error.
     pub(crate) fn push_error(&mut self, index: u64, status: Status, message: &str, offset: Option<usize>) {
-        self.index.append_value(index);
-        self.status.append_static(status.as_str());
-        self.error.append_value(message);
-        self.error_offset.append_option(offset.map(|o| o as u32));
-        self.link.keys.append_null();
-        self.frame_type.keys.append_null();
-        self.c_field.append_null();
-        self.address.append_null();
-        self.link_manufacturer.append_null();
-        self.link_id.append_null();
-        self.manufacturer.append_null();
-        self.id.append_null();
-        self.version.append_null();
-        self.device_type.append_null();
-        self.device_type_name.keys.append_null();
-        self.ci.append_null();
-        self.header.keys.append_null();
-        self.access_number.append_null();
-        self.status_byte.append_null();
-        self.configuration.append_null();
-        self.security_mode.append_null();
-        self.encrypted.append_null();
-        self.decrypted.append_null();
-        self.decrypted_by.keys.append_null();
-        self.application_error.append_null();
-        self.record_count.append_value(0);
-        self.undecoded_offset.append_null();
+        self.index.push(index);
+        self.status.push(status.slot(), status.as_str());
+        self.error.push_str(message);
+        self.error_offset.push(offset.map(|o| o as u32));
+        self.link.push_null();
+        self.frame_type.push_null();
+        self.c_field.push(None);
+        self.address.push(None);
+        self.link_manufacturer.push_null();
+        self.link_id.push_null();
+        self.manufacturer.push_null();
+        self.id.push_null();
+        self.version.push(None);
+        self.device_type.push(None);
+        self.device_type_name.push_null();
+        self.ci.push(None);
+        self.header.push_null();
+        self.access_number.push(None);
+        self.status_byte.push(None);
+        self.configuration.push(None);
+        self.security_mode.push(None);
+        self.encrypted.push(None);
+        self.decrypted.push(None);
+        self.decrypted_by.push_null();
+        self.application_error.push_null();
+        self.record_count.push(0);
+        self.undecoded_offset.push(None);
     }
 
     pub(crate) fn push_decode_error(&mut self, index: u64, e: &Error) -> Status {
         let status = Status::of_error(e);
-        let mut msg = String::new();
-        let _ = write!(msg, "{e}");
-        self.push_error(index, status, &msg, Some(e.offset()));
+        self.push_error(index, status, &e.to_string(), Some(e.offset()));
         status
     }
 
     pub(crate) fn push_telegram(&mut self, index: u64, t: &Telegram) -> Status {
         let status = if t.encrypted && !t.decrypted { Status::NoKey } else { Status::Ok };
-        self.index.append_value(index);
-        self.status.append_static(status.as_str());
-        self.error.append_null();
-        self.error_offset.append_null();
+        self.index.push(index);
+        self.status.push(status.slot(), status.as_str());
+        self.error.push_null();
+        self.error_offset.push(None);
         match t.link {
             LinkInfo::Wired { c, a, frame_kind } => {
-                self.link.append_static("wired");
-                self.frame_type.append_static(frame_kind);
-                self.c_field.append_value(c);
-                self.address.append_option((frame_kind != "single character").then_some(a));
-                self.link_manufacturer.append_null();
-                self.link_id.append_null();
+                self.link.push(0, "wired");
+                self.frame_type.push(frame_type_hint(frame_kind), frame_kind);
+                self.c_field.push(Some(c));
+                self.address.push((frame_kind != "single character").then_some(a));
+                self.link_manufacturer.push_null();
+                self.link_id.push_null();
             }
             LinkInfo::Wireless { c, format, address, .. } => {
-                self.link.append_static("wireless");
-                self.frame_type.append_static(match format {
+                self.link.push(1, "wireless");
+                let f = match format {
                     FrameFormat::A => "format A",
                     FrameFormat::B => "format B",
                     FrameFormat::NoCrc => "no CRC",
-                });
-                self.c_field.append_value(c);
-                self.address.append_null();
-                append_ascii(&mut self.link_manufacturer, &tpl::device::manufacturer_to_str(address.manufacturer));
-                append_ascii(&mut self.link_id, &id_text(address.id));
+                };
+                self.frame_type.push(frame_type_hint(f), f);
+                self.c_field.push(Some(c));
+                self.address.push(None);
+                // Manufacturer letters are 0x40..0x5F, IDs hex digits: ASCII.
+                self.link_manufacturer.push_ascii(&tpl::device::manufacturer_to_str(address.manufacturer));
+                self.link_id.push_ascii(&id_text(address.id));
             }
         }
         let own_identity = t.device_type_name_override.is_none();
         match t.address {
             Some(a) => {
                 if own_identity {
-                    append_ascii(&mut self.manufacturer, &tpl::device::manufacturer_to_str(a.manufacturer));
-                    self.version.append_value(a.version);
+                    self.manufacturer.push_ascii(&tpl::device::manufacturer_to_str(a.manufacturer));
+                    self.version.push(Some(a.version));
                 } else {
-                    self.manufacturer.append_null();
-                    self.version.append_null();
+                    self.manufacturer.push_null();
+                    self.version.push(None);
                 }
-                append_ascii(&mut self.id, &id_text(a.id));
-                self.device_type.append_value(a.device_type);
+                self.id.push_ascii(&id_text(a.id));
+                self.device_type.push(Some(a.device_type));
             }
             None => {
-                self.manufacturer.append_null();
-                self.id.append_null();
-                self.version.append_null();
-                self.device_type.append_null();
+                self.manufacturer.push_null();
+                self.id.push_null();
+                self.version.push(None);
+                self.device_type.push(None);
             }
         }
-        self.device_type_name.append_option(t.device_type_name());
-        self.ci.append_option(t.ci);
-        self.header.append_static(match t.header.kind {
-            HeaderKind::None => "none",
-            HeaderKind::Short => "short",
-            HeaderKind::Long => "long",
-        });
-        self.access_number.append_option(t.access_number());
-        self.status_byte.append_option(t.status());
-        self.configuration.append_value(t.header.config);
-        self.security_mode.append_option(t.security_mode);
-        self.encrypted.append_value(t.encrypted);
-        self.decrypted.append_value(t.decrypted);
-        self.decrypted_by.append_option(t.decryption.as_str());
-        self.application_error.append_option(t.application_error.as_deref());
-        self.record_count.append_value(t.records.len() as u32);
-        self.undecoded_offset.append_option(t.undecoded.as_ref().map(|u| u.offset as u32));
+        let dt_hint = t.address.map_or(0, |a| a.device_type as usize);
+        self.device_type_name.push_opt(dt_hint, t.device_type_name());
+        self.ci.push(t.ci);
+        let (h, name) = match t.header.kind {
+            HeaderKind::None => (0, "none"),
+            HeaderKind::Short => (1, "short"),
+            HeaderKind::Long => (2, "long"),
+        };
+        self.header.push(h, name);
+        self.access_number.push(t.access_number());
+        self.status_byte.push(t.status());
+        self.configuration.push(Some(t.header.config));
+        self.security_mode.push(t.security_mode);
+        self.encrypted.push(Some(t.encrypted));
+        self.decrypted.push(Some(t.decrypted));
+        match t.decryption {
+            Decryption::None => self.decrypted_by.push_null(),
+            Decryption::Verified => self.decrypted_by.push(0, "meterlink"),
+            Decryption::ByReceiver => self.decrypted_by.push(1, "receiver"),
+            Decryption::DefaultKey => self.decrypted_by.push(2, "default key"),
+        }
+        self.application_error.push_opt_str(t.application_error.as_deref());
+        self.record_count.push(t.records.len() as u32);
+        self.undecoded_offset.push(t.undecoded.as_ref().map(|u| u.offset as u32));
         status
     }
 
-    pub(crate) fn finish(&mut self, extra: Vec<(Arc<Field>, ArrayRef)>, schema: SchemaRef) -> RecordBatch {
+    pub(crate) fn finish(self, extra: Vec<(Arc<Field>, ArrayRef)>, schema: SchemaRef) -> RecordBatch {
+        let bools = |o: Opt<bool>| -> ArrayRef {
+            let n = o.ok.finish();
+            Arc::new(BooleanArray::new(BooleanBuffer::from(o.v), n))
+        };
         let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(self.index.finish()),
+            prim::<UInt64Type>(self.index),
             self.status.finish(),
-            Arc::new(self.error.finish()),
-            Arc::new(self.error_offset.finish()),
+            self.error.finish_utf8(),
+            self.error_offset.finish::<UInt32Type>(),
             self.link.finish(),
             self.frame_type.finish(),
-            Arc::new(self.c_field.finish()),
-            Arc::new(self.address.finish()),
-            Arc::new(self.link_manufacturer.finish()),
-            Arc::new(self.link_id.finish()),
-            Arc::new(self.manufacturer.finish()),
-            Arc::new(self.id.finish()),
-            Arc::new(self.version.finish()),
-            Arc::new(self.device_type.finish()),
+            self.c_field.finish::<UInt8Type>(),
+            self.address.finish::<UInt8Type>(),
+            self.link_manufacturer.finish_utf8(),
+            self.link_id.finish_utf8(),
+            self.manufacturer.finish_utf8(),
+            self.id.finish_utf8(),
+            self.version.finish::<UInt8Type>(),
+            self.device_type.finish::<UInt8Type>(),
             self.device_type_name.finish(),
-            Arc::new(self.ci.finish()),
+            self.ci.finish::<UInt8Type>(),
             self.header.finish(),
-            Arc::new(self.access_number.finish()),
-            Arc::new(self.status_byte.finish()),
-            Arc::new(self.configuration.finish()),
-            Arc::new(self.security_mode.finish()),
-            Arc::new(self.encrypted.finish()),
-            Arc::new(self.decrypted.finish()),
+            self.access_number.finish::<UInt8Type>(),
+            self.status_byte.finish::<UInt8Type>(),
+            self.configuration.finish::<UInt16Type>(),
+            self.security_mode.finish::<UInt8Type>(),
+            bools(self.encrypted),
+            bools(self.decrypted),
             self.decrypted_by.finish(),
-            Arc::new(self.application_error.finish()),
-            Arc::new(self.record_count.finish()),
-            Arc::new(self.undecoded_offset.finish()),
+            self.application_error.finish_utf8(),
+            prim::<UInt32Type>(self.record_count),
+            self.undecoded_offset.finish::<UInt32Type>(),
         ];
         cols.extend(extra.into_iter().map(|(_, a)| a));
         RecordBatch::try_new(schema, cols).expect("columns match the telegram schema")
     }
 }
 
-/// value_type, value, (mantissa, exponent), bytes of one record.
-type ValueColumns<'a> = (&'static str, Option<f64>, Option<(i64, i8)>, Option<&'a [u8]>);
-
 pub(crate) struct RecordColumns {
-    frame_index: UInt64Builder,
-    record_index: UInt32Builder,
-    storage: UInt64Builder,
-    tariff: UInt32Builder,
-    subunit: UInt16Builder,
-    function: DictColumn,
-    quantity: DictColumn,
-    unit: DictColumn,
-    extensions: StringBuilder,
-    value_type: DictColumn,
-    value: Float64Builder,
-    mantissa: Int64Builder,
-    exponent: Int8Builder,
-    text: StringBuilder,
-    bytes: BinaryBuilder,
-    dif: StringBuilder,
-    vif: StringBuilder,
-    scratch: String,
+    frame_index: Vec<u64>,
+    record_index: Vec<u32>,
+    storage: Vec<u64>,
+    tariff: Vec<u32>,
+    subunit: Vec<u16>,
+    function: Dict,
+    quantity: Dict,
+    unit: Dict,
+    extensions: Bytes,
+    value_type: Dict,
+    value: Opt<f64>,
+    mantissa: Vec<i64>,
+    exponent: Vec<i8>,
+    /// Validity of mantissa and exponent (always null together).
+    exact: Valid,
+    text: Bytes,
+    bytes: Bytes,
+    dif: Bytes,
+    vif: Bytes,
 }
 
-fn quantity(r: &Record) -> &'static str {
+/// Quantity slots: one per (VIF table, code), then the three kinds without a VIB.
+const VIF_TABLES: usize = 8;
+const QUANTITY_HINTS: usize = VIF_TABLES * 128 + 3;
+
+/// The quantity text of a record and its dictionary hint.
+#[inline]
+fn quantity(r: &Record) -> (usize, &'static str) {
     match r.kind {
-        RecordKind::Data => r.vif.quantity,
-        RecordKind::ManufacturerData { more_records_follow: false } => "Manufacturer specific data",
-        RecordKind::ManufacturerData { more_records_follow: true } => "Manufacturer specific data, more records follow",
-        RecordKind::GlobalReadout => "Global readout request",
+        RecordKind::Data => ((r.vif.table as usize % VIF_TABLES) * 128 + (r.vif.code & 0x7F) as usize, r.vif.quantity),
+        RecordKind::ManufacturerData { more_records_follow: false } => (QUANTITY_HINTS - 3, "Manufacturer specific data"),
+        RecordKind::ManufacturerData { more_records_follow: true } => {
+            (QUANTITY_HINTS - 2, "Manufacturer specific data, more records follow")
+        }
+        RecordKind::GlobalReadout => (QUANTITY_HINTS - 1, "Global readout request"),
     }
 }
+
+const _: () = assert!((VifTable::NoVib as usize) < VIF_TABLES);
+
+/// Unit slots: one per [`Unit`] variant.
+const UNIT_HINTS: usize = Unit::Cal as usize + 1;
 
 /// An LVAR binary number (EN 13757-3 Table 5) as an unsigned integer, if it fits 64 bits.
 fn binary_number(b: &[u8], msb_first: bool) -> Option<u64> {
@@ -486,27 +668,38 @@ fn pow10(e: i8) -> f64 {
     10f64.powi(e as i32)
 }
 
+/// value_type (with its dictionary hint), value, (mantissa, exponent), bytes of one record.
+type ValueColumns<'a> = ((usize, &'static str), Option<f64>, Option<(i64, i8)>, Option<&'a [u8]>);
+
+const VT_NONE: (usize, &str) = (0, "none");
+const VT_NUMBER: (usize, &str) = (1, "number");
+const VT_REAL: (usize, &str) = (2, "real");
+const VT_TEXT: (usize, &str) = (3, "text");
+const VT_DATETIME: (usize, &str) = (4, "datetime");
+const VT_INVALID: (usize, &str) = (5, "invalid");
+const VT_BYTES: (usize, &str) = (6, "bytes");
+
 impl RecordColumns {
     pub(crate) fn with_capacity(n: usize) -> Self {
         RecordColumns {
-            frame_index: UInt64Builder::with_capacity(n),
-            record_index: UInt32Builder::with_capacity(n),
-            storage: UInt64Builder::with_capacity(n),
-            tariff: UInt32Builder::with_capacity(n),
-            subunit: UInt16Builder::with_capacity(n),
-            function: DictColumn::with_capacity(n),
-            quantity: DictColumn::with_capacity(n),
-            unit: DictColumn::with_capacity(n),
-            extensions: StringBuilder::with_capacity(n, 0),
-            value_type: DictColumn::with_capacity(n),
-            value: Float64Builder::with_capacity(n),
-            mantissa: Int64Builder::with_capacity(n),
-            exponent: Int8Builder::with_capacity(n),
-            text: StringBuilder::with_capacity(n, 0),
-            bytes: BinaryBuilder::with_capacity(n, 0),
-            dif: StringBuilder::with_capacity(n, 4 * n),
-            vif: StringBuilder::with_capacity(n, 4 * n),
-            scratch: String::new(),
+            frame_index: Vec::with_capacity(n),
+            record_index: Vec::with_capacity(n),
+            storage: Vec::with_capacity(n),
+            tariff: Vec::with_capacity(n),
+            subunit: Vec::with_capacity(n),
+            function: Dict::new(n, 4),
+            quantity: Dict::new(n, QUANTITY_HINTS),
+            unit: Dict::new(n, UNIT_HINTS),
+            extensions: Bytes::with_capacity(n, 0),
+            value_type: Dict::new(n, 7),
+            value: Opt::with_capacity(n),
+            mantissa: Vec::with_capacity(n),
+            exponent: Vec::with_capacity(n),
+            exact: Valid::with_capacity(n),
+            text: Bytes::with_capacity(n, n / 4),
+            bytes: Bytes::with_capacity(n, 0),
+            dif: Bytes::with_capacity(n, 4 * n),
+            vif: Bytes::with_capacity(n, 4 * n),
         }
     }
 
@@ -522,97 +715,92 @@ impl RecordColumns {
     }
 
     fn push_record(&mut self, index: u64, k: u32, r: &Record, payload: &[u8], msb_first: bool) {
-        self.frame_index.append_value(index);
-        self.record_index.append_value(k);
-        self.storage.append_value(r.storage);
-        self.tariff.append_value(r.tariff);
-        self.subunit.append_value(r.subunit);
-        self.function.append_static(r.function.as_str());
-        self.quantity.append_static(quantity(r));
+        self.frame_index.push(index);
+        self.record_index.push(k);
+        self.storage.push(r.storage);
+        self.tariff.push(r.tariff);
+        self.subunit.push(r.subunit);
+        self.function.push(r.function as usize, r.function.as_str());
+        let (qh, q) = quantity(r);
+        self.quantity.push(qh, q);
         match r.vif.plain_text_unit.as_deref() {
-            Some(u) => self.unit.append_str(u),
-            None => self.unit.append_option(r.vif.unit.as_str()),
+            Some(u) => self.unit.push_text(u),
+            None => self.unit.push_opt(r.vif.unit as usize, r.vif.unit.as_str()),
         }
         let mut ext = r.vif.extensions();
         match ext.next() {
-            None => self.extensions.append_null(),
+            None => self.extensions.push_null(),
             Some(first) => {
-                self.scratch.clear();
-                self.scratch.push_str(first);
+                let d = &mut self.extensions.data;
+                d.extend_from_slice(first.as_bytes());
                 for e in ext {
-                    self.scratch.push_str("; ");
-                    self.scratch.push_str(e);
+                    d.extend_from_slice(b"; ");
+                    d.extend_from_slice(e.as_bytes());
                 }
-                self.extensions.append_value(&self.scratch);
+                self.extensions.end_row(true);
             }
         }
         let (vt, value, exact, bytes): ValueColumns<'_> = match &r.value {
-            Value::None => ("none", None, None, None),
-            Value::Number { mantissa, exponent } => ("number", r.value.as_f64(), Some((*mantissa, *exponent)), None),
-            Value::Real(f) => ("real", Some(*f), None, None),
-            Value::DateTime(_) | Value::Text(_) => {
-                (if matches!(r.value, Value::Text(_)) { "text" } else { "datetime" }, None, None, None)
-            }
-            Value::InvalidBcd(span) => ("invalid", None, None, Some(span.get(payload))),
+            Value::None => (VT_NONE, None, None, None),
+            Value::Number { mantissa, exponent } => (VT_NUMBER, r.value.as_f64(), Some((*mantissa, *exponent)), None),
+            Value::Real(f) => (VT_REAL, Some(*f), None, None),
+            Value::Text(_) => (VT_TEXT, None, None, None),
+            Value::DateTime(_) => (VT_DATETIME, None, None, None),
+            Value::InvalidBcd(span) => (VT_INVALID, None, None, Some(span.get(payload))),
             Value::Bytes(span) if r.is_binary_number(payload) => {
                 let raw = span.get(payload);
                 let e = r.vif.exponent;
                 match binary_number(raw, msb_first) {
                     Some(v) if v <= i64::MAX as u64 => {
                         let m = v as i64;
-                        ("number", Value::Number { mantissa: m, exponent: e }.as_f64(), Some((m, e)), Some(raw))
+                        (VT_NUMBER, Value::Number { mantissa: m, exponent: e }.as_f64(), Some((m, e)), Some(raw))
                     }
-                    Some(v) => ("number", Some(v as f64 * pow10(e)), None, Some(raw)),
-                    None => ("bytes", None, None, Some(raw)),
+                    Some(v) => (VT_NUMBER, Some(v as f64 * pow10(e)), None, Some(raw)),
+                    None => (VT_BYTES, None, None, Some(raw)),
                 }
             }
-            Value::Bytes(span) => ("bytes", None, None, Some(span.get(payload))),
+            Value::Bytes(span) => (VT_BYTES, None, None, Some(span.get(payload))),
         };
-        // Text and dates are written straight into the column (no intermediate String).
+        // Dates are formatted by hand straight into the column (DateTimeValue::write_iso).
         match &r.value {
-            Value::DateTime(d) if d.is_valid() => {
-                let _ = write!(self.text, "{d}");
-                self.text.append_value("");
+            Value::DateTime(d) => {
+                let valid = d.write_iso(&mut self.text.data);
+                self.text.end_row(valid);
             }
-            Value::Text(t) => self.text.append_value(t),
-            _ => self.text.append_null(),
+            Value::Text(t) => self.text.push_str(t),
+            _ => self.text.push_null(),
         }
-        self.value_type.append_static(vt);
-        self.value.append_option(value);
-        match exact {
-            Some((m, e)) => {
-                self.mantissa.append_value(m);
-                self.exponent.append_value(e);
-            }
-            None => {
-                self.mantissa.append_null();
-                self.exponent.append_null();
-            }
-        }
-        self.bytes.append_option(bytes);
-        append_hex(&mut self.dif, r.dib.get(payload));
-        append_hex(&mut self.vif, r.vib.get(payload));
+        self.value_type.push(vt.0, vt.1);
+        self.value.push(value);
+        let (m, e) = exact.unwrap_or_default();
+        self.mantissa.push(m);
+        self.exponent.push(e);
+        self.exact.push(self.exponent.len() - 1, exact.is_some());
+        self.bytes.push_bytes(bytes);
+        self.dif.push_hex(r.dib.get(payload));
+        self.vif.push_hex(r.vib.get(payload));
     }
 
-    pub(crate) fn finish(&mut self) -> RecordBatch {
+    pub(crate) fn finish(self) -> RecordBatch {
+        let exact = self.exact.finish();
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.frame_index.finish()),
-            Arc::new(self.record_index.finish()),
-            Arc::new(self.storage.finish()),
-            Arc::new(self.tariff.finish()),
-            Arc::new(self.subunit.finish()),
+            prim::<UInt64Type>(self.frame_index),
+            prim::<UInt32Type>(self.record_index),
+            prim::<UInt64Type>(self.storage),
+            prim::<UInt32Type>(self.tariff),
+            prim::<UInt16Type>(self.subunit),
             self.function.finish(),
             self.quantity.finish(),
             self.unit.finish(),
-            Arc::new(self.extensions.finish()),
+            self.extensions.finish_utf8(),
             self.value_type.finish(),
-            Arc::new(self.value.finish()),
-            Arc::new(self.mantissa.finish()),
-            Arc::new(self.exponent.finish()),
-            Arc::new(self.text.finish()),
-            Arc::new(self.bytes.finish()),
-            Arc::new(self.dif.finish()),
-            Arc::new(self.vif.finish()),
+            self.value.finish::<Float64Type>(),
+            Arc::new(PrimitiveArray::<Int64Type>::new(ScalarBuffer::from(self.mantissa), exact.clone())),
+            Arc::new(PrimitiveArray::<Int8Type>::new(ScalarBuffer::from(self.exponent), exact)),
+            self.text.finish_utf8(),
+            self.bytes.finish_binary(),
+            self.dif.finish_utf8(),
+            self.vif.finish_utf8(),
         ];
         RecordBatch::try_new(record_schema(), cols).expect("columns match the record schema")
     }
@@ -620,7 +808,24 @@ impl RecordColumns {
 
 #[cfg(test)]
 mod tests {
-    use super::binary_number;
+    use super::*;
+    use arrow_array::Array;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn packed_bits_match_the_flags(ok in proptest::collection::vec(any::<bool>(), 0..200)) {
+            let want = BooleanBuffer::collect_bool(ok.len(), |i| ok[i]);
+            let got = BooleanBuffer::new(Buffer::from_vec(pack_bits(&ok)), 0, ok.len());
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(nulls(&ok).map_or(0, |n| n.null_count()), ok.iter().filter(|&&v| !v).count());
+            let mut lazy = Valid::with_capacity(3);
+            for (row, &v) in ok.iter().enumerate() {
+                lazy.push(row, v);
+            }
+            prop_assert_eq!(lazy.finish(), nulls(&ok));
+        }
+    }
 
     #[test]
     fn binary_numbers() {
@@ -631,5 +836,60 @@ mod tests {
         assert_eq!(binary_number(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 2], true), None);
         assert_eq!(binary_number(&[0, 0, 1, 0, 0, 0, 0, 0, 0, 2], false), None);
         assert_eq!(binary_number(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 2], true), Some(2));
+    }
+
+    proptest! {
+        #[test]
+        fn hex_and_text_columns(rows in proptest::collection::vec(
+            (proptest::collection::vec(any::<u8>(), 0..40), any::<Option<String>>(), any::<[u8; 4]>(), any::<u16>()), 0..50))
+        {
+            let mut hex = Bytes::with_capacity(0, 0);
+            let mut text = Bytes::with_capacity(0, 0);
+            let mut ids = Bytes::with_capacity(0, 0);
+            let mut manu = Bytes::with_capacity(0, 0);
+            for (b, s, id, m) in &rows {
+                hex.push_hex(b);
+                text.push_opt_str(s.as_deref());
+                ids.push_ascii(&id_text(*id));
+                manu.push_ascii(&tpl::device::manufacturer_to_str(*m));
+            }
+            let (hex, text, ids, manu) = (hex.finish_utf8(), text.finish_utf8(), ids.finish_utf8(), manu.finish_utf8());
+            // The unchecked constructors built what the checked ones accept.
+            for a in [&hex, &text, &ids, &manu] {
+                a.to_data().validate_full().unwrap();
+            }
+            let (hex, text) = (hex.as_any().downcast_ref::<StringArray>().unwrap(), text.as_any().downcast_ref::<StringArray>().unwrap());
+            let ids = ids.as_any().downcast_ref::<StringArray>().unwrap();
+            for (i, (b, s, id, _)) in rows.iter().enumerate() {
+                prop_assert_eq!(hex.value(i), tpl::hex_lower(b));
+                prop_assert_eq!(text.is_valid(i), s.is_some());
+                prop_assert_eq!(text.value(i), s.as_deref().unwrap_or(""));
+                let a = crate::tpl::Address { id: *id, manufacturer: 0, version: 0, device_type: 0 };
+                if id.iter().all(|b| b >> 4 < 10 && b & 15 < 10) {
+                    prop_assert_eq!(ids.value(i), a.id_string());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dictionary_slots_tell_equal_text_apart_from_equal_hints() {
+        let mut d = Dict::new(0, 2);
+        let owned = String::from("energy");
+        let leaked: &'static str = Box::leak(owned.into_boxed_str());
+        d.push(0, "energy");
+        d.push(0, leaked); // same text, other address, same hint
+        d.push(1, "volume");
+        d.push(0, "volume"); // same hint, other text
+        d.push(7, "power"); // hint out of range
+        d.push_null();
+        d.push_text("energy");
+        let a = d.finish();
+        a.to_data().validate_full().unwrap();
+        let a = a.as_any().downcast_ref::<DictionaryArray<Int32Type>>().unwrap();
+        let v = a.values().as_any().downcast_ref::<StringArray>().unwrap();
+        let got: Vec<Option<&str>> = (0..a.len()).map(|i| a.is_valid(i).then(|| v.value(a.keys().value(i) as usize))).collect();
+        assert_eq!(got, [Some("energy"), Some("energy"), Some("volume"), Some("volume"), Some("power"), None, Some("energy")]);
+        assert_eq!(v.len(), 3);
     }
 }

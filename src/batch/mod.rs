@@ -25,7 +25,7 @@ pub use source::{parse_hex_into, ArrowFrames, FrameItem, FrameSource, InputError
 
 use crate::error::{Error, ErrorKind};
 use crate::keys::KeyLookup;
-use crate::telegram::{decode_with_keys, DecodeOptions};
+use crate::telegram::{decode_into, DecodeOptions, LinkInfo, Telegram};
 use columns::{RecordColumns, TelegramColumns};
 
 /// A telegram row's outcome.
@@ -214,6 +214,8 @@ fn decode_chunk<S: FrameSource + ?Sized>(
     let mut rc = RecordColumns::with_capacity(n * per_frame + n / 8);
     let mut counts = Counts::default();
     let mut scratch = Vec::new();
+    // One telegram per chunk: its payload and record buffers are reused frame after frame.
+    let mut tg = Telegram::new(LinkInfo::Wired { c: 0, a: 0, frame_kind: "" });
     for i in range.clone() {
         let index = opts.index_base + i as u64;
         let status = match src.frame(i, &mut scratch) {
@@ -221,8 +223,8 @@ fn decode_chunk<S: FrameSource + ?Sized>(
                 tc.push_error(index, Status::FrameError, &e.message, e.offset);
                 Status::FrameError
             }
-            Ok(frame) => match decode_with_keys(frame, &opts.decode, keys) {
-                Ok(tg) => {
+            Ok(frame) => match decode_into(frame, &opts.decode, keys, &mut tg) {
+                Ok(()) => {
                     rc.push_telegram(index, &tg);
                     tc.push_telegram(index, &tg)
                 }
@@ -377,3 +379,6 @@ mod tests {
         assert!(t.column_by_name("record_count").unwrap().is_valid(0));
     }
 }
+
+#[cfg(test)]
+mod corpus;

@@ -45,12 +45,31 @@ const fn build_crc_table() -> [u16; 256] {
 /// (sent big-endian) and the ELL payload CRC (sent little-endian).
 #[inline]
 pub fn crc16_en13757(data: &[u8]) -> u16 {
+    // Two bytes per step: v = crc ^ next two bytes, then two zero-byte steps, which are
+    // CRC_TABLE2[v >> 8] ^ CRC_TABLE[v & 0xFF] (the two lookups do not wait on each other).
     let mut crc: u16 = 0;
-    for &b in data {
+    let mut pairs = data.chunks_exact(2);
+    for p in &mut pairs {
+        let v = crc ^ u16::from_be_bytes([p[0], p[1]]);
+        crc = CRC_TABLE2[usize::from(v >> 8)] ^ CRC_TABLE[usize::from(v as u8)];
+    }
+    for &b in pairs.remainder() {
         crc = (crc << 8) ^ CRC_TABLE[usize::from((crc >> 8) as u8 ^ b)];
     }
     !crc
 }
+
+/// Two zero-byte CRC steps from the register `x << 8`.
+const CRC_TABLE2: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let a = CRC_TABLE[i];
+        t[i] = (a << 8) ^ CRC_TABLE[(a >> 8) as usize];
+        i += 1;
+    }
+    t
+};
 
 /// How the DLL CRCs were (or should be) laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -454,6 +473,17 @@ mod tests {
     //! Unit tests; the public-vector tests (frames A/B, CRC catalogue values) are in
     //! `security::tests` (they read `tests/vectors/security/*.json`).
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn crc_two_bytes_per_step_matches_bytewise(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let mut crc: u16 = 0;
+            for &b in &data {
+                crc = (crc << 8) ^ CRC_TABLE[usize::from((crc >> 8) as u8 ^ b)];
+            }
+            proptest::prop_assert_eq!(crc16_en13757(&data), !crc);
+        }
+    }
 
     #[test]
     fn wmbus_crc_check_value() {

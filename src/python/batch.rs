@@ -338,8 +338,12 @@ pub fn _decode_batch(
     }
 
     if frames.is_instance_of::<PyList>() || frames.is_instance_of::<PyTuple>() {
-        // Strong references keep every item alive while the GIL is released.
-        let objs: Vec<Bound<'_, PyAny>> = frames.try_iter()?.collect::<PyResult<_>>()?;
+        // Strong references keep every item alive while the GIL is released (exact-size
+        // iterators: one allocation).
+        let objs: Vec<Bound<'_, PyAny>> = match frames.cast::<PyList>() {
+            Ok(l) => l.iter().collect(),
+            Err(_) => frames.cast::<PyTuple>()?.iter().collect(),
+        };
         let mut items: Vec<FrameItem> = objs.iter().map(frame_item).collect::<PyResult<_>>()?;
         for (i, msg) in errors.unwrap_or_default() {
             if let Some(slot) = items.get_mut(i) {

@@ -268,6 +268,47 @@ impl DateTimeValue {
         true
     }
 
+    /// Append the ISO 8601 text of [`DateTimeValue::to_iso`] to `out` without `fmt` (the bulk
+    /// decoder's hot path). Returns false, writing nothing, when the value is not valid.
+    pub fn write_iso(&self, out: &mut Vec<u8>) -> bool {
+        if !self.is_valid() {
+            return false;
+        }
+        // is_valid: every part the layout has is Some and in range (2 digits); years of other
+        // widths than 4 (never decoded, but the field is public) take the fmt path.
+        let two = |out: &mut Vec<u8>, v: Option<u8>, sep: u8| {
+            let v = v.unwrap_or(0);
+            out.extend_from_slice(&[sep, b'0' + v / 10, b'0' + v % 10]);
+        };
+        if self.has_date() {
+            let y = self.year.unwrap_or(0);
+            if !(1000..=9999).contains(&y) {
+                out.extend_from_slice(self.to_string().as_bytes());
+                return true;
+            }
+            out.extend_from_slice(&[
+                b'0' + (y / 1000) as u8,
+                b'0' + (y / 100 % 10) as u8,
+                b'0' + (y / 10 % 10) as u8,
+                b'0' + (y % 10) as u8,
+            ]);
+            two(out, self.month, b'-');
+            two(out, self.day, b'-');
+        }
+        if self.has_time() {
+            let h = self.hour.unwrap_or(0);
+            if self.has_date() {
+                out.push(b'T');
+            }
+            out.extend_from_slice(&[b'0' + h / 10, b'0' + h % 10]);
+            two(out, self.minute, b':');
+            if self.has_seconds() {
+                two(out, self.second, b':');
+            }
+        }
+        true
+    }
+
     /// ISO 8601 text: `YYYY-MM-DD` (G), `YYYY-MM-DDTHH:MM` (F), `YYYY-MM-DDTHH:MM:SS` (I),
     /// `HH:MM:SS` (J). `None` when [`DateTimeValue::is_valid`] is false.
     pub fn to_iso(&self) -> Option<String> {
@@ -328,6 +369,34 @@ impl fmt::Display for DateTimeValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn iso_bytes(d: &DateTimeValue) -> Option<String> {
+        let mut out = b"x".to_vec();
+        d.write_iso(&mut out).then(|| String::from_utf8(out[1..].to_vec()).unwrap())
+    }
+
+    #[test]
+    fn write_iso_matches_to_iso_for_every_type_g() {
+        for v in 0..=u16::MAX {
+            let d = DateTimeValue::decode(&v.to_le_bytes()).unwrap();
+            assert_eq!(iso_bytes(&d), d.to_iso(), "{v:04x}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn write_iso_matches_to_iso(b in proptest::collection::vec(any::<u8>(), 2..7), m in any::<bool>()) {
+            let d = if m { DateTimeValue::decode_m(&b) } else { DateTimeValue::decode(&b) };
+            if let Some(mut d) = d {
+                prop_assert_eq!(iso_bytes(&d), d.to_iso());
+                // Public fields set by hand: odd years too.
+                d.year = d.year.map(|y| y.wrapping_mul(7) % 12000);
+                prop_assert_eq!(iso_bytes(&d), d.to_iso());
+            }
+        }
+    }
 
     #[test]
     fn type_g() {

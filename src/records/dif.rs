@@ -72,6 +72,8 @@ fn lvar_kind(l: u8) -> Option<(Lvar, usize)> {
 
 /// Parse every record of `buf` into `out` (see [`super::parse_records`]).
 pub(crate) fn parse_all(buf: &[u8], msb_first: bool, out: &mut Vec<Record>) -> Result<(), RecordError> {
+    // Records take 4 bytes or more, bar a few: one allocation instead of a chain of regrowths.
+    out.reserve(buf.len() / 4 + 1);
     let mut i = 0usize;
     while i < buf.len() {
         let start = i;
@@ -80,7 +82,11 @@ pub(crate) fn parse_all(buf: &[u8], msb_first: bool, out: &mut Vec<Record>) -> R
         if dif & 0x0F == 0x0F {
             match dif {
                 0x2F => {
-                    i += 1; // idle filler
+                    // Idle filler, often a run of them (encryption padding).
+                    i += 1;
+                    while buf.get(i) == Some(&0x2F) {
+                        i += 1;
+                    }
                     continue;
                 }
                 0x0F | 0x1F => {
