@@ -240,6 +240,10 @@ pub fn decode_full(
 ) -> Result<Telegram, Error> {
     let mut tg = Telegram::new(LinkInfo::Wired { c: 0, a: 0, frame_kind: "" });
     decode_ctx(frame, &Ctx { opts, keys, formats, link: None, afl: None }, &mut tg)?;
+    // parse_records reserves by payload size; a kept telegram should not hold much more.
+    if tg.records.capacity() > 2 * tg.records.len() + 4 {
+        tg.records.shrink_to_fit();
+    }
     Ok(tg)
 }
 
