@@ -1,7 +1,8 @@
 //! Profiling driver for the bulk path (no Python): decode N copies of a frame with
 //! `batch::decode_batch` and report telegrams/s. For perf / callgrind, not a test.
 //!
-//! `cargo run --release --example batch_profile -- wired|mode5 [threads] [reps] [frames]`
+//! `cargo run --release --example batch_profile -- wired|mode5 [threads] [reps] [frames] [single]`
+//! (`single`: time `decode_with_keys` per frame instead of the batch).
 
 use std::time::Instant;
 
@@ -29,6 +30,16 @@ fn main() {
         parse_hex_into(HEAT_20, &mut frame).unwrap();
         &NoKeys
     };
+    if args.get(5).map(String::as_str) == Some("single") {
+        // The single-frame API, for comparison: `decode_with_keys` per frame.
+        let opts = meterlink::DecodeOptions::default();
+        let t0 = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(meterlink::decode_with_keys(std::hint::black_box(&frame), &opts, keys).unwrap());
+        }
+        println!("{which} decode_with_keys: {:.0} ns/frame", t0.elapsed().as_secs_f64() * 1e9 / n as f64);
+        return;
+    }
     let items: Vec<FrameItem> = (0..n).map(|_| FrameItem::Bytes(&frame)).collect();
     let opts = BatchOptions { threads: Some(threads), ..Default::default() };
     let mut best = f64::MAX;

@@ -4,7 +4,6 @@
 //! DLL CRCs (formats A/B) they count in the frame with the CRCs removed.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 
 use crate::afl::{self, Afl};
 use crate::compact::{self, FormatCache};
@@ -209,6 +208,14 @@ impl Telegram {
         }
     }
 
+    /// Become `Telegram::new(link)` again, keeping the payload and record allocations.
+    fn reset(&mut self, link: LinkInfo) {
+        let (mut payload, mut records) = (std::mem::take(&mut self.payload), std::mem::take(&mut self.records));
+        payload.clear();
+        records.clear();
+        *self = Telegram { payload, records, ..Telegram::new(link) };
+    }
+
     pub fn access_number(&self) -> Option<u8> {
         match (self.header.kind, self.ell) {
             (HeaderKind::None, Some(e)) => Some(e.acc),
@@ -266,28 +273,28 @@ pub fn decode_full(
     keys: &dyn KeyLookup,
     formats: Option<&FormatCache>,
 ) -> Result<Telegram, Error> {
-    decode_ctx(frame, &Ctx { opts, keys, formats, link: None, afl: None, spare: None })
+    let mut tg = Telegram::new(LinkInfo::Wired { c: 0, a: 0, frame_kind: "" });
+    decode_ctx(frame, &Ctx { opts, keys, formats, link: None, afl: None }, &mut tg)?;
+    // parse_records reserves by payload size; a kept telegram should not hold much more.
+    if tg.records.capacity() > 2 * tg.records.len() + 4 {
+        tg.records.shrink_to_fit();
+    }
+    Ok(tg)
 }
 
 /// [`decode_with_keys`] into `tg`, reusing the capacity of its `payload` and `records` (the
 /// bulk decoder runs all frames of a worker through one `Telegram`). On success `tg` holds the
 /// decoded telegram; on error its contents are unspecified.
 pub fn decode_into(frame: &[u8], opts: &DecodeOptions, keys: &dyn KeyLookup, tg: &mut Telegram) -> Result<(), Error> {
-    let (mut payload, mut records) = (std::mem::take(&mut tg.payload), std::mem::take(&mut tg.records));
-    payload.clear();
-    records.clear();
-    let spare = Cell::new(Some((payload, records)));
-    let ctx = Ctx { opts, keys, formats: None, link: None, afl: None, spare: Some(&spare) };
-    *tg = decode_ctx(frame, &ctx)?;
-    Ok(())
+    decode_ctx(frame, &Ctx { opts, keys, formats: None, link: None, afl: None }, tg)
 }
 
-fn decode_ctx(frame: &[u8], ctx: &Ctx) -> Result<Telegram, Error> {
-    let ctx = *ctx;
+/// Decode `frame` into `tg` (which every layer resets before filling it in).
+fn decode_ctx(frame: &[u8], ctx: &Ctx, tg: &mut Telegram) -> Result<(), Error> {
     let hint = match ctx.opts.link {
-        LinkMode::Wired => return decode_wired(frame, &ctx),
+        LinkMode::Wired => return decode_wired(frame, ctx, tg),
         LinkMode::Auto if looks_wired(frame) => {
-            return match decode_wired(frame, &ctx) {
+            return match decode_wired(frame, ctx, tg) {
                 // Not FT1.2-shaped after all (a wireless frame with L = 68h whose next bytes
                 // happen to look like a long-frame header): try wireless, and if that fails too,
                 // report the wired error.
@@ -296,7 +303,7 @@ fn decode_ctx(frame: &[u8], ctx: &Ctx) -> Result<Telegram, Error> {
                         reason: FrameErrorReason::LengthMismatch { .. } | FrameErrorReason::BadSecondStart(_),
                         ..
                     }),
-                ) if frame.len() > 5 => decode_wireless(frame, FormatHint::Auto, &ctx).map_err(|_| e),
+                ) if frame.len() > 5 => decode_wireless(frame, FormatHint::Auto, ctx, tg).map_err(|_| e),
                 other => other,
             };
         }
@@ -305,7 +312,7 @@ fn decode_ctx(frame: &[u8], ctx: &Ctx) -> Result<Telegram, Error> {
         LinkMode::WirelessB => FormatHint::B,
         LinkMode::WirelessNoCrc => FormatHint::NoCrc,
     };
-    decode_wireless(frame, hint, &ctx)
+    decode_wireless(frame, hint, ctx, tg)
 }
 
 /// Decode a message reassembled from AFL fragments ([`crate::afl::AflReassembler`]): `link`
@@ -335,25 +342,25 @@ pub fn decode_reassembled(
     if msg.tpdu.is_empty() {
         return Ok(tg);
     }
-    let ctx = Ctx { opts, keys, formats: None, link: Some(address), afl: Some(&msg.afl), spare: None };
+    let ctx = Ctx { opts, keys, formats: None, link: Some(address), afl: Some(&msg.afl) };
     // Offsets refer to the reassembled TPDU (0 = its CI).
     decode_tpl(&mut tg, &msg.tpdu, 0, &ctx)?;
     Ok(tg)
 }
 
-fn decode_wired(frame: &[u8], ctx: &Ctx) -> Result<Telegram, Error> {
+fn decode_wired(frame: &[u8], ctx: &Ctx, tg: &mut Telegram) -> Result<(), Error> {
     let parsed = wired::parse(frame)?;
     let frame_kind = parsed.kind_name();
     match parsed {
-        WiredFrame::Ack => Ok(ctx.telegram(LinkInfo::Wired { c: 0, a: 0, frame_kind })),
-        WiredFrame::Short { c, a } => Ok(ctx.telegram(LinkInfo::Wired { c: c.0, a, frame_kind })),
+        WiredFrame::Ack => tg.reset(LinkInfo::Wired { c: 0, a: 0, frame_kind }),
+        WiredFrame::Short { c, a } => tg.reset(LinkInfo::Wired { c: c.0, a, frame_kind }),
         WiredFrame::Long { c, a, .. } => {
-            let mut tg = ctx.telegram(LinkInfo::Wired { c: c.0, a, frame_kind });
+            tg.reset(LinkInfo::Wired { c: c.0, a, frame_kind });
             let tpdu = &frame[wired::LONG_CI_OFFSET..frame.len() - 2];
-            decode_afl_tpl(&mut tg, Cow::Borrowed(tpdu), wired::LONG_CI_OFFSET, ctx)?;
-            Ok(tg)
+            decode_afl_tpl(tg, Cow::Borrowed(tpdu), wired::LONG_CI_OFFSET, ctx)?;
         }
     }
+    Ok(())
 }
 
 fn security_error(e: SecurityError, base: usize) -> Error {
@@ -374,19 +381,19 @@ fn no_key(addr: Option<Address>, base: usize) -> Error {
     Error::Security { offset: base, what: format!("telegram is encrypted and no key is known for {who}") }
 }
 
-fn decode_wireless(frame: &[u8], hint: FormatHint, ctx: &Ctx) -> Result<Telegram, Error> {
+fn decode_wireless(frame: &[u8], hint: FormatHint, ctx: &Ctx, tg: &mut Telegram) -> Result<(), Error> {
     let (opts, keys) = (ctx.opts, ctx.keys);
     let wf = wmbus::parse_wmbus(frame, hint).map_err(|e| {
         Error::Frame(FrameError { offset: e.offset(), reason: FrameErrorReason::Wireless(e.to_string()) })
     })?;
     let link = Address { id: wf.id, manufacturer: wf.m, version: wf.version, device_type: wf.device_type };
-    let mut tg = ctx.telegram(LinkInfo::Wireless { c: wf.c, format: wf.format, address: link, trailing: wf.trailing });
+    tg.reset(LinkInfo::Wireless { c: wf.c, format: wf.format, address: link, trailing: wf.trailing });
     tg.address = Some(link);
     let mut buf: Cow<[u8]> = wf.data;
     // Offset of buf[0] in the (CRC-free) frame: after L C M(2) A(6).
     let mut base = 10;
     if buf.is_empty() {
-        return Ok(tg);
+        return Ok(());
     }
 
     // Extended link layer (EN 13757-4 13.2.7 ff.; AES-CTR per EN 13757-7).
@@ -418,7 +425,7 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, ctx: &Ctx) -> Result<Telegram
                 }
                 set_payload(&mut tg.payload, &buf[e.crc_offset..]);
                 tg.payload_offset = base + e.crc_offset;
-                return Ok(tg);
+                return Ok(());
             }
             tg.decrypted = true;
             tg.decryption = Decryption::Verified;
@@ -428,12 +435,11 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, ctx: &Ctx) -> Result<Telegram
         }
         base += e.payload_offset;
         if buf.is_empty() {
-            return Ok(tg);
+            return Ok(());
         }
     }
 
-    decode_afl_tpl(&mut tg, buf, base, &Ctx { link: Some(link), ..*ctx })?;
-    Ok(tg)
+    decode_afl_tpl(tg, buf, base, &Ctx { link: Some(link), ..*ctx })
 }
 
 /// The authentication and fragmentation layer (EN 13757-7 clause 6), if the CI announces one,
@@ -484,22 +490,6 @@ struct Ctx<'a> {
     /// The link-layer identity (wireless A field), used for short headers.
     link: Option<Address>,
     afl: Option<&'a Afl>,
-    /// Payload and record buffers lent by [`decode_into`] to the telegram being built.
-    spare: Option<&'a Spare>,
-}
-
-type Spare = Cell<Option<(Vec<u8>, Vec<Record>)>>;
-
-impl Ctx<'_> {
-    /// A new telegram, on the spare buffers if there are any.
-    fn telegram(&self, link: LinkInfo) -> Telegram {
-        let mut tg = Telegram::new(link);
-        if let Some((payload, records)) = self.spare.and_then(Cell::take) {
-            tg.payload = payload;
-            tg.records = records;
-        }
-        tg
-    }
 }
 
 /// Replace the payload's bytes, keeping its allocation.
