@@ -187,31 +187,27 @@ fn lvar_len(l: u8) -> Option<usize> {
 
 /// The DIB+VIB starting at `f` in a format: (end, DIF), or None when it is cut short, too
 /// long, or uses a plain-text VIF (which a format cannot express).
-fn next_header(format: &[u8], mut f: usize) -> Option<(usize, u8)> {
+fn next_header(format: &[u8], f: usize) -> Option<(usize, u8)> {
     let dif = *format.get(f)?;
-    let dib_start = f;
-    f += 1;
-    while format[f - 1] & 0x80 != 0 {
-        format.get(f)?;
-        f += 1;
-        if f - dib_start > 11 {
-            return None;
-        }
-    }
-    let vif_at = f;
-    let vif = *format.get(vif_at)?;
-    if vif & 0x7F == 0x7C {
+    let vif_at = extension_chain_end(format, f)?;
+    if *format.get(vif_at)? & 0x7F == 0x7C {
         return None;
     }
-    f += 1;
+    Some((extension_chain_end(format, vif_at)?, dif))
+}
+
+/// End of the byte at `start` and its extensions (bit 7 set: another follows), at most 11
+/// bytes (a DIF or VIF and 10 extensions, EN 13757-3 6.3.1 / 6.4.1); None when cut short.
+fn extension_chain_end(format: &[u8], start: usize) -> Option<usize> {
+    let mut f = start + 1;
     while format[f - 1] & 0x80 != 0 {
         format.get(f)?;
         f += 1;
-        if f - vif_at > 11 {
+        if f - start > 11 {
             return None;
         }
     }
-    Some((f, dif))
+    Some(f)
 }
 
 /// True when `format` is a whole sequence of data-record headers (no special functions).

@@ -76,20 +76,24 @@ mod tests {
         find(t, LAYOUT, prefix, storage)
     }
 
+    /// Current (storage 0), billing-date (1) and month-end (17) values of `quantity`.
+    fn check(t: &crate::telegram::Telegram, quantity: &str, mantissas: [i64; 3], exponent: i8) {
+        let prefixes = [format!("{quantity} ("), format!("{quantity} at billing"), format!("{quantity} at month end")];
+        for ((prefix, storage), mantissa) in prefixes.iter().zip([0, 1, 17]).zip(mantissas) {
+            assert_eq!(v(t, prefix, storage), Some(Value::Number { mantissa, exponent }), "{prefix}");
+        }
+    }
+
     // wmbusmeters src/driver_qwater.cc, second telegram of test "MyQWater" (12353648).
     const QWATER: &str = "47449344483635121806780DFF5F350082DA0000600107C113FFFF48200000BF2C91170000DF2120200000008001000000060019001000160018000D001300350017002F046D370CC422C759";
 
     #[test]
     fn water_meter() {
         let t = tg(QWATER);
-        assert_eq!(v(&t, "Volume (", 0), Some(Value::Number { mantissa: 2048, exponent: -3 }));
-        assert_eq!(v(&t, "Volume at billing", 1), Some(Value::Number { mantissa: 1791, exponent: -3 }));
-        assert_eq!(v(&t, "Volume at month end", 17), Some(Value::Number { mantissa: 2020, exponent: -3 }));
+        check(&t, "Volume", [2048, 1791, 2020], -3);
         // Test "QWooo" (78563412): 139.663 / 127.382 / 138.163 m³.
         let t = tg("49449344123456781606780DFF5F3500824E00007F0007C113FFFF63961300DF2C82731200FE2463811300A400F200D100A900DD00E000E90006011601EA0027010F012F046D0211F225");
-        assert_eq!(v(&t, "Volume (", 0), Some(Value::Number { mantissa: 139663, exponent: -3 }));
-        assert_eq!(v(&t, "Volume at billing", 1), Some(Value::Number { mantissa: 127382, exponent: -3 }));
-        assert_eq!(v(&t, "Volume at month end", 17), Some(Value::Number { mantissa: 138163, exponent: -3 }));
+        check(&t, "Volume", [139663, 127382, 138163], -3);
     }
 
     #[test]
@@ -97,9 +101,7 @@ mod tests {
         // wmbusmeters src/driver_qwater.cc / drivers/src/qwaterv2.xmq telegram of meter 37432649
         // sent through a radio converter (device type 37h).
         let t = tg("5344934449264337353778077949264337934435070DFF5F350082560000110007C113FFFF245300001F3C210400003E348946000000800080008000800080008000002A0066005F00730072002F046D000F3235");
-        assert_eq!(v(&t, "Volume (", 0), Some(Value::Number { mantissa: 5324, exponent: -3 }));
-        assert_eq!(v(&t, "Volume at billing", 1), Some(Value::Number { mantissa: 421, exponent: -3 }));
-        assert_eq!(v(&t, "Volume at month end", 17), Some(Value::Number { mantissa: 4689, exponent: -3 }));
+        check(&t, "Volume", [5324, 421, 4689], -3);
     }
 
     #[test]
@@ -107,9 +109,7 @@ mod tests {
         // wmbusmeters drivers/src/qcaloric.xmq, test "MyElement4" (90919293); the standard
         // telegram of the same meter (test "MyElement3") carries 97 / 270 / 97 HCA.
         let t = tg("49449344939291903408780DFF5F350082180000800007B06EFFFF970000009F2C70020000BE26970000000000010018002E001F002E0023FF210008000500020000002F046D220FA228");
-        assert_eq!(v(&t, "Heat cost allocation (", 0), Some(Value::Number { mantissa: 97, exponent: 0 }));
-        assert_eq!(v(&t, "Heat cost allocation at billing", 1), Some(Value::Number { mantissa: 270, exponent: 0 }));
-        assert_eq!(v(&t, "Heat cost allocation at month end", 17), Some(Value::Number { mantissa: 97, exponent: 0 }));
+        check(&t, "Heat cost allocation", [97, 270, 97], 0);
     }
 
     #[test]
