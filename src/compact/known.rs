@@ -38,7 +38,9 @@ const KNOWN: &[(&str, &str)] = &[
 ];
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("table is hex")).collect()
+    let mut f = Vec::new();
+    crate::batch::parse_hex_into(s, &mut f).expect("the table is hex");
+    f
 }
 
 /// The built-in format with this signature, if any.

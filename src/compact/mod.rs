@@ -77,12 +77,16 @@ impl FormatCache {
     pub fn learn(&self, records: &[Record], payload: &[u8]) -> Option<u16> {
         let (format, full) = format_of(records, payload)?;
         let sig = crc16_en13757(&format);
-        let crc = crc16_en13757(&full);
+        self.insert(sig, format, Some(crc16_en13757(&full)))
+    }
+
+    /// Remember `format` under `sig` (and a full frame's CRC with it), forgetting the older
+    /// half of the formats (by last use) when the cache is full.
+    fn insert(&self, sig: u16, format: Vec<u8>, crc: Option<u16>) -> Option<u16> {
         let mut g = self.inner.lock().ok()?;
         g.tick += 1;
         let tick = g.tick;
         if g.map.len() >= self.capacity && !g.map.contains_key(&sig) {
-            // Forget the older half (by last use).
             let mut ticks: Vec<u64> = g.map.values().map(|v| v.last_use).collect();
             ticks.sort_unstable();
             let cut = ticks[ticks.len() / 2];
@@ -90,11 +94,13 @@ impl FormatCache {
         }
         let e = g.map.entry(sig).or_insert_with(|| Entry { last_use: tick, format: Arc::from(format), crcs: vec![] });
         e.last_use = tick;
-        e.crcs.retain(|&c| c != crc);
-        if e.crcs.len() == RECENT_CRCS {
-            e.crcs.remove(0);
+        if let Some(crc) = crc {
+            e.crcs.retain(|&c| c != crc);
+            if e.crcs.len() == RECENT_CRCS {
+                e.crcs.remove(0);
+            }
+            e.crcs.push(crc);
         }
-        e.crcs.push(crc);
         Some(sig)
     }
 
@@ -246,12 +252,7 @@ impl FormatCache {
         }
         let (sig, format) =
             candidates.into_iter().find(|&(sig, fmt)| crc16_en13757(fmt) == sig && is_format(fmt))?;
-        let mut g = self.inner.lock().ok()?;
-        g.tick += 1;
-        let tick = g.tick;
-        let e = g.map.entry(sig).or_insert_with(|| Entry { last_use: tick, format: Arc::from(format), crcs: vec![] });
-        e.last_use = tick;
-        Some(sig)
+        self.insert(sig, format.to_vec(), None)
     }
 }
 
