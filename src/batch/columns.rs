@@ -20,7 +20,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use super::Status;
 use crate::error::Error;
 use crate::link::wmbus::FrameFormat;
-use crate::records::{Record, RecordKind, Unit, Value, VifTable};
+use crate::records::{Record, RecordKind, Span, Unit, Value, VifTable};
 use crate::telegram::{Decryption, LinkInfo, Telegram};
 use crate::tpl::{self, HeaderKind};
 
@@ -172,26 +172,11 @@ impl Bytes {
         self.end_row(true);
     }
 
-    /// Lowercase hex digits of `b`.
-    #[inline]
+    /// Lowercase hex digits of `b` (the records' dif/vif columns write them in place).
+    #[cfg(test)]
     fn push_hex(&mut self, b: &[u8]) {
-        self.data.reserve(2 * b.len());
-        for &x in b {
-            self.data.extend_from_slice(&HEX_PAIRS[x as usize]);
-        }
+        write_hex(&mut self.data, b);
         self.end_row(true);
-    }
-
-    /// Raw bytes (binary columns only).
-    #[inline]
-    fn push_bytes(&mut self, b: Option<&[u8]>) {
-        match b {
-            Some(b) => {
-                self.data.extend_from_slice(b);
-                self.end_row(true);
-            }
-            None => self.push_null(),
-        }
     }
 
     fn parts(self) -> (OffsetBuffer<i32>, Buffer, Option<NullBuffer>) {
@@ -216,23 +201,23 @@ impl Bytes {
     }
 }
 
-/// A dictionary-encoded string column (`dictionary<int32, utf8>`): low-cardinality text
-/// (status, quantity, unit, ...) is stored once per batch, in order of first appearance.
-pub(crate) struct Dict {
-    /// -1 marks a null row.
-    keys: Vec<i32>,
+/// The distinct texts of one dictionary column, in order of first appearance, and the slots
+/// that find a text's key: a slot per hint remembers the `&'static str` last seen under it,
+/// so a row costs two compares, not a hash.
+struct Names {
     /// (address, length, key) of the static string last seen under each hint.
     slots: Vec<(usize, usize, i32)>,
     values: Vec<Box<str>>,
     by_text: HashMap<Box<str>, i32>,
 }
 
-impl Dict {
-    fn new(rows: usize, hints: usize) -> Self {
-        Dict { keys: Vec::with_capacity(rows), slots: vec![(0, 0, 0); hints], values: Vec::new(), by_text: HashMap::new() }
+impl Names {
+    fn new(hints: usize) -> Self {
+        Names { slots: vec![(0, 0, 0); hints], values: Vec::new(), by_text: HashMap::new() }
     }
 
-    fn intern(&mut self, s: &str) -> i32 {
+    /// The key of a text that is not static (interned by content).
+    fn key_text(&mut self, s: &str) -> i32 {
         if let Some(&k) = self.by_text.get(s) {
             return k;
         }
@@ -242,30 +227,62 @@ impl Dict {
         k
     }
 
-    /// Append `s`. `hint` picks the slot that remembers its key: any value is correct (the
+    /// The key of `s`. `hint` picks the slot that remembers it: any value is correct (the
     /// slot is checked against the string), one that tells the strings apart is fast.
     #[inline]
-    fn push(&mut self, hint: usize, s: &'static str) {
-        let (p, n) = (s.as_ptr() as usize, s.len());
-        let k = match self.slots.get(hint) {
-            Some(&(sp, sn, k)) if sp == p && sn == n => k,
+    fn key(&mut self, hint: usize, s: &'static str) -> i32 {
+        match self.slots.get(hint) {
+            Some(&(sp, sn, k)) if sp == s.as_ptr() as usize && sn == s.len() => k,
             _ => self.miss(hint, s),
-        };
-        self.keys.push(k);
+        }
     }
 
     #[cold]
     fn miss(&mut self, hint: usize, s: &'static str) -> i32 {
-        let k = self.intern(s);
+        let k = self.key_text(s);
         if let Some(slot) = self.slots.get_mut(hint) {
             *slot = (s.as_ptr() as usize, s.len(), k);
         }
         k
     }
 
-    /// Append a string that is not static (interned by content).
-    fn push_text(&mut self, s: &str) {
-        let k = self.intern(s);
+    /// `None` (a null row) is key -1.
+    #[inline]
+    fn key_opt(&mut self, hint: usize, s: Option<&'static str>) -> i32 {
+        s.map_or(-1, |s| self.key(hint, s))
+    }
+
+    /// The dictionary array of `keys` (-1 marks a null row).
+    fn finish(self, mut keys: Vec<i32>) -> ArrayRef {
+        let mut n = None;
+        if keys.iter().any(|&k| k < 0) {
+            n = Some(NullBuffer::new(BooleanBuffer::collect_bool(keys.len(), |i| keys[i] >= 0)));
+            keys.iter_mut().for_each(|k| *k = (*k).max(0));
+        }
+        let keys = PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(keys), n);
+        let values = StringArray::from_iter_values(self.values.iter().map(|s| &**s));
+        // SAFETY: every key is 0 (null rows) or came from `key_text`, so it indexes `values`.
+        Arc::new(unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys, Arc::new(values)) })
+    }
+}
+
+/// A dictionary-encoded string column (`dictionary<int32, utf8>`): low-cardinality text
+/// (status, quantity, unit, ...) is stored once per batch, in order of first appearance.
+pub(crate) struct Dict {
+    /// -1 marks a null row.
+    keys: Vec<i32>,
+    names: Names,
+}
+
+impl Dict {
+    fn new(rows: usize, hints: usize) -> Self {
+        Dict { keys: Vec::with_capacity(rows), names: Names::new(hints) }
+    }
+
+    /// Append `s` (see [`Names::key`] for `hint`).
+    #[inline]
+    fn push(&mut self, hint: usize, s: &'static str) {
+        let k = self.names.key(hint, s);
         self.keys.push(k);
     }
 
@@ -276,23 +293,12 @@ impl Dict {
 
     #[inline]
     fn push_opt(&mut self, hint: usize, s: Option<&'static str>) {
-        match s {
-            Some(s) => self.push(hint, s),
-            None => self.push_null(),
-        }
+        let k = self.names.key_opt(hint, s);
+        self.keys.push(k);
     }
 
     fn finish(self) -> ArrayRef {
-        let mut keys = self.keys;
-        let mut n = None;
-        if keys.iter().any(|&k| k < 0) {
-            n = Some(NullBuffer::new(BooleanBuffer::collect_bool(keys.len(), |i| keys[i] >= 0)));
-            keys.iter_mut().for_each(|k| *k = (*k).max(0));
-        }
-        let keys = PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(keys), n);
-        let values = StringArray::from_iter_values(self.values.iter().map(|s| &**s));
-        // SAFETY: every key is 0 (null rows) or came from `intern`, so it indexes `values`.
-        Arc::new(unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys, Arc::new(values)) })
+        self.names.finish(self.keys)
     }
 }
 
@@ -594,26 +600,73 @@ impl TelegramColumns {
     }
 }
 
+/// A utf8 / binary column of the record table, written in place (see [`RecordColumns`]):
+/// `offsets[row + 1]` ends row `row`, `ok[row]` is its validity.
+struct Var {
+    offsets: Vec<i32>,
+    data: Vec<u8>,
+    ok: Vec<bool>,
+}
+
+impl Var {
+    fn new(rows: usize, bytes: usize) -> Self {
+        Var { offsets: vec![0; rows + 1], data: Vec::with_capacity(bytes), ok: vec![false; rows] }
+    }
+
+    fn grow(&mut self, rows: usize) {
+        self.offsets.resize(rows + 1, 0);
+        self.ok.resize(rows, false);
+    }
+
+    /// Close row `row`, whose bytes were appended to `data`.
+    #[inline]
+    fn end_row(&mut self, row: usize, valid: bool) {
+        self.ok[row] = valid;
+        self.offsets[row + 1] = self.data.len() as i32;
+    }
+
+    /// Checked once per telegram: a wrapped offset above is caught before it is used.
+    fn check(&self) {
+        assert!(i32::try_from(self.data.len()).is_ok(), "a column chunk over 2 GiB: decode with smaller chunk_rows");
+    }
+
+    fn finish(mut self, rows: usize) -> Bytes {
+        self.offsets.truncate(rows + 1);
+        self.ok.truncate(rows);
+        Bytes { offsets: self.offsets, data: self.data, ok: Valid { ok: Some(self.ok), cap: 0 } }
+    }
+}
+
+/// The record table. Every buffer is grown ahead of the rows (zero-filled, by doubling) and
+/// cut to `rows` in `finish`, so a telegram's records are written in place in one pass: no
+/// per-value length update or capacity check.
 pub(crate) struct RecordColumns {
+    rows: usize,
     frame_index: Vec<u64>,
     record_index: Vec<u32>,
     storage: Vec<u64>,
     tariff: Vec<u32>,
     subunit: Vec<u16>,
-    function: Dict,
-    quantity: Dict,
-    unit: Dict,
-    extensions: Bytes,
-    value_type: Dict,
-    value: Opt<f64>,
+    /// Dictionary keys of function, quantity, unit and value_type (-1: null).
+    function: Vec<i32>,
+    quantity: Vec<i32>,
+    unit: Vec<i32>,
+    value_type: Vec<i32>,
+    function_names: Names,
+    quantity_names: Names,
+    unit_names: Names,
+    value_type_names: Names,
+    extensions: Var,
+    value: Vec<f64>,
+    value_ok: Vec<bool>,
     mantissa: Vec<i64>,
     exponent: Vec<i8>,
     /// Validity of mantissa and exponent (always null together).
-    exact: Valid,
-    text: Bytes,
-    bytes: Bytes,
-    dif: Bytes,
-    vif: Bytes,
+    exact_ok: Vec<bool>,
+    text: Var,
+    bytes: Var,
+    dif: Var,
+    vif: Var,
 }
 
 /// Quantity slots: one per (VIF table, code), then the three kinds without a VIB.
@@ -668,139 +721,276 @@ fn pow10(e: i8) -> f64 {
     10f64.powi(e as i32)
 }
 
-/// value_type (with its dictionary hint), value, (mantissa, exponent), bytes of one record.
-type ValueColumns<'a> = ((usize, &'static str), Option<f64>, Option<(i64, i8)>, Option<&'a [u8]>);
+/// The value columns of one record: the value_type (an index into [`VALUE_TYPES`], also its
+/// dictionary hint), value, (mantissa, exponent) and the span of the bytes column. Plain
+/// fields rather than options of tuples: each is written and read at its own width (a byte
+/// flag read back as part of a wider load stalls the store forwarding on the hot path).
+#[derive(Clone, Copy)]
+struct Cell {
+    vt: u8,
+    has_value: bool,
+    has_exact: bool,
+    has_bytes: bool,
+    exponent: i8,
+    value: f64,
+    mantissa: i64,
+    bytes: Span,
+}
 
-const VT_NONE: (usize, &str) = (0, "none");
-const VT_NUMBER: (usize, &str) = (1, "number");
-const VT_REAL: (usize, &str) = (2, "real");
-const VT_TEXT: (usize, &str) = (3, "text");
-const VT_DATETIME: (usize, &str) = (4, "datetime");
-const VT_INVALID: (usize, &str) = (5, "invalid");
-const VT_BYTES: (usize, &str) = (6, "bytes");
+const VALUE_TYPES: [&str; 7] = ["none", "number", "real", "text", "datetime", "invalid", "bytes"];
+const VT_NONE: u8 = 0;
+const VT_NUMBER: u8 = 1;
+const VT_REAL: u8 = 2;
+const VT_TEXT: u8 = 3;
+const VT_DATETIME: u8 = 4;
+const VT_INVALID: u8 = 5;
+const VT_BYTES: u8 = 6;
+
+impl Cell {
+    const fn of(vt: u8) -> Cell {
+        Cell {
+            vt,
+            has_value: false,
+            has_exact: false,
+            has_bytes: false,
+            exponent: 0,
+            value: 0.0,
+            mantissa: 0,
+            bytes: Span { start: 0, len: 0 },
+        }
+    }
+
+    const fn number(mantissa: i64, exponent: i8, value: f64) -> Cell {
+        Cell { has_value: true, has_exact: true, exponent, value, mantissa, ..Cell::of(VT_NUMBER) }
+    }
+
+    const fn raw(vt: u8, bytes: Span) -> Cell {
+        Cell { has_bytes: true, bytes, ..Cell::of(vt) }
+    }
+
+    #[inline(always)]
+    fn new(r: &Record, payload: &[u8], msb_first: bool) -> Cell {
+        match r.value {
+            Value::None => Cell::of(VT_NONE),
+            Value::Number { mantissa, exponent } => {
+                Cell::number(mantissa, exponent, r.value.as_f64().unwrap_or_default())
+            }
+            Value::Real(f) => Cell { has_value: true, value: f, ..Cell::of(VT_REAL) },
+            Value::Text(_) => Cell::of(VT_TEXT),
+            Value::DateTime(_) => Cell::of(VT_DATETIME),
+            Value::InvalidBcd(span) => Cell::raw(VT_INVALID, span),
+            Value::Bytes(span) if r.is_binary_number(payload) => Cell::binary_number(r, span, payload, msb_first),
+            Value::Bytes(span) => Cell::raw(VT_BYTES, span),
+        }
+    }
+
+    /// An LVAR binary number: a number when it fits 64 bits (exact when it fits an i64), the
+    /// raw bytes in every case.
+    #[cold]
+    fn binary_number(r: &Record, span: Span, payload: &[u8], msb_first: bool) -> Cell {
+        let e = r.vif.exponent;
+        match binary_number(span.get(payload), msb_first) {
+            Some(v) if v <= i64::MAX as u64 => {
+                let m = v as i64;
+                Cell { has_bytes: true, bytes: span, ..Cell::number(m, e, Value::Number { mantissa: m, exponent: e }.as_f64().unwrap_or_default()) }
+            }
+            Some(v) => Cell { has_value: true, value: v as f64 * pow10(e), ..Cell::raw(VT_NUMBER, span) },
+            None => Cell::raw(VT_BYTES, span),
+        }
+    }
+}
+
+/// Lowercase hex digits of `b`, appended to `out`.
+#[inline]
+fn write_hex(out: &mut Vec<u8>, b: &[u8]) {
+    for &x in b {
+        out.extend_from_slice(&HEX_PAIRS[x as usize]);
+    }
+}
 
 impl RecordColumns {
     pub(crate) fn with_capacity(n: usize) -> Self {
         RecordColumns {
-            frame_index: Vec::with_capacity(n),
-            record_index: Vec::with_capacity(n),
-            storage: Vec::with_capacity(n),
-            tariff: Vec::with_capacity(n),
-            subunit: Vec::with_capacity(n),
-            function: Dict::new(n, 4),
-            quantity: Dict::new(n, QUANTITY_HINTS),
-            unit: Dict::new(n, UNIT_HINTS),
-            extensions: Bytes::with_capacity(n, 0),
-            value_type: Dict::new(n, 7),
-            value: Opt::with_capacity(n),
-            mantissa: Vec::with_capacity(n),
-            exponent: Vec::with_capacity(n),
-            exact: Valid::with_capacity(n),
-            text: Bytes::with_capacity(n, n / 4),
-            bytes: Bytes::with_capacity(n, 0),
-            dif: Bytes::with_capacity(n, 4 * n),
-            vif: Bytes::with_capacity(n, 4 * n),
+            rows: 0,
+            frame_index: vec![0; n],
+            record_index: vec![0; n],
+            storage: vec![0; n],
+            tariff: vec![0; n],
+            subunit: vec![0; n],
+            function: vec![0; n],
+            quantity: vec![0; n],
+            unit: vec![0; n],
+            value_type: vec![0; n],
+            function_names: Names::new(4),
+            quantity_names: Names::new(QUANTITY_HINTS),
+            unit_names: Names::new(UNIT_HINTS),
+            value_type_names: Names::new(VALUE_TYPES.len()),
+            extensions: Var::new(n, 0),
+            value: vec![0.0; n],
+            value_ok: vec![false; n],
+            mantissa: vec![0; n],
+            exponent: vec![0; n],
+            exact_ok: vec![false; n],
+            text: Var::new(n, n / 4),
+            bytes: Var::new(n, 0),
+            dif: Var::new(n, 4 * n),
+            vif: Var::new(n, 4 * n),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.frame_index.len()
+        self.rows
     }
 
+    /// Room for `rows` rows in every buffer.
+    fn grow(&mut self, rows: usize) {
+        if rows <= self.frame_index.len() {
+            return;
+        }
+        let n = rows.max(2 * self.frame_index.len());
+        self.frame_index.resize(n, 0);
+        self.record_index.resize(n, 0);
+        self.storage.resize(n, 0);
+        self.tariff.resize(n, 0);
+        self.subunit.resize(n, 0);
+        self.function.resize(n, 0);
+        self.quantity.resize(n, 0);
+        self.unit.resize(n, 0);
+        self.value_type.resize(n, 0);
+        self.value.resize(n, 0.0);
+        self.value_ok.resize(n, false);
+        self.mantissa.resize(n, 0);
+        self.exponent.resize(n, 0);
+        self.exact_ok.resize(n, false);
+        for v in [&mut self.extensions, &mut self.text, &mut self.bytes, &mut self.dif, &mut self.vif] {
+            v.grow(n);
+        }
+    }
+
+    /// Append one row per record of `t`, each written in place.
     pub(crate) fn push_telegram(&mut self, index: u64, t: &Telegram) {
+        let rs = &t.records[..];
+        if rs.is_empty() {
+            return;
+        }
+        let payload = &t.payload[..];
         let msb_first = t.ci_info().is_some_and(|i| i.msb_first);
-        for (k, r) in t.records.iter().enumerate() {
-            self.push_record(index, k as u32, r, &t.payload, msb_first);
-        }
-    }
-
-    fn push_record(&mut self, index: u64, k: u32, r: &Record, payload: &[u8], msb_first: bool) {
-        self.frame_index.push(index);
-        self.record_index.push(k);
-        self.storage.push(r.storage);
-        self.tariff.push(r.tariff);
-        self.subunit.push(r.subunit);
-        self.function.push(r.function as usize, r.function.as_str());
-        let (qh, q) = quantity(r);
-        self.quantity.push(qh, q);
-        match r.vif.plain_text_unit.as_deref() {
-            Some(u) => self.unit.push_text(u),
-            None => self.unit.push_opt(r.vif.unit as usize, r.vif.unit.as_str()),
-        }
-        let mut ext = r.vif.extensions();
-        match ext.next() {
-            None => self.extensions.push_null(),
-            Some(first) => {
-                let d = &mut self.extensions.data;
-                d.extend_from_slice(first.as_bytes());
-                for e in ext {
-                    d.extend_from_slice(b"; ");
-                    d.extend_from_slice(e.as_bytes());
-                }
-                self.extensions.end_row(true);
-            }
-        }
-        let (vt, value, exact, bytes): ValueColumns<'_> = match &r.value {
-            Value::None => (VT_NONE, None, None, None),
-            Value::Number { mantissa, exponent } => (VT_NUMBER, r.value.as_f64(), Some((*mantissa, *exponent)), None),
-            Value::Real(f) => (VT_REAL, Some(*f), None, None),
-            Value::Text(_) => (VT_TEXT, None, None, None),
-            Value::DateTime(_) => (VT_DATETIME, None, None, None),
-            Value::InvalidBcd(span) => (VT_INVALID, None, None, Some(span.get(payload))),
-            Value::Bytes(span) if r.is_binary_number(payload) => {
-                let raw = span.get(payload);
-                let e = r.vif.exponent;
-                match binary_number(raw, msb_first) {
-                    Some(v) if v <= i64::MAX as u64 => {
-                        let m = v as i64;
-                        (VT_NUMBER, Value::Number { mantissa: m, exponent: e }.as_f64(), Some((m, e)), Some(raw))
+        let (row, end) = (self.rows, self.rows + rs.len());
+        self.grow(end);
+        // The DIB/VIB hex of a telegram is at most twice its payload.
+        self.dif.data.reserve(2 * payload.len());
+        self.vif.data.reserve(2 * payload.len());
+        let frame_index = &mut self.frame_index[row..end];
+        let record_index = &mut self.record_index[row..end];
+        let storage = &mut self.storage[row..end];
+        let tariff = &mut self.tariff[row..end];
+        let subunit = &mut self.subunit[row..end];
+        let function = &mut self.function[row..end];
+        let quantity_key = &mut self.quantity[row..end];
+        let unit = &mut self.unit[row..end];
+        let value_type = &mut self.value_type[row..end];
+        let value = &mut self.value[row..end];
+        let value_ok = &mut self.value_ok[row..end];
+        let mantissa = &mut self.mantissa[row..end];
+        let exponent = &mut self.exponent[row..end];
+        let exact_ok = &mut self.exact_ok[row..end];
+        for (k, r) in rs.iter().enumerate() {
+            let at = row + k;
+            frame_index[k] = index;
+            record_index[k] = k as u32;
+            storage[k] = r.storage;
+            tariff[k] = r.tariff;
+            subunit[k] = r.subunit;
+            function[k] = self.function_names.key(r.function as usize, r.function.as_str());
+            let (qh, q) = quantity(r);
+            quantity_key[k] = self.quantity_names.key(qh, q);
+            unit[k] = match r.vif.plain_text_unit.as_deref() {
+                Some(u) => self.unit_names.key_text(u),
+                None => self.unit_names.key_opt(r.vif.unit as usize, r.vif.unit.as_str()),
+            };
+            let mut ext = r.vif.extensions();
+            let has_ext = match ext.next() {
+                None => false,
+                Some(first) => {
+                    let d = &mut self.extensions.data;
+                    d.extend_from_slice(first.as_bytes());
+                    for e in ext {
+                        d.extend_from_slice(b"; ");
+                        d.extend_from_slice(e.as_bytes());
                     }
-                    Some(v) => (VT_NUMBER, Some(v as f64 * pow10(e)), None, Some(raw)),
-                    None => (VT_BYTES, None, None, Some(raw)),
+                    true
                 }
+            };
+            self.extensions.end_row(at, has_ext);
+
+            let c = Cell::new(r, payload, msb_first);
+            value_type[k] = self.value_type_names.key(c.vt as usize, VALUE_TYPES[c.vt as usize]);
+            value[k] = c.value;
+            value_ok[k] = c.has_value;
+            mantissa[k] = c.mantissa;
+            exponent[k] = c.exponent;
+            exact_ok[k] = c.has_exact;
+            // Dates are formatted by hand straight into the column (DateTimeValue::write_iso).
+            let has_text = match &r.value {
+                Value::DateTime(d) => d.write_iso(&mut self.text.data),
+                Value::Text(s) => {
+                    self.text.data.extend_from_slice(s.as_bytes());
+                    true
+                }
+                _ => false,
+            };
+            self.text.end_row(at, has_text);
+            if c.has_bytes {
+                self.bytes.data.extend_from_slice(c.bytes.get(payload));
             }
-            Value::Bytes(span) => (VT_BYTES, None, None, Some(span.get(payload))),
-        };
-        // Dates are formatted by hand straight into the column (DateTimeValue::write_iso).
-        match &r.value {
-            Value::DateTime(d) => {
-                let valid = d.write_iso(&mut self.text.data);
-                self.text.end_row(valid);
-            }
-            Value::Text(t) => self.text.push_str(t),
-            _ => self.text.push_null(),
+            self.bytes.end_row(at, c.has_bytes);
+            write_hex(&mut self.dif.data, r.dib.get(payload));
+            self.dif.end_row(at, true);
+            write_hex(&mut self.vif.data, r.vib.get(payload));
+            self.vif.end_row(at, true);
         }
-        self.value_type.push(vt.0, vt.1);
-        self.value.push(value);
-        let (m, e) = exact.unwrap_or_default();
-        self.mantissa.push(m);
-        self.exponent.push(e);
-        self.exact.push(self.exponent.len() - 1, exact.is_some());
-        self.bytes.push_bytes(bytes);
-        self.dif.push_hex(r.dib.get(payload));
-        self.vif.push_hex(r.vib.get(payload));
+        for v in [&self.extensions, &self.text, &self.bytes, &self.dif, &self.vif] {
+            v.check();
+        }
+        self.rows = end;
     }
 
-    pub(crate) fn finish(self) -> RecordBatch {
-        let exact = self.exact.finish();
+    pub(crate) fn finish(mut self) -> RecordBatch {
+        let rows = self.rows;
+        for v in [&mut self.function, &mut self.quantity, &mut self.unit, &mut self.value_type] {
+            v.truncate(rows);
+        }
+        let valid = |mut ok: Vec<bool>| {
+            ok.truncate(rows);
+            Valid { ok: Some(ok), cap: 0 }.finish()
+        };
+        let exact = valid(self.exact_ok);
+        self.mantissa.truncate(rows);
+        self.exponent.truncate(rows);
+        self.value.truncate(rows);
+        self.frame_index.truncate(rows);
+        self.record_index.truncate(rows);
+        self.storage.truncate(rows);
+        self.tariff.truncate(rows);
+        self.subunit.truncate(rows);
         let cols: Vec<ArrayRef> = vec![
             prim::<UInt64Type>(self.frame_index),
             prim::<UInt32Type>(self.record_index),
             prim::<UInt64Type>(self.storage),
             prim::<UInt32Type>(self.tariff),
             prim::<UInt16Type>(self.subunit),
-            self.function.finish(),
-            self.quantity.finish(),
-            self.unit.finish(),
-            self.extensions.finish_utf8(),
-            self.value_type.finish(),
-            self.value.finish::<Float64Type>(),
+            self.function_names.finish(self.function),
+            self.quantity_names.finish(self.quantity),
+            self.unit_names.finish(self.unit),
+            self.extensions.finish(rows).finish_utf8(),
+            self.value_type_names.finish(self.value_type),
+            Arc::new(PrimitiveArray::<Float64Type>::new(ScalarBuffer::from(self.value), valid(self.value_ok))),
             Arc::new(PrimitiveArray::<Int64Type>::new(ScalarBuffer::from(self.mantissa), exact.clone())),
             Arc::new(PrimitiveArray::<Int8Type>::new(ScalarBuffer::from(self.exponent), exact)),
-            self.text.finish_utf8(),
-            self.bytes.finish_binary(),
-            self.dif.finish_utf8(),
-            self.vif.finish_utf8(),
+            self.text.finish(rows).finish_utf8(),
+            self.bytes.finish(rows).finish_binary(),
+            self.dif.finish(rows).finish_utf8(),
+            self.vif.finish(rows).finish_utf8(),
         ];
         RecordBatch::try_new(record_schema(), cols).expect("columns match the record schema")
     }
@@ -883,7 +1073,8 @@ mod tests {
         d.push(0, "volume"); // same hint, other text
         d.push(7, "power"); // hint out of range
         d.push_null();
-        d.push_text("energy");
+        let k = d.names.key_text("energy"); // interned by content, as plain-text units are
+        d.keys.push(k);
         let a = d.finish();
         a.to_data().validate_full().unwrap();
         let a = a.as_any().downcast_ref::<DictionaryArray<Int32Type>>().unwrap();

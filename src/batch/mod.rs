@@ -7,7 +7,8 @@
 //!   the link and TPL header fields and any metadata columns the caller passed along;
 //! - `records`: one row per data record, with `frame_index` pointing at the telegram row.
 //!
-//! The input is cut into chunks of [`BatchOptions::chunk_rows`] frames; chunks are decoded on a
+//! The input is cut into chunks of at most [`BatchOptions::chunk_rows`] frames (fewer for
+//! inputs under 32 full chunks, so that threads share the work evenly); chunks are decoded on a
 //! rayon pool (or on the calling thread for `threads == 1`) and collected in input order, so the
 //! output is the same whatever the thread count. Each chunk becomes one Arrow record batch.
 
@@ -91,7 +92,7 @@ impl Counts {
 #[derive(Clone, Copy, Debug)]
 pub struct BatchOptions {
     pub decode: DecodeOptions,
-    /// Frames per output record batch (and per unit of parallel work).
+    /// Most frames per output record batch (and per unit of parallel work); see `chunk_len`.
     pub chunk_rows: usize,
     /// Worker threads: `None` uses the global rayon pool, `Some(1)` the calling thread, `Some(n)`
     /// a cached pool of `n` threads.
@@ -241,6 +242,14 @@ fn decode_chunk<S: FrameSource + ?Sized>(
     Chunk { telegrams: tc.finish(extra, schema.clone()), records: rc.finish(), counts }
 }
 
+/// Frames per chunk: `chunk_rows`, or less so that a batch splits into about 32 chunks (never
+/// under 4096 frames), which keeps threads evenly loaded (7 chunks over 2 threads leave one
+/// idle for a seventh of the run). Depends on the input only, so the record batches are cut at
+/// the same rows whatever the thread count.
+fn chunk_len(n: usize, chunk_rows: usize) -> usize {
+    n.div_ceil(32).clamp(4096, chunk_rows.max(4096)).min(chunk_rows.max(1))
+}
+
 /// Decode every frame of `src`. `metadata` columns (each as long as `src`) are carried into the
 /// telegram table, row for row. Never fails on bad frames: they become rows with an error status.
 pub fn decode_batch<S: FrameSource + ?Sized>(
@@ -254,7 +263,7 @@ pub fn decode_batch<S: FrameSource + ?Sized>(
         return Err(format!("metadata column {:?} has {} rows, the frames {n}", f.name(), a.len()));
     }
     let schema = schema_with(metadata);
-    let chunk = opts.chunk_rows.max(1);
+    let chunk = chunk_len(n, opts.chunk_rows);
     let ranges: Vec<_> = (0..n).step_by(chunk).map(|s| s..(s + chunk).min(n)).collect();
     let work = |r: std::ops::Range<usize>| decode_chunk(src, r, keys, opts, metadata, &schema);
     let chunks: Vec<Chunk> = match opts.threads {
@@ -333,6 +342,16 @@ mod tests {
         assert_eq!(*nrec, 200 * 3 + 200 * 20);
         assert_eq!(counts.get(Status::Ok), 400);
         assert_eq!(counts.records, 4600);
+    }
+
+    #[test]
+    fn chunks_follow_the_input_not_the_threads() {
+        assert_eq!(chunk_len(100_000, 16 * 1024), 4096);
+        assert_eq!(chunk_len(1_000_000, 16 * 1024), 16 * 1024);
+        assert_eq!(chunk_len(300_000, 16 * 1024), 9375);
+        assert_eq!(chunk_len(10, 64), 64);
+        assert_eq!(chunk_len(10, 3), 3);
+        assert_eq!(chunk_len(10, 0), 1);
     }
 
     #[test]
