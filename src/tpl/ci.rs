@@ -154,19 +154,30 @@ pub static COMPACT_LONG_73: CiInfo = ci(H::Long, P::CompactRecords, "compact fra
 
 static RESERVED: CiInfo = ci(H::None, P::Reserved, "reserved");
 
+/// CI code → index into `CI_TABLE` (`u8::MAX`: reserved), built at compile time from the
+/// table, so a lookup is two loads.
+static CI_INDEX: [u8; 256] = {
+    let mut index = [u8::MAX; 256];
+    let mut i = 0;
+    while i < CI_TABLE.len() {
+        let (lo, hi, _) = &CI_TABLE[i];
+        let mut code = *lo as usize;
+        while code <= *hi as usize {
+            index[code] = i as u8;
+            code += 1;
+        }
+        i += 1;
+    }
+    index
+};
+
+const _: () = assert!(CI_TABLE.len() < u8::MAX as usize);
+
 /// Look a CI field up. Unknown codes come back as `CiPayload::Reserved`.
 pub fn lookup(code: u8) -> &'static CiInfo {
-    match CI_TABLE.binary_search_by(|(lo, hi, _)| {
-        if *hi < code {
-            std::cmp::Ordering::Less
-        } else if *lo > code {
-            std::cmp::Ordering::Greater
-        } else {
-            std::cmp::Ordering::Equal
-        }
-    }) {
-        Ok(i) => &CI_TABLE[i].2,
-        Err(_) => &RESERVED,
+    match CI_TABLE.get(CI_INDEX[code as usize] as usize) {
+        Some((_, _, info)) => info,
+        None => &RESERVED,
     }
 }
 
@@ -186,6 +197,14 @@ mod tests {
     fn table_is_sorted_and_disjoint() {
         for w in CI_TABLE.windows(2) {
             assert!(w[0].0 <= w[0].1 && w[0].1 < w[1].0, "{:02X}", w[1].0);
+        }
+    }
+
+    #[test]
+    fn index_agrees_with_the_table_for_every_code() {
+        for code in 0..=255u8 {
+            let want = CI_TABLE.iter().find(|(lo, hi, _)| (*lo..=*hi).contains(&code)).map(|(_, _, i)| i);
+            assert!(std::ptr::eq(lookup(code), want.unwrap_or(&RESERVED)), "{code:02X}");
         }
     }
 
