@@ -110,17 +110,28 @@ impl DateTimeValue {
 
     /// Decode `b` (LSB first) as the type its length implies: 2 → G, 3 → J, 4 → F, 6 → I.
     pub fn decode(b: &[u8]) -> Option<Self> {
-        match b.len() {
-            2 => Some(Self::decode_g(b[0], b[1])),
-            3 => Some(Self::decode_j(b[0], b[1], b[2])),
-            4 => Some(Self::decode_f([b[0], b[1], b[2], b[3]])),
-            6 => Some(Self::decode_i([b[0], b[1], b[2], b[3], b[4], b[5]])),
-            _ => None,
+        if b.len() > 8 {
+            return None;
         }
+        Self::from_word(super::value::word(b, false), b.len())
+    }
+
+    /// Decode the `len` bytes packed LSB first into `v` as the type the length implies.
+    #[inline]
+    pub(crate) fn from_word(v: u64, len: usize) -> Option<Self> {
+        let b = v.to_le_bytes();
+        Some(match len {
+            2 => Self::decode_g(b[0], b[1]),
+            3 => Self::decode_j(b[0], b[1], b[2]),
+            4 => Self::decode_f([b[0], b[1], b[2], b[3]]),
+            6 => Self::decode_i([b[0], b[1], b[2], b[3], b[4], b[5]]),
+            _ => return None,
+        })
     }
 
     /// Type G (16 bit): day bits 0–4 and year bits 0–2 in byte 0; month bits 0–3 and
     /// year bits 3–6 in byte 1.
+    #[inline]
     pub fn decode_g(lo: u8, hi: u8) -> Self {
         let mut v = Self::empty(DateType::G);
         v.set_date(lo, hi, 0, false);
@@ -128,6 +139,7 @@ impl DateTimeValue {
     }
 
     /// Type J (24 bit): second, minute, hour.
+    #[inline]
     pub fn decode_j(s: u8, m: u8, h: u8) -> Self {
         let mut v = Self::empty(DateType::J);
         v.set_field_sec(s & 0x3F);
@@ -137,6 +149,7 @@ impl DateTimeValue {
     }
 
     /// Type F (32 bit): minute + IV; hour + HY + SU; then a type G date.
+    #[inline]
     pub fn decode_f(b: [u8; 4]) -> Self {
         let mut v = Self::empty(DateType::F);
         v.set_field_min(b[0] & 0x3F);
@@ -150,6 +163,7 @@ impl DateTimeValue {
 
     /// Type I (48 bit): second + SU + LY; minute + DST sign + IV; hour + day of week;
     /// a type G date; week + DST deviation.
+    #[inline]
     pub fn decode_i(b: [u8; 6]) -> Self {
         let mut v = Self::empty(DateType::I);
         v.set_field_sec(b[0] & 0x3F);
@@ -171,12 +185,18 @@ impl DateTimeValue {
 
     /// Type M: the same bytes as G/J/F/I, but reached through an LVAR.
     pub fn decode_m(b: &[u8]) -> Option<Self> {
-        let mut v = Self::decode(b)?;
-        v.layout = v.kind;
-        v.kind = DateType::M;
-        Some(v)
+        Self::decode(b).map(Self::into_m)
     }
 
+    /// The same value, marked as reached through an LVAR (type M).
+    #[inline]
+    pub(crate) fn into_m(mut self) -> Self {
+        self.layout = self.kind;
+        self.kind = DateType::M;
+        self
+    }
+
+    #[inline]
     fn set_date(&mut self, lo: u8, hi: u8, hundred_year: u8, has_hy: bool) {
         let day = lo & 0x1F;
         let month = hi & 0x0F;
@@ -205,6 +225,7 @@ impl DateTimeValue {
         }
     }
 
+    #[inline]
     fn set_field_sec(&mut self, s: u8) {
         if s == 63 {
             self.every |= EVERY_SECOND;
@@ -213,6 +234,7 @@ impl DateTimeValue {
         }
     }
 
+    #[inline]
     fn set_field_min(&mut self, m: u8) {
         if m == 63 {
             self.every |= EVERY_MINUTE;
@@ -221,6 +243,7 @@ impl DateTimeValue {
         }
     }
 
+    #[inline]
     fn set_field_hour(&mut self, h: u8) {
         if h == 31 {
             self.every |= EVERY_HOUR;

@@ -70,86 +70,95 @@ impl Value {
 // Field decoders. `b` is the field in wire order; `msb_first` flips the byte order.
 // ---------------------------------------------------------------------------------------------
 
-/// Copy `b` (at most 8 bytes are used) into LSB-first order.
-#[inline]
-pub(crate) fn lsb_first(b: &[u8], msb_first: bool) -> ([u8; 8], usize) {
-    let mut out = [0u8; 8];
-    let n = b.len().min(8);
-    if msb_first {
-        for (k, &x) in b[b.len() - n..].iter().rev().enumerate() {
-            out[k] = x;
-        }
-    } else {
-        out[..n].copy_from_slice(&b[..n]);
-    }
-    (out, n)
-}
-
-/// Fold the bytes of `b` from the most significant one down.
+/// The field as an unsigned integer, least significant byte first on the wire unless
+/// `msb_first` (EN 13757-3 6.3.3). Only the 8 least significant bytes are kept.
 #[inline(always)]
-fn fold_msb<T>(b: &[u8], msb_first: bool, init: T, mut f: impl FnMut(T, u8) -> T) -> T {
-    let mut acc = init;
+pub(crate) fn word(b: &[u8], msb_first: bool) -> u64 {
     if msb_first {
-        for &x in b {
-            acc = f(acc, x);
-        }
-    } else {
-        for &x in b.iter().rev() {
-            acc = f(acc, x);
-        }
+        let n = b.len().min(8);
+        return b[b.len() - n..].iter().fold(0u64, |v, &x| (v << 8) | x as u64);
     }
-    acc
+    // The fixed-length codings of table 4 are 1, 2, 3, 4, 6 or 8 bytes.
+    match *b {
+        [] => 0,
+        [a] => a as u64,
+        [a, b] => u16::from_le_bytes([a, b]) as u64,
+        [a, b, c] => u32::from_le_bytes([a, b, c, 0]) as u64,
+        [a, b, c, d] => u32::from_le_bytes([a, b, c, d]) as u64,
+        [a, b, c, d, e, f] => u64::from_le_bytes([a, b, c, d, e, f, 0, 0]),
+        _ => b[..b.len().min(8)].iter().rev().fold(0u64, |v, &x| (v << 8) | x as u64),
+    }
 }
 
 /// Type B: signed two's-complement integer of 1..8 bytes, LSB first.
 #[inline]
 pub(crate) fn int_signed(b: &[u8], msb_first: bool) -> i64 {
-    let n = b.len().min(8);
+    let n = b.len().min(8) as u32;
     if n == 0 {
         return 0;
     }
-    let b = if msb_first { &b[b.len() - n..] } else { &b[..n] };
-    let v = fold_msb(b, msb_first, 0u64, |v, x| (v << 8) | x as u64);
-    let shift = 64 - (n as u32) * 8;
-    // sign-extend
-    ((v << shift) as i64) >> shift
+    // sign-extend from the top bit of the n-th byte
+    let shift = 64 - n * 8;
+    ((word(b, msb_first) << shift) as i64) >> shift
 }
+
+const NIBBLE_LO: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+
+/// Packed BCD digits (two per byte, LSB first) to binary; `None` if a nibble is above 9.
+/// SWAR: every byte 16h + l becomes 10h + l, then byte pairs, 16-bit and 32-bit lanes merge.
+#[inline(always)]
+fn bcd_digits(x: u64) -> Option<u64> {
+    let lo = x & NIBBLE_LO;
+    let hi = (x >> 4) & NIBBLE_LO;
+    // A nibble of 10..15 plus 6 carries into bit 4 of its byte.
+    if ((lo + 0x0606_0606_0606_0606) | (hi + 0x0606_0606_0606_0606)) & 0xF0F0_F0F0_F0F0_F0F0 != 0 {
+        return None;
+    }
+    let t = x - 6 * hi;
+    let t = (t & 0x00FF_00FF_00FF_00FF) + ((t >> 8) & 0x00FF_00FF_00FF_00FF) * 100;
+    let t = (t & 0x0000_FFFF_0000_FFFF) + ((t >> 16) & 0x0000_FFFF_0000_FFFF) * 10_000;
+    Some((t & 0xFFFF_FFFF) + (t >> 32) * 100_000_000)
+}
+
+/// Weight of the top byte of a 9-byte (18-digit) BCD field.
+const TEN_POW_16: u64 = 10_000_000_000_000_000;
 
 /// Type A: BCD, LSB first. A top nibble 0xF means minus (EN 13757-3 Annex A); any other
 /// nibble A..F makes the field invalid (`None`). At most 18 digits (9 bytes).
-#[inline]
+#[inline(always)]
 pub(crate) fn bcd(b: &[u8], msb_first: bool) -> Option<i64> {
-    if b.len() > 9 {
+    let n = b.len();
+    if n == 9 {
+        // 18 digits: the top byte (with the sign nibble) on its own, then 8 plain bytes.
+        let (top, rest) = if msb_first { (&b[..1], &b[1..]) } else { (&b[8..], &b[..8]) };
+        let (top, negative) = signed_bcd(word(top, msb_first), 1)?;
+        let v = bcd_digits(word(rest, msb_first))? + top * TEN_POW_16;
+        return Some(if negative { -(v as i64) } else { v as i64 });
+    }
+    if n > 9 {
         return None;
     }
-    let mut first = true;
-    let mut negative = false;
-    let mut ok = true;
-    let v = fold_msb(b, msb_first, 0i64, |v, x| {
-        let hi = x >> 4;
-        let lo = x & 0x0F;
-        let mut v = v;
-        if first && hi == 0x0F {
-            negative = true;
-        } else if hi > 9 {
-            ok = false;
-        } else {
-            v = v * 10 + hi as i64;
-        }
-        first = false;
-        if lo > 9 {
-            ok = false;
-        }
-        v * 10 + lo as i64
-    });
-    ok.then_some(if negative { -v } else { v })
+    let (v, negative) = signed_bcd(word(b, msb_first), n)?;
+    // at most 16 digits: fits an i64
+    Some(if negative { -(v as i64) } else { v as i64 })
+}
+
+/// `n` (0..=8) BCD bytes packed LSB first in `x`: magnitude and sign (top nibble 0xF).
+#[inline(always)]
+fn signed_bcd(x: u64, n: usize) -> Option<(u64, bool)> {
+    if n == 0 {
+        return Some((0, false));
+    }
+    let top = 8 * n as u32 - 4;
+    let negative = x >> top == 0x0F;
+    let x = if negative { x & !(0x0F << top) } else { x };
+    Some((bcd_digits(x)?, negative))
 }
 
 /// Type H: IEEE 754 single precision, LSB first.
 #[inline]
 pub(crate) fn real32(b: &[u8], msb_first: bool) -> f32 {
-    let (le, _) = lsb_first(b, msb_first);
-    f32::from_le_bytes([le[0], le[1], le[2], le[3]])
+    f32::from_bits(word(b, msb_first) as u32)
 }
 
 /// LVAR text: reversed on the wire unless the application layer is MSB first. Bytes are
