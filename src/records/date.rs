@@ -117,7 +117,7 @@ impl DateTimeValue {
     }
 
     /// Decode the `len` bytes packed LSB first into `v` as the type the length implies.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn from_word(v: u64, len: usize) -> Option<Self> {
         let b = v.to_le_bytes();
         Some(match len {

@@ -41,7 +41,16 @@ const CODING: [Coding; 16] = [
     Coding::None, // 0xF special functions (not reached)
 ];
 
-const FUNCTIONS: [Function; 4] = [Function::Instantaneous, Function::Maximum, Function::Minimum, Function::Error];
+/// Function field, DIF bits 5..4 (EN 13757-3 6.3.2).
+#[inline(always)]
+fn function(dif: u8) -> Function {
+    match (dif >> 4) & 0x03 {
+        0 => Function::Instantaneous,
+        1 => Function::Maximum,
+        2 => Function::Minimum,
+        _ => Function::Error,
+    }
+}
 
 /// A span whose length is known to fit (a DIB, VIB or data field of one record).
 #[inline(always)]
@@ -149,9 +158,9 @@ const FRESH: Record = Record {
 /// the slot is removed again if the record turns out malformed.
 #[inline(always)]
 fn data_record(buf: &[u8], start: usize, msb_first: bool, out: &mut Vec<Record>) -> Result<usize, RecordError> {
+    let k = out.len();
     out.push(FRESH);
-    let Some(rec) = out.last_mut() else { unreachable!("just pushed") };
-    let res = fill(buf, start, msb_first, rec);
+    let res = fill(buf, start, msb_first, &mut out[k]);
     if res.is_err() {
         out.pop();
     }
@@ -196,8 +205,8 @@ fn fill(buf: &[u8], start: usize, msb_first: bool, rec: &mut Record) -> Result<u
     rec.dib = span(start, dib_end);
     rec.vib = span(dib_end, j);
     rec.data = span(j, end);
-    rec.function = FUNCTIONS[((dif >> 4) & 0x03) as usize];
-    rec.value = decode_value(&rec.vif, coding, lvar, content, span(content_start, end), msb_first);
+    rec.function = function(dif);
+    decode_value(&rec.vif, coding, lvar, content, span(content_start, end), msb_first, &mut rec.value);
     Ok(end)
 }
 
@@ -229,13 +238,28 @@ fn parse_difes(buf: &[u8], start: usize, rec: &mut Record) -> Result<usize, Reco
     }
 }
 
+/// Store `v` in `slot`, which holds [`Value::None`] (nothing to drop): no drop glue.
 #[inline(always)]
-fn decode_value(info: &VifInfo, coding: Coding, lvar: Option<Lvar>, b: &[u8], sp: Span, msb_first: bool) -> Value {
+fn put(slot: &mut Value, v: Value) {
+    std::mem::forget(std::mem::replace(slot, v));
+}
+
+/// Decode the data field `b` (span `sp`) into `slot` (fresh: [`Value::None`]).
+#[inline(always)]
+fn decode_value(
+    info: &VifInfo,
+    coding: Coding,
+    lvar: Option<Lvar>,
+    b: &[u8],
+    sp: Span,
+    msb_first: bool,
+    slot: &mut Value,
+) {
     if coding == Coding::None {
-        return Value::None;
+        return;
     }
     match info.hint {
-        ValueHint::Bytes => return Value::Bytes(sp),
+        ValueHint::Bytes => return put(slot, Value::Bytes(sp)),
         ValueHint::DateTime => {
             // Date/time types by length: 2 → G, 3 → J, 4 → F, 6 → I (integer DIFs), or
             // an LVAR binary field (type M). Any other coding is read as the DIF says.
@@ -247,21 +271,21 @@ fn decode_value(info: &VifInfo, coding: Coding, lvar: Option<Lvar>, b: &[u8], sp
                 _ => None,
             };
             if let Some(dt) = dt {
-                return Value::DateTime(dt);
+                return put(slot, Value::DateTime(dt));
             }
         }
         ValueHint::Number => {}
     }
     let exponent = info.exponent;
     match coding {
-        Coding::Int => Value::Number { mantissa: value::int_signed(b, msb_first), exponent },
-        Coding::Real => Value::Real(value::scale(value::real32(b, msb_first) as f64, exponent as i32)),
+        Coding::Int => put(slot, Value::Number { mantissa: value::int_signed(b, msb_first), exponent }),
+        Coding::Real => put(slot, Value::Real(value::scale(value::real32(b, msb_first) as f64, exponent as i32))),
         Coding::Bcd => match value::bcd(b, msb_first) {
-            Some(m) => Value::Number { mantissa: m, exponent },
-            None => Value::InvalidBcd(sp),
+            Some(m) => put(slot, Value::Number { mantissa: m, exponent }),
+            None => put(slot, Value::InvalidBcd(sp)),
         },
-        Coding::Lvar => lvar_value(info, lvar, b, sp, msb_first),
-        Coding::None => Value::None,
+        Coding::Lvar => put(slot, lvar_value(info, lvar, b, sp, msb_first)),
+        Coding::None => {}
     }
 }
 

@@ -146,13 +146,20 @@ pub(crate) fn bcd(b: &[u8], msb_first: bool) -> Option<i64> {
 /// `n` (0..=8) BCD bytes packed LSB first in `x`: magnitude and sign (top nibble 0xF).
 #[inline(always)]
 fn signed_bcd(x: u64, n: usize) -> Option<(u64, bool)> {
-    if n == 0 {
-        return Some((0, false));
+    match bcd_digits(x) {
+        Some(v) => Some((v, false)),
+        None => negative_bcd(x, n).map(|v| (v, true)),
     }
-    let top = 8 * n as u32 - 4;
-    let negative = x >> top == 0x0F;
-    let x = if negative { x & !(0x0F << top) } else { x };
-    Some((bcd_digits(x)?, negative))
+}
+
+/// The magnitude of a BCD field whose top nibble is the minus sign 0xF; `None` otherwise.
+#[cold]
+fn negative_bcd(x: u64, n: usize) -> Option<u64> {
+    let top = (8 * n as u32).checked_sub(4)?;
+    if x >> top != 0x0F {
+        return None;
+    }
+    bcd_digits(x & !(0x0F << top))
 }
 
 /// Type H: IEEE 754 single precision, LSB first.
