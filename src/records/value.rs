@@ -102,64 +102,68 @@ pub(crate) fn int_signed(b: &[u8], msb_first: bool) -> i64 {
     ((word(b, msb_first) << shift) as i64) >> shift
 }
 
-const NIBBLE_LO: u64 = 0x0F0F_0F0F_0F0F_0F0F;
-
-/// Packed BCD digits (two per byte, LSB first) to binary; `None` if a nibble is above 9.
-/// SWAR: every byte 16h + l becomes 10h + l, then byte pairs, 16-bit and 32-bit lanes merge.
-#[inline(always)]
-fn bcd_digits(x: u64) -> Option<u64> {
-    let lo = x & NIBBLE_LO;
-    let hi = (x >> 4) & NIBBLE_LO;
-    // A nibble of 10..15 plus 6 carries into bit 4 of its byte.
-    if ((lo + 0x0606_0606_0606_0606) | (hi + 0x0606_0606_0606_0606)) & 0xF0F0_F0F0_F0F0_F0F0 != 0 {
-        return None;
+/// A BCD byte (two digits, high nibble first) as its value 0..=99, or 0xFF when a nibble
+/// is A..F (EN 13757-3 Annex A, type A).
+static BCD_BYTE: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut x = 0;
+    while x < 256 {
+        if x >> 4 <= 9 && x & 0x0F <= 9 {
+            t[x] = ((x >> 4) * 10 + (x & 0x0F)) as u8;
+        }
+        x += 1;
     }
-    let t = x - 6 * hi;
-    let t = (t & 0x00FF_00FF_00FF_00FF) + ((t >> 8) & 0x00FF_00FF_00FF_00FF) * 100;
-    let t = (t & 0x0000_FFFF_0000_FFFF) + ((t >> 16) & 0x0000_FFFF_0000_FFFF) * 10_000;
-    Some((t & 0xFFFF_FFFF) + (t >> 32) * 100_000_000)
-}
+    t
+};
 
-/// Weight of the top byte of a 9-byte (18-digit) BCD field.
-const TEN_POW_16: u64 = 10_000_000_000_000_000;
+/// Append BCD byte `x` (the next two digits) to `(value, invalid marks)`.
+#[inline(always)]
+fn bcd_step((v, bad): (u64, u8), x: u8) -> (u64, u8) {
+    let d = BCD_BYTE[x as usize];
+    (v * 100 + d as u64, bad | d)
+}
 
 /// Type A: BCD, LSB first. A top nibble 0xF means minus (EN 13757-3 Annex A); any other
 /// nibble A..F makes the field invalid (`None`). At most 18 digits (9 bytes).
 #[inline(always)]
 pub(crate) fn bcd(b: &[u8], msb_first: bool) -> Option<i64> {
-    let n = b.len();
-    if n == 9 {
-        // 18 digits: the top byte (with the sign nibble) on its own, then 8 plain bytes.
-        let (top, rest) = if msb_first { (&b[..1], &b[1..]) } else { (&b[8..], &b[..8]) };
-        let (top, negative) = signed_bcd(word(top, msb_first), 1)?;
-        let v = bcd_digits(word(rest, msb_first))? + top * TEN_POW_16;
-        return Some(if negative { -(v as i64) } else { v as i64 });
+    let z = (0u64, 0u8);
+    // Most significant byte first; the fixed BCD lengths of table 4 unrolled.
+    let (v, bad) = match (msb_first, b) {
+        (false, &[a]) => bcd_step(z, a),
+        (false, &[a, b]) => bcd_step(bcd_step(z, b), a),
+        (false, &[a, b, c]) => bcd_step(bcd_step(bcd_step(z, c), b), a),
+        (false, &[a, b, c, d]) => bcd_step(bcd_step(bcd_step(bcd_step(z, d), c), b), a),
+        (false, &[a, b, c, d, e, f]) => {
+            let hi = bcd_step(bcd_step(bcd_step(z, f), e), d);
+            bcd_step(bcd_step(bcd_step(hi, c), b), a)
+        }
+        _ if b.len() > 9 => return None,
+        (false, _) => b.iter().rev().fold(z, |acc, &x| bcd_step(acc, x)),
+        (true, _) => b.iter().fold(z, |acc, &x| bcd_step(acc, x)),
+    };
+    if bad & 0x80 == 0 {
+        // at most 18 digits: fits an i64
+        return Some(v as i64);
     }
-    if n > 9 {
-        return None;
-    }
-    let (v, negative) = signed_bcd(word(b, msb_first), n)?;
-    // at most 16 digits: fits an i64
-    Some(if negative { -(v as i64) } else { v as i64 })
+    negative_bcd(b, msb_first)
 }
 
-/// `n` (0..=8) BCD bytes packed LSB first in `x`: magnitude and sign (top nibble 0xF).
-#[inline(always)]
-fn signed_bcd(x: u64, n: usize) -> Option<(u64, bool)> {
-    match bcd_digits(x) {
-        Some(v) => Some((v, false)),
-        None => negative_bcd(x, n).map(|v| (v, true)),
-    }
-}
-
-/// The magnitude of a BCD field whose top nibble is the minus sign 0xF; `None` otherwise.
+/// A BCD field with an invalid nibble: negative if the top nibble is the minus sign 0xF and
+/// every other nibble is a digit; `None` otherwise.
 #[cold]
-fn negative_bcd(x: u64, n: usize) -> Option<u64> {
-    let top = (8 * n as u32).checked_sub(4)?;
-    if x >> top != 0x0F {
+fn negative_bcd(b: &[u8], msb_first: bool) -> Option<i64> {
+    let (&top, rest) = if msb_first { b.split_first()? } else { b.split_last()? };
+    if top >> 4 != 0x0F {
         return None;
     }
-    bcd_digits(x & !(0x0F << top))
+    let acc = bcd_step((0, 0), top & 0x0F);
+    let (v, bad) = if msb_first {
+        rest.iter().fold(acc, |acc, &x| bcd_step(acc, x))
+    } else {
+        rest.iter().rev().fold(acc, |acc, &x| bcd_step(acc, x))
+    };
+    (bad & 0x80 == 0).then_some(-(v as i64))
 }
 
 /// Type H: IEEE 754 single precision, LSB first.
