@@ -263,15 +263,15 @@ fn decode_value(
         ValueHint::DateTime => {
             // Date/time types by length: 2 → G, 3 → J, 4 → F, 6 → I (integer DIFs), or
             // an LVAR binary field (type M). Any other coding is read as the DIF says.
-            let dt = match (coding, lvar) {
-                (Coding::Int, _) => DateTimeValue::from_word(value::word(b, msb_first), b.len()),
-                (Coding::Lvar, Some(Lvar::Binary)) if b.len() <= 8 => {
-                    DateTimeValue::from_word(value::word(b, msb_first), b.len()).map(DateTimeValue::into_m)
+            let m = coding == Coding::Lvar && lvar == Some(Lvar::Binary);
+            let layout = DateTimeValue::layout_for_len(b.len());
+            if let (true, Some(layout)) = (coding == Coding::Int || m, layout) {
+                // Written in place: a blank value first, then only the fields the type has.
+                put(slot, Value::DateTime(DateTimeValue::blank(layout, m)));
+                if let Value::DateTime(d) = slot {
+                    d.fill(value::word(b, msb_first));
                 }
-                _ => None,
-            };
-            if let Some(dt) = dt {
-                return put(slot, Value::DateTime(dt));
+                return;
             }
         }
         ValueHint::Number => {}

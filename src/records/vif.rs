@@ -685,17 +685,27 @@ pub(crate) fn parse_vib(
             set_primary(info, vif);
             Ok(at + 1)
         }
-        _ => {
-            let vib = parse_vib_general(buf, at, record_offset, msb_first)?;
-            *info = vib.info;
-            Ok(vib.end)
-        }
+        _ => parse_vib_general(buf, at, record_offset, msb_first, info),
     }
 }
 
-/// [`parse_vib`] for every VIB: extension tables (6.4.2), plain text (6.4.3), VIFE chains.
+/// [`parse_vib`] out of line, for every other VIB.
 #[inline(never)]
-fn parse_vib_general(buf: &[u8], at: usize, record_offset: usize, msb_first: bool) -> Result<Vib, RecordError> {
+fn parse_vib_general(
+    buf: &[u8],
+    at: usize,
+    record_offset: usize,
+    msb_first: bool,
+    info: &mut VifInfo,
+) -> Result<usize, RecordError> {
+    let vib = vib_general(buf, at, record_offset, msb_first)?;
+    *info = vib.info;
+    Ok(vib.end)
+}
+
+/// Any VIB: extension tables (6.4.2), plain text (6.4.3), VIFE chains.
+#[inline(always)]
+fn vib_general(buf: &[u8], at: usize, record_offset: usize, msb_first: bool) -> Result<Vib, RecordError> {
     let Some(&vif) = buf.get(at) else {
         return Err(truncated(record_offset, at, 1, buf));
     };
