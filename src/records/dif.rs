@@ -154,8 +154,9 @@ const FRESH: Record = Record {
 
 /// One DIF/VIF data record starting at `start`; returns the offset just past it.
 ///
-/// The record is decoded in place, in a slot pushed onto `out` first (no 128-byte copy);
-/// the slot is removed again if the record turns out malformed.
+/// The record is decoded in place: a [`FRESH`] record is pushed onto `out` and its fields
+/// are filled in (building the 128-byte record on the stack and copying it costs more); the
+/// slot is removed again if the record turns out malformed.
 #[inline(always)]
 fn data_record(buf: &[u8], start: usize, msb_first: bool, out: &mut Vec<Record>) -> Result<usize, RecordError> {
     let k = out.len();

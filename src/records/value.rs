@@ -70,15 +70,15 @@ impl Value {
 // Field decoders. `b` is the field in wire order; `msb_first` flips the byte order.
 // ---------------------------------------------------------------------------------------------
 
-/// The field as an unsigned integer, least significant byte first on the wire unless
-/// `msb_first` (EN 13757-3 6.3.3). Only the 8 least significant bytes are kept.
+/// The field as an unsigned integer: least significant byte first on the wire (M-Bus byte
+/// order) unless `msb_first` (the 0x76-family CIs). Only the 8 least significant bytes count.
 #[inline(always)]
 pub(crate) fn word(b: &[u8], msb_first: bool) -> u64 {
     if msb_first {
         let n = b.len().min(8);
         return b[b.len() - n..].iter().fold(0u64, |v, &x| (v << 8) | x as u64);
     }
-    // The fixed-length codings of table 4 are 1, 2, 3, 4, 6 or 8 bytes.
+    // Unrolled for the common fixed lengths of EN 13757-3 table 4 (1, 2, 3, 4, 6 bytes).
     match *b {
         [] => 0,
         [a] => a as u64,
