@@ -110,12 +110,52 @@ impl DateTimeValue {
 
     /// Decode `b` (LSB first) as the type its length implies: 2 → G, 3 → J, 4 → F, 6 → I.
     pub fn decode(b: &[u8]) -> Option<Self> {
-        match b.len() {
-            2 => Some(Self::decode_g(b[0], b[1])),
-            3 => Some(Self::decode_j(b[0], b[1], b[2])),
-            4 => Some(Self::decode_f([b[0], b[1], b[2], b[3]])),
-            6 => Some(Self::decode_i([b[0], b[1], b[2], b[3], b[4], b[5]])),
-            _ => None,
+        if b.len() > 8 {
+            return None;
+        }
+        Self::from_word(super::value::word(b, false), b.len())
+    }
+
+    /// Decode the `len` bytes packed LSB first into `v` as the type the length implies.
+    fn from_word(v: u64, len: usize) -> Option<Self> {
+        let mut d = Self::empty(Self::layout_for_len(len)?);
+        d.fill(v);
+        Some(d)
+    }
+
+    /// The layout a field of `len` bytes has: 2 → G, 3 → J, 4 → F, 6 → I.
+    #[inline(always)]
+    pub(crate) fn layout_for_len(len: usize) -> Option<DateType> {
+        Some(match len {
+            2 => DateType::G,
+            3 => DateType::J,
+            4 => DateType::F,
+            6 => DateType::I,
+            _ => return None,
+        })
+    }
+
+    /// An empty value of `layout` (G, J, F or I), reached through an LVAR (type M) if `m`;
+    /// [`DateTimeValue::fill`] completes it.
+    #[inline(always)]
+    pub(crate) const fn blank(layout: DateType, m: bool) -> Self {
+        let mut d = Self::empty(layout);
+        if m {
+            d.kind = DateType::M;
+        }
+        d
+    }
+
+    /// Decode the bytes packed LSB first in `v` into a blank value of their layout.
+    #[inline(always)]
+    pub(crate) fn fill(&mut self, v: u64) {
+        let b = v.to_le_bytes();
+        match self.layout {
+            DateType::G => self.fill_g(b[0], b[1]),
+            DateType::J => self.fill_j(b[0], b[1], b[2]),
+            DateType::F => self.fill_f([b[0], b[1], b[2], b[3]]),
+            DateType::I => self.fill_i([b[0], b[1], b[2], b[3], b[4], b[5]]),
+            DateType::M => {} // never a layout
         }
     }
 
@@ -123,28 +163,21 @@ impl DateTimeValue {
     /// year bits 3–6 in byte 1.
     pub fn decode_g(lo: u8, hi: u8) -> Self {
         let mut v = Self::empty(DateType::G);
-        v.set_date(lo, hi, 0, false);
+        v.fill_g(lo, hi);
         v
     }
 
     /// Type J (24 bit): second, minute, hour.
     pub fn decode_j(s: u8, m: u8, h: u8) -> Self {
         let mut v = Self::empty(DateType::J);
-        v.set_field_sec(s & 0x3F);
-        v.set_field_min(m & 0x3F);
-        v.set_field_hour(h & 0x1F);
+        v.fill_j(s, m, h);
         v
     }
 
     /// Type F (32 bit): minute + IV; hour + HY + SU; then a type G date.
     pub fn decode_f(b: [u8; 4]) -> Self {
         let mut v = Self::empty(DateType::F);
-        v.set_field_min(b[0] & 0x3F);
-        v.invalid = b[0] & 0x80 != 0;
-        v.set_field_hour(b[1] & 0x1F);
-        v.summer_time = b[1] & 0x80 != 0;
-        let hundred_year = (b[1] >> 5) & 0x03;
-        v.set_date(b[2], b[3], hundred_year, true);
+        v.fill_f(b);
         v
     }
 
@@ -152,31 +185,64 @@ impl DateTimeValue {
     /// a type G date; week + DST deviation.
     pub fn decode_i(b: [u8; 6]) -> Self {
         let mut v = Self::empty(DateType::I);
-        v.set_field_sec(b[0] & 0x3F);
-        v.summer_time = b[0] & 0x40 != 0;
-        v.leap_year = b[0] & 0x80 != 0;
-        v.set_field_min(b[1] & 0x3F);
-        let dst_positive = b[1] & 0x40 != 0;
-        v.invalid = b[1] & 0x80 != 0;
-        v.set_field_hour(b[2] & 0x1F);
-        let dow = b[2] >> 5;
-        v.day_of_week = (dow != 0).then_some(dow);
-        v.set_date(b[3], b[4], 0, false);
-        let week = b[5] & 0x3F;
-        v.week = (week != 0).then_some(week);
-        let dev = (b[5] >> 6) as i8;
-        v.dst_deviation_hours = if dst_positive { dev } else { -dev };
+        v.fill_i(b);
         v
+    }
+
+    #[inline]
+    fn fill_g(&mut self, lo: u8, hi: u8) {
+        self.set_date(lo, hi, 0, false);
+    }
+
+    #[inline]
+    fn fill_j(&mut self, s: u8, m: u8, h: u8) {
+        self.set_field_sec(s & 0x3F);
+        self.set_field_min(m & 0x3F);
+        self.set_field_hour(h & 0x1F);
+    }
+
+    #[inline]
+    fn fill_f(&mut self, b: [u8; 4]) {
+        self.set_field_min(b[0] & 0x3F);
+        self.invalid = b[0] & 0x80 != 0;
+        self.set_field_hour(b[1] & 0x1F);
+        self.summer_time = b[1] & 0x80 != 0;
+        let hundred_year = (b[1] >> 5) & 0x03;
+        self.set_date(b[2], b[3], hundred_year, true);
+    }
+
+    #[inline]
+    fn fill_i(&mut self, b: [u8; 6]) {
+        self.set_field_sec(b[0] & 0x3F);
+        self.summer_time = b[0] & 0x40 != 0;
+        self.leap_year = b[0] & 0x80 != 0;
+        self.set_field_min(b[1] & 0x3F);
+        let dst_positive = b[1] & 0x40 != 0;
+        self.invalid = b[1] & 0x80 != 0;
+        self.set_field_hour(b[2] & 0x1F);
+        let dow = b[2] >> 5;
+        self.day_of_week = (dow != 0).then_some(dow);
+        self.set_date(b[3], b[4], 0, false);
+        let week = b[5] & 0x3F;
+        self.week = (week != 0).then_some(week);
+        let dev = (b[5] >> 6) as i8;
+        self.dst_deviation_hours = if dst_positive { dev } else { -dev };
     }
 
     /// Type M: the same bytes as G/J/F/I, but reached through an LVAR.
     pub fn decode_m(b: &[u8]) -> Option<Self> {
-        let mut v = Self::decode(b)?;
-        v.layout = v.kind;
-        v.kind = DateType::M;
-        Some(v)
+        Self::decode(b).map(Self::into_m)
     }
 
+    /// The same value, marked as reached through an LVAR (type M).
+    #[inline]
+    fn into_m(mut self) -> Self {
+        self.layout = self.kind;
+        self.kind = DateType::M;
+        self
+    }
+
+    #[inline]
     fn set_date(&mut self, lo: u8, hi: u8, hundred_year: u8, has_hy: bool) {
         let day = lo & 0x1F;
         let month = hi & 0x0F;
@@ -205,6 +271,7 @@ impl DateTimeValue {
         }
     }
 
+    #[inline]
     fn set_field_sec(&mut self, s: u8) {
         if s == 63 {
             self.every |= EVERY_SECOND;
@@ -213,6 +280,7 @@ impl DateTimeValue {
         }
     }
 
+    #[inline]
     fn set_field_min(&mut self, m: u8) {
         if m == 63 {
             self.every |= EVERY_MINUTE;
@@ -221,6 +289,7 @@ impl DateTimeValue {
         }
     }
 
+    #[inline]
     fn set_field_hour(&mut self, h: u8) {
         if h == 31 {
             self.every |= EVERY_HOUR;

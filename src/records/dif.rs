@@ -41,10 +41,26 @@ const CODING: [Coding; 16] = [
     Coding::None, // 0xF special functions (not reached)
 ];
 
-const FUNCTIONS: [Function; 4] = [Function::Instantaneous, Function::Maximum, Function::Minimum, Function::Error];
+/// Function field, DIF bits 5..4 (EN 13757-3 6.3.2).
+#[inline(always)]
+fn function(dif: u8) -> Function {
+    match (dif >> 4) & 0x03 {
+        0 => Function::Instantaneous,
+        1 => Function::Maximum,
+        2 => Function::Minimum,
+        _ => Function::Error,
+    }
+}
 
-#[inline]
+/// A span whose length is known to fit (a DIB, VIB or data field of one record).
+#[inline(always)]
 fn span(start: usize, end: usize) -> Span {
+    debug_assert!(end - start <= u16::MAX as usize);
+    Span { start: start as u32, len: (end - start) as u16 }
+}
+
+/// A span to the end of the buffer: the length saturates at `u16::MAX`.
+fn span_to_end(start: usize, end: usize) -> Span {
     Span { start: start as u32, len: u16::try_from(end - start).unwrap_or(u16::MAX) }
 }
 
@@ -75,176 +91,221 @@ pub(crate) fn parse_all(buf: &[u8], msb_first: bool, out: &mut Vec<Record>) -> R
     // Records take 4 bytes or more, bar a few: one allocation instead of a chain of regrowths.
     out.reserve(buf.len() / 4 + 1);
     let mut i = 0usize;
-    while i < buf.len() {
-        let start = i;
-        let dif = buf[i];
-        // Special functions, EN 13757-3 table 6.
-        if dif & 0x0F == 0x0F {
-            match dif {
-                0x2F => {
-                    // Idle filler, often a run of them (encryption padding).
-                    i += 1;
-                    while buf.get(i) == Some(&0x2F) {
-                        i += 1;
-                    }
-                    continue;
-                }
-                0x0F | 0x1F => {
-                    let data = span(i + 1, buf.len());
-                    out.push(Record {
-                        kind: RecordKind::ManufacturerData { more_records_follow: dif == 0x1F },
-                        dib: span(i, i + 1),
-                        vib: span(i + 1, i + 1),
-                        data,
-                        function: Function::Instantaneous,
-                        storage: 0,
-                        tariff: 0,
-                        subunit: 0,
-                        vif: VifInfo::none(),
-                        value: Value::Bytes(data),
-                    });
-                    return Ok(());
-                }
-                0x7F | 0xFF => {
-                    out.push(Record {
-                        kind: RecordKind::GlobalReadout,
-                        dib: span(i, i + 1),
-                        vib: span(i + 1, i + 1),
-                        data: span(i + 1, i + 1),
-                        function: Function::Instantaneous,
-                        storage: 0,
-                        tariff: 0,
-                        subunit: 0,
-                        vif: VifInfo::none(),
-                        value: Value::None,
-                    });
-                    i += 1;
-                    continue;
-                }
-                _ => return Err(RecordError::Invalid { offset: i, reason: "reserved special-function DIF" }),
+    while let Some(&dif) = buf.get(i) {
+        i = if dif & 0x0F == 0x0F {
+            match special(buf, i, out)? {
+                Some(next) => next,
+                None => return Ok(()),
             }
-        }
-
-        // DIF + DIFEs: storage number (DIF bit 6, then 4 bits per DIFE), tariff (2 bits per
-        // DIFE), subunit (1 bit per DIFE).
-        let mut storage = ((dif >> 6) & 1) as u64;
-        let mut tariff = 0u32;
-        let mut subunit = 0u16;
-        let mut j = i + 1;
-        let mut ext = dif & 0x80 != 0;
-        let mut n = 0u32;
-        while ext {
-            let Some(&d) = buf.get(j) else {
-                return Err(RecordError::Truncated { record_offset: start, needed: 1, available: 0 });
-            };
-            if n as usize == MAX_DIFES {
-                return Err(RecordError::TooManyDifes { offset: i + 1 });
-            }
-            storage |= ((d & 0x0F) as u64) << (1 + 4 * n);
-            tariff |= (((d >> 4) & 0x03) as u32) << (2 * n);
-            subunit |= (((d >> 6) & 0x01) as u16) << n;
-            ext = d & 0x80 != 0;
-            n += 1;
-            j += 1;
-        }
-        let dib = span(start, j);
-
-        let vib = vif::parse_vib(buf, j, start, msb_first)?;
-        let vib_span = span(vib.start, vib.end);
-        let info = vib.info;
-        j = vib.end;
-
-        // Data field.
-        let code = (dif & 0x0F) as usize;
-        let coding = CODING[code];
-        let (content_start, len, lvar) = if coding == Coding::Lvar {
-            let Some(&l) = buf.get(j) else {
-                return Err(RecordError::Truncated { record_offset: start, needed: 1, available: 0 });
-            };
-            let Some((kind, len)) = lvar_kind(l) else {
-                return Err(RecordError::Invalid { offset: j, reason: "reserved LVAR value" });
-            };
-            (j + 1, len, Some(kind))
         } else {
-            (j, FIXED_LEN[code] as usize, None)
+            data_record(buf, i, msb_first, out)?
         };
-        let end = content_start + len;
-        if end > buf.len() {
-            return Err(RecordError::Truncated {
-                record_offset: start,
-                needed: len,
-                available: buf.len() - content_start.min(buf.len()),
-            });
-        }
-        let content = &buf[content_start..end];
-        let content_span = span(content_start, end);
-        let value = decode_value(&info, coding, lvar, content, content_span, msb_first);
-
-        out.push(Record {
-            kind: RecordKind::Data,
-            dib,
-            vib: vib_span,
-            data: span(j, end),
-            function: FUNCTIONS[((dif >> 4) & 0x03) as usize],
-            storage,
-            tariff,
-            subunit,
-            vif: info,
-            value,
-        });
-        i = end;
     }
     Ok(())
 }
 
-fn decode_value(info: &VifInfo, coding: Coding, lvar: Option<Lvar>, b: &[u8], sp: Span, msb_first: bool) -> Value {
+/// Special functions, EN 13757-3 table 6: the offset of the next record, or `None` when the
+/// rest of the buffer is manufacturer data.
+#[inline(never)]
+fn special(buf: &[u8], i: usize, out: &mut Vec<Record>) -> Result<Option<usize>, RecordError> {
+    let dif = buf[i];
+    let bare = |kind, data: Span, value| Record {
+        kind,
+        dib: span(i, i + 1),
+        vib: span(i + 1, i + 1),
+        data,
+        function: Function::Instantaneous,
+        storage: 0,
+        tariff: 0,
+        subunit: 0,
+        vif: VifInfo::none(),
+        value,
+    };
+    match dif {
+        // Idle filler, often a run of them (encryption padding).
+        0x2F => Ok(Some(i + 1 + buf[i + 1..].iter().take_while(|&&b| b == 0x2F).count())),
+        0x0F | 0x1F => {
+            let data = span_to_end(i + 1, buf.len());
+            let kind = RecordKind::ManufacturerData { more_records_follow: dif == 0x1F };
+            out.push(bare(kind, data, Value::Bytes(data)));
+            Ok(None)
+        }
+        0x7F | 0xFF => {
+            out.push(bare(RecordKind::GlobalReadout, span(i + 1, i + 1), Value::None));
+            Ok(Some(i + 1))
+        }
+        _ => Err(RecordError::Invalid { offset: i, reason: "reserved special-function DIF" }),
+    }
+}
+
+/// A data record before its DIB, VIB and data field are read in.
+const FRESH: Record = Record {
+    kind: RecordKind::Data,
+    dib: Span { start: 0, len: 0 },
+    vib: Span { start: 0, len: 0 },
+    data: Span { start: 0, len: 0 },
+    function: Function::Instantaneous,
+    storage: 0,
+    tariff: 0,
+    subunit: 0,
+    vif: VifInfo::none(),
+    value: Value::None,
+};
+
+/// One DIF/VIF data record starting at `start`; returns the offset just past it.
+///
+/// The record is decoded in place: a [`FRESH`] record is pushed onto `out` and its fields
+/// are filled in (building the 128-byte record on the stack and copying it costs more); the
+/// slot is removed again if the record turns out malformed.
+#[inline(always)]
+fn data_record(buf: &[u8], start: usize, msb_first: bool, out: &mut Vec<Record>) -> Result<usize, RecordError> {
+    let k = out.len();
+    out.push(FRESH);
+    let res = fill(buf, start, msb_first, &mut out[k]);
+    if res.is_err() {
+        out.pop();
+    }
+    res
+}
+
+/// Decode the data record at `start` into `rec` (fresh: [`FRESH`]).
+#[inline(always)]
+fn fill(buf: &[u8], start: usize, msb_first: bool, rec: &mut Record) -> Result<usize, RecordError> {
+    let dif = buf[start];
+    let dib_end = if dif & 0x80 == 0 {
+        // DIF bit 6: storage number bit 0 (EN 13757-3 6.3.2)
+        rec.storage = ((dif >> 6) & 1) as u64;
+        start + 1
+    } else {
+        parse_difes(buf, start, rec)?
+    };
+    let j = vif::parse_vib(buf, dib_end, start, msb_first, &mut rec.vif)?;
+
+    // Data field, EN 13757-3 table 4 (fixed lengths) and table 5 (LVAR).
+    let code = (dif & 0x0F) as usize;
+    let coding = CODING[code];
+    let (content_start, len, lvar) = if coding == Coding::Lvar {
+        let Some(&l) = buf.get(j) else {
+            return Err(RecordError::Truncated { record_offset: start, needed: 1, available: 0 });
+        };
+        let Some((kind, len)) = lvar_kind(l) else {
+            return Err(RecordError::Invalid { offset: j, reason: "reserved LVAR value" });
+        };
+        (j + 1, len, Some(kind))
+    } else {
+        (j, FIXED_LEN[code] as usize, None)
+    };
+    let end = content_start + len;
+    let Some(content) = buf.get(content_start..end) else {
+        return Err(RecordError::Truncated {
+            record_offset: start,
+            needed: len,
+            available: buf.len() - content_start.min(buf.len()),
+        });
+    };
+    rec.dib = span(start, dib_end);
+    rec.vib = span(dib_end, j);
+    rec.data = span(j, end);
+    rec.function = function(dif);
+    decode_value(&rec.vif, coding, lvar, content, span(content_start, end), msb_first, &mut rec.value);
+    Ok(end)
+}
+
+/// Storage number, tariff and subunit of a DIB with DIFEs (EN 13757-3 6.3.2, 6.3.3): DIF
+/// bit 6, then per DIFE 4 storage bits, 2 tariff bits and 1 subunit bit. Returns the DIB end.
+#[inline(never)]
+fn parse_difes(buf: &[u8], start: usize, rec: &mut Record) -> Result<usize, RecordError> {
+    let mut storage = ((buf[start] >> 6) & 1) as u64;
+    let mut tariff = 0u32;
+    let mut subunit = 0u16;
+    let mut j = start + 1;
+    let mut n = 0u32;
+    loop {
+        let Some(&d) = buf.get(j) else {
+            return Err(RecordError::Truncated { record_offset: start, needed: 1, available: 0 });
+        };
+        if n as usize == MAX_DIFES {
+            return Err(RecordError::TooManyDifes { offset: start + 1 });
+        }
+        storage |= ((d & 0x0F) as u64) << (1 + 4 * n);
+        tariff |= (((d >> 4) & 0x03) as u32) << (2 * n);
+        subunit |= (((d >> 6) & 0x01) as u16) << n;
+        n += 1;
+        j += 1;
+        if d & 0x80 == 0 {
+            (rec.storage, rec.tariff, rec.subunit) = (storage, tariff, subunit);
+            return Ok(j);
+        }
+    }
+}
+
+/// Store `v` in `slot`, which holds [`Value::None`] (nothing to drop): no drop glue.
+#[inline(always)]
+fn put(slot: &mut Value, v: Value) {
+    std::mem::forget(std::mem::replace(slot, v));
+}
+
+/// Decode the data field `b` (span `sp`) into `slot` (fresh: [`Value::None`]).
+#[inline(always)]
+fn decode_value(
+    info: &VifInfo,
+    coding: Coding,
+    lvar: Option<Lvar>,
+    b: &[u8],
+    sp: Span,
+    msb_first: bool,
+    slot: &mut Value,
+) {
     if coding == Coding::None {
-        return Value::None;
+        return;
     }
     match info.hint {
-        ValueHint::Bytes => return Value::Bytes(sp),
+        ValueHint::Bytes => return put(slot, Value::Bytes(sp)),
         ValueHint::DateTime => {
             // Date/time types by length: 2 → G, 3 → J, 4 → F, 6 → I (integer DIFs), or
             // an LVAR binary field (type M). Any other coding is read as the DIF says.
-            let dt = match (coding, lvar) {
-                (Coding::Int, _) => {
-                    let (le, n) = value::lsb_first(b, msb_first);
-                    DateTimeValue::decode(&le[..n])
+            let m = coding == Coding::Lvar && lvar == Some(Lvar::Binary);
+            let layout = DateTimeValue::layout_for_len(b.len());
+            if let (true, Some(layout)) = (coding == Coding::Int || m, layout) {
+                // Written in place: a blank value first, then only the fields the type has.
+                put(slot, Value::DateTime(DateTimeValue::blank(layout, m)));
+                if let Value::DateTime(d) = slot {
+                    d.fill(value::word(b, msb_first));
                 }
-                (Coding::Lvar, Some(Lvar::Binary)) => {
-                    let (le, n) = value::lsb_first(b, msb_first);
-                    DateTimeValue::decode_m(&le[..n])
-                }
-                _ => None,
-            };
-            if let Some(dt) = dt {
-                return Value::DateTime(dt);
+                return;
             }
         }
         ValueHint::Number => {}
     }
     let exponent = info.exponent;
     match coding {
-        Coding::Int => Value::Number { mantissa: value::int_signed(b, msb_first), exponent },
-        Coding::Real => Value::Real(value::scale(value::real32(b, msb_first) as f64, exponent as i32)),
+        Coding::Int => put(slot, Value::Number { mantissa: value::int_signed(b, msb_first), exponent }),
+        Coding::Real => put(slot, Value::Real(value::scale(value::real32(b, msb_first) as f64, exponent as i32))),
         Coding::Bcd => match value::bcd(b, msb_first) {
-            Some(m) => Value::Number { mantissa: m, exponent },
-            None => Value::InvalidBcd(sp),
+            Some(m) => put(slot, Value::Number { mantissa: m, exponent }),
+            None => put(slot, Value::InvalidBcd(sp)),
         },
-        Coding::Lvar => match lvar {
-            // A manufacturer-specific VIF gives the characters no meaning: keep the bytes.
-            Some(Lvar::Text) if info.table == VifTable::ManufacturerSpecific => Value::Bytes(sp),
-            Some(Lvar::Text) => Value::Text(value::text(b, msb_first)),
-            Some(Lvar::PositiveBcd) | Some(Lvar::NegativeBcd) => {
-                let negative = lvar == Some(Lvar::NegativeBcd);
-                // Up to 18 digits fit an i64; longer or signed-nibble fields are kept raw.
-                match (b.len() <= 9).then(|| value::bcd(b, msb_first)).flatten() {
-                    Some(m) if m >= 0 => Value::Number { mantissa: if negative { -m } else { m }, exponent },
-                    _ => Value::InvalidBcd(sp),
-                }
+        Coding::Lvar => put(slot, lvar_value(info, lvar, b, sp, msb_first)),
+        Coding::None => {}
+    }
+}
+
+/// The value of an LVAR data field (EN 13757-3 table 5).
+#[inline(never)]
+fn lvar_value(info: &VifInfo, lvar: Option<Lvar>, b: &[u8], sp: Span, msb_first: bool) -> Value {
+    let exponent = info.exponent;
+    match lvar {
+        // A manufacturer-specific VIF gives the characters no meaning: keep the bytes.
+        Some(Lvar::Text) if info.table == VifTable::ManufacturerSpecific => Value::Bytes(sp),
+        Some(Lvar::Text) => Value::Text(value::text(b, msb_first)),
+        Some(Lvar::PositiveBcd) | Some(Lvar::NegativeBcd) => {
+            let negative = lvar == Some(Lvar::NegativeBcd);
+            // Up to 18 digits fit an i64; longer or signed-nibble fields are kept raw.
+            match (b.len() <= 9).then(|| value::bcd(b, msb_first)).flatten() {
+                Some(m) if m >= 0 => Value::Number { mantissa: if negative { -m } else { m }, exponent },
+                _ => Value::InvalidBcd(sp),
             }
-            Some(Lvar::Binary) | None => Value::Bytes(sp),
-        },
-        Coding::None => Value::None,
+        }
+        Some(Lvar::Binary) | None => Value::Bytes(sp),
     }
 }

@@ -70,86 +70,106 @@ impl Value {
 // Field decoders. `b` is the field in wire order; `msb_first` flips the byte order.
 // ---------------------------------------------------------------------------------------------
 
-/// Copy `b` (at most 8 bytes are used) into LSB-first order.
-#[inline]
-pub(crate) fn lsb_first(b: &[u8], msb_first: bool) -> ([u8; 8], usize) {
-    let mut out = [0u8; 8];
-    let n = b.len().min(8);
-    if msb_first {
-        for (k, &x) in b[b.len() - n..].iter().rev().enumerate() {
-            out[k] = x;
-        }
-    } else {
-        out[..n].copy_from_slice(&b[..n]);
-    }
-    (out, n)
-}
-
-/// Fold the bytes of `b` from the most significant one down.
+/// The field as an unsigned integer: least significant byte first on the wire (M-Bus byte
+/// order) unless `msb_first` (the 0x76-family CIs). Only the 8 least significant bytes count.
 #[inline(always)]
-fn fold_msb<T>(b: &[u8], msb_first: bool, init: T, mut f: impl FnMut(T, u8) -> T) -> T {
-    let mut acc = init;
+pub(crate) fn word(b: &[u8], msb_first: bool) -> u64 {
     if msb_first {
-        for &x in b {
-            acc = f(acc, x);
-        }
-    } else {
-        for &x in b.iter().rev() {
-            acc = f(acc, x);
-        }
+        let n = b.len().min(8);
+        return b[b.len() - n..].iter().fold(0u64, |v, &x| (v << 8) | x as u64);
     }
-    acc
+    // Unrolled for the common fixed lengths of EN 13757-3 table 4 (1, 2, 3, 4, 6 bytes).
+    match *b {
+        [] => 0,
+        [a] => a as u64,
+        [a, b] => u16::from_le_bytes([a, b]) as u64,
+        [a, b, c] => u32::from_le_bytes([a, b, c, 0]) as u64,
+        [a, b, c, d] => u32::from_le_bytes([a, b, c, d]) as u64,
+        [a, b, c, d, e, f] => u64::from_le_bytes([a, b, c, d, e, f, 0, 0]),
+        _ => b[..b.len().min(8)].iter().rev().fold(0u64, |v, &x| (v << 8) | x as u64),
+    }
 }
 
 /// Type B: signed two's-complement integer of 1..8 bytes, LSB first.
 #[inline]
 pub(crate) fn int_signed(b: &[u8], msb_first: bool) -> i64 {
-    let n = b.len().min(8);
+    let n = b.len().min(8) as u32;
     if n == 0 {
         return 0;
     }
-    let b = if msb_first { &b[b.len() - n..] } else { &b[..n] };
-    let v = fold_msb(b, msb_first, 0u64, |v, x| (v << 8) | x as u64);
-    let shift = 64 - (n as u32) * 8;
-    // sign-extend
-    ((v << shift) as i64) >> shift
+    // sign-extend from the top bit of the n-th byte
+    let shift = 64 - n * 8;
+    ((word(b, msb_first) << shift) as i64) >> shift
+}
+
+/// A BCD byte (two digits, high nibble first) as its value 0..=99, or 0xFF when a nibble
+/// is A..F (EN 13757-3 Annex A, type A).
+static BCD_BYTE: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut x = 0;
+    while x < 256 {
+        if x >> 4 <= 9 && x & 0x0F <= 9 {
+            t[x] = ((x >> 4) * 10 + (x & 0x0F)) as u8;
+        }
+        x += 1;
+    }
+    t
+};
+
+/// Append BCD byte `x` (the next two digits) to `(value, invalid marks)`.
+#[inline(always)]
+fn bcd_step((v, bad): (u64, u8), x: u8) -> (u64, u8) {
+    let d = BCD_BYTE[x as usize];
+    (v * 100 + d as u64, bad | d)
 }
 
 /// Type A: BCD, LSB first. A top nibble 0xF means minus (EN 13757-3 Annex A); any other
 /// nibble A..F makes the field invalid (`None`). At most 18 digits (9 bytes).
-#[inline]
+#[inline(always)]
 pub(crate) fn bcd(b: &[u8], msb_first: bool) -> Option<i64> {
-    if b.len() > 9 {
+    let z = (0u64, 0u8);
+    // Most significant byte first; the fixed BCD lengths of table 4 unrolled.
+    let (v, bad) = match (msb_first, b) {
+        (false, &[a]) => bcd_step(z, a),
+        (false, &[a, b]) => bcd_step(bcd_step(z, b), a),
+        (false, &[a, b, c]) => bcd_step(bcd_step(bcd_step(z, c), b), a),
+        (false, &[a, b, c, d]) => bcd_step(bcd_step(bcd_step(bcd_step(z, d), c), b), a),
+        (false, &[a, b, c, d, e, f]) => {
+            let hi = bcd_step(bcd_step(bcd_step(z, f), e), d);
+            bcd_step(bcd_step(bcd_step(hi, c), b), a)
+        }
+        _ if b.len() > 9 => return None,
+        (false, _) => b.iter().rev().fold(z, |acc, &x| bcd_step(acc, x)),
+        (true, _) => b.iter().fold(z, |acc, &x| bcd_step(acc, x)),
+    };
+    if bad & 0x80 == 0 {
+        // at most 18 digits: fits an i64
+        return Some(v as i64);
+    }
+    negative_bcd(b, msb_first)
+}
+
+/// A BCD field with an invalid nibble: negative if the top nibble is the minus sign 0xF and
+/// every other nibble is a digit; `None` otherwise.
+#[cold]
+fn negative_bcd(b: &[u8], msb_first: bool) -> Option<i64> {
+    let (&top, rest) = if msb_first { b.split_first()? } else { b.split_last()? };
+    if top >> 4 != 0x0F {
         return None;
     }
-    let mut first = true;
-    let mut negative = false;
-    let mut ok = true;
-    let v = fold_msb(b, msb_first, 0i64, |v, x| {
-        let hi = x >> 4;
-        let lo = x & 0x0F;
-        let mut v = v;
-        if first && hi == 0x0F {
-            negative = true;
-        } else if hi > 9 {
-            ok = false;
-        } else {
-            v = v * 10 + hi as i64;
-        }
-        first = false;
-        if lo > 9 {
-            ok = false;
-        }
-        v * 10 + lo as i64
-    });
-    ok.then_some(if negative { -v } else { v })
+    let acc = bcd_step((0, 0), top & 0x0F);
+    let (v, bad) = if msb_first {
+        rest.iter().fold(acc, |acc, &x| bcd_step(acc, x))
+    } else {
+        rest.iter().rev().fold(acc, |acc, &x| bcd_step(acc, x))
+    };
+    (bad & 0x80 == 0).then_some(-(v as i64))
 }
 
 /// Type H: IEEE 754 single precision, LSB first.
 #[inline]
 pub(crate) fn real32(b: &[u8], msb_first: bool) -> f32 {
-    let (le, _) = lsb_first(b, msb_first);
-    f32::from_le_bytes([le[0], le[1], le[2], le[3]])
+    f32::from_bits(word(b, msb_first) as u32)
 }
 
 /// LVAR text: reversed on the wire unless the application layer is MSB first. Bytes are

@@ -595,12 +595,10 @@ fn ext_effect(c: u8) -> ExtEffect {
 // ---------------------------------------------------------------------------------------------
 
 /// Result of parsing a VIB: its meaning and where it ends.
-pub(crate) struct Vib {
-    pub info: VifInfo,
+struct Vib {
+    info: VifInfo,
     /// Offset just past the VIB, including a plain-text unit string.
-    pub end: usize,
-    /// Byte range of VIF + VIFEs + plain-text unit.
-    pub start: usize,
+    end: usize,
 }
 
 fn truncated(record_offset: usize, at: usize, need: usize, buf: &[u8]) -> RecordError {
@@ -651,9 +649,63 @@ fn plain_text(buf: &[u8], start: usize, end: usize, msb_first: bool) -> Box<str>
     super::value::text(&buf[start..end], msb_first)
 }
 
-/// Parse the VIB starting at `at`. `record_offset` is where the record (its DIF) starts.
+/// Set the meaning of primary VIF `code` (table 10) in a fresh [`VifInfo::none`].
 #[inline(always)]
-pub(crate) fn parse_vib(buf: &[u8], at: usize, record_offset: usize, msb_first: bool) -> Result<Vib, RecordError> {
+fn set_primary(info: &mut VifInfo, code: u8) {
+    let def = &PRIMARY[code as usize & 0x7F];
+    info.quantity = def.quantity;
+    info.unit = def.unit;
+    info.exponent = def.exponent;
+    info.hint = def.hint;
+    info.table = VifTable::Primary;
+    info.code = code;
+}
+
+/// A primary VIF (table 10) as [`VifInfo`], before any VIFE.
+fn primary(code: u8) -> VifInfo {
+    let mut info = VifInfo::none();
+    set_primary(&mut info, code);
+    info
+}
+
+/// Parse the VIB starting at `at` into `info`, which must be fresh ([`VifInfo::none`]), and
+/// return the offset just past it. `record_offset` is where the record (its DIF) starts.
+#[inline(always)]
+pub(crate) fn parse_vib(
+    buf: &[u8],
+    at: usize,
+    record_offset: usize,
+    msb_first: bool,
+    info: &mut VifInfo,
+) -> Result<usize, RecordError> {
+    match buf.get(at) {
+        // The common VIB: one primary VIF, no VIFE (0x7C plain text and 0x7F manufacturer
+        // specific excepted).
+        Some(&vif) if vif < 0x7C => {
+            set_primary(info, vif);
+            Ok(at + 1)
+        }
+        _ => parse_vib_general(buf, at, record_offset, msb_first, info),
+    }
+}
+
+/// [`parse_vib`] out of line, for every other VIB.
+#[inline(never)]
+fn parse_vib_general(
+    buf: &[u8],
+    at: usize,
+    record_offset: usize,
+    msb_first: bool,
+    info: &mut VifInfo,
+) -> Result<usize, RecordError> {
+    let vib = vib_general(buf, at, record_offset, msb_first)?;
+    *info = vib.info;
+    Ok(vib.end)
+}
+
+/// Any VIB: extension tables (6.4.2), plain text (6.4.3), VIFE chains.
+#[inline(always)]
+fn vib_general(buf: &[u8], at: usize, record_offset: usize, msb_first: bool) -> Result<Vib, RecordError> {
     let Some(&vif) = buf.get(at) else {
         return Err(truncated(record_offset, at, 1, buf));
     };
@@ -679,7 +731,7 @@ pub(crate) fn parse_vib(buf: &[u8], at: usize, record_offset: usize, msb_first: 
             let mut info = VifInfo::new(def.quantity, def.unit, def.exponent, table, c);
             info.hint = def.hint;
             if true_vif & 0x80 == 0 {
-                return Ok(Vib { info, end: i, start: at });
+                return Ok(Vib { info, end: i });
             }
             info
         }
@@ -725,7 +777,7 @@ pub(crate) fn parse_vib(buf: &[u8], at: usize, record_offset: usize, msb_first: 
                 }
             };
             info.plain_text_unit = Some(plain_text(buf, ts, te, msb_first));
-            return Ok(Vib { info, end: end_after, start: at });
+            return Ok(Vib { info, end: end_after });
         }
         0x7F => {
             let mut info = VifInfo::new("Manufacturer specific", Unit::None, 0, VifTable::ManufacturerSpecific, code);
@@ -736,21 +788,16 @@ pub(crate) fn parse_vib(buf: &[u8], at: usize, record_offset: usize, msb_first: 
             // An extension-table VIF without its VIFE: the true VIF is missing.
             VifInfo::new("Reserved", Unit::None, 0, VifTable::Primary, code)
         }
-        _ => {
-            let def = PRIMARY[code as usize];
-            let mut info = VifInfo::new(def.quantity, def.unit, def.exponent, VifTable::Primary, code);
-            info.hint = def.hint;
-            info
-        }
+        _ => primary(code),
     };
 
     let ends_here = if vifes == 0 { !has_ext } else { false };
     if ends_here {
-        return Ok(Vib { info, end: i, start: at });
+        return Ok(Vib { info, end: i });
     }
     let end = chain_end(buf, i, vifes, record_offset)?;
     apply_vifes(&mut info, &buf[i..end]);
-    Ok(Vib { info, end, start: at })
+    Ok(Vib { info, end })
 }
 
 /// Apply a chain of combinable VIFEs (table 15) to `info`.
@@ -816,8 +863,14 @@ fn apply_vifes(info: &mut VifInfo, vifes: &[u8]) {
 mod tests {
     use super::*;
 
+    fn pv(b: &[u8], msb_first: bool) -> Result<Vib, RecordError> {
+        let mut info = VifInfo::none();
+        let end = parse_vib(b, 0, 0, msb_first, &mut info)?;
+        Ok(Vib { info, end })
+    }
+
     fn vib(bytes: &[u8]) -> VifInfo {
-        let v = parse_vib(bytes, 0, 0, false).expect("vib");
+        let v = pv(bytes, false).expect("vib");
         assert_eq!(v.end, bytes.len(), "VIB length for {bytes:02x?}");
         v.info
     }
@@ -985,7 +1038,7 @@ mod tests {
         assert_eq!(i.plain_text_unit.as_deref(), Some("%RH"));
         assert_eq!(i.exponent, -2);
         // MSB-first application layer: text in reading order on the wire
-        let v = parse_vib(&[0x7C, 0x02, b'k', b'W'], 0, 0, true).unwrap();
+        let v = pv(&[0x7C, 0x02, b'k', b'W'], true).unwrap();
         assert_eq!(v.info.plain_text_unit.as_deref(), Some("kW"));
     }
 
@@ -994,15 +1047,15 @@ mod tests {
         let mut b = vec![0x93];
         b.extend([0xA2; 9]);
         b.push(0x22); // 10 VIFEs: fine
-        assert!(parse_vib(&b, 0, 0, false).is_ok());
+        assert!(pv(&b, false).is_ok());
         let mut b = vec![0x93];
         b.extend([0xA2; 10]);
         b.push(0x22); // 11 VIFEs
-        assert_eq!(parse_vib(&b, 0, 0, false).err(), Some(RecordError::TooManyVifes { offset: 1 }));
-        assert!(matches!(parse_vib(&[0x93, 0xA2], 0, 0, false), Err(RecordError::Truncated { .. })));
-        assert!(matches!(parse_vib(&[0xFD], 0, 0, false), Err(RecordError::Truncated { .. })));
-        assert!(matches!(parse_vib(&[0x7C, 0x05, b'a'], 0, 0, false), Err(RecordError::Truncated { .. })));
-        assert!(matches!(parse_vib(&[], 0, 0, false), Err(RecordError::Truncated { .. })));
+        assert_eq!(pv(&b, false).err(), Some(RecordError::TooManyVifes { offset: 1 }));
+        assert!(matches!(pv(&[0x93, 0xA2], false), Err(RecordError::Truncated { .. })));
+        assert!(matches!(pv(&[0xFD], false), Err(RecordError::Truncated { .. })));
+        assert!(matches!(pv(&[0x7C, 0x05, b'a'], false), Err(RecordError::Truncated { .. })));
+        assert!(matches!(pv(&[], false), Err(RecordError::Truncated { .. })));
     }
 
     #[test]
