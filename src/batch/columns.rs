@@ -172,13 +172,6 @@ impl Bytes {
         self.end_row(true);
     }
 
-    /// Lowercase hex digits of `b` (the records' dif/vif columns write them in place).
-    #[cfg(test)]
-    fn push_hex(&mut self, b: &[u8]) {
-        write_hex(&mut self.data, b);
-        self.end_row(true);
-    }
-
     fn parts(self) -> (OffsetBuffer<i32>, Buffer, Option<NullBuffer>) {
         let n = self.ok.finish();
         // SAFETY: offsets start at 0 and each is the data length after a row (`end_row`), so
@@ -190,7 +183,7 @@ impl Bytes {
     fn finish_utf8(self) -> ArrayRef {
         let (offsets, data, n) = self.parts();
         // SAFETY: utf8 columns only receive whole `&str`s (push_str, write_iso) and ASCII
-        // (push_ascii, push_hex), so the bytes are UTF-8 and every offset is on a character
+        // (push_ascii, HexRows), so the bytes are UTF-8 and every offset is on a character
         // boundary; the offsets are valid (see `parts`).
         Arc::new(unsafe { StringArray::new_unchecked(offsets, data, n) })
     }
@@ -602,16 +595,20 @@ impl TelegramColumns {
 }
 
 /// A utf8 / binary column of the record table, written in place (see [`RecordColumns`]):
-/// `offsets[row + 1]` ends row `row`, `ok[row]` is its validity.
+/// `offsets[row + 1]` ends row `row`, `ok[row]` is its validity. Rows are written only where
+/// there is a value; the offsets of the null rows between are filled in when the next value
+/// (or `finish`) comes, so a column that is mostly null costs almost nothing per row.
 struct Var {
     offsets: Vec<i32>,
     data: Vec<u8>,
     ok: Vec<bool>,
+    /// Rows whose offsets are written (`offsets[..=filled]`).
+    filled: usize,
 }
 
 impl Var {
     fn new(rows: usize, bytes: usize) -> Self {
-        Var { offsets: vec![0; rows + 1], data: Vec::with_capacity(bytes), ok: vec![false; rows] }
+        Var { offsets: vec![0; rows + 1], data: Vec::with_capacity(bytes), ok: vec![false; rows], filled: 0 }
     }
 
     fn grow(&mut self, rows: usize) {
@@ -619,11 +616,25 @@ impl Var {
         self.ok.resize(rows, false);
     }
 
-    /// Close row `row`, whose bytes were appended to `data`.
+    /// Close the null rows before `row` (their `ok` flags are already false).
     #[inline]
-    fn end_row(&mut self, row: usize, valid: bool) {
+    fn fill_to(&mut self, row: usize) {
+        if row > self.filled {
+            let end = self.data.len() as i32;
+            self.offsets[self.filled + 1..=row].fill(end);
+            self.filled = row;
+        }
+    }
+
+    /// Row `row` (after every row written so far): `write` appends its bytes to the values
+    /// and says whether it is valid.
+    #[inline]
+    fn push_row(&mut self, row: usize, write: impl FnOnce(&mut Vec<u8>) -> bool) {
+        self.fill_to(row);
+        let valid = write(&mut self.data);
         self.ok[row] = valid;
         self.offsets[row + 1] = self.data.len() as i32;
+        self.filled = row + 1;
     }
 
     /// Checked once per telegram: a wrapped offset above is caught before it is used.
@@ -632,15 +643,54 @@ impl Var {
     }
 
     fn finish(mut self, rows: usize) -> Bytes {
+        self.fill_to(rows);
         self.offsets.truncate(rows + 1);
         self.ok.truncate(rows);
         Bytes { offsets: self.offsets, data: self.data, ok: Valid { ok: Some(self.ok), cap: 0 } }
     }
 }
 
+/// The hex columns (dif, vif) of a telegram's records: the values buffer is sized for the
+/// whole telegram up front and written by index, then cut to what was written.
+struct HexRows<'a> {
+    col: &'a mut Var,
+    pos: usize,
+}
+
+impl<'a> HexRows<'a> {
+    fn new(col: &'a mut Var, bytes: usize) -> Self {
+        let pos = col.data.len();
+        col.data.resize(pos + 2 * bytes, 0);
+        HexRows { col, pos }
+    }
+
+    /// Row `row`: the lowercase hex digits of `b`.
+    #[inline]
+    fn push(&mut self, row: usize, b: &[u8]) {
+        let end = self.pos + 2 * b.len();
+        if end > self.col.data.len() {
+            // Spans of added (manufacturer) records may repeat bytes: more than planned.
+            self.col.data.resize(end + 64, 0);
+        }
+        for (d, &x) in self.col.data[self.pos..end].chunks_exact_mut(2).zip(b) {
+            d.copy_from_slice(&HEX_PAIRS[x as usize]);
+        }
+        self.pos = end;
+        self.col.ok[row] = true;
+        self.col.offsets[row + 1] = end as i32;
+        self.col.filled = row + 1;
+    }
+}
+
+impl Drop for HexRows<'_> {
+    fn drop(&mut self) {
+        self.col.data.truncate(self.pos);
+    }
+}
+
 /// The record table. Every buffer is grown ahead of the rows (zero-filled, by doubling) and
 /// cut to `rows` in `finish`, so a telegram's records are written in place in one pass: no
-/// per-value length update or capacity check.
+/// per-value length update or capacity check; null text/bytes rows are not written at all.
 pub(crate) struct RecordColumns {
     rows: usize,
     frame_index: Vec<u64>,
@@ -801,14 +851,6 @@ impl Cell {
     }
 }
 
-/// Lowercase hex digits of `b`, appended to `out`.
-#[inline]
-fn write_hex(out: &mut Vec<u8>, b: &[u8]) {
-    for &x in b {
-        out.extend_from_slice(&HEX_PAIRS[x as usize]);
-    }
-}
-
 impl RecordColumns {
     pub(crate) fn with_capacity(n: usize) -> Self {
         RecordColumns {
@@ -878,9 +920,9 @@ impl RecordColumns {
         let msb_first = t.ci_info().is_some_and(|i| i.msb_first);
         let (row, end) = (self.rows, self.rows + rs.len());
         self.grow(end);
-        // The DIB/VIB hex of a telegram is at most twice its payload.
-        self.dif.data.reserve(2 * payload.len());
-        self.vif.data.reserve(2 * payload.len());
+        // The DIB/VIB hex of a telegram is at most twice its payload (see HexRows::push).
+        let mut dif = HexRows::new(&mut self.dif, payload.len());
+        let mut vif = HexRows::new(&mut self.vif, payload.len());
         let frame_index = &mut self.frame_index[row..end];
         let record_index = &mut self.record_index[row..end];
         let storage = &mut self.storage[row..end];
@@ -909,20 +951,17 @@ impl RecordColumns {
                 Some(u) => self.unit_names.key_text(u),
                 None => self.unit_names.key_opt(r.vif.unit as usize, r.vif.unit.as_str()),
             };
-            let mut ext = r.vif.extensions();
-            let has_ext = match ext.next() {
-                None => false,
-                Some(first) => {
-                    let d = &mut self.extensions.data;
-                    d.extend_from_slice(first.as_bytes());
-                    for e in ext {
-                        d.extend_from_slice(b"; ");
+            if r.vif.extensions().next().is_some() {
+                self.extensions.push_row(at, |d| {
+                    for (n, e) in r.vif.extensions().enumerate() {
+                        if n > 0 {
+                            d.extend_from_slice(b"; ");
+                        }
                         d.extend_from_slice(e.as_bytes());
                     }
                     true
-                }
-            };
-            self.extensions.end_row(at, has_ext);
+                });
+            }
 
             let c = Cell::new(r, payload, msb_first);
             value_type[k] = self.value_type_names.key(c.vt as usize, VALUE_TYPES[c.vt as usize]);
@@ -932,24 +971,24 @@ impl RecordColumns {
             exponent[k] = c.exponent;
             exact_ok[k] = c.has_exact;
             // Dates are formatted by hand straight into the column (DateTimeValue::write_iso).
-            let has_text = match &r.value {
-                Value::DateTime(d) => d.write_iso(&mut self.text.data),
-                Value::Text(s) => {
-                    self.text.data.extend_from_slice(s.as_bytes());
+            match &r.value {
+                Value::DateTime(v) => self.text.push_row(at, |d| v.write_iso(d)),
+                Value::Text(s) => self.text.push_row(at, |d| {
+                    d.extend_from_slice(s.as_bytes());
                     true
-                }
-                _ => false,
-            };
-            self.text.end_row(at, has_text);
-            if c.has_bytes {
-                self.bytes.data.extend_from_slice(c.bytes.get(payload));
+                }),
+                _ => {}
             }
-            self.bytes.end_row(at, c.has_bytes);
-            write_hex(&mut self.dif.data, r.dib.get(payload));
-            self.dif.end_row(at, true);
-            write_hex(&mut self.vif.data, r.vib.get(payload));
-            self.vif.end_row(at, true);
+            if c.has_bytes {
+                self.bytes.push_row(at, |d| {
+                    d.extend_from_slice(c.bytes.get(payload));
+                    true
+                });
+            }
+            dif.push(at, r.dib.get(payload));
+            vif.push(at, r.vib.get(payload));
         }
+        drop((dif, vif));
         for v in [&self.extensions, &self.text, &self.bytes, &self.dif, &self.vif] {
             v.check();
         }
@@ -1034,17 +1073,33 @@ mod tests {
         fn hex_and_text_columns(rows in proptest::collection::vec(
             (proptest::collection::vec(any::<u8>(), 0..40), any::<Option<String>>(), any::<[u8; 4]>(), any::<u16>()), 0..50))
         {
-            let mut hex = Bytes::with_capacity(0, 0);
-            let mut text = Bytes::with_capacity(0, 0);
+            // The records' in-place columns (hex rows planned too small on purpose, sparse
+            // text rows) next to the telegrams' push-per-row columns.
+            let mut hex = Var::new(1, 0);
+            let mut text = Var::new(1, 0);
+            hex.grow(rows.len());
+            text.grow(rows.len());
             let mut ids = Bytes::with_capacity(0, 0);
             let mut manu = Bytes::with_capacity(0, 0);
-            for (b, s, id, m) in &rows {
-                hex.push_hex(b);
-                text.push_opt_str(s.as_deref());
+            {
+                let mut h = HexRows::new(&mut hex, 3);
+                for (row, (b, _, _, _)) in rows.iter().enumerate() {
+                    h.push(row, b);
+                }
+            }
+            for (row, (_, s, id, m)) in rows.iter().enumerate() {
+                if let Some(s) = s {
+                    text.push_row(row, |d| {
+                        d.extend_from_slice(s.as_bytes());
+                        true
+                    });
+                }
                 ids.push_ascii(&id_text(*id));
                 manu.push_ascii(&tpl::device::manufacturer_to_str(*m));
             }
-            let (hex, text, ids, manu) = (hex.finish_utf8(), text.finish_utf8(), ids.finish_utf8(), manu.finish_utf8());
+            let n = rows.len();
+            let (hex, text) = (hex.finish(n).finish_utf8(), text.finish(n).finish_utf8());
+            let (ids, manu) = (ids.finish_utf8(), manu.finish_utf8());
             // The unchecked constructors built what the checked ones accept.
             for a in [&hex, &text, &ids, &manu] {
                 a.to_data().validate_full().unwrap();
