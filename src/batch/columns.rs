@@ -665,7 +665,7 @@ impl<'a> HexRows<'a> {
     }
 
     /// Row `row`: the lowercase hex digits of `b`.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, row: usize, b: &[u8]) {
         let end = self.pos + 2 * b.len();
         if end > self.col.data.len() {
