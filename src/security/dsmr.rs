@@ -20,7 +20,7 @@
 //! and documents the 0x42 outcome. §5.2.1's own example IV shows 0x42.
 
 use super::mode5::encrypt_cbc;
-use super::prim::{aes, cbc_decrypt};
+use super::prim::{aes, cbc_decrypt, with_aes};
 use super::{Key, MeterAddress, SecurityError};
 use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt};
 
@@ -82,7 +82,7 @@ pub fn decrypt_mode15_into(
             .ok_or(SecurityError::MissingFrameCounter { offset: enc_len })?,
     };
     out.extend_from_slice(data);
-    cbc_decrypt(&aes(key), &iv(addr, fc), &mut out[..enc_len]);
+    with_aes(key, |c| cbc_decrypt(c, &iv(addr, fc), &mut out[..enc_len]));
     let err = if out[0] != 0x2F || out[1] != 0x2F {
         Some(SecurityError::MissingVerificationBytes { offset: 0 })
     } else if out[enc_len - 2] != 0x2F || out[enc_len - 1] != 0x2F {

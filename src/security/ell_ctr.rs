@@ -7,7 +7,7 @@
 //! M/A = the DLL (transmitter) address [V]. For ELL IV (CI 8F, with receiver address) the DLL
 //! address is used too (as all known implementations do) [?]. FN = 0 for unfragmented frames.
 
-use super::prim::{aes, ctr_apply};
+use super::prim::{ctr_apply, with_aes};
 use super::{Key, MeterAddress};
 
 /// The initial counter block for the ELL.
@@ -24,5 +24,5 @@ pub fn icb(addr: &MeterAddress, cc: u8, sn: u32, frame_number: u16) -> [u8; 16] 
 /// Apply the ELL keystream in place (decrypts or encrypts). `buf` = the bytes from the
 /// payload-CRC field to the end of the frame (DLL CRCs removed).
 pub fn ell_ctr_apply(key: &Key, icb: &[u8; 16], buf: &mut [u8]) {
-    ctr_apply(&aes(key), icb, buf);
+    with_aes(key, |c| ctr_apply(c, icb, buf));
 }

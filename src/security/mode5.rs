@@ -6,7 +6,7 @@
 //! * Address = TPL long header if present, else DLL address; ACC = the **TPL** access number
 //!   (not the ELL one) [V: OMS N.5.3].
 
-use super::prim::{aes, cbc_decrypt, cbc_encrypt};
+use super::prim::{aes, cbc_decrypt, cbc_encrypt, with_aes};
 use super::{check_2f2f, pad_2f, Key, MeterAddress, SecurityError};
 
 /// The mode-5 IV: `M(2) ID(4) ver type` followed by the TPL access number eight times.
@@ -41,7 +41,7 @@ pub(crate) fn cbc_decrypt_2f2f(
         // N = 0: nothing is encrypted (no verification bytes either).
         return Ok(());
     }
-    cbc_decrypt(&aes(key), iv, &mut out[..enc_len]);
+    with_aes(key, |c| cbc_decrypt(c, iv, &mut out[..enc_len]));
     if let Err(e) = check_2f2f(out, offset) {
         out.clear();
         return Err(e);
