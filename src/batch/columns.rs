@@ -604,11 +604,14 @@ struct Var {
     ok: Vec<bool>,
     /// Rows whose offsets are written (`offsets[..=filled]`).
     filled: usize,
+    /// For a column written through [`HexRows`]: where its values end (`data` is kept longer,
+    /// zero-filled, so that a telegram does not have to grow it).
+    hex_end: Option<usize>,
 }
 
 impl Var {
     fn new(rows: usize, bytes: usize) -> Self {
-        Var { offsets: vec![0; rows + 1], data: Vec::with_capacity(bytes), ok: vec![false; rows], filled: 0 }
+        Var { offsets: vec![0; rows + 1], data: Vec::with_capacity(bytes), ok: vec![false; rows], filled: 0, hex_end: None }
     }
 
     fn grow(&mut self, rows: usize) {
@@ -643,6 +646,9 @@ impl Var {
     }
 
     fn finish(mut self, rows: usize) -> Bytes {
+        if let Some(end) = self.hex_end {
+            self.data.truncate(end);
+        }
         self.fill_to(rows);
         self.offsets.truncate(rows + 1);
         self.ok.truncate(rows);
@@ -650,8 +656,9 @@ impl Var {
     }
 }
 
-/// The hex columns (dif, vif) of a telegram's records: the values buffer is sized for the
-/// whole telegram up front and written by index, then cut to what was written.
+/// The hex columns (dif, vif) of a telegram's records, written by index: the values buffer is
+/// kept at least twice the telegram's payload past the column's end (zero-filled, grown by
+/// doubling), and the column's end is set when the telegram is done.
 struct HexRows<'a> {
     col: &'a mut Var,
     pos: usize,
@@ -659,8 +666,10 @@ struct HexRows<'a> {
 
 impl<'a> HexRows<'a> {
     fn new(col: &'a mut Var, bytes: usize) -> Self {
-        let pos = col.data.len();
-        col.data.resize(pos + 2 * bytes, 0);
+        let pos = col.hex_end.unwrap_or(col.data.len());
+        if col.data.len() < pos + 2 * bytes {
+            col.data.resize((pos + 2 * bytes).max(2 * col.data.len()), 0);
+        }
         HexRows { col, pos }
     }
 
@@ -684,7 +693,7 @@ impl<'a> HexRows<'a> {
 
 impl Drop for HexRows<'_> {
     fn drop(&mut self) {
-        self.col.data.truncate(self.pos);
+        self.col.hex_end = Some(self.pos);
     }
 }
 
