@@ -3,6 +3,7 @@
     .venv/bin/python -m pytest benches/test_bench_batch.py --benchmark-enable
     .venv/bin/python benches/test_bench_batch.py archive [--frames 10000000]   # streaming + peak RSS
     .venv/bin/python benches/test_bench_batch.py keys [--keys 1000000]          # key-store loading
+    .venv/bin/python benches/test_bench_batch.py scaling [--rounds 12]          # 1 vs 2 threads
 
 Throughput is telegrams per second with the output materialised as Arrow (both tables read into
 pyarrow). No wall-clock assertion anywhere: the numbers go in the notes, not in pass/fail.
@@ -120,6 +121,29 @@ def bench_archive(n: int, threads: int) -> None:
     )
 
 
+def bench_scaling(rounds: int) -> None:
+    """Wired-20 and mode-5 at 1 and 2 threads, the four runs interleaved round after round (a
+    noisy machine then hits every case alike); best and median rates and the 2-thread ratio."""
+    import statistics
+
+    frame, keys = MODE5
+    cases = {"wired-20": ([HEAT_20] * N, None), "mode-5": ([frame] * N, meterlink.KeyStore(keys))}
+    rates: dict = {}
+    for _ in range(rounds):
+        for name, (frames, store) in cases.items():
+            for threads in (1, 2):
+                t0 = time.perf_counter()
+                _run(frames, store, threads)
+                rates.setdefault((name, threads), []).append(N / (time.perf_counter() - t0))
+    for name in cases:
+        one, two = rates[(name, 1)], rates[(name, 2)]
+        print(
+            f"{name}: 1 thread best {max(one):,.0f}/s median {statistics.median(one):,.0f}/s; "
+            f"2 threads best {max(two):,.0f}/s median {statistics.median(two):,.0f}/s; "
+            f"ratio best {max(two) / max(one):.2f}x median {statistics.median(two) / statistics.median(one):.2f}x"
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="what", required=True)
@@ -128,9 +152,13 @@ def main() -> int:
     a.add_argument("--threads", type=int, default=2)
     k = sub.add_parser("keys")
     k.add_argument("--keys", type=int, default=1_000_000)
+    s = sub.add_parser("scaling")
+    s.add_argument("--rounds", type=int, default=12)
     ns = ap.parse_args()
     if ns.what == "archive":
         bench_archive(ns.frames, ns.threads)
+    elif ns.what == "scaling":
+        bench_scaling(ns.rounds)
     else:
         bench_keys(ns.keys)
     return 0
