@@ -282,8 +282,9 @@ fn text(a: &dyn Array, i: usize) -> Option<&str> {
     a.is_valid(i).then(|| a.as_string::<i32>().value(i))
 }
 
-/// The text columns of every record row agree with the `Telegram` API (`to_iso`, the VIF's
-/// quantity / unit, hex of the DIB / VIB), whatever the chunking.
+/// The columns of every record row agree with the `Telegram` API (`to_iso`, the VIF's
+/// quantity / unit / extensions, hex of the DIB / VIB, raw bytes, exact and float values),
+/// whatever the chunking.
 #[test]
 fn column_model_matches_decode() {
     let (frames, keys, b) = decode_corpus(61, Some(2));
@@ -292,6 +293,8 @@ fn column_model_matches_decode() {
         frames.iter().map(|f| decode_with_keys(f, &Default::default(), &keys).ok()).collect();
     let mut rows = 0;
     let mut dates = 0;
+    let mut numbers = 0;
+    let (mut with_ext, mut with_raw) = (0, 0);
     for (tb, rb) in b.telegrams.iter().zip(&b.records) {
         let idx = tb.column_by_name("index").unwrap().as_primitive::<UInt64Type>();
         let id = tb.column_by_name("id").unwrap();
@@ -305,6 +308,7 @@ fn column_model_matches_decode() {
         let col = |n: &str| rb.column_by_name(n).unwrap().clone();
         let (fi, ri) = (col("frame_index"), col("record_index"));
         let (q, u, f, tx, dif, vif) = (col("quantity"), col("unit"), col("function"), col("text"), col("dif"), col("vif"));
+        let (ext, raw, val, man, exp) = (col("extensions"), col("bytes"), col("value"), col("mantissa"), col("exponent"));
         for i in 0..rb.num_rows() {
             let t = decoded[fi.as_primitive::<UInt64Type>().value(i) as usize].as_mut().unwrap();
             let r = &t.records[ri.as_primitive::<UInt32Type>().value(i) as usize];
@@ -324,10 +328,33 @@ fn column_model_matches_decode() {
             };
             dates += matches!(r.value, Value::DateTime(_)) as usize;
             assert_eq!(text(tx.as_ref(), i), want.as_deref(), "record {r:?}");
+            let e: Vec<&str> = r.vif.extensions().collect();
+            assert_eq!(text(ext.as_ref(), i), (!e.is_empty()).then(|| e.join("; ")).as_deref());
+            with_ext += !e.is_empty() as usize;
+            let want_raw = match r.value {
+                Value::Bytes(s) | Value::InvalidBcd(s) => Some(s.get(p)),
+                _ => None,
+            };
+            assert_eq!(raw.is_valid(i).then(|| raw.as_binary::<i32>().value(i)), want_raw, "record {r:?}");
+            with_raw += want_raw.is_some() as usize;
+            if let Value::Number { mantissa, exponent } = r.value {
+                assert_eq!(val.as_primitive::<Float64Type>().value(i), r.value.as_f64().unwrap());
+                assert_eq!(man.as_primitive::<Int64Type>().value(i), mantissa);
+                assert_eq!(exp.as_primitive::<Int8Type>().value(i), exponent);
+                numbers += 1;
+            }
+            if let Value::Real(x) = r.value {
+                assert_eq!(val.as_primitive::<Float64Type>().value(i).to_bits(), x.to_bits());
+                assert!(man.is_null(i) && exp.is_null(i));
+            }
+            if matches!(r.value, Value::None | Value::Text(_) | Value::DateTime(_)) {
+                assert!(val.is_null(i) && man.is_null(i), "record {r:?}");
+            }
             rows += 1;
         }
     }
-    assert!(rows > 10_000 && dates > 500, "{rows} rows, {dates} dates");
+    assert!(rows > 10_000 && dates > 500 && numbers > 5_000, "{rows} rows, {dates} dates, {numbers} numbers");
+    assert!(with_ext > 100 && with_raw > 100, "{with_ext} rows with VIFE extensions, {with_raw} with raw bytes");
 }
 
 /// One `Telegram` reused through the whole corpus decodes every frame exactly as a fresh one.
