@@ -584,7 +584,12 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
                         KeyMaterial::Des(d) => kb[..8].copy_from_slice(d),
                     }
                     let mut out = std::mem::take(&mut tg.payload);
-                    match security::decrypt_tpl(&kb, tpdu, cfg_offset, &link, ctx.afl, &mut out) {
+                    let r = match cfg {
+                        // The configuration parsed above (the same bytes), not parsed again.
+                        Some(c) => security::decrypt_tpl_parsed(&kb, tpdu, c, &link, ctx.afl, &mut out),
+                        None => security::decrypt_tpl(&kb, tpdu, cfg_offset, &link, ctx.afl, &mut out),
+                    };
+                    match r {
                         Ok(c) => {
                             tg.security = Some(c);
                             tg.decrypted = true;

@@ -92,7 +92,11 @@ pub(crate) fn parse_all(buf: &[u8], msb_first: bool, out: &mut Vec<Record>) -> R
     out.reserve(buf.len() / 4 + 1);
     let mut i = 0usize;
     while let Some(&dif) = buf.get(i) {
-        i = if dif & 0x0F == 0x0F {
+        i = if dif == 0x2F {
+            // Idle filler (EN 13757-3 table 6), here inline: every decrypted telegram starts
+            // with 2F 2F and most end in a run of them.
+            i + 1
+        } else if dif & 0x0F == 0x0F {
             match special(buf, i, out)? {
                 Some(next) => next,
                 None => return Ok(()),
@@ -122,8 +126,8 @@ fn special(buf: &[u8], i: usize, out: &mut Vec<Record>) -> Result<Option<usize>,
         value,
     };
     match dif {
-        // Idle filler, often a run of them (encryption padding).
-        0x2F => Ok(Some(i + 1 + buf[i + 1..].iter().take_while(|&&b| b == 0x2F).count())),
+        // Idle filler (`parse_all` skips it before getting here).
+        0x2F => Ok(Some(i + 1)),
         0x0F | 0x1F => {
             let data = span_to_end(i + 1, buf.len());
             let kind = RecordKind::ManufacturerData { more_records_follow: dif == 0x1F };

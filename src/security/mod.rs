@@ -46,6 +46,7 @@ mod tests;
 
 pub use config::{parse_config, EncryptedLength, SecurityConfig};
 pub use pipeline::decrypt_tpl;
+pub(crate) use pipeline::decrypt_tpl_parsed;
 
 use std::fmt;
 

@@ -44,6 +44,21 @@ pub fn decrypt_tpl(
         });
     }
     let cfg = parse_config(tpdu, cfg_offset)?;
+    decrypt_tpl_parsed(key, tpdu, cfg, link, afl, out)
+}
+
+/// [`decrypt_tpl`] with the configuration field already parsed (`parse_config(tpdu, o)` with
+/// `o` 3 or 11), for the decode pipeline, which parses it to report the header anyway.
+pub(crate) fn decrypt_tpl_parsed(
+    key: &Key,
+    tpdu: &[u8],
+    cfg: SecurityConfig,
+    link: &MeterAddress,
+    afl: Option<&Afl>,
+    out: &mut Vec<u8>,
+) -> Result<SecurityConfig, SecurityError> {
+    out.clear();
+    let cfg_offset = cfg.cfg_offset;
     let acc = tpdu[cfg_offset - 2];
     let addr = if cfg_offset == 11 {
         let mut b = [0u8; 8];
