@@ -50,6 +50,18 @@ def test_one_row_per_frame_statuses_and_errors():
     assert len(b) == 10
 
 
+def test_list_items_of_every_kind_keep_their_rows():
+    # bytes are borrowed in place, everything else is converted; rows never shift.
+    class Frame(bytes):
+        pass
+
+    frames = (b"", GAS, Frame(GAS), "", GAS.hex(), bytearray(), MODE5)
+    t = table(meterlink.decode_batch(frames, threads=2).telegrams).to_pydict()
+    assert t["status"] == ["frame_error", "ok", "ok", "frame_error", "ok", "frame_error", "no_key"]
+    assert t["id"][1] == t["id"][2] == t["id"][4] == "12345678"
+    assert t["link_id"][6] == "12345678"
+
+
 def test_records_match_the_per_telegram_api():
     frames = WIRED + [MODE5]
     b = meterlink.decode_batch(frames, keys=MODE5_KEYS)

@@ -22,7 +22,7 @@ use arrow_schema::{Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
 pub use columns::{record_schema, telegram_schema};
-pub use source::{parse_hex_into, ArrowFrames, FrameItem, FrameSource, InputError};
+pub use source::{parse_hex_into, ArrowFrames, FrameItem, FrameSource, InputError, ListFrames};
 
 use crate::error::{Error, ErrorKind};
 use crate::keys::KeyLookup;
@@ -381,6 +381,29 @@ mod tests {
         assert!(decode_batch(&src, &NoKeys, &BatchOptions::default(), &meta[..0]).is_ok());
         let short: Vec<(Arc<Field>, ArrayRef)> = vec![(meta[0].0.clone(), meta[0].1.slice(0, 2))];
         assert!(decode_batch(&src, &NoKeys, &BatchOptions::default(), &short).is_err());
+    }
+
+    #[test]
+    fn list_frames_keep_rows_in_place() {
+        let gas = hex(GAS);
+        let mut src = ListFrames::with_capacity(5);
+        src.push_bytes(&gas);
+        src.push_item(FrameItem::Hex(GAS.into()));
+        src.push_bytes(&[]);
+        src.push_item(FrameItem::Error(InputError::new("bad line", Some(3))));
+        src.push_item(FrameItem::Bytes(&gas));
+        src.set_error(4, InputError::new("overridden", None));
+        src.set_error(1, InputError::new("also overridden", None));
+        src.set_error(9, InputError::new("no such row", None));
+        let mut scratch = Vec::new();
+        assert_eq!(src.len(), 5);
+        assert_eq!(src.frame(0, &mut scratch).unwrap(), &gas[..]);
+        assert_eq!(src.frame(1, &mut scratch).unwrap_err().message, "also overridden");
+        assert_eq!(src.frame(2, &mut scratch).unwrap(), &[] as &[u8]);
+        assert_eq!(src.frame(3, &mut scratch).unwrap_err(), InputError::new("bad line", Some(3)));
+        assert_eq!(src.frame(4, &mut scratch).unwrap_err().message, "overridden");
+        let b = decode_batch(&src, &NoKeys, &BatchOptions::default(), &[]).unwrap();
+        assert_eq!(status_of(&b), ["ok", "frame_error", "frame_error", "frame_error", "frame_error"]);
     }
 
     #[test]

@@ -94,6 +94,63 @@ impl FrameSource for [FrameItem<'_>] {
     }
 }
 
+/// The frames of a list input, compact for the common case: every `bytes` item is a borrowed
+/// slice (16 bytes a row, no tag); the rare others (hex text, copies, input errors) are kept
+/// aside, sorted by row. The Python binding fills it while holding the GIL, then decodes with
+/// the GIL released, so the fewer bytes written per row the shorter that serial step.
+#[derive(Debug, Default)]
+pub struct ListFrames<'a> {
+    bytes: Vec<&'a [u8]>,
+    /// `(row, item)`, rows increasing; `bytes[row]` is an empty placeholder.
+    other: Vec<(usize, FrameItem<'a>)>,
+}
+
+impl<'a> ListFrames<'a> {
+    pub fn with_capacity(n: usize) -> Self {
+        ListFrames { bytes: Vec::with_capacity(n), other: Vec::new() }
+    }
+    pub fn push_bytes(&mut self, b: &'a [u8]) {
+        self.bytes.push(b);
+    }
+    /// Append an item that is not borrowed bytes.
+    pub fn push_item(&mut self, item: FrameItem<'a>) {
+        match item {
+            FrameItem::Bytes(b) => self.bytes.push(b),
+            item => {
+                self.other.push((self.bytes.len(), item));
+                self.bytes.push(&[]);
+            }
+        }
+    }
+    /// Replace row `i` (if it exists) by an input error.
+    pub fn set_error(&mut self, i: usize, e: InputError) {
+        if i >= self.bytes.len() {
+            return;
+        }
+        self.bytes[i] = &[];
+        match self.other.binary_search_by_key(&i, |(r, _)| *r) {
+            Ok(k) => self.other[k].1 = FrameItem::Error(e),
+            Err(k) => self.other.insert(k, (i, FrameItem::Error(e))),
+        }
+    }
+}
+
+impl FrameSource for ListFrames<'_> {
+    fn len(&self) -> usize {
+        self.bytes.len()
+    }
+    fn frame<'s>(&'s self, i: usize, scratch: &'s mut Vec<u8>) -> Result<&'s [u8], InputError> {
+        let b = self.bytes[i];
+        if !b.is_empty() || self.other.is_empty() {
+            return Ok(b);
+        }
+        match self.other.binary_search_by_key(&i, |(r, _)| *r) {
+            Ok(k) => std::slice::from_ref(&self.other[k].1).frame(0, scratch),
+            Err(_) => Ok(b),
+        }
+    }
+}
+
 /// An Arrow array of frames: binary (bytes) or string (hex) in any offset width or view layout.
 /// Null entries become `frame_error` rows.
 pub enum ArrowFrames<'a> {
