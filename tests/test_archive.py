@@ -42,6 +42,16 @@ def test_hex_lines_plain_with_comments_and_bad_lines(tmp_path):
     assert b.counts["records"] == 23
 
 
+def test_line_endings_and_invalid_utf8(tmp_path):
+    # \r\n, a lone \r (universal newlines) and a byte that is not UTF-8 in a metadata field.
+    data = f"received;frame\r\n2024-01-01;{GAS}\r2024-01-0\xff;{HEAT}\r\n\r\n;zz".encode("latin-1")
+    p = write(tmp_path, "crlf.csv", data)
+    t = tel(meterlink.read_archive(p, format="hex"))  # "auto" takes non-UTF-8 bytes for a raw capture
+    assert t["line"] == [2, 3, 5]
+    assert t["received"] == ["2024-01-01", "2024-01-0\ufffd", ""]
+    assert t["status"] == ["ok", "ok", "frame_error"] and "hex" in t["error"][2]
+
+
 def test_timestamp_and_csv_columns(tmp_path):
     p = write(tmp_path, "a.log", f"2024-01-01T00:00:00;{GAS}\n2024-01-01T00:00:15;{HEAT}\n2024-01-01T00:00:30;zz\n2024;x;{GAS}\n")
     t = tel(meterlink.read_archive(p))

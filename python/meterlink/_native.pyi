@@ -9,6 +9,7 @@ __all__ = [
     "FormatCache",
     "FrameSplitter",
     "KeyStore",
+    "LineReader",
     "Record",
     "Telegram",
     "__version__",
@@ -259,6 +260,28 @@ class DecodedBatch:
     def __len__(self) -> int: ...
     @staticmethod
     def concat(batches: List[DecodedBatch]) -> DecodedBatch: ...
+
+@final
+class LineReader:
+    """A text archive (hex, rtl-wmbus, wmbusmeters) fed piece by piece and decoded in batches."""
+
+    def __new__(cls, format: Literal["hex", "rtl-wmbus", "wmbusmeters"]) -> LineReader: ...
+    def feed(self, data: bytes) -> None: ...
+    def decode_next(
+        self,
+        max_rows: int,
+        last: bool = False,
+        keys: Union[_KeyInput, KeyStore, None] = None,
+        link: _Link = "auto",
+        strict: bool = False,
+        tail: Literal["auto", "strict", "keep"] = "auto",
+        threads: Optional[int] = None,
+        index_base: int = 0,
+    ) -> Optional[DecodedBatch]: ...
+    @property
+    def columns(self) -> List[str]: ...
+    @property
+    def lines_read(self) -> int: ...
 
 def _decode_batch(
     frames: Any,

@@ -13,6 +13,7 @@
 //! output is the same whatever the thread count. Each chunk becomes one Arrow record batch.
 
 mod columns;
+mod lines;
 mod source;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -22,6 +23,7 @@ use arrow_schema::{Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
 pub use columns::{record_schema, telegram_schema};
+pub use lines::{LineBatch, LineFormat, LineReader};
 pub use source::{parse_hex_into, ArrowFrames, FrameItem, FrameSource, InputError, ListFrames};
 
 use crate::error::{Error, ErrorKind};

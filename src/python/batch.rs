@@ -426,3 +426,72 @@ pub fn _decode_batch(
     Ok(DecodedBatch { inner: out.unwrap_or_else(|| batch::empty(&meta)) })
 }
 
+
+/// `LineReader(format)`: a text archive (`hex`, `rtl-wmbus`, `wmbusmeters`) fed piece by piece;
+/// `decode_next` parses lines and decodes them, both with the GIL released, `max_rows` telegram
+/// rows at a time (metadata: `line`, then the format's columns).
+#[pyclass(module = "meterlink._native")]
+pub struct LineReader {
+    inner: batch::LineReader,
+}
+
+#[pymethods]
+impl LineReader {
+    #[new]
+    fn new(format: &str) -> PyResult<Self> {
+        let f = batch::LineFormat::parse(format).ok_or_else(|| {
+            PyValueError::new_err(format!("line format must be hex, rtl-wmbus or wmbusmeters, not {format:?}"))
+        })?;
+        Ok(LineReader { inner: batch::LineReader::new(f) })
+    }
+
+    /// Append a piece of the (decompressed) archive.
+    fn feed(&mut self, py: Python<'_>, data: &Bound<'_, PyBytes>) {
+        let bytes = data.as_bytes();
+        let inner = &mut self.inner;
+        py.detach(|| inner.feed(bytes));
+    }
+
+    /// The next `max_rows` rows decoded, fewer at the end (`last`: nothing more will be fed),
+    /// or None when no full batch is ready yet (or nothing is left).
+    #[pyo3(signature = (max_rows, last=false, keys=None, link="auto", strict=false, tail="auto", threads=None, index_base=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn decode_next(
+        &mut self,
+        py: Python<'_>,
+        max_rows: usize,
+        last: bool,
+        keys: Option<&Bound<'_, PyAny>>,
+        link: &str,
+        strict: bool,
+        tail: &str,
+        threads: Option<usize>,
+        index_base: u64,
+    ) -> PyResult<Option<DecodedBatch>> {
+        let decode = decode_options(link, strict, tail)?;
+        if threads == Some(0) {
+            return Err(PyValueError::new_err("threads must be at least 1"));
+        }
+        let keys = keys_arg(py, keys)?;
+        let opts = BatchOptions { decode, chunk_rows: 16 * 1024, threads, index_base };
+        let lookup = keys.lookup();
+        let inner = &mut self.inner;
+        let out = py.detach(|| match inner.next_batch(max_rows, last) {
+            None => Ok(None),
+            Some(rows) => batch::decode_batch(&rows, lookup, &opts, &rows.metadata).map(Some),
+        });
+        Ok(out.map_err(PyValueError::new_err)?.map(|inner| DecodedBatch { inner }))
+    }
+
+    /// The metadata columns after `line` (for `hex`: known once the first content line is read).
+    #[getter]
+    fn columns(&self) -> Vec<String> {
+        self.inner.columns().to_vec()
+    }
+
+    /// Lines read so far.
+    #[getter]
+    fn lines_read(&self) -> u64 {
+        self.inner.lines_read()
+    }
+}

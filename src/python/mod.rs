@@ -62,6 +62,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "FormatCache",
             "FrameSplitter",
             "KeyStore",
+            "LineReader",
             "Record",
             "Telegram",
             "__version__",
@@ -85,6 +86,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<keys::KeyStore>()?;
     m.add_class::<batch::DecodedBatch>()?;
     m.add_class::<batch::ArrowTable>()?;
+    m.add_class::<batch::LineReader>()?;
     m.add_function(wrap_pyfunction!(batch::_decode_batch, m)?)?;
     m.add_function(wrap_pyfunction!(convert::manufacturer_code, m)?)?;
     m.add_function(wrap_pyfunction!(convert::manufacturer_name, m)?)?;
