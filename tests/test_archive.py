@@ -171,6 +171,23 @@ def test_cli_bulk_outputs(tmp_path, capsys):
     assert "telegrams" in capsys.readouterr().err
 
 
+def test_cli_bulk_batches_with_different_dictionaries(tmp_path, capsys):
+    # One telegram per batch, heat first: each batch's quantity dictionary is ordered
+    # differently, which Arrow IPC files cannot replace; the writer stores plain strings.
+    src = write(tmp_path, "in.txt", f"{HEAT}\n{GAS}\nzz\n{HEAT}\n")
+    arrow = str(tmp_path / "o.arrow")
+    assert main(["bulk", src, "-o", arrow, "--batch-size", "1", "-q"]) == 0
+    with pa.ipc.open_file(arrow) as r:
+        t = r.read_all()
+    assert t.column("status").to_pylist() == ["ok", "ok", "frame_error", "ok"]
+    assert [r[2]["quantity"] for r in t.column("records").to_pylist() if r] == ["Volume", "Error flags", "Volume"]
+    assert main(["bulk", src, "-o", str(tmp_path / "o.csv"), "--batch-size", "1", "-q"]) == 0
+    assert main(["bulk", src, "-o", str(tmp_path / "o.parquet"), "--batch-size", "1", "-q"]) == 0
+    # The writer works on a thread of its own: its I/O errors still end the run with status 1.
+    assert main(["bulk", src, "-o", str(tmp_path / "no" / "such" / "dir.parquet")]) == 1
+    assert "meterlink bulk:" in capsys.readouterr().err
+
+
 def test_bundled_sample_archive(tmp_path):
     sample = os.path.join(ROOT, "examples", "sample-archive.txt")
     keys = os.path.join(ROOT, "examples", "sample-keys.csv")

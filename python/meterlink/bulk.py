@@ -14,6 +14,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import queue
+import threading
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 from meterlink._native import ArrowTable, DecodedBatch, KeyStore, _decode_batch
@@ -155,13 +157,30 @@ def _records_path(path: str) -> str:
     return f"{root}.records{ext}"
 
 
+def _plain_type(t: Any) -> Any:
+    """`t` with every dictionary (also inside lists and structs) replaced by its value type."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        return t.value_type
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        f = t.value_field
+        inner = f.with_type(_plain_type(f.type))
+        return pa.list_(inner) if pa.types.is_list(t) else pa.large_list(inner)
+    if pa.types.is_struct(t):
+        return pa.struct([t.field(i).with_type(_plain_type(t.field(i).type)) for i in range(t.num_fields)])
+    return t
+
+
 def _plain(table: Any) -> Any:
-    """Dictionary columns as plain strings (for formats that cannot replace dictionaries)."""
+    """Dictionary columns (also the nested ``records``) as plain strings, for formats that cannot
+    replace a dictionary from one batch to the next (Arrow IPC files, CSV)."""
     import pyarrow as pa
 
     cols = []
     for f, c in zip(table.schema, table.columns):
-        cols.append(c.cast(f.type.value_type) if pa.types.is_dictionary(f.type) else c)
+        t = _plain_type(f.type)
+        cols.append(c if t.equals(f.type) else c.cast(t))
     return pa.table(cols, names=table.column_names)
 
 
@@ -186,10 +205,18 @@ class BatchWriter:
 
     ``layout="nested"`` (Parquet, Arrow, JSON lines): one row per telegram with its records in a
     ``records`` list column. ``layout="split"`` (always for CSV): telegrams to ``path`` and records
-    to ``<stem>.records<ext>``. Binary values become lowercase hex in JSON and CSV."""
+    to ``<stem>.records<ext>``. Binary values become lowercase hex in JSON and CSV. Arrow IPC and
+    CSV store dictionary columns as plain strings (an IPC file cannot change a dictionary between
+    batches). ``background=True`` (default) encodes on a writer thread, overlapped with decoding."""
 
-    def __init__(self, path: str, fmt: Optional[str] = None, layout: str = "nested") -> None:
+    def __init__(self, path: str, fmt: Optional[str] = None, layout: str = "nested", background: bool = True) -> None:
         self.path = path
+        # Encoding Parquet / Arrow / CSV (pyarrow, GIL released) on a thread of its own overlaps
+        # it with reading and decoding the next batches; at most two batches wait for it.
+        self.background = background
+        self._queue: "Optional[queue.Queue[Optional[DecodedBatch]]]" = None
+        self._thread: Optional[threading.Thread] = None
+        self._error: Optional[BaseException] = None
         self.fmt = fmt or output_format(path)
         self.layout = "split" if self.fmt == "csv" else layout
         if self.layout not in ("nested", "split"):
@@ -233,6 +260,35 @@ class BatchWriter:
             w.write_table(table)
 
     def write(self, batch: DecodedBatch) -> None:
+        """Write one batch (on the writer thread when ``background``: a failure is raised by a
+        later ``write`` or by ``close``)."""
+        if self._error is not None:
+            raise self._error
+        if not self.background:
+            self._write_batch(batch)
+            return
+        if self._thread is None:
+            import pyarrow  # noqa: F401  (a missing pyarrow fails here, not on the thread)
+
+            self._queue = queue.Queue(maxsize=2)
+            self._thread = threading.Thread(target=self._drain, name="meterlink-writer", daemon=True)
+            self._thread.start()
+        assert self._queue is not None
+        self._queue.put(batch)
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            if self._error is None:
+                try:
+                    self._write_batch(batch)
+                except BaseException as e:  # raised in the caller's thread by write / close
+                    self._error = e
+
+    def _write_batch(self, batch: DecodedBatch) -> None:
         import pyarrow as pa
 
         def read(t: ArrowTable) -> Any:
@@ -245,9 +301,20 @@ class BatchWriter:
             self._write("records", _records_path(self.path), read(batch.records))
 
     def close(self) -> None:
+        if self._thread is not None:
+            assert self._queue is not None
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
         for w in self._writers.values():
             w.close()
         self._writers.clear()
+        for f in self._files:
+            if not f.closed:
+                f.close()
+        if self._error is not None:
+            e, self._error = self._error, None
+            raise e
 
     def __enter__(self) -> "BatchWriter":
         return self
