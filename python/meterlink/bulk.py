@@ -212,7 +212,7 @@ class BatchWriter:
     def __init__(self, path: str, fmt: Optional[str] = None, layout: str = "nested", background: bool = True) -> None:
         self.path = path
         # Encoding Parquet / Arrow / CSV (pyarrow, GIL released) on a thread of its own overlaps
-        # it with reading and decoding the next batches; at most two batches wait for it.
+        # it with reading and decoding the next batch; at most one batch waits for it (memory).
         self.background = background
         self._queue: "Optional[queue.Queue[Optional[DecodedBatch]]]" = None
         self._thread: Optional[threading.Thread] = None
@@ -270,7 +270,7 @@ class BatchWriter:
         if self._thread is None:
             import pyarrow  # noqa: F401  (a missing pyarrow fails here, not on the thread)
 
-            self._queue = queue.Queue(maxsize=2)
+            self._queue = queue.Queue(maxsize=1)
             self._thread = threading.Thread(target=self._drain, name="meterlink-writer", daemon=True)
             self._thread.start()
         assert self._queue is not None
