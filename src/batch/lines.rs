@@ -438,6 +438,51 @@ mod tests {
         assert_eq!(time_offset("x"), None);
     }
 
+    type Row = (i64, Result<Vec<u8>, String>, Vec<Option<String>>);
+
+    fn summary(b: &[LineBatch]) -> Vec<Row> {
+        let mut out = Vec::new();
+        for batch in b {
+            let f = frames(batch);
+            let l = lines(batch);
+            for (i, (line, frame)) in l.into_iter().zip(f).enumerate() {
+                let meta = batch.metadata[1..].iter().map(|(_, a)| a.as_string::<i32>().iter().nth(i).flatten().map(str::to_string)).collect();
+                out.push((line, frame, meta));
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        // Any bytes, cut anywhere, in any batch size: no panic, and the rows are those of the
+        // whole text read at once.
+        #[test]
+        fn pieces_and_batch_sizes_do_not_change_the_rows(
+            tokens in proptest::collection::vec(proptest::sample::select(vec![
+                &b"0102"[..], b"A", b";", b",", b"\t", b" ", b"\r", b"\n", b"\r\n", b"#", b"0x", b"|",
+                b"telegram=|", b"+1.5", b"\xff", b"frame", b"T1;1;1;", b"zz",
+            ]), 0..60),
+            cuts in proptest::collection::vec(0usize..200, 0..4),
+            max_rows in 1usize..5,
+            format in proptest::sample::select(vec![LineFormat::Hex, LineFormat::RtlWmbus, LineFormat::Wmbusmeters]),
+        ) {
+            let text: Vec<u8> = tokens.concat();
+            let whole = summary(&all(format, &[&text], 1000).0);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(text.len())).collect();
+            cuts.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            for c in cuts {
+                pieces.push(&text[at..c]);
+                at = c;
+            }
+            pieces.push(&text[at..]);
+            let (batches, _) = all(format, &pieces, max_rows);
+            proptest::prop_assert!(batches.iter().all(|b| b.len() <= max_rows && b.len() > 0));
+            proptest::prop_assert_eq!(summary(&batches), whole);
+        }
+    }
+
     #[test]
     fn invalid_utf8_is_replaced_not_fatal() {
         let (b, _) = all(LineFormat::Hex, &[b"t\xff;0102\n"], 9);
