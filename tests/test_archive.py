@@ -183,6 +183,11 @@ def test_cli_bulk_batches_with_different_dictionaries(tmp_path, capsys):
     assert [r[2]["quantity"] for r in t.column("records").to_pylist() if r] == ["Volume", "Error flags", "Volume"]
     assert main(["bulk", src, "-o", str(tmp_path / "o.csv"), "--batch-size", "1", "-q"]) == 0
     assert main(["bulk", src, "-o", str(tmp_path / "o.parquet"), "--batch-size", "1", "-q"]) == 0
+    assert main(["bulk", src, "-o", str(tmp_path / "s.jsonl"), "--layout", "split", "--batch-size", "3", "-q"]) == 0
+    tels = [json.loads(x) for x in open(tmp_path / "s.jsonl")]
+    recs = [json.loads(x) for x in open(tmp_path / "s.records.jsonl")]
+    assert [t["record_count"] for t in tels] == [20, 3, 0, 20] and len(recs) == 43
+    assert recs[20]["frame_index"] == 1 and recs[20]["quantity"] == "Volume" and recs[20]["unit"] == "m^3"
     # The writer works on a thread of its own: its I/O errors still end the run with status 1.
     assert main(["bulk", src, "-o", str(tmp_path / "no" / "such" / "dir.parquet")]) == 1
     assert "meterlink bulk:" in capsys.readouterr().err

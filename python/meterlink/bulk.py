@@ -12,7 +12,6 @@ pyarrow, polars, pandas (via pyarrow) and DuckDB read them without copying.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import queue
 import threading
@@ -238,9 +237,15 @@ class BatchWriter:
             import pyarrow.csv as pacsv
 
             return pacsv.CSVWriter(path, schema)
-        f = open(path, "w", encoding="utf-8")
-        self._files.append(f)
-        return f
+        raise ValueError(f"no table writer for {self.fmt}")
+
+    def _write_jsonl(self, name: str, path: str, table: ArrowTable) -> None:
+        # Encoded in Rust (ArrowTable.to_jsonl); rows of any schema, so nothing to conform.
+        if name not in self._writers:
+            f = open(path, "wb")
+            self._files.append(f)
+            self._writers[name] = f
+        self._writers[name].write(table.to_jsonl())
 
     def _write(self, name: str, path: str, table: Any) -> None:
         if self.fmt in ("arrow", "csv"):
@@ -251,13 +256,7 @@ class BatchWriter:
             self._schemas[name] = table.schema
             self._writers[name] = self._open(name, path, table.schema)
         table = _conform(table, self._schemas[name])
-        w = self._writers[name]
-        if self.fmt == "jsonl":
-            for rb in table.to_batches():
-                for row in rb.to_pylist():
-                    w.write(json.dumps(row, ensure_ascii=False, default=_json_default) + "\n")
-        else:
-            w.write_table(table)
+        self._writers[name].write_table(table)
 
     def write(self, batch: DecodedBatch) -> None:
         """Write one batch (on the writer thread when ``background``: a failure is raised by a
@@ -268,7 +267,8 @@ class BatchWriter:
             self._write_batch(batch)
             return
         if self._thread is None:
-            import pyarrow  # noqa: F401  (a missing pyarrow fails here, not on the thread)
+            if self.fmt != "jsonl":
+                import pyarrow  # noqa: F401  (a missing pyarrow fails here, not on the thread)
 
             self._queue = queue.Queue(maxsize=1)
             self._thread = threading.Thread(target=self._drain, name="meterlink-writer", daemon=True)
@@ -289,6 +289,13 @@ class BatchWriter:
                     self._error = e
 
     def _write_batch(self, batch: DecodedBatch) -> None:
+        if self.fmt == "jsonl":
+            if self.layout == "nested":
+                self._write_jsonl("telegrams", self.path, batch.nested())
+            else:
+                self._write_jsonl("telegrams", self.path, batch.telegrams)
+                self._write_jsonl("records", _records_path(self.path), batch.records)
+            return
         import pyarrow as pa
 
         def read(t: ArrowTable) -> Any:
@@ -321,14 +328,6 @@ class BatchWriter:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (bytes, bytearray, memoryview)):
-        return bytes(o).hex()
-    if hasattr(o, "isoformat"):
-        return o.isoformat()
-    return str(o)
 
 
 def _hex_binary(table: Any) -> Any:

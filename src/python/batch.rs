@@ -67,6 +67,34 @@ impl ArrowTable {
         self.schema.fields().iter().map(|f| f.name().clone()).collect()
     }
 
+    /// The rows as JSON lines (UTF-8 `bytes`, one object per row and line, keys in column
+    /// order): nulls written as `null`, binary as lowercase hex, dictionary columns as their
+    /// strings, nested records as arrays of objects. Encoded by arrow-json, the record batches
+    /// in parallel (rayon), GIL released.
+    fn to_jsonl<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        use rayon::prelude::*;
+        let encode = |b: &RecordBatch| -> Result<Vec<u8>, arrow_schema::ArrowError> {
+            let mut w = arrow_json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
+            w.write(b)?;
+            w.finish()?;
+            Ok(w.into_inner())
+        };
+        let batches = &self.batches;
+        let parts = py.detach(|| batches.par_iter().map(encode).collect::<Result<Vec<_>, _>>());
+        let parts = parts.map_err(|e| PyValueError::new_err(format!("cannot write JSON lines: {e}")))?;
+        let len = parts.iter().map(Vec::len).sum();
+        PyBytes::new_with(py, len, |buf| {
+            let mut at = 0;
+            for p in &parts {
+                buf[at..at + p.len()].copy_from_slice(p);
+                at += p.len();
+            }
+            Ok(())
+        })
+    }
+
     /// A `pyarrow.Table` (zero-copy).
     fn to_pyarrow<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let pa = slf.py().import("pyarrow")?;
