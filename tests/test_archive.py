@@ -202,3 +202,32 @@ def test_bundled_sample_archive(tmp_path):
     assert c["no_key"] + c["security_error"] <= 3
     lines = [ln for ln in open(sample) if ln.strip() and not ln.startswith("#")]
     assert c["frames"] == len(lines)
+
+
+def test_parquet_writer_round_trip_and_conformed_schemas(tmp_path):
+    import pyarrow.parquet as pq
+
+    from meterlink.bulk import BatchWriter, _plain
+
+    # Two pieces with different metadata columns: the second is conformed to the first's
+    # schema (its extra column dropped, the missing one null).
+    first = meterlink.decode_batch([bytes.fromhex(GAS), b"\x01", bytes.fromhex(HEAT)], metadata={"ts": ["a", "b", "c"]})
+    second = meterlink.decode_batch([bytes.fromhex(HEAT)], metadata={"rssi": [-71]})
+    out = str(tmp_path / "w.parquet")
+    with BatchWriter(out, threads=2) as w:
+        w.write(first)
+        w.write(second)
+    t = pq.read_table(out)
+    assert pq.ParquetFile(out).metadata.num_row_groups == 2
+    assert t.column_names == first.nested().column_names and "rssi" not in t.column_names
+    assert t.column("ts").to_pylist() == ["a", "b", "c", None]
+    assert pa.types.is_dictionary(t.schema.field("status").type)  # the Arrow schema is stored
+    names = t.column_names
+    want = _plain(first.nested().to_pyarrow()).to_pylist()
+    want += [{k: r.get(k) for k in names} for r in _plain(second.nested().to_pyarrow()).to_pylist()]
+    assert _plain(t).to_pylist() == want
+    # Split layout: telegrams and records, each its own file.
+    with BatchWriter(str(tmp_path / "s.parquet"), layout="split") as w:
+        w.write(first)
+    assert pq.read_table(tmp_path / "s.records.parquet").num_rows == 23
+    assert pq.read_table(tmp_path / "s.parquet").column("status").to_pylist() == ["ok", "frame_error", "ok"]

@@ -10,6 +10,7 @@ __all__ = [
     "FrameSplitter",
     "KeyStore",
     "LineReader",
+    "ParquetWriter",
     "Record",
     "Telegram",
     "__version__",
@@ -283,6 +284,14 @@ class LineReader:
     def columns(self) -> List[str]: ...
     @property
     def lines_read(self) -> int: ...
+
+@final
+class ParquetWriter:
+    """A Parquet file (zstd) with the first table's schema; one row group per ``write``."""
+
+    def __new__(cls, path: str, table: ArrowTable, threads: Optional[int] = None) -> ParquetWriter: ...
+    def write(self, table: ArrowTable) -> None: ...
+    def close(self) -> None: ...
 
 def _decode_batch(
     frames: Any,

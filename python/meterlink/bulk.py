@@ -17,7 +17,7 @@ import queue
 import threading
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
-from meterlink._native import ArrowTable, DecodedBatch, KeyStore, _decode_batch
+from meterlink._native import ArrowTable, DecodedBatch, KeyStore, ParquetWriter, _decode_batch
 from meterlink.keys import load_keys
 
 __all__ = ["ArrowTable", "BatchWriter", "DecodedBatch", "STATUSES", "decode_batch", "iter_decode", "output_format"]
@@ -206,10 +206,20 @@ class BatchWriter:
     ``records`` list column. ``layout="split"`` (always for CSV): telegrams to ``path`` and records
     to ``<stem>.records<ext>``. Binary values become lowercase hex in JSON and CSV. Arrow IPC and
     CSV store dictionary columns as plain strings (an IPC file cannot change a dictionary between
-    batches). ``background=True`` (default) encodes on a writer thread, overlapped with decoding."""
+    batches). ``background=True`` (default) encodes on a writer thread, overlapped with decoding.
+    Parquet (zstd, one row group a batch, column chunks encoded on ``threads`` threads) and JSON
+    lines are written by meterlink itself; Arrow IPC and CSV through pyarrow."""
 
-    def __init__(self, path: str, fmt: Optional[str] = None, layout: str = "nested", background: bool = True) -> None:
+    def __init__(
+        self,
+        path: str,
+        fmt: Optional[str] = None,
+        layout: str = "nested",
+        background: bool = True,
+        threads: Optional[int] = None,
+    ) -> None:
         self.path = path
+        self.threads = threads
         # Encoding Parquet / Arrow / CSV (pyarrow, GIL released) on a thread of its own overlaps
         # it with reading and decoding the next batch; at most one batch waits for it (memory).
         self.background = background
@@ -225,10 +235,6 @@ class BatchWriter:
         self._files: List[Any] = []
 
     def _open(self, name: str, path: str, schema: Any) -> Any:
-        if self.fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            return pq.ParquetWriter(path, schema, compression="zstd")
         if self.fmt == "arrow":
             import pyarrow as pa
 
@@ -238,6 +244,13 @@ class BatchWriter:
 
             return pacsv.CSVWriter(path, schema)
         raise ValueError(f"no table writer for {self.fmt}")
+
+    def _write_parquet(self, name: str, path: str, table: ArrowTable) -> None:
+        # Encoded in Rust (ParquetWriter: arrow-rs, column chunks in parallel); one row group a
+        # batch; later tables are conformed to the first one's schema there.
+        if name not in self._writers:
+            self._writers[name] = ParquetWriter(path, table, threads=self.threads)
+        self._writers[name].write(table)
 
     def _write_jsonl(self, name: str, path: str, table: ArrowTable) -> None:
         # Encoded in Rust (ArrowTable.to_jsonl); rows of any schema, so nothing to conform.
@@ -267,7 +280,7 @@ class BatchWriter:
             self._write_batch(batch)
             return
         if self._thread is None:
-            if self.fmt != "jsonl":
+            if self.fmt not in ("jsonl", "parquet"):
                 import pyarrow  # noqa: F401  (a missing pyarrow fails here, not on the thread)
 
             self._queue = queue.Queue(maxsize=1)
@@ -289,12 +302,13 @@ class BatchWriter:
                     self._error = e
 
     def _write_batch(self, batch: DecodedBatch) -> None:
-        if self.fmt == "jsonl":
+        native = {"jsonl": self._write_jsonl, "parquet": self._write_parquet}.get(self.fmt)
+        if native is not None:
             if self.layout == "nested":
-                self._write_jsonl("telegrams", self.path, batch.nested())
+                native("telegrams", self.path, batch.nested())
             else:
-                self._write_jsonl("telegrams", self.path, batch.telegrams)
-                self._write_jsonl("records", _records_path(self.path), batch.records)
+                native("telegrams", self.path, batch.telegrams)
+                native("records", _records_path(self.path), batch.records)
             return
         import pyarrow as pa
 

@@ -162,7 +162,7 @@ def _cmd_bulk(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -
     progress = _Progress(err, bool(show))
     start = time.monotonic()
     try:
-        with BatchWriter(ns.output, fmt, layout=ns.layout) as writer:
+        with BatchWriter(ns.output, fmt, layout=ns.layout, threads=ns.threads) as writer:
             for i, path in enumerate(ns.inputs):
                 reader = iter_batches(
                     path, format=ns.format, keys=keys, link=ns.link, threads=ns.threads,

@@ -27,6 +27,15 @@ pub struct ArrowTable {
     batches: Vec<RecordBatch>,
 }
 
+impl ArrowTable {
+    pub(crate) fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+    pub(crate) fn batches(&self) -> &[RecordBatch] {
+        &self.batches
+    }
+}
+
 #[pymethods]
 impl ArrowTable {
     /// The Arrow C stream of the table's record batches (Arrow PyCapsule interface).

@@ -6,6 +6,7 @@ mod batch;
 mod convert;
 mod encode;
 mod keys;
+mod parquet;
 mod reassembly;
 mod splitter;
 mod telegram;
@@ -63,6 +64,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "FrameSplitter",
             "KeyStore",
             "LineReader",
+            "ParquetWriter",
             "Record",
             "Telegram",
             "__version__",
@@ -87,6 +89,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<batch::DecodedBatch>()?;
     m.add_class::<batch::ArrowTable>()?;
     m.add_class::<batch::LineReader>()?;
+    m.add_class::<parquet::ParquetWriter>()?;
     m.add_function(wrap_pyfunction!(batch::_decode_batch, m)?)?;
     m.add_function(wrap_pyfunction!(convert::manufacturer_code, m)?)?;
     m.add_function(wrap_pyfunction!(convert::manufacturer_name, m)?)?;
