@@ -231,3 +231,17 @@ def test_parquet_writer_round_trip_and_conformed_schemas(tmp_path):
         w.write(first)
     assert pq.read_table(tmp_path / "s.records.parquet").num_rows == 23
     assert pq.read_table(tmp_path / "s.parquet").column("status").to_pylist() == ["ok", "frame_error", "ok"]
+
+
+def test_bulk_parquet_reads_in_polars_and_duckdb(tmp_path):
+    pl = pytest.importorskip("polars")
+    duckdb = pytest.importorskip("duckdb")
+    src = write(tmp_path, "in.txt", f"2024-01-01;{GAS}\n2024-01-02;zz\n2024-01-03;{HEAT}\n")
+    out = str(tmp_path / "o.parquet")
+    assert main(["bulk", src, "-o", out, "-q", "--batch-size", "2"]) == 0
+    df = pl.read_parquet(out)
+    assert df["status"].to_list() == ["ok", "frame_error", "ok"] and df["records"].list.len().to_list() == [3, 0, 20]
+    rows = duckdb.sql(
+        f"select r.quantity, r.unit, r.value from (select unnest(records) as r from '{out}') where r.record_index = 0"
+    ).fetchall()
+    assert rows == [("Volume", "m^3", 28504.27), ("Fabrication number", None, 78563412.0)]
