@@ -163,6 +163,11 @@ def test_cli_bulk_outputs(tmp_path, capsys):
     assert pacsv.read_csv(str(tmp_path / "o.records.csv")).num_rows == 23
     assert main(["bulk", src, "-o", str(tmp_path / "o.parquet"), "--layout", "split", "-q"]) == 0
     assert pq.read_table(tmp_path / "o.records.parquet").num_rows == 23
+    # An input without a telegram still gives an output file: empty, with the schema.
+    empty = write(tmp_path, "empty.txt", "# nothing here\n\n")
+    assert main(["bulk", empty, "-o", str(tmp_path / "e.parquet"), "-q"]) == 0
+    e = pq.read_table(tmp_path / "e.parquet")
+    assert e.num_rows == 0 and "status" in e.column_names and "records" in e.column_names
     # Usage and I/O errors are the only failures.
     assert main(["bulk", src, "-o", str(tmp_path / "o.xyz")]) == 2
     assert main(["bulk", str(tmp_path / "missing.txt"), "-o", out]) == 1

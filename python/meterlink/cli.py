@@ -181,6 +181,9 @@ def _cmd_bulk(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -
                     if frac is not None and len(ns.inputs) > 1:
                         frac = (i + frac) / len(ns.inputs)
                     progress.update(totals["frames"], frac)
+            if totals["frames"] == 0:
+                # No telegram at all: still write the file, empty, with the table schema.
+                writer.write(meterlink.decode_batch([]))
             progress.update(totals["frames"], 1.0, force=True)
     except OSError as e:
         progress.close()
