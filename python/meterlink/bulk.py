@@ -220,8 +220,9 @@ class BatchWriter:
     ) -> None:
         self.path = path
         self.threads = threads
-        # Encoding Parquet / Arrow / CSV (pyarrow, GIL released) on a thread of its own overlaps
-        # it with reading and decoding the next batch; at most one batch waits for it (memory).
+        # Encoding (Parquet and JSON lines in Rust, Arrow IPC and CSV in pyarrow; the GIL
+        # released either way) on a thread of its own overlaps it with reading and decoding the
+        # next batch; at most one batch waits for it (memory).
         self.background = background
         self._queue: "Optional[queue.Queue[Optional[DecodedBatch]]]" = None
         self._thread: Optional[threading.Thread] = None
