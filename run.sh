@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # meterlink: one script for the two README commands.
 #   ./run.sh        set up .venv, build meterlink, bulk-decode the bundled sample archive to Parquet
-#   ./run.sh test   set up .venv, build meterlink, run every test (Rust, clippy, pytest, stubtest)
+#   ./run.sh test   set up .venv, build meterlink, run every test (Rust, clippy, pytest, stubtest, mypy)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -40,6 +40,8 @@ test)
     cargo clippy --quiet --lib --features python -- -D warnings
     echo "== stubtest"
     "$VPY" -m mypy.stubtest meterlink._native --allowlist .ci/stubtest-allowlist.txt
+    echo "== mypy"
+    "$VPY" -m mypy
     echo "== pytest"
     "$VPY" -m pytest -q
     ;;

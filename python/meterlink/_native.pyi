@@ -296,9 +296,9 @@ class ParquetWriter:
 def _decode_batch(
     frames: Any,
     keys: Union[_KeyInput, KeyStore, None] = None,
-    link: _Link = "auto",
+    link: str = "auto",
     strict: bool = False,
-    tail: Literal["auto", "strict", "keep"] = "auto",
+    tail: str = "auto",
     threads: Optional[int] = None,
     column: Optional[str] = None,
     index_base: int = 0,

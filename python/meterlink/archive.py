@@ -110,7 +110,7 @@ def open_input(path: Union[str, "os.PathLike[str]", IO[bytes]]) -> Tuple[IO[byte
     if magic.startswith(_GZIP):
         stream = gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[assignment]
     elif magic.startswith(_ZSTD):
-        stream = io.BufferedReader(_zstd_reader(buffered), 1 << 16)  # type: ignore[arg-type]
+        stream = io.BufferedReader(_zstd_reader(buffered), 1 << 16)  # type: ignore[arg-type, type-var]
     else:
         stream = buffered
     return stream, counter, size
@@ -276,7 +276,8 @@ class ArchiveReader:
 
         def flush() -> DecodedBatch:
             b = self._decode(list(frames), metadata={"offset": offsets[:], "length": lengths[:]}, errors=errors[:])
-            frames.clear(), offsets.clear(), lengths.clear(), errors.clear()
+            for column in (frames, offsets, lengths, errors):
+                column.clear()
             return b
 
         while True:

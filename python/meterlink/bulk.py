@@ -83,7 +83,7 @@ def decode_batch(
     byte offset; an encrypted telegram without a key has status ``no_key`` (header only).
     """
     store = _keys(keys)
-    kw = dict(link=link, strict=strict, tail=tail, threads=threads)
+    kw: Dict[str, Any] = dict(link=link, strict=strict, tail=tail, threads=threads)
     if isinstance(frames, (list, tuple)) or _is_arrow(frames):
         return _decode_batch(frames, store, column=column, metadata=metadata, **kw)
     if isinstance(frames, (bytes, bytearray, memoryview, str)):
