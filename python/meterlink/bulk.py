@@ -183,22 +183,6 @@ def _plain(table: Any) -> Any:
     return pa.table(cols, names=table.column_names)
 
 
-def _conform(table: Any, schema: Any) -> Any:
-    """`table` with exactly the columns of `schema` (missing ones null, extra ones dropped)."""
-    import pyarrow as pa
-
-    if table.schema.equals(schema):
-        return table
-    cols = []
-    for f in schema:
-        if f.name in table.column_names:
-            c = table.column(f.name)
-            cols.append(c if c.type.equals(f.type) else c.cast(f.type))
-        else:
-            cols.append(pa.nulls(table.num_rows, f.type))
-    return pa.table(cols, schema=schema)
-
-
 class BatchWriter:
     """Writes :class:`DecodedBatch` pieces to one output file.
 
@@ -261,16 +245,21 @@ class BatchWriter:
             self._writers[name] = f
         self._writers[name].write(table.to_jsonl())
 
-    def _write(self, name: str, path: str, table: Any) -> None:
-        if self.fmt in ("arrow", "csv"):
-            table = _plain(table)
+    def _write(self, name: str, path: str, table: ArrowTable) -> None:
+        import pyarrow as pa
+
+        # The file has the first table's schema; later ones are conformed to it (in Rust, as
+        # ParquetWriter does).
+        if name in self._schemas:
+            table = table.conform(self._schemas[name])
+        else:
+            self._schemas[name] = pa.schema(table)
+        t = _plain(pa.RecordBatchReader.from_stream(table).read_all())
         if self.fmt == "csv":
-            table = _hex_binary(table)
+            t = _hex_binary(t)
         if name not in self._writers:
-            self._schemas[name] = table.schema
-            self._writers[name] = self._open(name, path, table.schema)
-        table = _conform(table, self._schemas[name])
-        self._writers[name].write_table(table)
+            self._writers[name] = self._open(name, path, t.schema)
+        self._writers[name].write_table(t)
 
     def write(self, batch: DecodedBatch) -> None:
         """Write one batch (on the writer thread when ``background``: a failure is raised by a
@@ -303,24 +292,13 @@ class BatchWriter:
                     self._error = e
 
     def _write_batch(self, batch: DecodedBatch) -> None:
-        native = {"jsonl": self._write_jsonl, "parquet": self._write_parquet}.get(self.fmt)
-        if native is not None:
-            if self.layout == "nested":
-                native("telegrams", self.path, batch.nested())
-            else:
-                native("telegrams", self.path, batch.telegrams)
-                native("records", _records_path(self.path), batch.records)
-            return
-        import pyarrow as pa
-
-        def read(t: ArrowTable) -> Any:
-            return pa.RecordBatchReader.from_stream(t).read_all()
-
+        # Parquet and JSON lines are encoded in Rust; Arrow IPC and CSV through pyarrow.
+        write = {"jsonl": self._write_jsonl, "parquet": self._write_parquet}.get(self.fmt, self._write)
         if self.layout == "nested":
-            self._write("telegrams", self.path, read(batch.nested()))
+            write("telegrams", self.path, batch.nested())
         else:
-            self._write("telegrams", self.path, read(batch.telegrams))
-            self._write("records", _records_path(self.path), read(batch.records))
+            write("telegrams", self.path, batch.telegrams)
+            write("records", _records_path(self.path), batch.records)
 
     def close(self) -> None:
         if self._thread is not None:

@@ -105,12 +105,14 @@ impl FrameSource for LineBatch {
         self.frames.len()
     }
     fn frame<'s>(&'s self, i: usize, scratch: &'s mut Vec<u8>) -> Result<&'s [u8], InputError> {
-        if !self.errors.is_empty() {
+        let text = self.frames.value(i);
+        // Error rows hold empty text: only those are looked up.
+        if text.is_empty() && !self.errors.is_empty() {
             if let Ok(k) = self.errors.binary_search_by_key(&i, |(r, _)| *r) {
                 return Err(InputError::new(self.errors[k].1.clone(), None));
             }
         }
-        parse_hex_into(self.frames.value(i), scratch)?;
+        parse_hex_into(text, scratch)?;
         Ok(scratch)
     }
 }

@@ -104,6 +104,17 @@ impl ArrowTable {
         })
     }
 
+    /// This table with the columns of `schema` (anything with `__arrow_c_schema__`), by name:
+    /// missing ones null, others cast where the type differs, extra ones dropped. For writers
+    /// whose file has one schema while later batches carry other metadata columns.
+    fn conform(&self, py: Python<'_>, schema: pyo3_arrow::PySchema) -> PyResult<ArrowTable> {
+        let schema = schema.into_inner();
+        let batches = py
+            .detach(|| self.batches.iter().map(|b| conform(b, &schema)).collect::<Result<Vec<_>, _>>())
+            .map_err(|e| PyValueError::new_err(format!("cannot conform the table: {e}")))?;
+        Ok(ArrowTable { schema, batches })
+    }
+
     /// A `pyarrow.Table` (zero-copy).
     fn to_pyarrow<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let pa = slf.py().import("pyarrow")?;
@@ -124,6 +135,24 @@ impl ArrowTable {
     fn __repr__(&self) -> String {
         format!("<ArrowTable {} rows, {} columns: {}>", self.num_rows(), self.schema.fields().len(), self.column_names().join(", "))
     }
+}
+
+/// `b` with the columns of `schema`, by name: missing ones null, others cast where the type
+/// differs, extra ones dropped.
+pub(crate) fn conform(b: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    if b.schema().fields() == schema.fields() {
+        return RecordBatch::try_new(schema.clone(), b.columns().to_vec());
+    }
+    let cols: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| match b.column_by_name(f.name()) {
+            Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
+            Some(c) => arrow_cast::cast(c, f.data_type()),
+            None => Ok(arrow_array::new_null_array(f.data_type(), b.num_rows())),
+        })
+        .collect::<Result<_, _>>()?;
+    RecordBatch::try_new(schema.clone(), cols)
 }
 
 /// The result of `decode_batch`: `telegrams` (one row per input frame, in input order) and
@@ -369,6 +398,22 @@ fn split_struct(a: &ArrayRef, column: Option<&str>) -> PyResult<(ArrayRef, Vec<(
     Ok((s.column(pos).clone(), meta))
 }
 
+/// The batch options of the `link=`, `strict=`, `tail=` and `threads=` arguments.
+fn batch_options(
+    link: &str,
+    strict: bool,
+    tail: &str,
+    threads: Option<usize>,
+    index_base: u64,
+    chunk_rows: usize,
+) -> PyResult<BatchOptions> {
+    let decode = decode_options(link, strict, tail)?;
+    if threads == Some(0) {
+        return Err(PyValueError::new_err("threads must be at least 1"));
+    }
+    Ok(BatchOptions { decode, chunk_rows, threads, index_base })
+}
+
 /// `_decode_batch(frames, keys=None, link="auto", strict=False, tail="auto", threads=None,
 /// column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384)`: the native batch
 /// decoder behind `meterlink.decode_batch`.
@@ -389,12 +434,8 @@ pub fn _decode_batch(
     errors: Option<Vec<(usize, String)>>,
     chunk_rows: usize,
 ) -> PyResult<DecodedBatch> {
-    let decode = decode_options(link, strict, tail)?;
-    if threads == Some(0) {
-        return Err(PyValueError::new_err("threads must be at least 1"));
-    }
+    let mut opts = batch_options(link, strict, tail, threads, index_base, chunk_rows)?;
     let keys = keys_arg(py, keys)?;
-    let mut opts = BatchOptions { decode, chunk_rows, threads, index_base };
     let mut meta: Vec<(FieldRef, ArrayRef)> = Vec::new();
     if let Some(m) = metadata {
         for (k, v) in m.iter() {
@@ -463,7 +504,6 @@ pub fn _decode_batch(
     Ok(DecodedBatch { inner: out.unwrap_or_else(|| batch::empty(&meta)) })
 }
 
-
 /// `LineReader(format)`: a text archive (`hex`, `rtl-wmbus`, `wmbusmeters`) fed piece by piece;
 /// `decode_next` parses lines and decodes them, both with the GIL released, `max_rows` telegram
 /// rows at a time (metadata: `line`, then the format's columns).
@@ -505,12 +545,8 @@ impl LineReader {
         threads: Option<usize>,
         index_base: u64,
     ) -> PyResult<Option<DecodedBatch>> {
-        let decode = decode_options(link, strict, tail)?;
-        if threads == Some(0) {
-            return Err(PyValueError::new_err("threads must be at least 1"));
-        }
+        let opts = batch_options(link, strict, tail, threads, index_base, BatchOptions::default().chunk_rows)?;
         let keys = keys_arg(py, keys)?;
-        let opts = BatchOptions { decode, chunk_rows: 16 * 1024, threads, index_base };
         let lookup = keys.lookup();
         let inner = &mut self.inner;
         let out = py.detach(|| match inner.next_batch(max_rows, last) {

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::sync::Arc;
 
-use arrow_array::{new_null_array, ArrayRef, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, SchemaRef};
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowLeafColumn, ArrowRowGroupWriterFactory};
 use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
@@ -24,7 +24,7 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use rayon::prelude::*;
 
-use super::batch::ArrowTable;
+use super::batch::{conform, ArrowTable};
 use crate::batch;
 
 struct Open {
@@ -51,24 +51,6 @@ fn err(e: ParquetError) -> PyErr {
 
 fn arrow_err(e: ArrowError) -> PyErr {
     PyValueError::new_err(format!("cannot write Parquet: {e}"))
-}
-
-/// `b` with the columns of `schema`, by name: missing ones null, others cast where the type
-/// differs, extra ones dropped.
-fn conform(b: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
-    if b.schema().fields() == schema.fields() {
-        return RecordBatch::try_new(schema.clone(), b.columns().to_vec());
-    }
-    let cols: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| match b.column_by_name(f.name()) {
-            Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
-            Some(c) => arrow_cast::cast(c, f.data_type()),
-            None => Ok(new_null_array(f.data_type(), b.num_rows())),
-        })
-        .collect::<Result<_, _>>()?;
-    RecordBatch::try_new(schema.clone(), cols)
 }
 
 impl Open {
