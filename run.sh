@@ -33,11 +33,15 @@ main)
         -o out/sample-archive.parquet
     ;;
 test)
-    echo "== cargo test"
-    cargo test --quiet
+    echo "== core crate: no PyO3, Arrow or rayon in its dependency tree"
+    if cargo tree -p meterlink -e normal,build --prefix none | grep -E '^(pyo3|arrow|parquet|rayon)'; then
+        echo "crates/meterlink depends on the crates above; the core must not" >&2
+        exit 1
+    fi
+    echo "== cargo test (core, Arrow crate)"
+    cargo test --quiet --workspace --exclude meterlink-python
     echo "== cargo clippy"
-    cargo clippy --quiet --all-targets -- -D warnings
-    cargo clippy --quiet --lib --features python -- -D warnings
+    cargo clippy --quiet --workspace --all-targets -- -D warnings
     echo "== stubtest"
     "$VPY" -m mypy.stubtest meterlink._native --allowlist .ci/stubtest-allowlist.txt
     echo "== mypy"

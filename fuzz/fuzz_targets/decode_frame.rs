@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meterlink::telegram::LinkMode;
+use meterlink::mbus::telegram::LinkMode;
 use meterlink::{decode, DecodeOptions};
 
 fuzz_target!(|data: &[u8]| {
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
                 let _ = r.dib.get(&tg.payload);
                 let _ = r.vib.get(&tg.payload);
                 let _ = r.data.get(&tg.payload);
-                let _ = meterlink::records::describe(r, &tg.payload);
+                let _ = meterlink::mbus::records::describe(r, &tg.payload);
             }
         }
     }

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meterlink::batch::{self, BatchOptions, FrameSource, LineFormat, LineReader};
+use meterlink_arrow::{self as batch, BatchOptions, FrameSource, LineFormat, LineReader};
 use meterlink::keys::NoKeys;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meterlink::link::splitter::{Piece, Splitter};
+use meterlink::mbus::link::splitter::{Piece, Splitter};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&chunk, rest)) = data.split_first() else { return };
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         while let Some(p) = s.next_piece() {
             match p {
                 Piece::Frame { bytes, .. } => {
-                    meterlink::link::wired::parse(&bytes).expect("splitter returned a bad frame");
+                    meterlink::mbus::link::wired::parse(&bytes).expect("splitter returned a bad frame");
                     total += bytes.len() as u64;
                 }
                 Piece::Skipped { len, .. } => total += len,

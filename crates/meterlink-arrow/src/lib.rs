@@ -1,0 +1,428 @@
+//! Bulk decoding: many frames in, two Arrow tables out.
+//!
+//! [`decode_batch`] decodes every frame of a [`FrameSource`] (a slice of byte strings, an Arrow
+//! binary / string (hex) array, or items that already failed upstream) and returns
+//! - `telegrams`: exactly one row per input frame, in input order, with a `status`
+//!   (`ok`, `no_key`, `frame_error`, `decode_error`, `security_error`), the error and its offset,
+//!   the link and TPL header fields and any metadata columns the caller passed along;
+//! - `records`: one row per data record, with `frame_index` pointing at the telegram row.
+//!
+//! The input is cut into chunks of at most [`BatchOptions::chunk_rows`] frames (fewer for
+//! inputs under 32 full chunks, so that threads share the work evenly); chunks are decoded on a
+//! rayon pool (or on the calling thread for `threads == 1`) and collected in input order, so the
+//! output is the same whatever the thread count. Each chunk becomes one Arrow record batch.
+
+mod columns;
+mod lines;
+mod source;
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{Field, Schema, SchemaRef};
+use rayon::prelude::*;
+
+pub use columns::{record_schema, telegram_schema};
+pub use lines::{LineBatch, LineFormat, LineReader};
+pub use source::{parse_hex_into, ArrowFrames, FrameItem, FrameSource, InputError, ListFrames};
+
+use meterlink::error::{Error, ErrorKind};
+use meterlink::keys::KeyLookup;
+use meterlink::mbus::telegram::{decode_into, DecodeOptions, LinkInfo, Telegram};
+use columns::{RecordColumns, TelegramColumns};
+
+/// A telegram row's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Ok,
+    /// Encrypted and no key was known (header only, no records).
+    NoKey,
+    FrameError,
+    DecodeError,
+    SecurityError,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [Status::Ok, Status::NoKey, Status::FrameError, Status::DecodeError, Status::SecurityError];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::NoKey => "no_key",
+            Status::FrameError => "frame_error",
+            Status::DecodeError => "decode_error",
+            Status::SecurityError => "security_error",
+        }
+    }
+
+    pub fn of_error(e: &Error) -> Status {
+        match e.kind() {
+            ErrorKind::Frame => Status::FrameError,
+            ErrorKind::Decode => Status::DecodeError,
+            ErrorKind::Security => Status::SecurityError,
+        }
+    }
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// How many telegram rows ended with each [`Status`] (indexed like [`Status::ALL`]), and the
+/// number of record rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub status: [u64; 5],
+    pub records: u64,
+}
+
+impl Counts {
+    pub fn get(&self, s: Status) -> u64 {
+        self.status[s.slot()]
+    }
+    pub fn frames(&self) -> u64 {
+        self.status.iter().sum()
+    }
+    pub fn add(&mut self, o: &Counts) {
+        for (a, b) in self.status.iter_mut().zip(o.status) {
+            *a += b;
+        }
+        self.records += o.records;
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct BatchOptions {
+    pub decode: DecodeOptions,
+    /// Most frames per output record batch (and per unit of parallel work); see `chunk_len`.
+    pub chunk_rows: usize,
+    /// Worker threads: `None` uses the global rayon pool, `Some(1)` the calling thread, `Some(n)`
+    /// a cached pool of `n` threads.
+    pub threads: Option<usize>,
+    /// Value of the `index` column of the first frame (for inputs decoded piecewise).
+    pub index_base: u64,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions { decode: DecodeOptions::default(), chunk_rows: 16 * 1024, threads: None, index_base: 0 }
+    }
+}
+
+/// The decoded tables: record batches (one per chunk) and their schemas.
+#[derive(Clone, Debug)]
+pub struct DecodedBatch {
+    pub telegram_schema: SchemaRef,
+    pub telegrams: Vec<RecordBatch>,
+    pub record_schema: SchemaRef,
+    pub records: Vec<RecordBatch>,
+    pub counts: Counts,
+}
+
+impl DecodedBatch {
+    /// Number of telegram rows (= input frames).
+    pub fn num_frames(&self) -> usize {
+        self.telegrams.iter().map(|b| b.num_rows()).sum()
+    }
+
+    /// Append `other` (decoded from the frames after these). Fails when the telegram schemas
+    /// differ (different metadata columns).
+    pub fn extend(&mut self, other: DecodedBatch) -> Result<(), String> {
+        if self.telegrams.is_empty() && self.counts.frames() == 0 {
+            *self = other;
+            return Ok(());
+        }
+        if other.telegram_schema != self.telegram_schema {
+            return Err("the batches carry different metadata columns".into());
+        }
+        self.telegrams.extend(other.telegrams);
+        self.records.extend(other.records);
+        self.counts.add(&other.counts);
+        Ok(())
+    }
+}
+
+/// An empty result with the given metadata columns.
+pub fn empty(metadata: &[(Arc<Field>, ArrayRef)]) -> DecodedBatch {
+    DecodedBatch {
+        telegram_schema: schema_with(metadata),
+        telegrams: Vec::new(),
+        record_schema: record_schema(),
+        records: Vec::new(),
+        counts: Counts::default(),
+    }
+}
+
+/// An empty result with the schemas of `b`.
+pub fn empty_like(b: &DecodedBatch) -> DecodedBatch {
+    DecodedBatch {
+        telegram_schema: b.telegram_schema.clone(),
+        telegrams: Vec::new(),
+        record_schema: b.record_schema.clone(),
+        records: Vec::new(),
+        counts: Counts::default(),
+    }
+}
+
+fn schema_with(metadata: &[(Arc<Field>, ArrayRef)]) -> SchemaRef {
+    if metadata.is_empty() {
+        return telegram_schema();
+    }
+    let base = telegram_schema();
+    let mut fields: Vec<Arc<Field>> = base.fields().iter().cloned().collect();
+    fields.extend(metadata.iter().map(|(f, _)| f.clone()));
+    Arc::new(Schema::new(fields))
+}
+
+/// A rayon pool with `n` threads, created once per distinct `n` and kept.
+pub fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>, String> {
+    type Pools = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
+    static POOLS: OnceLock<Pools> = OnceLock::new();
+    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = pools.iter().find(|(k, _)| *k == n) {
+        return Ok(p.clone());
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("meterlink-{i}"))
+            .build()
+            .map_err(|e| e.to_string())?,
+    );
+    pools.push((n, p.clone()));
+    Ok(p)
+}
+
+/// Records per frame seen in the last chunk: a capacity hint for the next one.
+static RECORDS_PER_FRAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(8);
+
+struct Chunk {
+    telegrams: RecordBatch,
+    records: RecordBatch,
+    counts: Counts,
+}
+
+fn decode_chunk<S: FrameSource + ?Sized>(
+    src: &S,
+    range: std::ops::Range<usize>,
+    keys: &(dyn KeyLookup + Sync),
+    opts: &BatchOptions,
+    metadata: &[(Arc<Field>, ArrayRef)],
+    schema: &SchemaRef,
+) -> Chunk {
+    let n = range.len();
+    let mut tc = TelegramColumns::with_capacity(n);
+    // Size the record columns from what earlier chunks held (capacity only, never the output).
+    let per_frame = RECORDS_PER_FRAME.load(std::sync::atomic::Ordering::Relaxed).clamp(1, 64);
+    let mut rc = RecordColumns::with_capacity(n * per_frame + n / 8);
+    let mut counts = Counts::default();
+    let mut scratch = Vec::new();
+    // One telegram per chunk: its payload and record buffers are reused frame after frame.
+    let mut tg = Telegram::new(LinkInfo::Wired { c: 0, a: 0, frame_kind: "" });
+    for i in range.clone() {
+        let index = opts.index_base + i as u64;
+        let status = match src.frame(i, &mut scratch) {
+            Err(e) => {
+                tc.push_error(index, Status::FrameError, &e.message, e.offset);
+                Status::FrameError
+            }
+            Ok(frame) => match decode_into(frame, &opts.decode, keys, &mut tg) {
+                Ok(()) => {
+                    rc.push_telegram(index, &tg);
+                    tc.push_telegram(index, &tg)
+                }
+                Err(e) => tc.push_decode_error(index, &e),
+            },
+        };
+        counts.status[status.slot()] += 1;
+    }
+    counts.records = rc.len() as u64;
+    if let Some(avg) = rc.len().checked_div(n) {
+        RECORDS_PER_FRAME.store(avg.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+    let extra = metadata.iter().map(|(f, a)| (f.clone(), a.slice(range.start, n))).collect();
+    Chunk { telegrams: tc.finish(extra, schema.clone()), records: rc.finish(), counts }
+}
+
+/// Frames per chunk: `chunk_rows`, or less so that a batch splits into about 32 chunks (never
+/// under 4096 frames), which keeps threads evenly loaded (7 chunks over 2 threads leave one
+/// idle for a seventh of the run). Depends on the input only, so the record batches are cut at
+/// the same rows whatever the thread count.
+fn chunk_len(n: usize, chunk_rows: usize) -> usize {
+    n.div_ceil(32).clamp(4096, chunk_rows.max(4096)).min(chunk_rows.max(1))
+}
+
+/// Decode every frame of `src`. `metadata` columns (each as long as `src`) are carried into the
+/// telegram table, row for row. Never fails on bad frames: they become rows with an error status.
+pub fn decode_batch<S: FrameSource + ?Sized>(
+    src: &S,
+    keys: &(dyn KeyLookup + Sync),
+    opts: &BatchOptions,
+    metadata: &[(Arc<Field>, ArrayRef)],
+) -> Result<DecodedBatch, String> {
+    let n = src.len();
+    if let Some((f, a)) = metadata.iter().find(|(_, a)| a.len() != n) {
+        return Err(format!("metadata column {:?} has {} rows, the frames {n}", f.name(), a.len()));
+    }
+    let schema = schema_with(metadata);
+    let chunk = chunk_len(n, opts.chunk_rows);
+    let ranges: Vec<_> = (0..n).step_by(chunk).map(|s| s..(s + chunk).min(n)).collect();
+    let work = |r: std::ops::Range<usize>| decode_chunk(src, r, keys, opts, metadata, &schema);
+    let chunks: Vec<Chunk> = match opts.threads {
+        Some(1) => ranges.into_iter().map(work).collect(),
+        _ if ranges.len() <= 1 => ranges.into_iter().map(work).collect(),
+        Some(t) => pool(t)?.install(|| ranges.into_par_iter().map(work).collect()),
+        None => ranges.into_par_iter().map(work).collect(),
+    };
+    let mut out = empty(metadata);
+    for c in chunks {
+        out.counts.add(&c.counts);
+        // One record batch per telegram batch (possibly empty), so that they pair up.
+        out.telegrams.push(c.telegrams);
+        out.records.push(c.records);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meterlink::keys::{KeyStore, NoKeys};
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, UInt64Type};
+    use arrow_array::{Array, BinaryArray, StringArray};
+
+    const HEAT_20: &str = "687B7B6808017278563412931533042A0000000C78123456780406A08601000C14270485020B2D1500000B3B5604000A5B65000A5F42000A622301046D32371F154406A08501004414C4D20100426C1F15840106A0840100840114B0D1010082016CFF140422E80300000426E803000002FD17000001FD0E050C13910300004116";
+    const GAS: &str = "6820206808FD7278563412931533032A0000000C1427048502046D32371F1502FD1700008916";
+    // OMS Vol.2 N.5.4 (mode 5), no key.
+    const MODE5: &str = "682C2C6808FD7288776655934455080004100500DFE2A782146D1513581CD2F83F39040CFD10785634120C78443322112616";
+
+    fn hex(s: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        parse_hex_into(s, &mut v).unwrap();
+        v
+    }
+
+    fn status_of(b: &DecodedBatch) -> Vec<String> {
+        let mut v = Vec::new();
+        for t in &b.telegrams {
+            let s = t.column_by_name("status").unwrap().as_dictionary::<arrow_array::types::Int32Type>();
+            let vals = s.values().as_string::<i32>();
+            for k in s.keys().iter() {
+                v.push(vals.value(k.unwrap() as usize).to_string());
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn one_row_per_frame_in_order_any_thread_count() {
+        let frames: Vec<Vec<u8>> = (0..1000)
+            .map(|i| match i % 5 {
+                0 => hex(GAS),
+                1 => hex(MODE5),
+                2 => vec![0x68, 0x04, 0x04, 0x68, 0x08, 0x01, 0x72, 0x00, 0x7b, 0x16],
+                3 => vec![1, 2, 3],
+                _ => hex(HEAT_20),
+            })
+            .collect();
+        let items: Vec<FrameItem> = frames.iter().map(|f| FrameItem::Bytes(f)).collect();
+        let mut results = Vec::new();
+        for threads in [Some(1), Some(2), Some(3), None] {
+            let opts = BatchOptions { chunk_rows: 64, threads, ..Default::default() };
+            let b = decode_batch(&items[..], &NoKeys, &opts, &[]).unwrap();
+            assert_eq!(b.num_frames(), 1000);
+            assert_eq!(b.counts.frames(), 1000);
+            let idx: Vec<u64> =
+                b.telegrams.iter().flat_map(|t| t.column(0).as_primitive::<UInt64Type>().values().to_vec()).collect();
+            assert_eq!(idx, (0..1000).collect::<Vec<u64>>());
+            results.push((status_of(&b), b.records.iter().map(|r| r.num_rows()).sum::<usize>(), b.counts));
+        }
+        assert!(results.windows(2).all(|w| w[0] == w[1]));
+        let (st, nrec, counts) = &results[0];
+        assert_eq!(&st[..5], &["ok", "no_key", "decode_error", "frame_error", "ok"]);
+        assert_eq!(*nrec, 200 * 3 + 200 * 20);
+        assert_eq!(counts.get(Status::Ok), 400);
+        assert_eq!(counts.records, 4600);
+    }
+
+    #[test]
+    fn chunks_follow_the_input_not_the_threads() {
+        assert_eq!(chunk_len(100_000, 16 * 1024), 4096);
+        assert_eq!(chunk_len(1_000_000, 16 * 1024), 16 * 1024);
+        assert_eq!(chunk_len(300_000, 16 * 1024), 9375);
+        assert_eq!(chunk_len(10, 64), 64);
+        assert_eq!(chunk_len(10, 3), 3);
+        assert_eq!(chunk_len(10, 0), 1);
+    }
+
+    #[test]
+    fn hex_strings_nulls_and_metadata() {
+        let arr = StringArray::from(vec![Some(GAS), None, Some("zz"), Some("68 20 20")]);
+        let src = ArrowFrames::new(&arr).unwrap();
+        let meta: Vec<(Arc<Field>, ArrayRef)> = vec![(
+            Arc::new(Field::new("ts", arrow_schema::DataType::Utf8, true)),
+            Arc::new(StringArray::from(vec!["a", "b", "c", "d"])),
+        )];
+        let b = decode_batch(&src, &NoKeys, &BatchOptions { chunk_rows: 3, ..Default::default() }, &meta).unwrap();
+        assert_eq!(status_of(&b), ["ok", "frame_error", "frame_error", "frame_error"]);
+        assert_eq!(b.telegrams.len(), 2);
+        assert_eq!(b.telegrams[1].column_by_name("ts").unwrap().as_string::<i32>().value(0), "d");
+        let err = b.telegrams[0].column_by_name("error").unwrap().as_string::<i32>();
+        assert!(err.value(1).contains("null"), "{}", err.value(1));
+        assert!(err.value(2).contains("hex"), "{}", err.value(2));
+        let r = &b.records[0];
+        let v = r.column_by_name("value").unwrap().as_primitive::<Float64Type>();
+        assert!((v.value(0) - 28504.27).abs() < 1e-9);
+        assert_eq!(r.column_by_name("mantissa").unwrap().as_primitive::<arrow_array::types::Int64Type>().value(0), 2850427);
+        assert_eq!(r.column_by_name("text").unwrap().as_string::<i32>().value(1), "2008-05-31T23:50");
+        assert_eq!(r.column_by_name("dif").unwrap().as_string::<i32>().value(0), "0c");
+        let bin = BinaryArray::from(vec![Some(&hex(GAS)[..]), Some(&[0xE5u8][..])]);
+        let b = decode_batch(&ArrowFrames::new(&bin).unwrap(), &NoKeys, &BatchOptions::default(), &[]).unwrap();
+        assert_eq!(status_of(&b), ["ok", "ok"]);
+        assert!(decode_batch(&src, &NoKeys, &BatchOptions::default(), &meta[..0]).is_ok());
+        let short: Vec<(Arc<Field>, ArrayRef)> = vec![(meta[0].0.clone(), meta[0].1.slice(0, 2))];
+        assert!(decode_batch(&src, &NoKeys, &BatchOptions::default(), &short).is_err());
+    }
+
+    #[test]
+    fn list_frames_keep_rows_in_place() {
+        let gas = hex(GAS);
+        let mut src = ListFrames::with_capacity(5);
+        src.push_bytes(&gas);
+        src.push_item(FrameItem::Hex(GAS.into()));
+        src.push_bytes(&[]);
+        src.push_item(FrameItem::Error(InputError::new("bad line", Some(3))));
+        src.push_item(FrameItem::Bytes(&gas));
+        src.set_error(4, InputError::new("overridden", None));
+        src.set_error(1, InputError::new("also overridden", None));
+        src.set_error(9, InputError::new("no such row", None));
+        let mut scratch = Vec::new();
+        assert_eq!(src.len(), 5);
+        assert_eq!(src.frame(0, &mut scratch).unwrap(), &gas[..]);
+        assert_eq!(src.frame(1, &mut scratch).unwrap_err().message, "also overridden");
+        assert_eq!(src.frame(2, &mut scratch).unwrap(), &[] as &[u8]);
+        assert_eq!(src.frame(3, &mut scratch).unwrap_err(), InputError::new("bad line", Some(3)));
+        assert_eq!(src.frame(4, &mut scratch).unwrap_err().message, "overridden");
+        let b = decode_batch(&src, &NoKeys, &BatchOptions::default(), &[]).unwrap();
+        assert_eq!(status_of(&b), ["ok", "frame_error", "frame_error", "frame_error", "frame_error"]);
+    }
+
+    #[test]
+    fn keys_and_errors_per_row() {
+        let mut ks = KeyStore::new();
+        ks.insert_text(None, "55667788", "000102030405060708090A0B0C0D0E0F").unwrap();
+        let f = hex(MODE5);
+        let items = [FrameItem::Bytes(&f), FrameItem::Error(InputError::new("bad line", Some(3)))];
+        let b = decode_batch(&items[..], &ks, &BatchOptions::default(), &[]).unwrap();
+        let st = status_of(&b);
+        assert_eq!(st[1], "frame_error");
+        assert_ne!(st[0], "no_key");
+        let t = &b.telegrams[0];
+        assert_eq!(t.column_by_name("error_offset").unwrap().as_primitive::<arrow_array::types::UInt32Type>().value(1), 3);
+        assert!(t.column_by_name("record_count").unwrap().is_valid(0));
+    }
+}
+
+#[cfg(test)]
+mod corpus;

@@ -1,0 +1,570 @@
+//! Bulk decoding for Python: `_decode_batch` (list or Arrow input), `DecodedBatch` and
+//! `ArrowTable` (exported through the Arrow PyCapsule stream interface by pyo3-arrow).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray};
+use arrow_buffer::OffsetBuffer;
+use arrow_schema::{DataType, Field, FieldRef, Schema, SchemaRef};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyCapsule, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3_arrow::error::PyArrowResult;
+use pyo3_arrow::ffi::{to_schema_pycapsule, to_stream_pycapsule, ArrayIterator};
+use pyo3_arrow::input::AnyArray;
+
+use super::convert::decode_options;
+use super::keys::keys_arg;
+use meterlink_arrow::{self as batch, ArrowFrames, BatchOptions, FrameItem, InputError, Status};
+
+/// A table of record batches that pyarrow, polars, pandas and DuckDB read without copying
+/// (`__arrow_c_stream__`).
+#[pyclass(frozen, module = "meterlink._native")]
+pub struct ArrowTable {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+}
+
+impl ArrowTable {
+    pub(crate) fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+    pub(crate) fn batches(&self) -> &[RecordBatch] {
+        &self.batches
+    }
+}
+
+#[pymethods]
+impl ArrowTable {
+    /// The Arrow C stream of the table's record batches (Arrow PyCapsule interface).
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyCapsule>>,
+    ) -> PyArrowResult<Bound<'py, PyCapsule>> {
+        let field: FieldRef = Arc::new(
+            Field::new_struct("", self.schema.fields().clone(), false).with_metadata(self.schema.metadata().clone()),
+        );
+        let arrays: Vec<Result<ArrayRef, arrow_schema::ArrowError>> =
+            self.batches.iter().map(|b| Ok(Arc::new(StructArray::from(b.clone())) as ArrayRef)).collect();
+        to_stream_pycapsule(py, Box::new(ArrayIterator::new(arrays, field)), requested_schema)
+    }
+
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyArrowResult<Bound<'py, PyCapsule>> {
+        to_schema_pycapsule(py, self.schema.as_ref())
+    }
+
+    fn __len__(&self) -> usize {
+        self.num_rows()
+    }
+
+    #[getter]
+    fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    #[getter]
+    fn num_batches(&self) -> usize {
+        self.batches.len()
+    }
+
+    #[getter]
+    fn column_names(&self) -> Vec<String> {
+        self.schema.fields().iter().map(|f| f.name().clone()).collect()
+    }
+
+    /// The rows as JSON lines (UTF-8 `bytes`, one object per row and line, keys in column
+    /// order): nulls written as `null`, binary as lowercase hex, dictionary columns as their
+    /// strings, nested records as arrays of objects. Encoded by arrow-json, the record batches
+    /// in parallel (rayon), GIL released.
+    fn to_jsonl<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        use rayon::prelude::*;
+        let encode = |b: &RecordBatch| -> Result<Vec<u8>, arrow_schema::ArrowError> {
+            let mut w = arrow_json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
+            w.write(b)?;
+            w.finish()?;
+            Ok(w.into_inner())
+        };
+        let batches = &self.batches;
+        let parts = py.detach(|| batches.par_iter().map(encode).collect::<Result<Vec<_>, _>>());
+        let parts = parts.map_err(|e| PyValueError::new_err(format!("cannot write JSON lines: {e}")))?;
+        let len = parts.iter().map(Vec::len).sum();
+        PyBytes::new_with(py, len, |buf| {
+            let mut at = 0;
+            for p in &parts {
+                buf[at..at + p.len()].copy_from_slice(p);
+                at += p.len();
+            }
+            Ok(())
+        })
+    }
+
+    /// This table with the columns of `schema` (anything with `__arrow_c_schema__`), by name:
+    /// missing ones null, others cast where the type differs, extra ones dropped. For writers
+    /// whose file has one schema while later batches carry other metadata columns.
+    fn conform(&self, py: Python<'_>, schema: pyo3_arrow::PySchema) -> PyResult<ArrowTable> {
+        let schema = schema.into_inner();
+        let batches = py
+            .detach(|| self.batches.iter().map(|b| conform(b, &schema)).collect::<Result<Vec<_>, _>>())
+            .map_err(|e| PyValueError::new_err(format!("cannot conform the table: {e}")))?;
+        Ok(ArrowTable { schema, batches })
+    }
+
+    /// A `pyarrow.Table` (zero-copy).
+    fn to_pyarrow<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let pa = slf.py().import("pyarrow")?;
+        pa.getattr("RecordBatchReader")?.call_method1("from_stream", (slf,))?.call_method0("read_all")
+    }
+
+    /// A `pandas.DataFrame` (through pyarrow).
+    fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::to_pyarrow(slf)?.call_method0("to_pandas")
+    }
+
+    /// A `polars.DataFrame` (zero-copy where polars allows).
+    fn to_polars<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let pl = slf.py().import("polars")?;
+        pl.call_method1("from_arrow", (Self::to_pyarrow(slf)?,))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<ArrowTable {} rows, {} columns: {}>", self.num_rows(), self.schema.fields().len(), self.column_names().join(", "))
+    }
+}
+
+/// `b` with the columns of `schema`, by name: missing ones null, others cast where the type
+/// differs, extra ones dropped.
+pub(crate) fn conform(b: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    if b.schema().fields() == schema.fields() {
+        return RecordBatch::try_new(schema.clone(), b.columns().to_vec());
+    }
+    let cols: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| match b.column_by_name(f.name()) {
+            Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
+            Some(c) => arrow_cast::cast(c, f.data_type()),
+            None => Ok(arrow_array::new_null_array(f.data_type(), b.num_rows())),
+        })
+        .collect::<Result<_, _>>()?;
+    RecordBatch::try_new(schema.clone(), cols)
+}
+
+/// The result of `decode_batch`: `telegrams` (one row per input frame, in input order) and
+/// `records` (one row per data record, `frame_index` → `telegrams.index`).
+#[pyclass(frozen, module = "meterlink._native")]
+pub struct DecodedBatch {
+    inner: batch::DecodedBatch,
+}
+
+fn nested(b: &batch::DecodedBatch) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
+    let rs = b.record_schema.clone();
+    let rec_fields: Vec<FieldRef> = rs.fields().iter().skip(1).cloned().collect();
+    let item = Arc::new(Field::new_struct("item", rec_fields.clone(), true));
+    let list_field = Arc::new(Field::new("records", DataType::List(item.clone()), false));
+    let mut fields: Vec<FieldRef> = b.telegram_schema.fields().iter().cloned().collect();
+    fields.push(list_field);
+    let schema = Arc::new(Schema::new(fields));
+    let mut out = Vec::with_capacity(b.telegrams.len());
+    for (t, r) in b.telegrams.iter().zip(&b.records) {
+        let counts = t
+            .column_by_name("record_count")
+            .ok_or_else(|| PyValueError::new_err("no record_count column"))?
+            .as_primitive::<arrow_array::types::UInt32Type>();
+        let offsets = OffsetBuffer::<i32>::from_lengths(counts.values().iter().map(|&c| c as usize));
+        let values = StructArray::try_new(rec_fields.clone().into(), r.columns()[1..].to_vec(), None)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let list = ListArray::try_new(item.clone(), offsets, Arc::new(values), None)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let mut cols = t.columns().to_vec();
+        cols.push(Arc::new(list));
+        out.push(RecordBatch::try_new(schema.clone(), cols).map_err(|e| PyValueError::new_err(e.to_string()))?);
+    }
+    Ok((schema, out))
+}
+
+#[pymethods]
+impl DecodedBatch {
+    /// One row per input frame, in input order.
+    #[getter]
+    fn telegrams(&self) -> ArrowTable {
+        ArrowTable { schema: self.inner.telegram_schema.clone(), batches: self.inner.telegrams.clone() }
+    }
+    /// One row per data record.
+    #[getter]
+    fn records(&self) -> ArrowTable {
+        ArrowTable { schema: self.inner.record_schema.clone(), batches: self.inner.records.clone() }
+    }
+    /// The telegram table with a `records` column holding each telegram's records
+    /// (`list<struct>`, the record columns without `frame_index`).
+    fn nested(&self) -> PyResult<ArrowTable> {
+        let (schema, batches) = nested(&self.inner)?;
+        Ok(ArrowTable { schema, batches })
+    }
+    /// Telegram rows per status (`ok`, `no_key`, `frame_error`, `decode_error`,
+    /// `security_error`), plus `frames` and `records` totals.
+    #[getter]
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        let c = &self.inner.counts;
+        d.set_item("frames", c.frames())?;
+        for s in Status::ALL {
+            d.set_item(s.as_str(), c.get(s))?;
+        }
+        d.set_item("records", c.records)?;
+        Ok(d)
+    }
+    fn __len__(&self) -> usize {
+        self.inner.counts.frames() as usize
+    }
+    /// Join batches decoded one after the other (same metadata columns) into one.
+    #[staticmethod]
+    fn concat(batches: Vec<PyRef<'_, DecodedBatch>>) -> PyResult<DecodedBatch> {
+        let mut out = batches.first().map(|b| batch::empty_like(&b.inner)).unwrap_or_else(|| batch::empty(&[]));
+        for b in batches {
+            out.extend(b.inner.clone()).map_err(PyValueError::new_err)?;
+        }
+        Ok(DecodedBatch { inner: out })
+    }
+    fn __repr__(&self) -> String {
+        let c = &self.inner.counts;
+        format!(
+            "<DecodedBatch {} frames: {} ok, {} no_key, {} frame_error, {} decode_error, {} security_error; {} records>",
+            c.frames(),
+            c.get(Status::Ok),
+            c.get(Status::NoKey),
+            c.get(Status::FrameError),
+            c.get(Status::DecodeError),
+            c.get(Status::SecurityError),
+            c.records
+        )
+    }
+}
+
+/// A metadata column from a Python list (str / int / float / bool / None) or an Arrow array.
+fn metadata_column(name: &str, v: &Bound<'_, PyAny>) -> PyResult<(FieldRef, ArrayRef)> {
+    if v.hasattr("__arrow_c_array__")? || v.hasattr("__arrow_c_stream__")? {
+        let arr: AnyArray = v.extract()?;
+        let chunked = arr.into_chunked_array()?;
+        let (chunks, field) = chunked.into_inner();
+        if chunks.len() != 1 {
+            return Err(PyValueError::new_err(format!("metadata column {name:?} must be one Arrow array")));
+        }
+        let a = chunks.into_iter().next().unwrap_or_else(|| arrow_array::new_empty_array(field.data_type()));
+        return Ok((Arc::new(Field::new(name, a.data_type().clone(), true)), a));
+    }
+    let items: Vec<Bound<'_, PyAny>> = v.try_iter()?.collect::<PyResult<_>>()?;
+    let first = items.iter().find(|x| !x.is_none());
+    let a: ArrayRef = match first {
+        Some(x) if x.is_instance_of::<PyBool>() => {
+            let mut b = BooleanBuilder::with_capacity(items.len());
+            for x in &items {
+                b.append_option(if x.is_none() { None } else { Some(x.extract::<bool>()?) });
+            }
+            Arc::new(b.finish())
+        }
+        Some(x) if x.is_instance_of::<PyInt>() => {
+            let mut b = Int64Builder::with_capacity(items.len());
+            for x in &items {
+                b.append_option(if x.is_none() { None } else { Some(x.extract::<i64>()?) });
+            }
+            Arc::new(b.finish())
+        }
+        Some(x) if x.is_instance_of::<PyFloat>() => {
+            let mut b = Float64Builder::with_capacity(items.len());
+            for x in &items {
+                b.append_option(if x.is_none() { None } else { Some(x.extract::<f64>()?) });
+            }
+            Arc::new(b.finish())
+        }
+        _ => {
+            let mut b = StringBuilder::with_capacity(items.len(), 0);
+            for x in &items {
+                if x.is_none() {
+                    b.append_null();
+                } else {
+                    b.append_value(&*x.cast::<PyString>().map_err(|_| {
+                        PyTypeError::new_err(format!("metadata column {name:?} mixes types; use str, int, float or bool"))
+                    })?.to_cow()?);
+                }
+            }
+            Arc::new(b.finish())
+        }
+    };
+    Ok((Arc::new(Field::new(name, a.data_type().clone(), true)), a))
+}
+
+/// A list item that is not `bytes`: hex text, a copy of a bytes-like object, or an input error.
+fn frame_item(obj: &Bound<'_, PyAny>) -> PyResult<FrameItem<'static>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(FrameItem::Hex(std::borrow::Cow::Owned(s.to_cow()?.into_owned())));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(FrameItem::Owned(b.as_bytes().to_vec()));
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(FrameItem::Owned(b.to_vec()));
+    }
+    if obj.is_none() {
+        return Ok(FrameItem::Error(InputError::new("null frame", None)));
+    }
+    match pyo3::types::PyMemoryView::from(obj).and_then(|mv| mv.call_method0("tobytes")) {
+        Ok(b) => Ok(FrameItem::Owned(b.cast_into::<PyBytes>()?.as_bytes().to_vec())),
+        Err(_) => Ok(FrameItem::Error(InputError::new(
+            format!("frame must be bytes-like or a hex str, not {}", obj.get_type().name()?),
+            None,
+        ))),
+    }
+}
+
+/// The frames of a tuple, `bytes` items borrowed in place. This loop runs with the GIL held
+/// (serial), so it does the least per item: one borrowed item, a type check, two calls for the
+/// data pointer and length; no reference counting, no per-item allocation.
+fn list_frames<'a>(tuple: &'a Bound<'_, PyTuple>) -> PyResult<batch::ListFrames<'a>> {
+    let mut src = batch::ListFrames::with_capacity(tuple.len());
+    for obj in tuple.iter_borrowed() {
+        let p = obj.as_ptr();
+        // SAFETY: `p` is a live object owned by `tuple` (a tuple never drops its items before
+        // it is dropped itself, and it cannot be resized), and `tuple` outlives the returned
+        // slices ('a). `bytes` objects are immutable, so the buffer stays valid and unchanged
+        // while other threads read it with the GIL released.
+        if unsafe { pyo3::ffi::PyBytes_CheckExact(p) } != 0 {
+            let data = unsafe {
+                let ptr = pyo3::ffi::PyBytes_AsString(p) as *const u8;
+                let len = pyo3::ffi::PyBytes_Size(p);
+                if ptr.is_null() || len < 0 {
+                    return Err(PyErr::fetch(tuple.py()));
+                }
+                std::slice::from_raw_parts::<'a, u8>(ptr, len as usize)
+            };
+            src.push_bytes(data);
+        } else {
+            src.push_item(frame_item(&obj)?);
+        }
+    }
+    Ok(src)
+}
+
+/// Split a struct (table-like) chunk into the frame column and metadata columns.
+fn split_struct(a: &ArrayRef, column: Option<&str>) -> PyResult<(ArrayRef, Vec<(FieldRef, ArrayRef)>)> {
+    let DataType::Struct(fields) = a.data_type() else {
+        return Ok((a.clone(), Vec::new()));
+    };
+    let s = a.as_struct();
+    let is_frames = |t: &DataType| {
+        matches!(
+            t,
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        )
+    };
+    let pos = match column {
+        Some(c) => fields
+            .iter()
+            .position(|f| f.name() == c)
+            .ok_or_else(|| PyValueError::new_err(format!("no column {c:?} in the input")))?,
+        None => {
+            let named = fields.iter().position(|f| ["frame", "telegram", "hex", "data"].contains(&f.name().as_str()));
+            let binary: Vec<usize> =
+                fields.iter().enumerate().filter(|(_, f)| is_frames(f.data_type())).map(|(i, _)| i).collect();
+            match (named, binary.as_slice()) {
+                (Some(p), _) => p,
+                (None, [p]) => *p,
+                _ => {
+                    return Err(PyValueError::new_err(
+                        "cannot tell which column holds the frames: pass column=... (a column named 'frame' is used by default)",
+                    ))
+                }
+            }
+        }
+    };
+    let meta = fields
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != pos)
+        .map(|(i, f)| {
+            let name = if f.name() == "index" || batch::telegram_schema().field_with_name(f.name()).is_ok() {
+                format!("input_{}", f.name())
+            } else {
+                f.name().clone()
+            };
+            (Arc::new(Field::new(name, f.data_type().clone(), true)) as FieldRef, s.column(i).clone())
+        })
+        .collect();
+    Ok((s.column(pos).clone(), meta))
+}
+
+/// The batch options of the `link=`, `strict=`, `tail=` and `threads=` arguments.
+fn batch_options(
+    link: &str,
+    strict: bool,
+    tail: &str,
+    threads: Option<usize>,
+    index_base: u64,
+    chunk_rows: usize,
+) -> PyResult<BatchOptions> {
+    let decode = decode_options(link, strict, tail)?;
+    if threads == Some(0) {
+        return Err(PyValueError::new_err("threads must be at least 1"));
+    }
+    Ok(BatchOptions { decode, chunk_rows, threads, index_base })
+}
+
+/// `_decode_batch(frames, keys=None, link="auto", strict=False, tail="auto", threads=None,
+/// column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384)`: the native batch
+/// decoder behind `meterlink.decode_batch`.
+#[pyfunction]
+#[pyo3(signature = (frames, keys=None, link="auto", strict=false, tail="auto", threads=None, column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384))]
+#[allow(clippy::too_many_arguments)]
+pub fn _decode_batch(
+    py: Python<'_>,
+    frames: &Bound<'_, PyAny>,
+    keys: Option<&Bound<'_, PyAny>>,
+    link: &str,
+    strict: bool,
+    tail: &str,
+    threads: Option<usize>,
+    column: Option<&str>,
+    index_base: u64,
+    metadata: Option<&Bound<'_, PyDict>>,
+    errors: Option<Vec<(usize, String)>>,
+    chunk_rows: usize,
+) -> PyResult<DecodedBatch> {
+    let mut opts = batch_options(link, strict, tail, threads, index_base, chunk_rows)?;
+    let keys = keys_arg(py, keys)?;
+    let mut meta: Vec<(FieldRef, ArrayRef)> = Vec::new();
+    if let Some(m) = metadata {
+        for (k, v) in m.iter() {
+            let name: String = k.extract()?;
+            meta.push(metadata_column(&name, &v)?);
+        }
+    }
+
+    if frames.is_instance_of::<PyList>() || frames.is_instance_of::<PyTuple>() {
+        // A tuple (a list is copied into one, a C loop of increfs) keeps every item alive and in
+        // place while the GIL is released, whatever other Python threads do to the list.
+        let tuple = match frames.cast::<PyList>() {
+            Ok(l) => l.to_tuple(),
+            Err(_) => frames.cast::<PyTuple>()?.clone(),
+        };
+        let mut items = list_frames(&tuple)?;
+        for (i, msg) in errors.unwrap_or_default() {
+            items.set_error(i, InputError::new(msg, None));
+        }
+        let lookup = keys.lookup();
+        let out = py.detach(|| batch::decode_batch(&items, lookup, &opts, &meta)).map_err(PyValueError::new_err)?;
+        return Ok(DecodedBatch { inner: out });
+    }
+    if !(frames.hasattr("__arrow_c_array__")? || frames.hasattr("__arrow_c_stream__")?) {
+        return Err(PyTypeError::new_err(format!(
+            "frames must be a list of bytes / hex str or an Arrow array, table or stream, not {}",
+            frames.get_type().name()?
+        )));
+    }
+    if errors.is_some() {
+        return Err(PyValueError::new_err("errors= applies to list input only"));
+    }
+    let any: AnyArray = frames.extract()?;
+    let reader = any.into_reader()?;
+    let field = reader.field();
+    let mut out: Option<batch::DecodedBatch> = None;
+    let mut meta_at = 0usize;
+    for chunk in reader {
+        let chunk = chunk.map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let (frames_arr, mut chunk_meta) = split_struct(&chunk, column)?;
+        let n = frames_arr.len();
+        for (f, a) in &meta {
+            if meta_at + n > a.len() {
+                return Err(PyValueError::new_err(format!("metadata column {:?} is shorter than the frames", f.name())));
+            }
+            chunk_meta.push((f.clone(), a.slice(meta_at, n)));
+        }
+        meta_at += n;
+        let src = ArrowFrames::new(frames_arr.as_ref()).map_err(PyTypeError::new_err)?;
+        let lookup = keys.lookup();
+        let part = py.detach(|| batch::decode_batch(&src, lookup, &opts, &chunk_meta)).map_err(PyValueError::new_err)?;
+        opts.index_base += n as u64;
+        match &mut out {
+            None => out = Some(part),
+            Some(o) => o.extend(part).map_err(PyValueError::new_err)?,
+        }
+    }
+    if out.is_none() {
+        // No chunks at all: still give the output the input's metadata columns.
+        let none = arrow_array::new_empty_array(field.data_type());
+        let (frames_arr, mut chunk_meta) = split_struct(&none, column)?;
+        chunk_meta.extend(meta.iter().map(|(f, a)| (f.clone(), a.slice(0, 0))));
+        let src = ArrowFrames::new(frames_arr.as_ref()).map_err(PyTypeError::new_err)?;
+        out = Some(batch::decode_batch(&src, keys.lookup(), &opts, &chunk_meta).map_err(PyValueError::new_err)?);
+    }
+    Ok(DecodedBatch { inner: out.unwrap_or_else(|| batch::empty(&meta)) })
+}
+
+/// `LineReader(format)`: a text archive (`hex`, `rtl-wmbus`, `wmbusmeters`) fed piece by piece;
+/// `decode_next` parses lines and decodes them, both with the GIL released, `max_rows` telegram
+/// rows at a time (metadata: `line`, then the format's columns).
+#[pyclass(module = "meterlink._native")]
+pub struct LineReader {
+    inner: batch::LineReader,
+}
+
+#[pymethods]
+impl LineReader {
+    #[new]
+    fn new(format: &str) -> PyResult<Self> {
+        let f = batch::LineFormat::parse(format).ok_or_else(|| {
+            PyValueError::new_err(format!("line format must be hex, rtl-wmbus or wmbusmeters, not {format:?}"))
+        })?;
+        Ok(LineReader { inner: batch::LineReader::new(f) })
+    }
+
+    /// Append a piece of the (decompressed) archive.
+    fn feed(&mut self, py: Python<'_>, data: &Bound<'_, PyBytes>) {
+        let bytes = data.as_bytes();
+        let inner = &mut self.inner;
+        py.detach(|| inner.feed(bytes));
+    }
+
+    /// The next `max_rows` rows decoded, fewer at the end (`last`: nothing more will be fed),
+    /// or None when no full batch is ready yet (or nothing is left).
+    #[pyo3(signature = (max_rows, last=false, keys=None, link="auto", strict=false, tail="auto", threads=None, index_base=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn decode_next(
+        &mut self,
+        py: Python<'_>,
+        max_rows: usize,
+        last: bool,
+        keys: Option<&Bound<'_, PyAny>>,
+        link: &str,
+        strict: bool,
+        tail: &str,
+        threads: Option<usize>,
+        index_base: u64,
+    ) -> PyResult<Option<DecodedBatch>> {
+        let opts = batch_options(link, strict, tail, threads, index_base, BatchOptions::default().chunk_rows)?;
+        let keys = keys_arg(py, keys)?;
+        let lookup = keys.lookup();
+        let inner = &mut self.inner;
+        let out = py.detach(|| match inner.next_batch(max_rows, last) {
+            None => Ok(None),
+            Some(rows) => batch::decode_batch(&rows, lookup, &opts, &rows.metadata).map(Some),
+        });
+        Ok(out.map_err(PyValueError::new_err)?.map(|inner| DecodedBatch { inner }))
+    }
+
+    /// The metadata columns after `line` (for `hex`: known once the first content line is read).
+    #[getter]
+    fn columns(&self) -> Vec<String> {
+        self.inner.columns().to_vec()
+    }
+
+    /// Lines read so far.
+    #[getter]
+    fn lines_read(&self) -> u64 {
+        self.inner.lines_read()
+    }
+}

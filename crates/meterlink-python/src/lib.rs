@@ -1,0 +1,98 @@
+//! PyO3 binding layer. The only place that knows about Python: it converts inputs, wraps the
+//! core's results in Python classes and maps [`crate::Error`] onto the exception hierarchy of
+//! `meterlink.exceptions` (once, here).
+
+mod batch;
+mod convert;
+mod encode;
+mod keys;
+mod parquet;
+mod reassembly;
+mod splitter;
+mod telegram;
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+use meterlink::error::{Error, ErrorKind};
+
+static EXC: PyOnceLock<[Py<PyType>; 4]> = PyOnceLock::new();
+
+/// [MeterlinkError, FrameError, DecodeError, SecurityError] from `meterlink.exceptions`.
+fn exception_types(py: Python<'_>) -> PyResult<&[Py<PyType>; 4]> {
+    EXC.get_or_try_init(py, || {
+        let m = py.import("meterlink.exceptions")?;
+        let get = |name: &str| -> PyResult<Py<PyType>> { Ok(m.getattr(name)?.cast_into::<PyType>()?.unbind()) };
+        Ok([get("MeterlinkError")?, get("FrameError")?, get("DecodeError")?, get("SecurityError")?])
+    })
+}
+
+/// Raise `kind` with `message` and the byte offset where it applies.
+pub(crate) fn raise(py: Python<'_>, kind: Option<ErrorKind>, message: String, offset: Option<usize>) -> PyErr {
+    let types = match exception_types(py) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    let idx = match kind {
+        None => 0,
+        Some(ErrorKind::Frame) => 1,
+        Some(ErrorKind::Decode) => 2,
+        Some(ErrorKind::Security) => 3,
+    };
+    match types[idx].bind(py).call1((message, offset)) {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(e) => e,
+    }
+}
+
+pub(crate) fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
+    let offset = e.offset();
+    raise(py, Some(e.kind()), e.to_string(), Some(offset))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add(
+        "__all__",
+        [
+            "AflReassembler",
+            "ArrowTable",
+            "DecodedBatch",
+            "FormatCache",
+            "FrameSplitter",
+            "KeyStore",
+            "LineReader",
+            "ParquetWriter",
+            "Record",
+            "Telegram",
+            "__version__",
+            "_decode_batch",
+            "decode",
+            "device_type_name",
+            "encode",
+            "encode_record",
+            "manufacturer_code",
+            "manufacturer_name",
+        ],
+    )?;
+    m.add_function(wrap_pyfunction!(telegram::decode, m)?)?;
+    m.add_function(wrap_pyfunction!(encode::encode, m)?)?;
+    m.add_function(wrap_pyfunction!(encode::encode_record, m)?)?;
+    m.add_class::<telegram::Telegram>()?;
+    m.add_class::<telegram::Record>()?;
+    m.add_class::<telegram::FormatCache>()?;
+    m.add_class::<reassembly::AflReassembler>()?;
+    m.add_class::<splitter::FrameSplitter>()?;
+    m.add_class::<keys::KeyStore>()?;
+    m.add_class::<batch::DecodedBatch>()?;
+    m.add_class::<batch::ArrowTable>()?;
+    m.add_class::<batch::LineReader>()?;
+    m.add_class::<parquet::ParquetWriter>()?;
+    m.add_function(wrap_pyfunction!(batch::_decode_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::manufacturer_code, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::manufacturer_name, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::device_type_name, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! meterlink: decode, decrypt, verify and build smart-meter telegrams, in plain Rust.
+//!
+//! This is the core crate of meterlink: it depends on std and RustCrypto only. Bulk decoding
+//! into Arrow lives in `meterlink-arrow`, the Python bindings in `meterlink-python`.
+//!
+//! Protocol families, each over the shared leaf modules:
+//! - [`mbus`]: wired M-Bus (EN 13757-2), wireless M-Bus (EN 13757-4), the EN 13757-7 transport
+//!   and security services (ELL, AFL, TPL, security modes) and the EN 13757-3 application layer
+//! - [`keys`]: key material and key stores, shared by every family
+//! - [`hex`]: the one hex parser
+//! - [`error`]: the one error type, with stable codes
+//!
+//! ```
+//! use meterlink::{decode, DecodeOptions};
+//! let frame = meterlink::hex::parse_hex(
+//!     "68 20 20 68 08 FD 72 78563412 9315 33 03 2A 00 0000 0C14 27048502 046D 32371F15 02FD17 0000 89 16",
+//! ).unwrap();
+//! let tg = decode(&frame, &DecodeOptions::default()).unwrap();
+//! assert_eq!(tg.address.unwrap().id_string(), "12345678");
+//! assert_eq!(tg.records.len(), 3);
+//! ```
+
+pub mod error;
+pub mod hex;
+pub mod keys;
+pub mod mbus;
+
+pub use error::Error;
+pub use mbus::telegram::{decode, decode_full, decode_into, decode_reassembled, decode_with_keys, DecodeOptions, LinkMode, Telegram};

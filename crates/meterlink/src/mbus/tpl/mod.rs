@@ -1,0 +1,222 @@
+//! EN 13757-7 transport layer (TPL): CI field (clause 5.2), short and long headers (clause 7),
+//! application errors, and the legacy EN 1434-3 fixed data structure.
+
+pub mod ci;
+pub mod device;
+pub mod fixed;
+
+pub use ci::{lookup as ci_info, CiHeader, CiInfo, CiPayload};
+pub use device::{device_type_name, id_to_string, manufacturer_to_str, Status};
+
+use std::fmt;
+
+/// Meter identity: identification number, manufacturer, version, device type.
+/// Carried by the long TPL header, the wireless A/M fields, or the ELL/AFL receiver address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Address {
+    /// Identification number as on the wire (LE, normally BCD).
+    pub id: [u8; 4],
+    pub manufacturer: u16,
+    pub version: u8,
+    pub device_type: u8,
+}
+
+impl Address {
+    /// A secondary address in wire order, as a long TPL header and the selection telegram
+    /// (SND_UD with CI 52h) carry it: ID (4, LSB first) ‖ manufacturer (2, LSB first) ‖
+    /// version ‖ device type (EN 13757-3 secondary addressing).
+    pub fn from_wire(b: [u8; 8]) -> Self {
+        Address {
+            id: [b[0], b[1], b[2], b[3]],
+            manufacturer: u16::from_le_bytes([b[4], b[5]]),
+            version: b[6],
+            device_type: b[7],
+        }
+    }
+
+    pub fn id_string(&self) -> String {
+        id_to_string(self.id)
+    }
+    pub fn manufacturer_string(&self) -> String {
+        String::from_utf8_lossy(&manufacturer_to_str(self.manufacturer)).into_owned()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderKind {
+    None,
+    Short,
+    Long,
+}
+
+/// A parsed short or long TPL header (or the absence of one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TplHeader {
+    pub kind: HeaderKind,
+    /// Only for long headers.
+    pub address: Option<Address>,
+    pub access_number: u8,
+    pub status: u8,
+    /// Configuration field (EN 13757-7 7.5.8), LE on the wire. 0 without a header.
+    pub config: u16,
+}
+
+impl TplHeader {
+    pub const NONE: TplHeader =
+        TplHeader { kind: HeaderKind::None, address: None, access_number: 0, status: 0, config: 0 };
+
+    /// Security mode, configuration field bits 12..8 (EN 13757-7 7.5.8).
+    pub fn security_mode(&self) -> u8 {
+        ((self.config >> 8) & 0x1F) as u8
+    }
+}
+
+/// A TPL error. `offset` is relative to the slice handed to the parser; the pipeline makes it
+/// frame-relative.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TplError {
+    pub offset: usize,
+    pub reason: TplErrorReason,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TplErrorReason {
+    Truncated { what: &'static str, needed: usize, available: usize },
+    Unsupported { ci: u8, what: &'static str },
+}
+
+impl fmt::Display for TplError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.reason {
+            TplErrorReason::Truncated { what, needed, available } => write!(
+                f,
+                "{what} at offset {} is truncated: needs {needed} bytes, {available} present",
+                self.offset
+            ),
+            TplErrorReason::Unsupported { ci, what } => {
+                write!(f, "CI 0x{ci:02X} at offset {}: {what}", self.offset)
+            }
+        }
+    }
+}
+
+impl std::error::Error for TplError {}
+
+/// Parse the TPL header that the CI announces. `after_ci` starts right after the CI byte.
+/// Returns the header and its length in bytes.
+pub fn parse_header(info: &CiInfo, after_ci: &[u8]) -> Result<(TplHeader, usize), TplError> {
+    let need = |what, n: usize| -> Result<(), TplError> {
+        if after_ci.len() < n {
+            Err(TplError { offset: 0, reason: TplErrorReason::Truncated { what, needed: n, available: after_ci.len() } })
+        } else {
+            Ok(())
+        }
+    };
+    match info.header {
+        CiHeader::Short => {
+            need("short TPL header", 4)?;
+            let b = after_ci;
+            Ok((
+                TplHeader {
+                    kind: HeaderKind::Short,
+                    address: None,
+                    access_number: b[0],
+                    status: b[1],
+                    config: u16::from_le_bytes([b[2], b[3]]),
+                },
+                4,
+            ))
+        }
+        CiHeader::Long => {
+            need("long TPL header", 12)?;
+            let b = after_ci;
+            Ok((
+                TplHeader {
+                    kind: HeaderKind::Long,
+                    address: Some(Address {
+                        id: [b[0], b[1], b[2], b[3]],
+                        manufacturer: u16::from_le_bytes([b[4], b[5]]),
+                        version: b[6],
+                        device_type: b[7],
+                    }),
+                    access_number: b[8],
+                    status: b[9],
+                    config: u16::from_le_bytes([b[10], b[11]]),
+                },
+                12,
+            ))
+        }
+        _ => Ok((TplHeader::NONE, 0)),
+    }
+}
+
+/// General application error codes (EN 13757-3 Table "codes for general application errors",
+/// the CI 0x70 / 0x6E / 0x6F payload's first byte).
+static APPLICATION_ERRORS: [&str; 10] = [
+    "Unspecified error",
+    "Unimplemented CI-Field",
+    "Buffer too long, truncated",
+    "Too many records",
+    "Premature end of record",
+    "More than 10 DIFEs",
+    "More than 10 VIFEs",
+    "Reserved",
+    "Application busy",
+    "Too many readouts",
+];
+
+/// The readable reason of an application error payload (the bytes after the CI / header).
+/// An empty payload is an unspecified error.
+pub fn application_error_text(payload: &[u8]) -> String {
+    match payload.first() {
+        None => APPLICATION_ERRORS[0].to_string(),
+        Some(&code) => match APPLICATION_ERRORS.get(code as usize) {
+            Some(text) if payload.len() == 1 => (*text).to_string(),
+            Some(text) => format!("{text} (additional data {})", crate::hex::to_hex_lower(&payload[1..])),
+            None => format!("Reserved application error code 0x{code:02X}"),
+        },
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_header_oms_n22() {
+        // OMS Vol.2 N.2.2: 72 | 78563412 9315 33 03 | 00 00 0000
+        let after = [0x78, 0x56, 0x34, 0x12, 0x93, 0x15, 0x33, 0x03, 0x2A, 0x00, 0x00, 0x00, 0x0C];
+        let (h, n) = parse_header(ci_info(0x72), &after).unwrap();
+        assert_eq!(n, 12);
+        let a = h.address.unwrap();
+        assert_eq!(a.id_string(), "12345678");
+        assert_eq!(a.manufacturer_string(), "ELS");
+        assert_eq!(a.version, 0x33);
+        assert_eq!(device_type_name(a.device_type), "Gas");
+        assert_eq!(h.access_number, 0x2A);
+        assert_eq!(crate::mbus::security::MeterAddress::from(a).bytes(), [0x93, 0x15, 0x78, 0x56, 0x34, 0x12, 0x33, 0x03]);
+        let e = parse_header(ci_info(0x72), &after[..11]).unwrap_err();
+        assert!(matches!(e.reason, TplErrorReason::Truncated { needed: 12, available: 11, .. }));
+    }
+
+    #[test]
+    fn short_header_amber_mode5() {
+        // Amber AMB8426-M manual §10 (security-notes.md c.2): 7A 35 00 1005 → ACC 0x35, CFG 0x0510
+        let (h, n) = parse_header(ci_info(0x7A), &[0x35, 0x00, 0x10, 0x05]).unwrap();
+        assert_eq!((n, h.access_number, h.config, h.security_mode()), (4, 0x35, 0x0510, 5));
+        // DSMR P2 B.1.3: config 30 0F on air → mode 15 (security-notes.md f)
+        let (h, _) = parse_header(ci_info(0x7A), &[0, 0, 0x30, 0x0F]).unwrap();
+        assert_eq!(h.security_mode(), 15);
+    }
+
+    #[test]
+    fn application_errors() {
+        assert_eq!(application_error_text(&[]), "Unspecified error");
+        assert_eq!(application_error_text(&[8]), "Application busy");
+        assert_eq!(application_error_text(&[2]), "Buffer too long, truncated");
+        assert_eq!(application_error_text(&[9]), "Too many readouts");
+        assert_eq!(application_error_text(&[0x20]), "Reserved application error code 0x20");
+        assert_eq!(application_error_text(&[4, 0xAB]), "Premature end of record (additional data ab)");
+    }
+}
