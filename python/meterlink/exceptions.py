@@ -2,7 +2,9 @@
 
 Every error meterlink raises for bad input is a :class:`MeterlinkError`, which is a
 :class:`ValueError`. Where a byte position applies, ``offset`` holds it (an index into the frame
-as given, after hex decoding); otherwise ``offset`` is ``None``.
+as given, after hex decoding); otherwise ``offset`` is ``None``. ``code`` is a stable snake_case
+name of the failure (``frame_checksum``, ``wmbus_crc``, ``no_key``, ``afl_mac`` ...), listed with
+their meanings in docs/errors.md; match on it rather than on the message.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ class MeterlinkError(ValueError):
     """Base class of every meterlink error."""
 
     offset: Optional[int]
+    code: Optional[str]
 
-    def __init__(self, message: str, offset: Optional[int] = None) -> None:
+    def __init__(self, message: str, offset: Optional[int] = None, code: Optional[str] = None) -> None:
         super().__init__(message)
         self.offset = offset
+        self.code = code
 
-    def __reduce__(self):  # keep ``offset`` across pickling (multiprocessing, Dask)
-        return (type(self), (str(self), self.offset))
+    def __reduce__(self):  # keep ``offset`` and ``code`` across pickling (multiprocessing, Dask)
+        return (type(self), (str(self), self.offset, self.code))
 
 
 class FrameError(MeterlinkError):

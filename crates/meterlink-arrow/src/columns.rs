@@ -19,9 +19,8 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::Status;
 use meterlink::error::Error;
-use meterlink::mbus::link::wmbus::FrameFormat;
 use meterlink::mbus::records::{Record, RecordKind, Span, Unit, Value, VifTable};
-use meterlink::mbus::telegram::{Decryption, LinkInfo, Telegram};
+use meterlink::mbus::decode::{binary_number, frame_format_name, record_quantity, DecryptedBy, FrameKind, LinkInfo, Telegram};
 use meterlink::mbus::tpl::{self, HeaderKind};
 
 /// The validity bitmap of per-row flags; `None` when every row is valid.
@@ -308,6 +307,7 @@ pub fn telegram_schema() -> SchemaRef {
             Field::new("index", DataType::UInt64, false),
             Field::new("status", dict(), false),
             Field::new("error", DataType::Utf8, true),
+            Field::new("error_code", dict(), true),
             Field::new("error_offset", DataType::UInt32, true),
             Field::new("link", dict(), true),
             Field::new("frame_type", dict(), true),
@@ -377,6 +377,7 @@ pub(crate) struct TelegramColumns {
     index: Vec<u64>,
     status: Dict,
     error: Bytes,
+    error_code: Dict,
     error_offset: Opt<u32>,
     link: Dict,
     frame_type: Dict,
@@ -404,6 +405,14 @@ pub(crate) struct TelegramColumns {
 }
 
 /// Slot hints of the wired frame kinds (`WiredFrame::kind_name`) and wireless formats.
+/// Dictionary slots of the error codes: one per code of the core, one for input errors.
+const CODE_HINTS: usize = meterlink::error::ALL_CODES.len() + 1;
+
+/// The dictionary slot of an error code (codes are few and error rows rare: a short scan).
+fn code_hint(code: &str) -> usize {
+    meterlink::error::ALL_CODES.iter().position(|c| *c == code).unwrap_or(CODE_HINTS - 1)
+}
+
 fn frame_type_hint(s: &str) -> usize {
     s.len() & 15
 }
@@ -414,6 +423,7 @@ impl TelegramColumns {
             index: Vec::with_capacity(n),
             status: Dict::new(n, Status::ALL.len()),
             error: Bytes::with_capacity(n, 0),
+            error_code: Dict::new(n, CODE_HINTS),
             error_offset: Opt::with_capacity(n),
             link: Dict::new(n, 2),
             frame_type: Dict::new(n, 16),
@@ -442,10 +452,11 @@ impl TelegramColumns {
     }
 
     /// A row for a frame that did not decode: only index, status and the error.
-    pub(crate) fn push_error(&mut self, index: u64, status: Status, message: &str, offset: Option<usize>) {
+    pub(crate) fn push_error(&mut self, index: u64, status: Status, message: &str, offset: Option<usize>, code: &'static str) {
         self.index.push(index);
         self.status.push(status.slot(), status.as_str());
         self.error.push_str(message);
+        self.error_code.push(code_hint(code), code);
         self.error_offset.push(offset.map(|o| o as u32));
         self.link.push_null();
         self.frame_type.push_null();
@@ -474,32 +485,29 @@ impl TelegramColumns {
 
     pub(crate) fn push_decode_error(&mut self, index: u64, e: &Error) -> Status {
         let status = Status::of_error(e);
-        self.push_error(index, status, &e.to_string(), Some(e.offset()));
+        self.push_error(index, status, &e.to_string(), Some(e.offset()), e.code());
         status
     }
 
     pub(crate) fn push_telegram(&mut self, index: u64, t: &Telegram) -> Status {
-        let status = if t.encrypted && !t.decrypted { Status::NoKey } else { Status::Ok };
+        let status = if t.is_opaque() { Status::NoKey } else { Status::Ok };
         self.index.push(index);
         self.status.push(status.slot(), status.as_str());
         self.error.push_null();
+        self.error_code.push_null();
         self.error_offset.push(None);
         match t.link {
-            LinkInfo::Wired { c, a, frame_kind } => {
+            LinkInfo::Wired { c, a, kind } => {
                 self.link.push(0, "wired");
-                self.frame_type.push(frame_type_hint(frame_kind), frame_kind);
+                self.frame_type.push(frame_type_hint(kind.as_str()), kind.as_str());
                 self.c_field.push(Some(c));
-                self.address.push((frame_kind != "single character").then_some(a));
+                self.address.push((kind != FrameKind::SingleCharacter).then_some(a));
                 self.link_manufacturer.push_null();
                 self.link_id.push_null();
             }
             LinkInfo::Wireless { c, format, address, .. } => {
                 self.link.push(1, "wireless");
-                let f = match format {
-                    FrameFormat::A => "format A",
-                    FrameFormat::B => "format B",
-                    FrameFormat::NoCrc => "no CRC",
-                };
+                let f = frame_format_name(format);
                 self.frame_type.push(frame_type_hint(f), f);
                 self.c_field.push(Some(c));
                 self.address.push(None);
@@ -540,15 +548,11 @@ impl TelegramColumns {
         self.access_number.push(t.access_number());
         self.status_byte.push(t.status());
         self.configuration.push(Some(t.header.config));
-        self.security_mode.push(t.security_mode);
-        self.encrypted.push(Some(t.encrypted));
-        self.decrypted.push(Some(t.decrypted));
-        match t.decryption {
-            Decryption::None => self.decrypted_by.push_null(),
-            Decryption::Verified => self.decrypted_by.push(0, "meterlink"),
-            Decryption::ByReceiver => self.decrypted_by.push(1, "receiver"),
-            Decryption::DefaultKey => self.decrypted_by.push(2, "default key"),
-        }
+        let p = &t.protection;
+        self.security_mode.push(p.mode);
+        self.encrypted.push(Some(p.encrypted()));
+        self.decrypted.push(Some(p.decrypted()));
+        self.decrypted_by.push_opt(p.decrypted_by().map_or(0, DecryptedBy::index), p.decrypted_by().map(DecryptedBy::as_str));
         self.application_error.push_opt_str(t.application_error.as_deref());
         self.record_count.push(t.records.len() as u32);
         self.undecoded_offset.push(t.undecoded.as_ref().map(|u| u.offset as u32));
@@ -564,6 +568,7 @@ impl TelegramColumns {
             prim::<UInt64Type>(self.index),
             self.status.finish(),
             self.error.finish_utf8(),
+            self.error_code.finish(),
             self.error_offset.finish::<UInt32Type>(),
             self.link.finish(),
             self.frame_type.finish(),
@@ -736,11 +741,9 @@ const QUANTITY_HINTS: usize = VIF_TABLES * 128 + 3;
 fn quantity(r: &Record) -> (usize, &'static str) {
     match r.kind {
         RecordKind::Data => ((r.vif.table as usize % VIF_TABLES) * 128 + (r.vif.code & 0x7F) as usize, r.vif.quantity),
-        RecordKind::ManufacturerData { more_records_follow: false } => (QUANTITY_HINTS - 3, "Manufacturer specific data"),
-        RecordKind::ManufacturerData { more_records_follow: true } => {
-            (QUANTITY_HINTS - 2, "Manufacturer specific data, more records follow")
-        }
-        RecordKind::GlobalReadout => (QUANTITY_HINTS - 1, "Global readout request"),
+        RecordKind::ManufacturerData { more_records_follow: false } => (QUANTITY_HINTS - 3, record_quantity(r)),
+        RecordKind::ManufacturerData { more_records_follow: true } => (QUANTITY_HINTS - 2, record_quantity(r)),
+        RecordKind::GlobalReadout => (QUANTITY_HINTS - 1, record_quantity(r)),
     }
 }
 
@@ -749,31 +752,6 @@ const _: () = assert!((VifTable::NoVib as usize) < VIF_TABLES);
 /// Unit slots: one per [`Unit`] variant.
 const UNIT_HINTS: usize = Unit::Cal as usize + 1;
 
-/// An LVAR binary number (EN 13757-3 Table 5) as an unsigned integer, if it fits 64 bits.
-fn binary_number(b: &[u8], msb_first: bool) -> Option<u64> {
-    let significant = |x: &[u8]| x.iter().all(|&v| v == 0);
-    let (lo, hi) = if msb_first {
-        let cut = b.len().saturating_sub(8);
-        (&b[cut..], &b[..cut])
-    } else {
-        let cut = b.len().min(8);
-        (&b[..cut], &b[cut..])
-    };
-    if !significant(hi) {
-        return None;
-    }
-    let mut v = 0u64;
-    if msb_first {
-        for &x in lo {
-            v = v << 8 | x as u64;
-        }
-    } else {
-        for &x in lo.iter().rev() {
-            v = v << 8 | x as u64;
-        }
-    }
-    Some(v)
-}
 
 fn pow10(e: i8) -> f64 {
     10f64.powi(e as i32)

@@ -17,7 +17,7 @@ use super::*;
 use meterlink::keys::KeyStore;
 use meterlink::mbus::link::wired;
 use meterlink::mbus::records::Value;
-use meterlink::mbus::telegram::{decode_with_keys, Telegram};
+use meterlink::mbus::decode::{decode_with_keys, Telegram};
 
 struct Rng(u64);
 
@@ -160,7 +160,7 @@ pub(super) fn corpus() -> (Vec<Vec<u8>>, KeyStore) {
         for vec in v["vectors"].as_array().unwrap() {
             frames.push(hex(vec[field].as_str().unwrap()));
             if let Some(k) = vec.get("keys").and_then(|k| k.as_object()) {
-                let tg = meterlink::mbus::telegram::decode(&frames[frames.len() - 1], &Default::default()).ok();
+                let tg = meterlink::mbus::decode::decode(&frames[frames.len() - 1], &Default::default()).ok();
                 for key in k.values() {
                     if let Some(a) = tg.as_ref().and_then(|t| t.header.address.or(t.address)) {
                         let _ = keys.insert_text(None, &a.id_string(), key.as_str().unwrap());
@@ -361,11 +361,11 @@ fn column_model_matches_decode() {
 #[test]
 fn decode_into_matches_decode_with_keys() {
     let (frames, keys) = corpus();
-    let mut tg = Telegram::new(meterlink::mbus::telegram::LinkInfo::Wired { c: 0, a: 0, frame_kind: "" });
+    let mut tg = Telegram::new(meterlink::mbus::decode::LinkInfo::Wired { c: 0, a: 0, kind: meterlink::mbus::decode::FrameKind::SingleCharacter });
     let opts = Default::default();
     for f in &frames {
         let fresh = decode_with_keys(f, &opts, &keys);
-        let reused = meterlink::mbus::telegram::decode_into(f, &opts, &keys, &mut tg);
+        let reused = meterlink::mbus::decode::decode_into(f, &opts, &keys, &mut tg);
         match (fresh, reused) {
             (Ok(a), Ok(())) => assert_eq!(format!("{a:?}"), format!("{tg:?}")),
             (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),

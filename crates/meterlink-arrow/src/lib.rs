@@ -26,9 +26,9 @@ pub use columns::{record_schema, telegram_schema};
 pub use lines::{LineBatch, LineFormat, LineReader};
 pub use source::{parse_hex_into, ArrowFrames, FrameItem, FrameSource, InputError, ListFrames};
 
-use meterlink::error::{Error, ErrorKind};
+use meterlink::error::{Error, ErrorClass};
 use meterlink::keys::KeyLookup;
-use meterlink::mbus::telegram::{decode_into, DecodeOptions, LinkInfo, Telegram};
+use meterlink::mbus::decode::{decode_into, DecodeOptions, FrameKind, LinkInfo, Telegram};
 use columns::{RecordColumns, TelegramColumns};
 
 /// A telegram row's outcome.
@@ -56,10 +56,10 @@ impl Status {
     }
 
     pub fn of_error(e: &Error) -> Status {
-        match e.kind() {
-            ErrorKind::Frame => Status::FrameError,
-            ErrorKind::Decode => Status::DecodeError,
-            ErrorKind::Security => Status::SecurityError,
+        match e.class() {
+            ErrorClass::Frame => Status::FrameError,
+            ErrorClass::Decode => Status::DecodeError,
+            ErrorClass::Security => Status::SecurityError,
         }
     }
 
@@ -218,12 +218,12 @@ fn decode_chunk<S: FrameSource + ?Sized>(
     let mut counts = Counts::default();
     let mut scratch = Vec::new();
     // One telegram per chunk: its payload and record buffers are reused frame after frame.
-    let mut tg = Telegram::new(LinkInfo::Wired { c: 0, a: 0, frame_kind: "" });
+    let mut tg = Telegram::new(LinkInfo::Wired { c: 0, a: 0, kind: FrameKind::SingleCharacter });
     for i in range.clone() {
         let index = opts.index_base + i as u64;
         let status = match src.frame(i, &mut scratch) {
             Err(e) => {
-                tc.push_error(index, Status::FrameError, &e.message, e.offset);
+                tc.push_error(index, Status::FrameError, &e.message, e.offset, e.code);
                 Status::FrameError
             }
             Ok(frame) => match decode_into(frame, &opts.decode, keys, &mut tg) {

@@ -7,13 +7,28 @@ use arrow_schema::DataType;
 /// Why an input item is not a frame (it becomes a `frame_error` row with this message).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputError {
+    /// What is wrong with the item.
     pub message: String,
+    /// Where in the item, if known.
     pub offset: Option<usize>,
+    /// The stable error code (`input` unless a more precise one applies, see docs/errors.md).
+    pub code: &'static str,
 }
 
 impl InputError {
+    /// An input item that is not a frame (code `input`).
     pub fn new(message: impl Into<String>, offset: Option<usize>) -> Self {
-        InputError { message: message.into(), offset }
+        InputError { message: message.into(), offset, code: INPUT_CODE }
+    }
+}
+
+/// The code of input items that are not frames (null, wrong type, a line without a frame).
+pub const INPUT_CODE: &str = "input";
+
+impl From<meterlink::hex::HexError> for InputError {
+    fn from(e: meterlink::hex::HexError) -> Self {
+        let e = meterlink::Error::from(e);
+        InputError { message: e.to_string(), offset: Some(e.offset), code: e.code() }
     }
 }
 
@@ -29,7 +44,7 @@ pub trait FrameSource: Sync {
 
 /// Hex digits → bytes (the core's parser); the error becomes an input error at its position.
 pub fn parse_hex_into(s: &str, out: &mut Vec<u8>) -> Result<(), InputError> {
-    meterlink::hex::parse_hex_into(s, out).map_err(|e| InputError::new(e.to_string(), Some(e.offset)))
+    meterlink::hex::parse_hex_into(s, out).map_err(InputError::from)
 }
 
 /// One frame of a list input.

@@ -5,17 +5,9 @@ use std::borrow::Cow;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
-use super::raise;
-use meterlink::error::ErrorKind;
+use super::{raise, to_pyerr, ARGUMENT_CODE};
 use meterlink::mbus::tpl::device;
 
-/// Hex digits → bytes (the core's parser, [`meterlink::hex::parse_hex_into`]); the error carries
-/// the position of the offending character.
-pub(crate) fn parse_hex(s: &str) -> Result<Vec<u8>, (String, usize)> {
-    let mut out = Vec::with_capacity(s.len() / 2);
-    meterlink::hex::parse_hex_into(s, &mut out).map_err(|e| (e.to_string(), e.offset))?;
-    Ok(out)
-}
 
 /// A frame argument: `bytes` is borrowed without copying; `str` is hex; any other object
 /// supporting the buffer protocol (bytearray, memoryview, numpy) is copied once.
@@ -25,9 +17,7 @@ pub(crate) fn frame_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8
     }
     if let Ok(s) = obj.cast::<PyString>() {
         let s = s.to_cow()?;
-        return parse_hex(&s)
-            .map(Cow::Owned)
-            .map_err(|(msg, at)| raise(obj.py(), Some(ErrorKind::Frame), msg, Some(at)));
+        return meterlink::hex::parse_hex(&s).map(Cow::Owned).map_err(|e| to_pyerr(obj.py(), e.into()));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(Cow::Owned(b.to_vec()));
@@ -44,8 +34,8 @@ pub(crate) fn frame_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8
 }
 
 /// The `link=`, `strict=` and `tail=` arguments shared by the decode entry points.
-pub(crate) fn decode_options(link: &str, strict: bool, tail: &str) -> PyResult<meterlink::mbus::telegram::DecodeOptions> {
-    use meterlink::mbus::telegram::{DecodeOptions, LinkMode, TailPolicy};
+pub(crate) fn decode_options(link: &str, strict: bool, tail: &str) -> PyResult<meterlink::mbus::decode::DecodeOptions> {
+    use meterlink::mbus::decode::{DecodeOptions, LinkMode, TailPolicy};
     let Some(tail) = TailPolicy::parse(tail) else {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
             "tail must be 'auto', 'strict' or 'keep', not {tail:?}"
@@ -67,7 +57,7 @@ pub(crate) fn hex_lower(b: &[u8]) -> String {
 #[pyfunction]
 pub fn manufacturer_code(py: Python<'_>, name: &str) -> PyResult<u16> {
     device::manufacturer_from_str(name).ok_or_else(|| {
-        raise(py, None, format!("manufacturer code must be three letters A-Z, got {name:?}"), None)
+        raise(py, None, format!("manufacturer code must be three letters A-Z, got {name:?}"), None, ARGUMENT_CODE)
     })
 }
 
@@ -81,16 +71,4 @@ pub fn manufacturer_name(code: u16) -> String {
 #[pyfunction]
 pub fn device_type_name(code: u8) -> &'static str {
     device::device_type_name(code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_hex;
-
-    #[test]
-    fn hex_forms() {
-        assert_eq!(parse_hex("0x68 0A:ff").unwrap(), vec![0x68, 0x0A, 0xFF]);
-        assert_eq!(parse_hex("abc").unwrap_err().1, 3);
-        assert_eq!(parse_hex("zz").unwrap_err().1, 0);
-    }
 }

@@ -3,8 +3,8 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
-use super::convert::parse_hex;
-use super::raise;
+
+use super::{raise, ARGUMENT_CODE};
 use meterlink::mbus::encode::{self as core, Builder, EllParams, EncodeError, Header, LinkParams, RecordValue, SecurityParams};
 use meterlink::keys::{parse_key_hex, parse_meter_id, KeyMaterial};
 use meterlink::mbus::link::wmbus::FrameFormat;
@@ -13,7 +13,7 @@ use meterlink::mbus::security::MeterAddress;
 use meterlink::mbus::tpl::device::manufacturer_from_str;
 
 fn err(py: Python<'_>, msg: impl Into<String>) -> PyErr {
-    raise(py, None, msg.into(), None)
+    raise(py, None, msg.into(), None, ARGUMENT_CODE)
 }
 
 fn enc_err(py: Python<'_>, e: EncodeError) -> PyErr {
@@ -26,7 +26,7 @@ fn data_arg(py: Python<'_>, what: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<
         return Ok(b.as_bytes().to_vec());
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return parse_hex(&s.to_cow()?).map_err(|(m, _)| err(py, format!("{what}: {m}")));
+        return meterlink::hex::parse_hex(&s.to_cow()?).map_err(|e| err(py, format!("{what}: {e}")));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(b.to_vec());

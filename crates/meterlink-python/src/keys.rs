@@ -6,11 +6,11 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
-use super::raise;
+use super::{raise, to_pyerr};
 use meterlink::keys::{parse_key_hex, parse_meter_id, KeyError, KeyLookup, KeyMaterial, KeyStore as CoreStore, NoKeys};
 
 fn key_err(py: Python<'_>, e: KeyError) -> PyErr {
-    raise(py, None, e.to_string(), None)
+    to_pyerr(py, e.into())
 }
 
 /// A key value: bytes (16 or 8) or hex text.
@@ -76,7 +76,7 @@ impl KeyStore {
     fn from_csv_text(py: Python<'_>, text: &str) -> PyResult<KeyStore> {
         let mut s = CoreStore::new();
         py.detach(|| s.load_csv(text))
-            .map_err(|(line, e)| raise(py, None, format!("key file line {line}: {e}"), None))?;
+            .map_err(|(line, e)| raise(py, None, format!("key file line {line}: {e}"), None, meterlink::Error::from(e).code()))?;
         Ok(KeyStore { inner: s })
     }
 

@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
-use meterlink::error::{Error, ErrorKind};
+use meterlink::error::{Error, ErrorClass, ErrorKind};
 
 static EXC: PyOnceLock<[Py<PyType>; 4]> = PyOnceLock::new();
 
@@ -28,28 +28,37 @@ fn exception_types(py: Python<'_>) -> PyResult<&[Py<PyType>; 4]> {
     })
 }
 
-/// Raise `kind` with `message` and the byte offset where it applies.
-pub(crate) fn raise(py: Python<'_>, kind: Option<ErrorKind>, message: String, offset: Option<usize>) -> PyErr {
+/// Raise `class` (None: the base `MeterlinkError`) with `message`, the byte offset where it
+/// applies and the stable error code.
+pub(crate) fn raise(py: Python<'_>, class: Option<ErrorClass>, message: String, offset: Option<usize>, code: &str) -> PyErr {
     let types = match exception_types(py) {
         Ok(t) => t,
         Err(e) => return e,
     };
-    let idx = match kind {
+    let idx = match class {
         None => 0,
-        Some(ErrorKind::Frame) => 1,
-        Some(ErrorKind::Decode) => 2,
-        Some(ErrorKind::Security) => 3,
+        Some(ErrorClass::Frame) => 1,
+        Some(ErrorClass::Decode) => 2,
+        Some(ErrorClass::Security) => 3,
     };
-    match types[idx].bind(py).call1((message, offset)) {
+    match types[idx].bind(py).call1((message, offset, code)) {
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,
     }
 }
 
+/// The one conversion of the core's [`Error`] into a Python exception: the class its
+/// [`ErrorClass`] names, its message, offset and code. Malformed arguments (keys, meter IDs)
+/// are the base `MeterlinkError` without an offset.
 pub(crate) fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
-    let offset = e.offset();
-    raise(py, Some(e.kind()), e.to_string(), Some(offset))
+    if let ErrorKind::Key(_) = e.kind {
+        return raise(py, None, e.to_string(), None, e.code());
+    }
+    raise(py, Some(e.class()), e.to_string(), Some(e.offset), e.code())
 }
+
+/// Code of errors about an argument that has no typed core error.
+pub(crate) const ARGUMENT_CODE: &str = "argument";
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

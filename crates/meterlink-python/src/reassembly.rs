@@ -8,11 +8,11 @@ use pyo3::prelude::*;
 use super::convert::frame_bytes;
 use super::keys::keys_arg;
 use super::telegram::Telegram;
-use super::{raise, to_pyerr};
+use super::to_pyerr;
 use meterlink::mbus::afl;
-use meterlink::error::ErrorKind;
+use meterlink::error::{Error, ErrorKind};
 use meterlink::mbus::link::wmbus::{self, FormatHint};
-use meterlink::mbus::telegram::{self as core, DecodeOptions};
+use meterlink::mbus::decode::{self as core, DecodeOptions};
 
 /// Reassembles fragmented wireless messages, one pending message per meter (link address).
 /// `push(frame)` returns the decoded `Telegram` when a message is complete (an unfragmented
@@ -38,15 +38,15 @@ impl AflReassembler {
     fn push(&mut self, py: Python<'_>, frame: &Bound<'_, PyAny>, keys: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Telegram>> {
         let bytes = frame_bytes(frame)?;
         let wf = wmbus::parse_wmbus(&bytes, FormatHint::Auto)
-            .map_err(|e| raise(py, Some(ErrorKind::Frame), e.to_string(), Some(e.offset())))?;
+            .map_err(|e| to_pyerr(py, e.into()))?;
         let mut data: &[u8] = &wf.data;
         // An unencrypted ELL I/III may stand before the AFL.
         if matches!(data.first(), Some(0x8C) | Some(0x8E)) {
-            let e = meterlink::mbus::ell::parse_ell(data).map_err(|e| raise(py, Some(ErrorKind::Decode), e.to_string(), Some(10)))?;
+            let e = meterlink::mbus::ell::parse_ell(data).map_err(|e| to_pyerr(py, Error::in_layer(ErrorKind::Ell(e), 10)))?;
             data = &data[e.payload_offset..];
         }
         if data.first() != Some(&0x90) {
-            return Err(raise(py, Some(ErrorKind::Decode), "frame carries no AFL (CI 90h)".into(), Some(10)));
+            return Err(to_pyerr(py, Error::new(10, ErrorKind::NoAfl)));
         }
         let mut key = [0u8; 8];
         key.copy_from_slice(&bytes[2..10]);
@@ -60,7 +60,7 @@ impl AflReassembler {
             Ok(None) => return Ok(None),
             Err(e) => {
                 self.pending.remove(&key);
-                return Err(raise(py, Some(ErrorKind::Decode), e.to_string(), None));
+                return Err(to_pyerr(py, Error::in_layer(ErrorKind::Afl(e), 0)));
             }
         };
         self.pending.remove(&key);

@@ -36,8 +36,7 @@ impl FormatCache {
     }
 }
 use meterlink::mbus::records::{self, Record as CoreRecord, RecordKind, Value};
-use meterlink::mbus::link::wmbus::FrameFormat;
-use meterlink::mbus::telegram::{self as core, LinkInfo};
+use meterlink::mbus::decode::{self as core, DecryptedBy, FrameKind, LinkInfo};
 use meterlink::mbus::tpl;
 
 /// decode(frame, keys=None, link="auto", strict=False, tail="auto", formats=None, secondary_address=None, default_keys=True)
@@ -123,10 +122,16 @@ fn value_to_py(py: Python<'_>, v: &Value, payload: &[u8]) -> PyResult<Py<PyAny>>
 fn record_value(py: Python<'_>, r: &CoreRecord, payload: &[u8], msb_first: bool) -> PyResult<Py<PyAny>> {
     if let Value::Bytes(span) = &r.value {
         if r.is_binary_number(payload) {
-            let order = if msb_first { "big" } else { "little" };
-            let bytes = pyo3::types::PyBytes::new(py, span.get(payload));
-            let int = py.get_type::<pyo3::types::PyInt>().call_method1(intern!(py, "from_bytes"), (bytes, order))?;
-            return number_scale(py, int, r.vif.exponent);
+            let int = match core::binary_number(span.get(payload), msb_first) {
+                Some(v) => v.into_pyobject(py)?.into_any(),
+                // Wider than 64 bits: Python's int takes any width.
+                None => {
+                    let order = if msb_first { "big" } else { "little" };
+                    let bytes = pyo3::types::PyBytes::new(py, span.get(payload));
+                    py.get_type::<pyo3::types::PyInt>().call_method1(intern!(py, "from_bytes"), (bytes, order))?
+                }
+            };
+            return number_scale(py, int.cast_into()?, r.vif.exponent);
         }
     }
     value_to_py(py, &r.value, payload)
@@ -151,14 +156,6 @@ fn record_unit(r: &CoreRecord) -> Option<&str> {
     r.vif.unit.as_str()
 }
 
-fn record_quantity(r: &CoreRecord) -> &'static str {
-    match r.kind {
-        RecordKind::Data => r.vif.quantity,
-        RecordKind::ManufacturerData { more_records_follow: false } => "Manufacturer specific data",
-        RecordKind::ManufacturerData { more_records_follow: true } => "Manufacturer specific data, more records follow",
-        RecordKind::GlobalReadout => "Global readout request",
-    }
-}
 
 fn function_str(py: Python<'_>, f: meterlink::mbus::records::Function) -> &Bound<'_, PyString> {
     use meterlink::mbus::records::Function::*;
@@ -174,7 +171,7 @@ fn record_dict<'py>(py: Python<'py>, r: &CoreRecord, payload: &[u8], msb_first: 
     let d = PyDict::new(py);
     d.set_item(intern!(py, "value"), record_value(py, r, payload, msb_first)?)?;
     d.set_item(intern!(py, "unit"), record_unit(r))?;
-    d.set_item(intern!(py, "quantity"), record_quantity(r))?;
+    d.set_item(intern!(py, "quantity"), core::record_quantity(r))?;
     d.set_item(intern!(py, "storage"), r.storage)?;
     d.set_item(intern!(py, "tariff"), r.tariff)?;
     d.set_item(intern!(py, "subunit"), r.subunit)?;
@@ -254,15 +251,15 @@ impl Telegram {
     }
     #[getter]
     fn encrypted(&self) -> bool {
-        self.inner.encrypted
+        self.inner.protection.encrypted()
     }
     #[getter]
     fn decrypted(&self) -> bool {
-        self.inner.decrypted
+        self.inner.protection.decrypted()
     }
     #[getter]
     fn security_mode(&self) -> Option<u8> {
-        self.inner.security_mode
+        self.inner.protection.mode
     }
     #[getter]
     fn application_error(&self) -> Option<&str> {
@@ -281,10 +278,7 @@ impl Telegram {
     #[getter]
     fn frame_type(&self) -> &'static str {
         match self.inner.link {
-            LinkInfo::Wired { frame_kind, .. } => frame_kind,
-            LinkInfo::Wireless { format: FrameFormat::A, .. } => "format A",
-            LinkInfo::Wireless { format: FrameFormat::B, .. } => "format B",
-            LinkInfo::Wireless { format: FrameFormat::NoCrc, .. } => "no CRC",
+            link => link.frame_type(),
         }
     }
     /// The link-layer C field.
@@ -298,7 +292,7 @@ impl Telegram {
     #[getter]
     fn c_field_name(&self) -> &'static str {
         match self.inner.link {
-            LinkInfo::Wired { frame_kind: "single character", .. } => "ACK",
+            LinkInfo::Wired { kind: FrameKind::SingleCharacter, .. } => "ACK",
             LinkInfo::Wired { c, .. } => meterlink::mbus::link::wired::CField(c).name(),
             LinkInfo::Wireless { c, .. } => meterlink::mbus::link::wmbus::c_field_name(c).unwrap_or("unknown"),
         }
@@ -307,7 +301,7 @@ impl Telegram {
     #[getter]
     fn address(&self) -> Option<u8> {
         match self.inner.link {
-            LinkInfo::Wired { frame_kind: "single character", .. } => None,
+            LinkInfo::Wired { kind: FrameKind::SingleCharacter, .. } => None,
             LinkInfo::Wired { a, .. } => Some(a),
             LinkInfo::Wireless { .. } => None,
         }
@@ -334,7 +328,7 @@ impl Telegram {
     /// decrypted), or None.
     #[getter]
     fn decrypted_by(&self) -> Option<&'static str> {
-        self.inner.decryption.as_str()
+        self.inner.protection.decrypted_by().map(DecryptedBy::as_str)
     }
     /// The end of the application data that did not decode as records, as
     /// `{"offset": frame offset, "data": hex, "reason": text}`; None when everything decoded.
@@ -376,7 +370,7 @@ impl Telegram {
     #[getter]
     fn security_config<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         use meterlink::mbus::security::EncryptedLength as E;
-        let Some(c) = &self.inner.security else { return Ok(None) };
+        let Some(c) = &self.inner.protection.config else { return Ok(None) };
         let d = PyDict::new(py);
         d.set_item("raw", c.raw)?;
         d.set_item("mode", c.mode)?;
@@ -434,9 +428,9 @@ impl Telegram {
         d.set_item(intern!(py, "access_number"), t.access_number())?;
         d.set_item(intern!(py, "status"), t.status())?;
         d.set_item(intern!(py, "ci"), t.ci)?;
-        d.set_item(intern!(py, "encrypted"), t.encrypted)?;
-        d.set_item(intern!(py, "decrypted"), t.decrypted)?;
-        d.set_item(intern!(py, "security_mode"), t.security_mode)?;
+        d.set_item(intern!(py, "encrypted"), t.protection.encrypted())?;
+        d.set_item(intern!(py, "decrypted"), t.protection.decrypted())?;
+        d.set_item(intern!(py, "security_mode"), t.protection.mode)?;
         d.set_item(intern!(py, "application_error"), t.application_error.as_deref())?;
         d.set_item(intern!(py, "link_layer"), self.link_layer())?;
         d.set_item(intern!(py, "frame_type"), self.frame_type())?;
@@ -469,7 +463,7 @@ impl Telegram {
                 t.device_type_name().unwrap_or("?"),
                 t.ci.unwrap_or(0),
                 t.records.len(),
-                if t.encrypted && !t.decrypted { " encrypted" } else { "" }
+                if t.is_opaque() { " encrypted" } else { "" }
             ),
             None => format!(
                 "<Telegram {} ci={} records={}{}>",
@@ -544,7 +538,7 @@ impl Record {
     }
     #[getter]
     fn quantity(&self) -> &'static str {
-        record_quantity(self.r())
+        core::record_quantity(self.r())
     }
     /// VIFE modifiers in words ("per hour", "lower limit value", ...).
     #[getter]

@@ -1,71 +1,346 @@
-//! The crate-level error: one variant per layer, each carrying that layer's own error type.
-//! The Python layer maps [`ErrorKind`] onto `FrameError` / `DecodeError` / `SecurityError`.
+//! The one error type of meterlink: where in the input (`offset`) and what went wrong (`kind`).
+//!
+//! Every layer keeps its own typed error ([`FrameErrorReason`], [`WmbusError`], [`EllError`],
+//! [`AflError`], [`TplErrorReason`], [`RecordError`], [`SecurityError`], ...); [`ErrorKind`]
+//! holds one of them unchanged, so nothing is flattened into text. Layer errors carry offsets
+//! relative to the buffer their layer was given; [`Error::in_layer`] is the one place that
+//! rebases them onto the input (the frame as given, or the reassembled TPDU).
+//!
+//! Each kind has a stable snake_case [`ErrorKind::code`] (listed with their meanings in
+//! `docs/errors.md`) and an [`ErrorClass`] that says which Python exception it becomes.
 
 use std::fmt;
 
-use crate::mbus::link::FrameError;
+use crate::hex::{HexError, HexErrorReason};
+use crate::keys::KeyError;
+use crate::mbus::afl::AflError;
+use crate::mbus::ell::EllError;
+use crate::mbus::link::wmbus::WmbusError;
+use crate::mbus::link::{FrameError, FrameErrorReason};
 use crate::mbus::records::RecordError;
-use crate::mbus::tpl::TplError;
+use crate::mbus::security::SecurityError;
+use crate::mbus::tpl::{Address, TplError, TplErrorReason};
 
-/// Which Python exception an error becomes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// Link layer: framing, length, checksum, CRC.
+/// Which Python exception an error becomes (`FrameError`, `DecodeError`, `SecurityError`, all
+/// subclasses of `MeterlinkError`), and which batch status a failed row gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// Link layer and input: framing, length, checksum, CRC, hex text.
     Frame,
-    /// Transport/application layer: headers, records, unsupported content.
+    /// Transport/application layer: headers, records, unsupported content, bad arguments.
     Decode,
     /// Security: missing key (strict), wrong key, bad MAC, failed verification.
     Security,
 }
 
+impl ErrorClass {
+    /// The Python exception class name.
+    pub const fn exception_name(self) -> &'static str {
+        match self {
+            ErrorClass::Frame => "FrameError",
+            ErrorClass::Decode => "DecodeError",
+            ErrorClass::Security => "SecurityError",
+        }
+    }
+}
+
+/// What went wrong: one layer's own typed error, or one of the pipeline's own failures.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Error {
-    Frame(FrameError),
-    /// A TPL error, offset relative to the frame as given.
-    Tpl(TplError),
-    /// A record error, offsets relative to the frame as given.
-    Records(RecordError),
-    /// Content this version cannot decode (offset in the frame).
-    Unsupported { offset: usize, what: String },
-    /// A security failure (offset in the frame where the protected part starts).
-    Security { offset: usize, what: String },
+pub enum ErrorKind {
+    /// EN 13757-2 FT1.2 link layer.
+    Frame(FrameErrorReason),
+    /// EN 13757-4 wireless link layer (its offsets are frame offsets already).
+    Wireless(WmbusError),
+    /// EN 13757-7 extended link layer (offsets rebased onto the input).
+    Ell(EllError),
+    /// EN 13757-7 authentication and fragmentation layer (offsets rebased onto the input).
+    Afl(AflError),
+    /// A fragment of a fragmented AFL message was given to single-frame decoding.
+    AflFragment {
+        /// The fragment ID (FCL bits 7..0).
+        fid: u8,
+    },
+    /// A frame given to the AFL reassembler carries no AFL.
+    NoAfl,
+    /// A TPL header or the fixed data structure is cut short or unsupported.
+    Tpl(TplErrorReason),
+    /// A CI value EN 13757-7 Table 2 marks as reserved.
+    ReservedCi {
+        /// The CI byte.
+        ci: u8,
+    },
+    /// EN 13757-3 data records (offsets rebased onto the input).
+    Record(RecordError),
+    /// EN 13757-7 security services, DSMR mode 15 (offsets rebased onto the input).
+    Security(SecurityError),
+    /// The telegram is encrypted and no key is known for its meter (raised with `strict`).
+    NoKey {
+        /// The meter whose key is missing, where known.
+        meter: Option<Address>,
+    },
+    /// Hex text given as a frame is not hex.
+    Hex(HexErrorReason),
+    /// A key or meter identity given as an argument is malformed.
+    Key(KeyError),
+}
+
+/// A meterlink error: `kind` at byte `offset` of the input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    /// Byte offset in the input where the problem was found (in the frame as given; for wireless
+    /// frames with DLL CRCs, in the frame with the CRCs removed; for a reassembled AFL message,
+    /// in its TPDU).
+    pub offset: usize,
+    /// What went wrong.
+    pub kind: ErrorKind,
 }
 
 impl Error {
-    pub fn kind(&self) -> ErrorKind {
+    /// An error at an input offset, for kinds that carry no offsets of their own.
+    pub const fn new(offset: usize, kind: ErrorKind) -> Self {
+        Error { offset, kind }
+    }
+
+    /// A layer's error, raised by a layer that was given the input from offset `base` on: the
+    /// one place where layer-relative offsets become input offsets.
+    pub fn in_layer(kind: ErrorKind, base: usize) -> Self {
+        let kind = match kind {
+            ErrorKind::Ell(e) => ErrorKind::Ell(rebase_ell(e, base)),
+            ErrorKind::Afl(e) => ErrorKind::Afl(rebase_afl(e, base)),
+            ErrorKind::Record(e) => ErrorKind::Record(e.shifted(base)),
+            ErrorKind::Security(e) => ErrorKind::Security(e.shifted(base)),
+            other => other,
+        };
+        let offset = match &kind {
+            ErrorKind::Ell(e) => ell_offset(e),
+            ErrorKind::Afl(e) => afl_offset(e),
+            ErrorKind::Record(e) => Some(e.offset()),
+            ErrorKind::Security(e) => e.offset(),
+            _ => None,
+        };
+        Error { offset: offset.unwrap_or(base), kind }
+    }
+
+    /// The Python exception (and batch status) this error maps to.
+    pub fn class(&self) -> ErrorClass {
+        self.kind.class()
+    }
+
+    /// The stable snake_case code of the error (see `docs/errors.md`).
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    /// Byte offset in the input where the problem was found.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+}
+
+impl ErrorKind {
+    /// The Python exception (and batch status) this kind maps to.
+    pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Frame(_) => ErrorKind::Frame,
-            Error::Tpl(_) | Error::Records(_) | Error::Unsupported { .. } => ErrorKind::Decode,
-            Error::Security { .. } => ErrorKind::Security,
+            ErrorKind::Frame(_) | ErrorKind::Wireless(_) | ErrorKind::Hex(_) => ErrorClass::Frame,
+            ErrorKind::Ell(EllError::PayloadCrc { .. }) | ErrorKind::Security(_) | ErrorKind::NoKey { .. } => {
+                ErrorClass::Security
+            }
+            ErrorKind::Ell(_)
+            | ErrorKind::Afl(_)
+            | ErrorKind::AflFragment { .. }
+            | ErrorKind::NoAfl
+            | ErrorKind::Tpl(_)
+            | ErrorKind::ReservedCi { .. }
+            | ErrorKind::Record(_)
+            | ErrorKind::Key(_) => ErrorClass::Decode,
         }
     }
 
-    /// Byte offset in the frame where the problem was found.
-    pub fn offset(&self) -> usize {
+    /// The stable snake_case code: one per failure, never reused for another meaning.
+    pub fn code(&self) -> &'static str {
         match self {
-            Error::Frame(e) => e.offset,
-            Error::Tpl(e) => e.offset,
-            Error::Records(e) => e.offset(),
-            Error::Unsupported { offset, .. } | Error::Security { offset, .. } => *offset,
+            ErrorKind::Frame(r) => frame_code(r),
+            ErrorKind::Wireless(e) => match e {
+                WmbusError::Truncated { .. } => "wmbus_truncated",
+                WmbusError::BadLength { .. } => "wmbus_length",
+                WmbusError::BlockCrc { .. } => "wmbus_crc",
+            },
+            ErrorKind::Ell(e) => ell_code(e),
+            ErrorKind::Afl(e) => afl_code(e),
+            ErrorKind::AflFragment { .. } => "afl_fragment",
+            ErrorKind::NoAfl => "afl_missing",
+            ErrorKind::Tpl(TplErrorReason::Truncated { .. }) => "tpl_truncated",
+            ErrorKind::Tpl(TplErrorReason::Unsupported { .. }) => "tpl_unsupported",
+            ErrorKind::ReservedCi { .. } => "unsupported_ci",
+            ErrorKind::Record(e) => match e {
+                RecordError::Truncated { .. } => "record_truncated",
+                RecordError::TooManyDifes { .. } => "record_too_many_difes",
+                RecordError::TooManyVifes { .. } => "record_too_many_vifes",
+                RecordError::Invalid { .. } => "record_invalid",
+            },
+            ErrorKind::Security(e) => security_code(e),
+            ErrorKind::NoKey { .. } => "no_key",
+            ErrorKind::Hex(HexErrorReason::InvalidCharacter(_)) => "hex_character",
+            ErrorKind::Hex(HexErrorReason::OddDigits) => "hex_odd_digits",
+            ErrorKind::Key(e) => match e {
+                KeyError::BadKeyLength(_) => "key_length",
+                KeyError::BadKeyHex => "key_hex",
+                KeyError::BadMeterId(_) => "key_meter_id",
+                KeyError::BadManufacturer(_) => "key_manufacturer",
+            },
         }
+    }
+
+    /// Whether the kind's own message names its offset (else [`Error`]'s `Display` adds it).
+    fn names_offset(&self) -> bool {
+        match self {
+            ErrorKind::Frame(_) | ErrorKind::Tpl(_) | ErrorKind::Record(_) | ErrorKind::Hex(_) => true,
+            // The wireless layer's messages stand alone (those without an offset never had one added).
+            ErrorKind::Wireless(_) => true,
+            ErrorKind::Ell(e) => ell_offset(e).is_some(),
+            ErrorKind::Afl(e) => afl_offset(e).is_some(),
+            ErrorKind::Security(e) => e.offset().is_some(),
+            ErrorKind::Key(_) => true,
+            // Its message has always stood alone.
+            ErrorKind::NoAfl => true,
+            ErrorKind::AflFragment { .. } | ErrorKind::ReservedCi { .. } | ErrorKind::NoKey { .. } => false,
+        }
+    }
+}
+
+fn frame_code(r: &FrameErrorReason) -> &'static str {
+    match r {
+        FrameErrorReason::Empty => "frame_empty",
+        FrameErrorReason::BadStart(_) => "frame_start",
+        FrameErrorReason::LengthMismatch { .. } => "frame_length_mismatch",
+        FrameErrorReason::BadSecondStart(_) => "frame_second_start",
+        FrameErrorReason::LengthTooSmall(_) => "frame_length",
+        FrameErrorReason::Truncated { .. } => "frame_truncated",
+        FrameErrorReason::TrailingBytes { .. } => "frame_trailing_bytes",
+        FrameErrorReason::BadChecksum { .. } => "frame_checksum",
+        FrameErrorReason::BadStop(_) => "frame_stop",
+    }
+}
+
+fn ell_code(e: &EllError) -> &'static str {
+    match e {
+        EllError::NotEll { .. } => "ell_ci",
+        EllError::Truncated { .. } => "ell_truncated",
+        EllError::UnsupportedEllV => "ell_variable_unsupported",
+        EllError::UnsupportedEncryption { .. } => "ell_encryption_reserved",
+        EllError::PayloadCrc { .. } => "ell_payload_crc",
+    }
+}
+
+fn afl_code(e: &AflError) -> &'static str {
+    match e {
+        AflError::NotAfl { .. } => "afl_ci",
+        AflError::Truncated { .. } => "afl_truncated",
+        AflError::LengthMismatch { .. } => "afl_length",
+        AflError::MacLengthUnknown { .. } => "afl_mac_length",
+        AflError::ReservedAuthType { .. } => "afl_auth_type",
+        AflError::NoMac => "afl_no_mac",
+        AflError::NoCounter => "afl_no_counter",
+        AflError::MacMismatch { .. } => "afl_mac",
+        AflError::MissingFragments { .. } => "afl_missing_fragments",
+        AflError::TooLong { .. } => "afl_too_long",
+        AflError::MessageLengthMismatch { .. } => "afl_message_length",
+        AflError::DuplicateMac { .. } => "afl_duplicate_mac",
+    }
+}
+
+fn security_code(e: &SecurityError) -> &'static str {
+    match e {
+        SecurityError::Truncated { .. } => "security_truncated",
+        SecurityError::UnsupportedMode { .. } => "security_mode_unsupported",
+        SecurityError::InvalidConfig { .. } => "security_config",
+        SecurityError::BadEncryptedLength { .. } => "security_encrypted_length",
+        SecurityError::UnsupportedKdf { .. } => "security_kdf_unsupported",
+        SecurityError::MissingCounter => "security_no_counter",
+        SecurityError::MissingMac { .. } => "security_no_mac",
+        SecurityError::MissingVerificationBytes { .. } => "tpl_verification",
+        SecurityError::MissingFiller { .. } => "dsmr_filler",
+        SecurityError::MissingFrameCounter { .. } => "dsmr_frame_counter",
+        SecurityError::AflMacMismatch => "afl_mac",
+        SecurityError::TagMismatch { .. } => "aead_tag",
+        SecurityError::BadTagLength { .. } => "security_tag_length",
+    }
+}
+
+fn ell_offset(e: &EllError) -> Option<usize> {
+    match *e {
+        EllError::Truncated { offset, .. } | EllError::PayloadCrc { offset, .. } => Some(offset),
+        EllError::NotEll { .. } | EllError::UnsupportedEllV | EllError::UnsupportedEncryption { .. } => None,
+    }
+}
+
+fn rebase_ell(e: EllError, base: usize) -> EllError {
+    match e {
+        EllError::Truncated { offset, needed, available } => EllError::Truncated { offset: offset + base, needed, available },
+        EllError::PayloadCrc { offset, expected, computed } => {
+            EllError::PayloadCrc { offset: offset + base, expected, computed }
+        }
+        other => other,
+    }
+}
+
+fn afl_offset(e: &AflError) -> Option<usize> {
+    use AflError::*;
+    match *e {
+        Truncated { offset, .. }
+        | LengthMismatch { offset, .. }
+        | MacLengthUnknown { offset }
+        | ReservedAuthType { offset, .. }
+        | MacMismatch { offset } => Some(offset),
+        NotAfl { .. } | NoMac | NoCounter | MissingFragments { .. } | TooLong { .. } | MessageLengthMismatch { .. } => None,
+        DuplicateMac { .. } => None,
+    }
+}
+
+fn rebase_afl(e: AflError, base: usize) -> AflError {
+    use AflError::*;
+    match e {
+        Truncated { offset, needed, available } => Truncated { offset: offset + base, needed, available },
+        LengthMismatch { offset, afll, fields } => LengthMismatch { offset: offset + base, afll, fields },
+        MacLengthUnknown { offset } => MacLengthUnknown { offset: offset + base },
+        ReservedAuthType { offset, at } => ReservedAuthType { offset: offset + base, at },
+        MacMismatch { offset } => MacMismatch { offset: offset + base },
+        other => other,
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Frame(e) => e.fmt(f),
-            Error::Tpl(e) => e.fmt(f),
-            Error::Records(e) => e.fmt(f),
-            Error::Unsupported { offset, what } | Error::Security { offset, what } => {
-                // Layer messages usually name their offset already; add it only where they don't.
-                if what.contains("offset") {
-                    f.write_str(what)
-                } else {
-                    write!(f, "{what} (at offset {offset})")
-                }
+        let at = self.offset;
+        match &self.kind {
+            ErrorKind::Frame(reason) => FrameError { offset: at, reason: *reason }.fmt(f)?,
+            ErrorKind::Wireless(e) => e.fmt(f)?,
+            ErrorKind::Ell(e) => e.fmt(f)?,
+            ErrorKind::Afl(e) => e.fmt(f)?,
+            ErrorKind::AflFragment { fid } => {
+                write!(f, "AFL fragment {fid} of a fragmented message: reassemble the fragments first")?
             }
+            ErrorKind::NoAfl => f.write_str("frame carries no AFL (CI 90h)")?,
+            ErrorKind::Tpl(reason) => TplError { offset: at, reason: *reason }.fmt(f)?,
+            ErrorKind::ReservedCi { ci } => write!(f, "reserved CI field 0x{ci:02X}")?,
+            ErrorKind::Record(e) => e.fmt(f)?,
+            ErrorKind::Security(e) => e.fmt(f)?,
+            ErrorKind::NoKey { meter } => match meter {
+                Some(a) => write!(
+                    f,
+                    "telegram is encrypted and no key is known for {} {}",
+                    a.manufacturer_string(),
+                    a.id_string()
+                )?,
+                None => f.write_str("telegram is encrypted and no key is known for this meter")?,
+            },
+            ErrorKind::Hex(reason) => HexError { offset: at, reason: *reason }.fmt(f)?,
+            ErrorKind::Key(e) => e.fmt(f)?,
         }
+        if !self.kind.names_offset() {
+            write!(f, " (at offset {at})")?;
+        }
+        Ok(())
     }
 }
 
@@ -73,6 +348,85 @@ impl std::error::Error for Error {}
 
 impl From<FrameError> for Error {
     fn from(e: FrameError) -> Self {
-        Error::Frame(e)
+        Error { offset: e.offset, kind: ErrorKind::Frame(e.reason) }
     }
 }
+
+impl From<WmbusError> for Error {
+    fn from(e: WmbusError) -> Self {
+        Error { offset: e.offset(), kind: ErrorKind::Wireless(e) }
+    }
+}
+
+impl From<HexError> for Error {
+    fn from(e: HexError) -> Self {
+        Error { offset: e.offset, kind: ErrorKind::Hex(e.reason) }
+    }
+}
+
+impl From<KeyError> for Error {
+    fn from(e: KeyError) -> Self {
+        Error { offset: 0, kind: ErrorKind::Key(e) }
+    }
+}
+
+/// Every code of [`ErrorKind::code`], for documentation and tests (`docs/errors.md` lists these).
+pub const ALL_CODES: &[&str] = &[
+    "frame_empty",
+    "frame_start",
+    "frame_length_mismatch",
+    "frame_second_start",
+    "frame_length",
+    "frame_truncated",
+    "frame_trailing_bytes",
+    "frame_checksum",
+    "frame_stop",
+    "wmbus_truncated",
+    "wmbus_length",
+    "wmbus_crc",
+    "ell_ci",
+    "ell_truncated",
+    "ell_variable_unsupported",
+    "ell_encryption_reserved",
+    "ell_payload_crc",
+    "afl_ci",
+    "afl_truncated",
+    "afl_length",
+    "afl_mac_length",
+    "afl_auth_type",
+    "afl_no_mac",
+    "afl_no_counter",
+    "afl_mac",
+    "afl_missing_fragments",
+    "afl_too_long",
+    "afl_message_length",
+    "afl_duplicate_mac",
+    "afl_fragment",
+    "afl_missing",
+    "tpl_truncated",
+    "tpl_unsupported",
+    "unsupported_ci",
+    "record_truncated",
+    "record_too_many_difes",
+    "record_too_many_vifes",
+    "record_invalid",
+    "security_truncated",
+    "security_mode_unsupported",
+    "security_config",
+    "security_encrypted_length",
+    "security_kdf_unsupported",
+    "security_no_counter",
+    "security_no_mac",
+    "tpl_verification",
+    "dsmr_filler",
+    "dsmr_frame_counter",
+    "aead_tag",
+    "security_tag_length",
+    "no_key",
+    "hex_character",
+    "hex_odd_digits",
+    "key_length",
+    "key_hex",
+    "key_meter_id",
+    "key_manufacturer",
+];

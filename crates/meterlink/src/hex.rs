@@ -12,7 +12,7 @@ pub struct HexError {
 }
 
 /// The two ways hex text can be wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HexErrorReason {
     /// A character that is neither a hex digit nor an ignored separator.
     InvalidCharacter(char),
@@ -94,6 +94,8 @@ mod tests {
         assert_eq!((e.offset, e.to_string()), (4, "invalid hex character 'g' at position 4".to_string()));
         let e = parse_hex("680").unwrap_err();
         assert_eq!((e.offset, e.reason), (3, HexErrorReason::OddDigits));
+        assert_eq!(parse_hex("abc").unwrap_err().offset, 3);
+        assert_eq!(parse_hex("zz").unwrap_err().offset, 0);
         assert_eq!(to_hex_lower(&[0xAB, 0x01]), "ab01");
     }
 }

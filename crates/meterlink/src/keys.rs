@@ -219,7 +219,7 @@ impl KeyLookup for KeyStore {
 }
 
 /// Public default keys, tried when no key is configured for a meter (see
-/// [`crate::mbus::telegram::DecodeOptions::default_keys`]). A default key is used only when the
+/// [`crate::mbus::decode::DecodeOptions::default_keys`]). A default key is used only when the
 /// telegram verifies with it (2F2F, MAC), so a meter with its own key is not affected.
 /// (manufacturer code or None for any, key, where the fact comes from.)
 const DEFAULT_KEYS: &[(Option<&str>, [u8; 16], &str)] = &[

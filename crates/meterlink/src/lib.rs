@@ -26,4 +26,4 @@ pub mod keys;
 pub mod mbus;
 
 pub use error::Error;
-pub use mbus::telegram::{decode, decode_full, decode_into, decode_reassembled, decode_with_keys, DecodeOptions, LinkMode, Telegram};
+pub use mbus::decode::{decode, decode_full, decode_into, decode_reassembled, decode_with_keys, DecodeOptions, LinkMode, Telegram};

@@ -1,6 +1,6 @@
 //! The telegram encoder: build, encrypt and authenticate M-Bus / wireless M-Bus telegrams.
 //!
-//! The counterpart of [`crate::mbus::telegram::decode_with_keys`]: [`Builder::encode`] takes the link
+//! The counterpart of [`crate::mbus::decode::decode_with_keys`]: [`Builder::encode`] takes the link
 //! parameters, an optional extended link layer (ELL), an optional authentication and
 //! fragmentation layer (AFL), the transport layer (TPL) header, a security mode with its
 //! parameters and the application data (raw data records), and returns the frame bytes.
@@ -765,7 +765,7 @@ mod tests {
     use super::*;
     use crate::keys::KeyStore;
     use crate::mbus::records::Value;
-    use crate::mbus::telegram::{decode_with_keys, DecodeOptions, LinkMode};
+    use crate::mbus::decode::{decode_with_keys, DecodeOptions, LinkMode};
     use crate::mbus::tpl::HeaderKind;
 
     fn hx(s: &str) -> Vec<u8> {
@@ -1128,7 +1128,7 @@ mod tests {
                 assert_eq!(g.4, w.4);
             }
         }
-        assert_eq!(tg.security_mode.unwrap_or(0), b.security.mode);
+        assert_eq!(tg.protection.mode.unwrap_or(0), b.security.mode);
         assert_eq!(tg.ci, Some(b.tpl_ci()));
         if b.header != Header::None {
             assert_eq!(tg.header.access_number, b.access_number);
@@ -1142,7 +1142,7 @@ mod tests {
             );
         }
         if b.security.mode != 0 || b.ell.is_some_and(|e| e.encrypt) {
-            assert!(tg.decrypted, "{b:?}");
+            assert!(tg.protection.decrypted(), "{b:?}");
             // one key bit flipped: a security error
             let bad = match key {
                 KeyMaterial::Aes(k) => {
@@ -1164,7 +1164,7 @@ mod tests {
                 ks.insert(None, address.id, bad);
             }
             let e = decode_with_keys(&f, &opts, &ks).unwrap_err();
-            assert_eq!(e.kind(), crate::error::ErrorKind::Security, "{e} for {b:?}");
+            assert_eq!(e.class(), crate::error::ErrorClass::Security, "{e} for {b:?}");
         }
     }
 
@@ -1469,7 +1469,7 @@ mod tests {
         let mut w = Builder::wired(0x53, 0xFD, meter);
         w.ci = Some(0x5B);
         let f = w.encode(&hx("01FD1F01"), &[]).unwrap();
-        let tg = crate::mbus::telegram::decode(&f, &DecodeOptions::default()).unwrap();
+        let tg = crate::mbus::decode::decode(&f, &DecodeOptions::default()).unwrap();
         assert_eq!((tg.ci, tg.records.len()), (Some(0x5B), 1));
         let mut s = wl(0x73, meter, FrameFormat::A);
         s.ci = Some(0x5A);

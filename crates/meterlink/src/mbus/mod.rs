@@ -7,7 +7,7 @@
 //! - [`security`]: security modes and key derivation
 //! - [`records`]: data records; [`compact`]: compact and format frames
 //! - [`manufacturer`]: known manufacturer-specific layouts
-//! - [`telegram`]: the decode pipeline; [`encode`]: building telegrams
+//! - [`decode`]: the decode pipeline, in stages; [`encode`]: building telegrams
 
 pub mod afl;
 pub mod compact;
@@ -17,5 +17,5 @@ pub mod link;
 pub mod manufacturer;
 pub mod records;
 pub mod security;
-pub mod telegram;
+pub mod decode;
 pub mod tpl;

@@ -13,7 +13,7 @@ pub struct FrameError {
     pub reason: FrameErrorReason,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameErrorReason {
     Empty,
     /// The first byte is no FT1.2 start character (0xE5, 0x10, 0x68).
@@ -30,8 +30,6 @@ pub enum FrameErrorReason {
     TrailingBytes { expected: usize, got: usize },
     BadChecksum { expected: u8, computed: u8 },
     BadStop(u8),
-    /// Anything the wireless layer reports (CRC failures name the block).
-    Wireless(String),
 }
 
 impl fmt::Display for FrameError {
@@ -70,7 +68,6 @@ impl fmt::Display for FrameError {
                 self.offset
             ),
             BadStop(b) => write!(f, "stop byte at offset {} is 0x{b:02X}, expected 0x16", self.offset),
-            Wireless(msg) => write!(f, "{msg}"),
         }
     }
 }

@@ -209,4 +209,33 @@ mod tests {
         assert_eq!(total, long.len() as u64 - 1);
         assert!(frames(&pieces).is_empty());
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn splitter_accounts_for_every_byte(
+            data in proptest::collection::vec(prop::sample::select(vec![0x68u8, 0x10, 0x16, 0xE5, 0x03, 0x08, 0x00, 0x5B, 0x01]), 0..400),
+            chunk in 1usize..20,
+        ) {
+            let mut s = Splitter::new();
+            let mut total = 0u64;
+            let mut pieces = vec![];
+            for c in data.chunks(chunk) {
+                s.push(c);
+                while let Some(p) = s.next_piece() { pieces.push(p) }
+            }
+            s.finish();
+            while let Some(p) = s.next_piece() { pieces.push(p) }
+            for p in pieces {
+                match p {
+                    Piece::Frame { bytes, .. } => { crate::mbus::link::wired::parse(&bytes).unwrap(); total += bytes.len() as u64 }
+                    Piece::Skipped { len, .. } => total += len,
+                }
+            }
+            prop_assert_eq!(total, data.len() as u64);
+        }
+    }
 }

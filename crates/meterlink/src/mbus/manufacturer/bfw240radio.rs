@@ -70,7 +70,7 @@ mod tests {
     const T1: &str = "3644D7088877700002087ADBC000002F2F9E1F03C10388152A00000000000000000000000000000204000404000EE2020AC1321D280221";
     const T2: &str = "3644D7088877700002087A8BC000002F2F011F03C1038D152A0000000000000000000000000200040400040E00E20A23C11D238D010321";
 
-    fn hca(t: &crate::mbus::telegram::Telegram, prefix: &str, storage: u64) -> i64 {
+    fn hca(t: &crate::mbus::decode::Telegram, prefix: &str, storage: u64) -> i64 {
         match find(t, LAYOUT, prefix, storage) {
             Some(Value::Number { mantissa, exponent: 0 }) => mantissa,
             other => panic!("{prefix} {storage}: {other:?}"),

@@ -86,7 +86,7 @@ mod tests {
 
     const LAYOUT: &str = "BMT Hydrodigit";
 
-    fn num(t: &crate::mbus::telegram::Telegram, prefix: &str) -> Option<Value> {
+    fn num(t: &crate::mbus::decode::Telegram, prefix: &str) -> Option<Value> {
         find(t, LAYOUT, prefix, 0)
     }
 

@@ -144,7 +144,7 @@ pub(crate) fn manufacturer_block<'a>(input: &Input<'a>) -> Option<(usize, &'a [u
 #[cfg(test)]
 pub(crate) mod test_util {
     use crate::mbus::records::{Record, Value};
-    use crate::mbus::telegram::{decode, DecodeOptions, Telegram};
+    use crate::mbus::decode::{decode, DecodeOptions, Telegram};
 
     pub fn hex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();

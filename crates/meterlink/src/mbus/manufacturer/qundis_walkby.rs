@@ -72,12 +72,12 @@ mod tests {
 
     const LAYOUT: &str = "Qundis walk-by";
 
-    fn v(t: &crate::mbus::telegram::Telegram, prefix: &str, storage: u64) -> Option<Value> {
+    fn v(t: &crate::mbus::decode::Telegram, prefix: &str, storage: u64) -> Option<Value> {
         find(t, LAYOUT, prefix, storage)
     }
 
     /// Current (storage 0), billing-date (1) and month-end (17) values of `quantity`.
-    fn check(t: &crate::mbus::telegram::Telegram, quantity: &str, mantissas: [i64; 3], exponent: i8) {
+    fn check(t: &crate::mbus::decode::Telegram, quantity: &str, mantissas: [i64; 3], exponent: i8) {
         let prefixes = [format!("{quantity} ("), format!("{quantity} at billing"), format!("{quantity} at month end")];
         for ((prefix, storage), mantissa) in prefixes.iter().zip([0, 1, 17]).zip(mantissas) {
             assert_eq!(v(t, prefix, storage), Some(Value::Number { mantissa, exponent }), "{prefix}");

@@ -78,7 +78,7 @@ mod tests {
 
     const LAYOUT: &str = "Schneider iEM3000";
 
-    fn f(t: &crate::mbus::telegram::Telegram, prefix: &str) -> Vec<f64> {
+    fn f(t: &crate::mbus::decode::Telegram, prefix: &str) -> Vec<f64> {
         derived(t, LAYOUT)
             .into_iter()
             .filter(|r| r.vif.quantity.starts_with(prefix))

@@ -79,7 +79,7 @@ pub struct TplError {
     pub reason: TplErrorReason,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TplErrorReason {
     Truncated { what: &'static str, needed: usize, available: usize },
     Unsupported { ci: u8, what: &'static str },
