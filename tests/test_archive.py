@@ -212,7 +212,7 @@ def test_bundled_sample_archive(tmp_path):
 def test_parquet_writer_round_trip_and_conformed_schemas(tmp_path):
     import pyarrow.parquet as pq
 
-    from meterlink.bulk import BatchWriter, _plain
+    from meterlink.writers import BatchWriter, plain_table as _plain
 
     # Two pieces with different metadata columns: the second is conformed to the first's
     # schema (its extra column dropped, the missing one null).

@@ -2,12 +2,14 @@
 
 Every error meterlink raises for bad input is a :class:`MeterlinkError`, which is a
 :class:`ValueError`. Where a byte position applies, ``offset`` holds it (an index into the frame
-as given, after hex decoding); otherwise ``offset`` is ``None``.
+as given, after hex decoding); otherwise ``offset`` is ``None``. ``code`` is the error's stable
+snake_case code (``frame_checksum``, ``wmbus_crc``, ``no_key``, ``afl_mac`` ...; listed in
+``docs/errors.md``), or ``None`` for an error raised without one.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 __all__ = ["MeterlinkError", "FrameError", "DecodeError", "SecurityError"]
 
@@ -16,13 +18,16 @@ class MeterlinkError(ValueError):
     """Base class of every meterlink error."""
 
     offset: Optional[int]
+    code: Optional[str]
 
-    def __init__(self, message: str, offset: Optional[int] = None) -> None:
+    def __init__(self, message: str, offset: Optional[int] = None, code: Optional[str] = None) -> None:
         super().__init__(message)
         self.offset = offset
+        self.code = code
 
-    def __reduce__(self):  # keep ``offset`` across pickling (multiprocessing, Dask)
-        return (type(self), (str(self), self.offset))
+    def __reduce__(self) -> Tuple[Any, Tuple[str, Optional[int], Optional[str]]]:
+        # Keep ``offset`` and ``code`` across pickling (multiprocessing, Dask).
+        return (type(self), (str(self), self.offset, self.code))
 
 
 class FrameError(MeterlinkError):
