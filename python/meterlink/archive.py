@@ -43,7 +43,7 @@ from typing import IO, Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, U
 
 from meterlink._native import FrameSplitter, LineReader
 
-__all__ = ["FORMATS", "ArchiveSource", "FramePiece", "LinePiece", "detect_format", "open_input"]
+__all__ = ["FORMATS", "ArchivePath", "ArchiveSource", "FramePiece", "LinePiece", "detect_format", "open_input"]
 
 #: The archive formats (``format=``) :class:`ArchiveSource` reads.
 FORMATS = ("auto", "hex", "rtl-wmbus", "wmbusmeters", "raw", "parquet", "ipc")

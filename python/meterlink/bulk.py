@@ -15,9 +15,9 @@ Archives are read by :mod:`meterlink.archive` and decoded here (:func:`iter_batc
 from __future__ import annotations
 
 import itertools
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Sequence
 
-from meterlink._native import ArrowTable, DecodedBatch, KeyStore, _decode_batch
+from meterlink._native import ArrowTable, DecodedBatch, _decode_batch
 from meterlink.archive import ArchivePath, ArchiveSource, FramePiece, LinePiece
 from meterlink.keys import KeysArg, keystore
 
@@ -46,27 +46,11 @@ STATUSES = ("ok", "no_key", "frame_error", "decode_error", "security_error")
 DEFAULT_CHUNK = 1 << 16
 
 
-def decode_chunk(
-    frames: Any,
-    store: Optional[KeyStore],
-    *,
-    link: str = "auto",
-    strict: bool = False,
-    tail: str = "auto",
-    threads: Optional[int] = None,
-    column: Optional[str] = None,
-    index_base: int = 0,
-    metadata: Optional[Mapping[str, Any]] = None,
-    errors: Optional[List[Tuple[int, str]]] = None,
-) -> DecodedBatch:
-    """One call of the native batch decoder (the package's only one): ``frames`` as
-    :func:`decode_batch` takes them (a list or Arrow data), a :class:`KeyStore` already built,
-    ``index`` counted from ``index_base``; ``errors`` lists (row, message) of rows that are
-    already known to be bad (skipped bytes of a raw capture)."""
-    return _decode_batch(
-        frames, store, link=link, strict=strict, tail=tail, threads=threads, column=column,
-        index_base=index_base, metadata=metadata, errors=errors,
-    )
+#: The native batch decoder, under a name the package's modules share (``meterlink.archive``
+#: readers' pieces are decoded with it here): ``decode_chunk(frames, keystore_or_None, link=,
+#: strict=, tail=, threads=, column=, index_base=, metadata=, errors=)``, where ``errors`` lists
+#: (row, message) of rows already known to be bad (skipped bytes of a raw capture).
+decode_chunk = _decode_batch
 
 
 def _is_arrow(obj: Any) -> bool:
@@ -158,7 +142,9 @@ def iter_decode(
 
 
 class ArchiveReader:
-    """Iterates an archive as :class:`DecodedBatch` pieces of at most ``batch_size`` frames.
+    """Iterates an archive as :class:`DecodedBatch` pieces of at most ``batch_size`` frames
+    (``meterlink.iter_batches``); memory stays bounded by one piece whatever the file size. See
+    :mod:`meterlink.archive` for the formats.
 
     ``bytes_read`` / ``total_bytes`` (raw, possibly compressed file) and ``rows_read`` /
     ``total_rows`` (when the format knows it: Parquet) report progress.
@@ -233,24 +219,11 @@ class ArchiveReader:
             yield b
 
 
-def iter_batches(
-    path: ArchivePath,
-    format: str = "auto",
-    keys: KeysArg = None,
-    link: str = "auto",
-    threads: Optional[int] = None,
-    *,
-    batch_size: int = 1 << 14,
-    column: Optional[str] = None,
-    strict: bool = False,
-    tail: str = "auto",
-) -> ArchiveReader:
-    """An iterable of :class:`DecodedBatch` pieces (``batch_size`` frames each) over an archive;
-    memory stays bounded by one piece whatever the file size. See :mod:`meterlink.archive` for
-    the formats."""
-    return ArchiveReader(
-        path, format, keys, link, threads, batch_size=batch_size, column=column, strict=strict, tail=tail
-    )
+#: ``iter_batches(path, format="auto", keys=None, link="auto", threads=None, *, batch_size=16384,
+#: column=None, strict=False, tail="auto")``: an iterable of :class:`DecodedBatch` pieces
+#: (``batch_size`` frames each) over an archive; memory stays bounded by one piece whatever the
+#: file size. See :mod:`meterlink.archive` for the formats. (The :class:`ArchiveReader` itself.)
+iter_batches = ArchiveReader
 
 
 def read_archive(
@@ -259,17 +232,12 @@ def read_archive(
     keys: KeysArg = None,
     link: str = "auto",
     threads: Optional[int] = None,
-    *,
-    batch_size: int = 1 << 14,
-    column: Optional[str] = None,
-    strict: bool = False,
-    tail: str = "auto",
+    **options: Any,
 ) -> DecodedBatch:
     """Decode a whole archive into one :class:`DecodedBatch` (use :func:`iter_batches` for files
-    larger than memory)."""
-    parts = list(
-        iter_batches(path, format, keys, link, threads, batch_size=batch_size, column=column, strict=strict, tail=tail)
-    )
+    larger than memory). ``options``: ``batch_size``, ``column``, ``strict``, ``tail`` as for
+    :func:`iter_batches`."""
+    parts = list(iter_batches(path, format, keys, link, threads, **options))
     if not parts:
         return decode_chunk([], None)
     return DecodedBatch.concat(parts)
