@@ -106,16 +106,20 @@ def test_keys_on_bulk(capsys, tmp_path):
 
 @pytest.mark.parametrize("link", LINKS)
 def test_link_choices_on_both_commands(capsys, tmp_path, link):
-    wireless = link.startswith("wireless") or link == "auto"
-    ok_b = link in ("auto", "wireless", "wireless-b")
-    rc, docs, err = decode_cli(capsys, "--link", link, FRAME_B)
-    assert rc == (0 if ok_b else 1), err
-    if ok_b:
-        assert docs[0]["id"] == "12345678"
-    rc, rows, err = bulk_cli(capsys, tmp_path, [FRAME_B], "--link", link)
-    assert rc == 0, err
-    assert (rows[0]["status"] == "ok") == ok_b
-    assert wireless or rows[0]["status"] == "frame_error"
+    # Every choice is taken by both commands, and means the same: the frame decodes on one
+    # exactly when it decodes on the other, to the same telegram.
+    for frame in (FRAME_B, N22):
+        rc, docs, err = decode_cli(capsys, "--link", link, frame)
+        assert rc in (0, 1), err
+        brc, rows, berr = bulk_cli(capsys, tmp_path, [frame], "--link", link)
+        assert brc == 0, berr
+        assert (rc == 0) == (rows[0]["status"] == "ok"), (err, rows[0]["error"])
+        if rc == 0:
+            assert docs[0]["id"] == rows[0]["id"] and len(docs[0]["records"]) == len(rows[0]["records"])
+        known = {("wired", FRAME_B): False, ("wireless-b", FRAME_B): True, ("auto", FRAME_B): True,
+                 ("wired", N22): True, ("auto", N22): True, ("wireless-a", N22): False}
+        if (link, frame) in known:
+            assert (rc == 0) == known[(link, frame)]
 
 
 @pytest.mark.parametrize("command", ["decode", "bulk"])
@@ -190,3 +194,57 @@ def test_bulk_summary_counts_error_codes(capsys, tmp_path):
         assert sum(codes.values()) == 4 and len(rows) == 5
     else:
         assert lines == []
+
+
+def test_decode_reason_with_a_code(capsys, monkeypatch):
+    # The shape of the line once the core gives every error its code.
+    def fake_decode(frame, **kw):
+        raise meterlink.FrameError("CRC of block 1 is wrong", 12, "wmbus_crc")
+
+    monkeypatch.setattr(meterlink, "decode", fake_decode)
+    rc, _, err = decode_cli(capsys, FRAME_B)
+    assert rc == 1 and err == ["meterlink: argument: FrameError: [wmbus_crc] CRC of block 1 is wrong"]
+
+
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_bulk_summary_line_from_an_error_code_column(capsys, tmp_path, monkeypatch, dictionary):
+    # The per-code line from batches whose telegrams table has the column (plain or dictionary).
+    pa = pytest.importorskip("pyarrow")
+    from meterlink import bulk
+
+    codes = pa.array([None, "wmbus_crc", "no_key", "wmbus_crc", None])
+    if dictionary:
+        codes = codes.dictionary_encode()
+
+    class FakeBatch:
+        telegrams = pa.table({"status": ["ok"] * 5, "error_code": codes})
+        counts = {"frames": 5, "ok": 2, "no_key": 1, "frame_error": 2, "decode_error": 0,
+                  "security_error": 0, "records": 0}
+
+    class FakeReader:
+        total_rows = total_bytes = None
+
+        def __iter__(self):
+            yield FakeBatch()
+            yield FakeBatch()
+
+    class NullWriter:
+        def __init__(self, *a, **kw):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def write(self, batch):
+            pass
+
+    monkeypatch.setattr(bulk, "iter_batches", lambda *a, **kw: FakeReader())
+    monkeypatch.setattr("meterlink.writers.BatchWriter", NullWriter)
+    src = tmp_path / "in.txt"
+    src.write_text("")
+    assert main(["bulk", str(src), "-o", str(tmp_path / "o.jsonl")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "10 telegrams" in err[0] and err[-1] == "  errors by code: wmbus_crc 4, no_key 2"
