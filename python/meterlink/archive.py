@@ -168,6 +168,7 @@ class LinePiece(NamedTuple):
     last: bool
 
 
+#: What an archive argument may be: a path ("-" for stdin) or a binary file object.
 ArchivePath = Union[str, "os.PathLike[str]", IO[bytes]]
 
 
