@@ -20,6 +20,15 @@ def test_exception_hierarchy():
     e = FrameError("bad", 7)
     e2 = pickle.loads(pickle.dumps(e))
     assert type(e2) is FrameError and e2.offset == 7 and str(e2) == "bad"
+    assert e.code is None and e2.code is None
+
+
+def test_exception_code_and_offset_survive_pickling():
+    e = SecurityError("MAC mismatch", 12, "afl_mac")
+    assert (e.offset, e.code, str(e)) == (12, "afl_mac", "MAC mismatch")
+    e2 = pickle.loads(pickle.dumps(e))
+    assert type(e2) is SecurityError and (e2.offset, e2.code, str(e2)) == (12, "afl_mac", "MAC mismatch")
+    assert MeterlinkError("no offset").offset is None and MeterlinkError("no code", 3).code is None
 
 
 @pytest.mark.parametrize(

@@ -212,7 +212,7 @@ def test_bundled_sample_archive(tmp_path):
 def test_parquet_writer_round_trip_and_conformed_schemas(tmp_path):
     import pyarrow.parquet as pq
 
-    from meterlink.bulk import BatchWriter, _plain
+    from meterlink.writers import BatchWriter, plain_table
 
     # Two pieces with different metadata columns: the second is conformed to the first's
     # schema (its extra column dropped, the missing one null).
@@ -228,9 +228,9 @@ def test_parquet_writer_round_trip_and_conformed_schemas(tmp_path):
     assert t.column("ts").to_pylist() == ["a", "b", "c", None]
     assert pa.types.is_dictionary(t.schema.field("status").type)  # the Arrow schema is stored
     names = t.column_names
-    want = _plain(first.nested().to_pyarrow()).to_pylist()
-    want += [{k: r.get(k) for k in names} for r in _plain(second.nested().to_pyarrow()).to_pylist()]
-    assert _plain(t).to_pylist() == want
+    want = plain_table(first.nested().to_pyarrow()).to_pylist()
+    want += [{k: r.get(k) for k in names} for r in plain_table(second.nested().to_pyarrow()).to_pylist()]
+    assert plain_table(t).to_pylist() == want
     # Split layout: telegrams and records, each its own file.
     with BatchWriter(str(tmp_path / "s.parquet"), layout="split") as w:
         w.write(first)

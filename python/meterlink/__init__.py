@@ -22,8 +22,7 @@ from meterlink._native import (
     manufacturer_code,
     manufacturer_name,
 )
-from meterlink.archive import iter_batches, read_archive
-from meterlink.bulk import ArrowTable, DecodedBatch, decode_batch
+from meterlink.bulk import ArrowTable, DecodedBatch, decode_batch, iter_batches, read_archive
 from meterlink.exceptions import DecodeError, FrameError, MeterlinkError, SecurityError
 from meterlink.keys import load_keys
 from meterlink.readings import Reading, group_readings

@@ -1,4 +1,5 @@
-"""Telegram archives and captures, read piece by piece with bounded memory.
+"""Telegram archives and captures, read piece by piece with bounded memory (the input side;
+:func:`meterlink.iter_batches` in :mod:`meterlink.bulk` decodes the pieces).
 
 >>> for batch in meterlink.iter_batches("capture-2024.txt.zst", keys="keys.csv"):  # doctest: +SKIP
 ...     writer.write(batch.telegrams)
@@ -38,13 +39,13 @@ import io
 import os
 import re
 import sys
-from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from meterlink._native import DecodedBatch, FrameSplitter, LineReader, _decode_batch
-from meterlink.bulk import _KeysArg, _keys
+from meterlink._native import FrameSplitter, LineReader
 
-__all__ = ["FORMATS", "ArchiveReader", "iter_batches", "open_input", "read_archive", "detect_format"]
+__all__ = ["FORMATS", "ArchivePath", "ArchiveSource", "FramePiece", "LinePiece", "detect_format", "open_input"]
 
+#: The archive formats (``format=``) :class:`ArchiveSource` reads.
 FORMATS = ("auto", "hex", "rtl-wmbus", "wmbusmeters", "raw", "parquet", "ipc")
 
 _GZIP = b"\x1f\x8b"
@@ -148,48 +149,59 @@ def detect_format(name: str, head: bytes) -> str:
     return "hex"
 
 
-class ArchiveReader:
-    """Iterates an archive as :class:`DecodedBatch` pieces of at most ``batch_size`` frames.
+class FramePiece(NamedTuple):
+    """Frames ready for the batch decoder: an Arrow record batch whose frame column is
+    ``column``, or (raw captures) a list of frames with ``metadata`` columns and the ``errors``
+    (row, message) of rows that are skipped bytes rather than frames."""
 
-    ``bytes_read`` / ``total_bytes`` (raw, possibly compressed file) and ``rows_read`` /
-    ``total_rows`` (when the format knows it: Parquet) report progress.
+    frames: Any
+    column: Optional[str] = None
+    metadata: Optional[Dict[str, List[int]]] = None
+    errors: Optional[List[Tuple[int, str]]] = None
+
+
+class LinePiece(NamedTuple):
+    """A text archive's :class:`LineReader`, just fed; ``last`` when the input has ended. The
+    reader splits, parses and decodes the lines itself (``decode_next``), in Rust."""
+
+    reader: LineReader
+    last: bool
+
+
+#: What an archive argument may be: a path ("-" for stdin) or a binary file object.
+ArchivePath = Union[str, "os.PathLike[str]", IO[bytes]]
+
+
+class ArchiveSource:
+    """An archive read piece by piece: iterating yields :class:`FramePiece` (Parquet, Arrow IPC,
+    raw captures; at most ``batch_size`` frames each) and :class:`LinePiece` (text formats).
+
+    ``format`` is the detected format once iteration started; ``bytes_read`` / ``total_bytes``
+    (raw, possibly compressed file) and ``total_rows`` (when the format knows it: Parquet, IPC
+    files) report progress.
     """
 
     def __init__(
-        self,
-        path: Union[str, "os.PathLike[str]", IO[bytes]],
-        format: str = "auto",
-        keys: _KeysArg = None,
-        link: str = "auto",
-        threads: Optional[int] = None,
-        *,
-        batch_size: int = 1 << 14,
-        column: Optional[str] = None,
-        strict: bool = False,
-        tail: str = "auto",
+        self, path: ArchivePath, format: str = "auto", *, batch_size: int = 1 << 14, column: Optional[str] = None
     ) -> None:
         if format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
         self.path = path
         self.name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else getattr(path, "name", "<stream>")
-        self.keys = _keys(keys)
-        self.kw: Dict[str, Any] = dict(link=link, threads=threads, strict=strict, tail=tail)
         self.batch_size = max(1, batch_size)
         self.column = column
         self.requested_format = format
         self.format = format
-        self.bytes_read = 0
         self.total_bytes: Optional[int] = None
-        self.rows_read = 0
         self.total_rows: Optional[int] = None
         self._counter: Optional[_Counting] = None
 
-    def _progress(self, rows: int) -> None:
-        self.rows_read += rows
-        if self._counter is not None:
-            self.bytes_read = self._counter.count
+    @property
+    def bytes_read(self) -> int:
+        """Bytes read so far from the raw (possibly compressed) file."""
+        return 0 if self._counter is None else self._counter.count
 
-    def __iter__(self) -> Iterator[DecodedBatch]:
+    def __iter__(self) -> Iterator[Union[FramePiece, LinePiece]]:
         fmt = self.requested_format
         if fmt in ("parquet", "ipc") or (
             fmt == "auto" and isinstance(self.path, (str, os.PathLike)) and
@@ -220,20 +232,15 @@ class ArchiveReader:
             if stream is not sys.stdin.buffer:
                 stream.close()
 
-    def _decode(self, frames: Any, **extra: Any) -> DecodedBatch:
-        b = _decode_batch(frames, self.keys, index_base=self.rows_read, **self.kw, **extra)
-        self._progress(len(b))
-        return b
-
-    def _parquet(self) -> Iterator[DecodedBatch]:
+    def _parquet(self) -> Iterator[FramePiece]:
         import pyarrow.parquet as pq
 
         pf = pq.ParquetFile(self.path)
         self.total_rows = pf.metadata.num_rows
         for rb in pf.iter_batches(batch_size=self.batch_size):
-            yield self._decode(rb, column=self.column)
+            yield FramePiece(rb, column=self.column)
 
-    def _ipc(self, stream: IO[bytes]) -> Iterator[DecodedBatch]:
+    def _ipc(self, stream: IO[bytes]) -> Iterator[FramePiece]:
         import pyarrow as pa
 
         if isinstance(self.path, (str, os.PathLike)) and not isinstance(stream, gzip.GzipFile):
@@ -250,13 +257,13 @@ class ArchiveReader:
         for rb in pa.ipc.open_stream(pa.PythonFile(stream, mode="r")):
             yield from self._rechunk(rb)
 
-    def _rechunk(self, rb: Any) -> Iterator[DecodedBatch]:
+    def _rechunk(self, rb: Any) -> Iterator[FramePiece]:
         for start in range(0, max(rb.num_rows, 1), self.batch_size):
             if rb.num_rows == 0:
                 return
-            yield self._decode(rb.slice(start, self.batch_size), column=self.column)
+            yield FramePiece(rb.slice(start, self.batch_size), column=self.column)
 
-    def _raw(self, stream: IO[bytes]) -> Iterator[DecodedBatch]:
+    def _raw(self, stream: IO[bytes]) -> Iterator[FramePiece]:
         splitter = FrameSplitter()
         frames: List[bytes] = []
         offsets: List[int] = []
@@ -274,11 +281,11 @@ class ArchiveReader:
                     lengths.append(payload)
                 offsets.append(offset)
 
-        def flush() -> DecodedBatch:
-            b = self._decode(list(frames), metadata={"offset": offsets[:], "length": lengths[:]}, errors=errors[:])
+        def flush() -> FramePiece:
+            piece = FramePiece(list(frames), metadata={"offset": offsets[:], "length": lengths[:]}, errors=errors[:])
             for column in (frames, offsets, lengths, errors):
                 column.clear()
-            return b
+            return piece
 
         while True:
             chunk = stream.read(1 << 16)
@@ -291,7 +298,7 @@ class ArchiveReader:
         if frames:
             yield flush()
 
-    def _lines(self, stream: IO[bytes], fmt: str) -> Iterator[DecodedBatch]:
+    def _lines(self, stream: IO[bytes], fmt: str) -> Iterator[LinePiece]:
         # Lines are split, parsed and decoded in Rust (meterlink._native.LineReader), with the
         # GIL released; Python only moves 1 MiB pieces of the decompressed stream across.
         reader = LineReader(fmt)
@@ -299,54 +306,16 @@ class ArchiveReader:
             piece = stream.read(1 << 20)
             if piece:
                 reader.feed(piece)
-            while True:
-                b = reader.decode_next(
-                    self.batch_size, last=not piece, keys=self.keys, index_base=self.rows_read, **self.kw
-                )
-                if b is None:
-                    break
-                self._progress(len(b))
-                yield b
+            yield LinePiece(reader, last=not piece)
             if not piece:
                 return
 
 
-def iter_batches(
-    path: Union[str, "os.PathLike[str]", IO[bytes]],
-    format: str = "auto",
-    keys: _KeysArg = None,
-    link: str = "auto",
-    threads: Optional[int] = None,
-    *,
-    batch_size: int = 1 << 14,
-    column: Optional[str] = None,
-    strict: bool = False,
-    tail: str = "auto",
-) -> ArchiveReader:
-    """An iterable of :class:`DecodedBatch` pieces (``batch_size`` frames each) over an archive;
-    memory stays bounded by one piece whatever the file size. See the module doc for formats."""
-    return ArchiveReader(
-        path, format, keys, link, threads, batch_size=batch_size, column=column, strict=strict, tail=tail
-    )
+def __getattr__(name: str) -> Any:
+    # ArchiveReader, iter_batches and read_archive (decoding) moved to meterlink.bulk; the old
+    # import paths keep working.
+    if name in ("ArchiveReader", "iter_batches", "read_archive"):
+        from meterlink import bulk
 
-
-def read_archive(
-    path: Union[str, "os.PathLike[str]", IO[bytes]],
-    format: str = "auto",
-    keys: _KeysArg = None,
-    link: str = "auto",
-    threads: Optional[int] = None,
-    *,
-    batch_size: int = 1 << 14,
-    column: Optional[str] = None,
-    strict: bool = False,
-    tail: str = "auto",
-) -> DecodedBatch:
-    """Decode a whole archive into one :class:`DecodedBatch` (use :func:`iter_batches` for files
-    larger than memory)."""
-    parts = list(
-        iter_batches(path, format, keys, link, threads, batch_size=batch_size, column=column, strict=strict, tail=tail)
-    )
-    if not parts:
-        return _decode_batch([], None)
-    return DecodedBatch.concat(parts)
+        return getattr(bulk, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,8 +5,15 @@
     meterlink decode --table HEX        a readable table instead of JSON
     meterlink bulk INPUT... -o OUT      decode archives to Parquet / Arrow / JSON lines / CSV
 
-Output is one JSON document per frame (JSON lines). Exit status: 0 when every frame decoded,
-1 when any frame was rejected (one line on stderr per bad frame, saying why), 2 on usage errors.
+Both commands take the same decoding options, spelled the same: ``--keys FILE``, ``--link``
+(auto, wired, wireless, wireless-a, wireless-b, wireless-nocrc), ``--strict`` and ``--tail``
+(auto, strict, keep); ``decode`` also has ``--no-default-keys``, ``bulk`` ``--threads``.
+
+``decode`` output is one JSON document per frame (JSON lines). Exit status: 0 when every frame
+decoded, 1 when any frame was rejected (one line on stderr per bad frame, saying why, with the
+error's code when it has one: ``FrameError: [frame_checksum] ...``), 2 on usage errors.
+``bulk`` ends with a summary on stderr: counts per status and, when the telegrams table has an
+``error_code`` column, per error code.
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ import argparse
 import json
 import sys
 import time
-from typing import Iterable, Iterator, List, Optional, TextIO, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple
 
 import meterlink
 from meterlink.exceptions import MeterlinkError
+from meterlink.keys import keystore
 
 __all__ = ["main"]
 
@@ -81,14 +89,35 @@ def _table(tg: meterlink.Telegram, out: TextIO) -> None:
         out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n")
 
 
+def _reason(e: MeterlinkError) -> str:
+    """``FrameError: [frame_checksum] message`` (the code only when the error has one)."""
+    code = getattr(e, "code", None)
+    return f"{type(e).__name__}: [{code}] {e}" if code else f"{type(e).__name__}: {e}"
+
+
+def _load_keys(ns: argparse.Namespace, err: TextIO) -> Tuple[bool, Any]:
+    """(loaded, KeyStore or None) for ``--keys``; says why on stderr when it cannot."""
+    try:
+        return True, keystore(ns.keys) if ns.keys else None
+    except (OSError, ValueError) as e:
+        err.write(f"meterlink {ns.command}: cannot load keys from {ns.keys}: {e}\n")
+        return False, None
+
+
 def _cmd_decode(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    loaded, keys = _load_keys(ns, err)
+    if not loaded:
+        return 1
+    opts: Dict[str, Any] = dict(
+        keys=keys, link=ns.link, strict=ns.strict, tail=ns.tail, default_keys=ns.default_keys
+    )
     failed = 0
     for label, text in _frames_from(ns.frames, stdin):
         try:
-            tg = meterlink.decode(text, link=ns.link)
+            tg = meterlink.decode(text, **opts)
         except MeterlinkError as e:
             failed += 1
-            err.write(f"meterlink: {label}: {type(e).__name__}: {e}\n")
+            err.write(f"meterlink: {label}: {_reason(e)}\n")
             continue
         if ns.table:
             _table(tg, out)
@@ -140,51 +169,104 @@ class _Progress:
             self.err.flush()
 
 
-def _cmd_bulk(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    from meterlink.archive import iter_batches
-    from meterlink.bulk import STATUSES, BatchWriter, output_format
+class _Totals:
+    """Counts over a bulk run: frames, per status, records, and per error code when the
+    telegrams table has an ``error_code`` column."""
+
+    def __init__(self, statuses: Tuple[str, ...]) -> None:
+        self.counts = dict.fromkeys(("frames",) + statuses + ("records",), 0)
+        self.codes: Optional[Dict[str, int]] = None
+
+    def add(self, batch: Any) -> None:
+        for k, v in batch.counts.items():
+            self.counts[k] += v
+        if "error_code" in batch.telegrams.column_names:
+            self._add_codes(batch.telegrams)
+
+    def _add_codes(self, telegrams: Any) -> None:
+        try:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+        except ImportError:  # the per-code line needs pyarrow; the rest of the summary does not
+            return
+        codes = self.codes if self.codes is not None else {}
+        self.codes = codes
+        column = pa.RecordBatchReader.from_stream(telegrams).read_all().column("error_code").drop_null()
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        for item in pc.value_counts(column).to_pylist():
+            codes[item["values"]] = codes.get(item["values"], 0) + item["counts"]
+
+    def codes_line(self) -> Optional[str]:
+        """``  errors by code: wmbus_crc 2, no_key 1`` (most frequent first), or None when the
+        tables had no ``error_code`` column."""
+        if self.codes is None:
+            return None
+        ranked = sorted(self.codes.items(), key=lambda kv: (-kv[1], kv[0]))
+        return "  errors by code: " + (", ".join(f"{code} {n:,}" for code, n in ranked) or "none")
+
+
+def _usage_errors(ns: argparse.Namespace, err: TextIO) -> Optional[str]:
+    """The output format of a bulk run, or None after saying on stderr what is wrong."""
+    from meterlink.writers import output_format
 
     try:
         fmt = output_format(ns.output)
     except ValueError as e:
         err.write(f"meterlink bulk: {e}\n")
-        return 2
+        return None
     if ns.threads is not None and ns.threads < 1:
         err.write("meterlink bulk: --threads must be at least 1\n")
+        return None
+    return fmt
+
+
+def _fraction(reader: Any, i: int, n_inputs: int) -> Optional[float]:
+    """The share of the run done: rows or bytes of input ``i`` of ``n_inputs``."""
+    if reader.total_rows:
+        frac = reader.rows_read / reader.total_rows
+    elif reader.total_bytes:
+        frac = reader.bytes_read / reader.total_bytes
+    else:
+        return None
+    return (i + frac) / n_inputs if n_inputs > 1 else frac
+
+
+def _run_bulk(ns: argparse.Namespace, fmt: str, keys: Any, totals: _Totals, progress: "_Progress") -> None:
+    from meterlink.bulk import iter_batches
+    from meterlink.writers import BatchWriter
+
+    with BatchWriter(ns.output, fmt, layout=ns.layout, threads=ns.threads) as writer:
+        for i, path in enumerate(ns.inputs):
+            reader = iter_batches(
+                path, format=ns.format, keys=keys, link=ns.link, threads=ns.threads,
+                batch_size=ns.batch_size, column=ns.column, strict=ns.strict, tail=ns.tail,
+            )
+            for batch in reader:
+                writer.write(batch)
+                totals.add(batch)
+                progress.update(totals.counts["frames"], _fraction(reader, i, len(ns.inputs)))
+        if totals.counts["frames"] == 0:
+            # No telegram at all: still write the file, empty, with the table schema.
+            writer.write(meterlink.decode_batch([]))
+        progress.update(totals.counts["frames"], 1.0, force=True)
+
+
+def _cmd_bulk(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    from meterlink.bulk import STATUSES
+
+    fmt = _usage_errors(ns, err)
+    if fmt is None:
         return 2
-    try:
-        keys = meterlink.load_keys(ns.keys) if ns.keys else None
-    except (OSError, ValueError) as e:
-        err.write(f"meterlink bulk: cannot load keys from {ns.keys}: {e}\n")
+    loaded, keys = _load_keys(ns, err)
+    if not loaded:
         return 1
-    totals = dict.fromkeys(("frames",) + STATUSES + ("records",), 0)
+    totals = _Totals(STATUSES)
     show = not ns.quiet and (ns.progress or (ns.progress is None and err.isatty()))
     progress = _Progress(err, bool(show))
     start = time.monotonic()
     try:
-        with BatchWriter(ns.output, fmt, layout=ns.layout, threads=ns.threads) as writer:
-            for i, path in enumerate(ns.inputs):
-                reader = iter_batches(
-                    path, format=ns.format, keys=keys, link=ns.link, threads=ns.threads,
-                    batch_size=ns.batch_size, column=ns.column,
-                )
-                for batch in reader:
-                    writer.write(batch)
-                    for k, v in batch.counts.items():
-                        totals[k] += v
-                    if reader.total_rows:
-                        frac = reader.rows_read / reader.total_rows
-                    elif reader.total_bytes:
-                        frac = reader.bytes_read / reader.total_bytes
-                    else:
-                        frac = None
-                    if frac is not None and len(ns.inputs) > 1:
-                        frac = (i + frac) / len(ns.inputs)
-                    progress.update(totals["frames"], frac)
-            if totals["frames"] == 0:
-                # No telegram at all: still write the file, empty, with the table schema.
-                writer.write(meterlink.decode_batch([]))
-            progress.update(totals["frames"], 1.0, force=True)
+        _run_bulk(ns, fmt, keys, totals, progress)
     except OSError as e:
         progress.close()
         err.write(f"meterlink bulk: {e}\n")
@@ -195,24 +277,61 @@ def _cmd_bulk(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -
         return 1
     progress.close()
     elapsed = time.monotonic() - start
-    rate = totals["frames"] / elapsed if elapsed > 0 else 0.0
     if not ns.quiet:
-        err.write(
-            f"meterlink bulk: {totals['frames']:,} telegrams in {elapsed:.1f} s ({rate:,.0f}/s) -> {ns.output}\n"
-            f"  decoded {totals['ok']:,}, no key {totals['no_key']:,}, frame errors {totals['frame_error']:,}, "
-            f"decode errors {totals['decode_error']:,}, security errors {totals['security_error']:,}; "
-            f"{totals['records']:,} records\n"
-        )
+        _summary(ns, totals, elapsed, err)
     return 0
 
 
+def _summary(ns: argparse.Namespace, totals: _Totals, elapsed: float, err: TextIO) -> None:
+    t = totals.counts
+    rate = t["frames"] / elapsed if elapsed > 0 else 0.0
+    err.write(
+        f"meterlink bulk: {t['frames']:,} telegrams in {elapsed:.1f} s ({rate:,.0f}/s) -> {ns.output}\n"
+        f"  decoded {t['ok']:,}, no key {t['no_key']:,}, frame errors {t['frame_error']:,}, "
+        f"decode errors {t['decode_error']:,}, security errors {t['security_error']:,}; "
+        f"{t['records']:,} records\n"
+    )
+    line = totals.codes_line()
+    if line is not None:
+        err.write(line + "\n")
+
+
+#: The ``--link`` choices of both commands (the values ``meterlink.decode`` takes).
+_LINKS = ("auto", "wired", "wireless", "wireless-a", "wireless-b", "wireless-nocrc")
+#: The ``--tail`` choices of both commands.
+_TAILS = ("auto", "strict", "keep")
+
+
+def _add_decode_options(p: argparse.ArgumentParser) -> None:
+    """The options ``decode`` and ``bulk`` share, spelled the same on both."""
+    p.add_argument("--keys", help="key file (CSV id,key / manufacturer,id,key, or JSON)")
+    p.add_argument(
+        "--link", default="auto", choices=_LINKS,
+        help="link layer: auto-detect, wired M-Bus, wireless M-Bus (frame format A/B auto, A, B, or without CRCs)",
+    )
+    p.add_argument(
+        "--strict", action="store_true",
+        help="an encrypted telegram without a key is an error (SecurityError / security_error), not a header-only result",
+    )
+    p.add_argument(
+        "--tail", default="auto", choices=_TAILS,
+        help="bytes after the last complete record: auto (wired: error, wireless: kept as undecoded), strict, keep",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
+    from meterlink.archive import FORMATS
+
     p = argparse.ArgumentParser(prog="meterlink", description="Decode smart-meter telegrams.")
     p.add_argument("--version", action="version", version=f"meterlink {meterlink.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("decode", help="decode frames given as hex (or '-' for stdin, one per line)")
     d.add_argument("frames", nargs="+", metavar="HEX|-")
-    d.add_argument("--link", choices=["auto", "wired", "wireless"], default="auto")
+    _add_decode_options(d)
+    d.add_argument(
+        "--no-default-keys", dest="default_keys", action="store_false",
+        help="do not try the public default keys on encrypted telegrams without a configured key",
+    )
     fmt = d.add_mutually_exclusive_group()
     fmt.add_argument("--table", action="store_true", help="readable table instead of JSON")
     fmt.add_argument("--pretty", action="store_true", help="indented JSON")
@@ -228,10 +347,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("inputs", nargs="+", metavar="INPUT", help="archive files ('-' for stdin)")
     b.add_argument("-o", "--output", required=True, help="out.parquet, out.arrow, out.jsonl or out.csv")
-    b.add_argument("--keys", help="key file (CSV id,key / manufacturer,id,key, or JSON)")
+    _add_decode_options(b)
     b.add_argument("--threads", type=int, default=None, help="worker threads (default: every core)")
-    b.add_argument("--format", default="auto", choices=["auto", "hex", "rtl-wmbus", "wmbusmeters", "raw", "parquet", "ipc"])
-    b.add_argument("--link", default="auto", choices=["auto", "wired", "wireless", "wireless-a", "wireless-b", "wireless-nocrc"])
+    b.add_argument("--format", default="auto", choices=list(FORMATS))
     b.add_argument("--column", help="frame column of Parquet/Arrow inputs (default: 'frame' or the only binary column)")
     b.add_argument(
         "--layout", default="nested", choices=["nested", "split"],

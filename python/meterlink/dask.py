@@ -17,37 +17,19 @@ column is kept.
 
 from __future__ import annotations
 
-import functools
-import os
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Optional
 
-from meterlink._native import KeyStore
-from meterlink.bulk import _plain, decode_batch
-from meterlink.keys import load_keys
+from meterlink.bulk import decode_batch
+from meterlink.keys import KeysArg, KeyStore, keystore
+from meterlink.writers import plain_table
 
 __all__ = ["decode_dataframe", "decode_partition"]
-
-_Keys = Union[None, str, "os.PathLike[str]", Mapping[str, str]]
-
-
-@functools.lru_cache(maxsize=8)
-def _store_from_path(path: str, mtime: float) -> KeyStore:
-    return load_keys(path)
-
-
-def _store(keys: _Keys) -> Optional[KeyStore]:
-    if keys is None or isinstance(keys, KeyStore):
-        return keys
-    if isinstance(keys, (str, os.PathLike)):
-        p = os.fspath(keys)
-        return _store_from_path(p, os.path.getmtime(p))
-    return KeyStore(dict(keys))
 
 
 def decode_partition(
     df: Any,
     column: str = "frame",
-    keys: _Keys = None,
+    keys: KeysArg = None,
     link: str = "auto",
     table: str = "records",
     threads: Optional[int] = 1,
@@ -68,10 +50,10 @@ def decode_partition(
         tbl = pa.table(df)
     else:
         tbl = pa.Table.from_pandas(df, preserve_index=False)
-    batch = decode_batch(tbl, keys=_store(keys), link=link, threads=threads, column=column)
+    batch = decode_batch(tbl, keys=keystore(keys, cached=True), link=link, threads=threads, column=column)
     telegrams = batch.telegrams.to_pyarrow()
     if table == "telegrams":
-        return _plain(telegrams).to_pandas()
+        return plain_table(telegrams).to_pandas()
     records = batch.records.to_pyarrow()
     head = telegrams.drop_columns(["record_count"]).take(records.column("frame_index"))
     for name in head.column_names:
@@ -80,7 +62,7 @@ def decode_partition(
         out_name = name if name not in records.column_names else f"telegram_{name}"
         records = records.append_column(out_name, head.column(name))
     # Plain strings rather than per-partition categoricals, so partitions concatenate cleanly.
-    return _plain(records).to_pandas()
+    return plain_table(records).to_pandas()
 
 
 def _is_pandas(df: Any) -> bool:
@@ -90,7 +72,7 @@ def _is_pandas(df: Any) -> bool:
 def decode_dataframe(
     ddf: Any,
     column: str = "frame",
-    keys: _Keys = None,
+    keys: KeysArg = None,
     link: str = "auto",
     table: str = "records",
 ) -> Any:

@@ -2,14 +2,14 @@
 
 Every error meterlink raises for bad input is a :class:`MeterlinkError`, which is a
 :class:`ValueError`. Where a byte position applies, ``offset`` holds it (an index into the frame
-as given, after hex decoding); otherwise ``offset`` is ``None``. ``code`` is a stable snake_case
-name of the failure (``frame_checksum``, ``wmbus_crc``, ``no_key``, ``afl_mac`` ...), listed with
-their meanings in docs/errors.md; match on it rather than on the message.
+as given, after hex decoding); otherwise ``offset`` is ``None``. ``code`` is the error's stable
+snake_case code (``frame_checksum``, ``wmbus_crc``, ``no_key``, ``afl_mac`` ...; listed in
+``docs/errors.md``), or ``None`` for an error raised without one.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 __all__ = ["MeterlinkError", "FrameError", "DecodeError", "SecurityError"]
 
@@ -25,7 +25,8 @@ class MeterlinkError(ValueError):
         self.offset = offset
         self.code = code
 
-    def __reduce__(self):  # keep ``offset`` and ``code`` across pickling (multiprocessing, Dask)
+    def __reduce__(self) -> Tuple[Any, Tuple[str, Optional[int], Optional[str]]]:
+        # Keep ``offset`` and ``code`` across pickling (multiprocessing, Dask).
         return (type(self), (str(self), self.offset, self.code))
 
 
