@@ -68,11 +68,6 @@ pub fn format_cache() -> FormatCache {
     FormatCache::new(4096)
 }
 
-/// Number of formats a cache holds (Python `len(cache)`).
-pub fn cache_len(c: &FormatCache) -> usize {
-    c.len()
-}
-
 /// A key store from a `{"12345678": "hex key", "ELS12345678": ...}` object, as Python's
 /// `keys=` dict is read.
 pub fn key_store(keys: &Json) -> KeyStore {
