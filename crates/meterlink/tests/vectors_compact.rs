@@ -28,12 +28,11 @@ fn fix_ell_crc(frame: &mut [u8]) {
     frame[17..19].copy_from_slice(&crc.to_le_bytes());
 }
 
-fn file() -> Json {
-    load(VECTORS)
-}
-
-fn list<'a>(f: &'a Json, key: &str) -> &'a Vec<Json> {
-    f[key].as_array().expect(key)
+/// The file's `key` list ("pairs" or "standalone"), which must hold `count` cases.
+fn cases(key: &str, count: usize) -> Vec<Json> {
+    let list = load(VECTORS)[key].as_array().expect(key).clone();
+    assert_eq!(list.len(), count, "compact-frames.json {key} count");
+    list
 }
 
 fn records(tg: &Json) -> &Vec<Json> {
@@ -64,10 +63,7 @@ fn crc_helper() {
 
 #[test]
 fn real_kamstrup_pairs_signature_rule() {
-    let f = file();
-    let pairs = list(&f, "pairs");
-    assert_eq!(pairs.len(), 3, "compact-frames.json pair count");
-    for pair in pairs {
+    for pair in &cases("pairs", 3) {
         let name = s(pair, "name");
         let cache = format_cache();
         let with_cache = Decode { formats: Some(&cache), ..Decode::default() };
@@ -81,8 +77,7 @@ fn real_kamstrup_pairs_signature_rule() {
 
 #[test]
 fn compact_crc_of_previous_full_frame_accepted_but_not_any_crc() {
-    let f = file();
-    let pair = &list(&f, "pairs")[2]; // flowIQ: CRC 8054h is the earlier full frame's
+    let pair = &cases("pairs", 3)[2]; // flowIQ: CRC 8054h is the earlier full frame's
     assert_eq!(s(pair, "name"), "flowiq2200-23813076");
     let mut compact = hex(s(pair, "compact_hex"));
     let cache = format_cache();
@@ -101,10 +96,8 @@ fn compact_crc_of_previous_full_frame_accepted_but_not_any_crc() {
 
 #[test]
 fn built_in_formats_of_known_meters_without_a_full_frame() {
-    let f = file();
-    let cases = list(&f, "standalone");
-    assert_eq!(cases.len(), 2, "compact-frames.json standalone count");
-    for case in cases {
+    let cases = cases("standalone", 2);
+    for case in &cases {
         let name = s(case, "name");
         let frame = hex(s(case, "hex"));
         for with_cache in [false, true] {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{decode_err, decode_ok, hex, load, s, same, Decode};
+use common::{decode_err, decode_ok, hex, s, same, vectors, Decode};
 use serde_json::{json, Value as Json};
 
 const VECTORS: &str = include_str!("../../../tests/vectors/default-keys.json");
@@ -15,10 +15,7 @@ fn no_records(tg: &Json) -> bool {
 
 #[test]
 fn public_default_key_decrypts_when_no_key_is_configured() {
-    let file = load(VECTORS);
-    let vectors = file["vectors"].as_array().expect("vectors");
-    assert_eq!(vectors.len(), 1, "default-keys.json vector count");
-    for v in vectors {
+    for v in &vectors(VECTORS, "default-keys.json", 1) {
         let name = s(v, "name");
         let frame = hex(s(v, "hex"));
         let tg = decode_ok(&frame, &Decode::default());

@@ -5,17 +5,14 @@
 
 mod common;
 
-use common::{decode_ok, encode, hex, load, s, to_hex, Decode};
+use common::{decode_ok, encode, hex, s, to_hex, vectors, Decode};
 use serde_json::{json, Value as Json};
 
 const VECTORS: &str = include_str!("../../../tests/vectors/encode-kat.json");
 
 #[test]
 fn known_answers() {
-    let file = load(VECTORS);
-    let vectors = file["vectors"].as_array().expect("vectors");
-    assert_eq!(vectors.len(), 12, "encode-kat.json vector count");
-    for v in vectors {
+    for v in &vectors(VECTORS, "encode-kat.json", 12) {
         known_answer(v);
     }
 }

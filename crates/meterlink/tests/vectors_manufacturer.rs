@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{decode_ok, hex, load, num, s, Decode};
+use common::{decode_ok, hex, num, s, Decode};
 use serde_json::Value as Json;
 
 const VECTORS: &str = include_str!("../../../tests/vectors/manufacturer-frames.json");
@@ -18,9 +18,7 @@ fn close(got: f64, want: f64) -> bool {
 }
 
 fn vectors() -> Vec<Json> {
-    let v = load(VECTORS)["vectors"].as_array().expect("vectors").clone();
-    assert_eq!(v.len(), 19, "manufacturer-frames.json vector count");
-    v
+    common::vectors(VECTORS, "manufacturer-frames.json", 19)
 }
 
 fn decode_vector(v: &Json) -> Json {

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{decode_err, decode_ok, hex, load, s, same, to_hex, Decode};
+use common::{decode_err, decode_ok, hex, s, same, to_hex, Decode};
 use serde_json::{json, Value as Json};
 
 const VECTORS: &str = include_str!("../../../tests/vectors/wireless-frames.json");
@@ -19,9 +19,7 @@ const VECTORS: &str = include_str!("../../../tests/vectors/wireless-frames.json"
 const INTERMEDIATE: &[&str] = &["kenc", "kmac", "icb", "iv", "nonce", "aad", "payload_crc_le", "frame_b_crcs", "L"];
 
 fn vectors() -> Vec<Json> {
-    let v = load(VECTORS)["vectors"].as_array().expect("vectors").clone();
-    assert_eq!(v.len(), 14, "wireless-frames.json vector count");
-    v
+    common::vectors(VECTORS, "wireless-frames.json", 14)
 }
 
 fn vector(name: &str) -> Json {

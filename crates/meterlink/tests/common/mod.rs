@@ -29,6 +29,14 @@ pub fn load(text: &str) -> Json {
     serde_json::from_str(text).expect("vector file is JSON")
 }
 
+/// The `vectors` list of a vector file's text, which must hold `count` vectors (so that a
+/// vector added to or lost from the file is noticed).
+pub fn vectors(text: &str, file: &str, count: usize) -> Vec<Json> {
+    let list = load(text)["vectors"].as_array().unwrap_or_else(|| panic!("{file}: no vectors")).clone();
+    assert_eq!(list.len(), count, "{file}: vector count");
+    list
+}
+
 /// Hex text → bytes (the core's parser, as Python's `decode("...")` uses).
 pub fn hex(s: &str) -> Vec<u8> {
     meterlink::hex::parse_hex(s).unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))
@@ -212,7 +220,7 @@ fn undecoded_json(t: &Telegram) -> Json {
 }
 
 /// A record as Python's `Record.to_dict()`, plus the attributes `exact`, `raw`, `kind`,
-/// `exponent`, `value_type` and `description`.
+/// `exponent` and `description`.
 pub fn record_json(r: &Record, payload: &[u8], msb_first: bool) -> Json {
     let unit = r.vif.plain_text_unit.as_deref().or(r.vif.unit.as_str());
     let quantity = match r.kind {
@@ -231,15 +239,6 @@ pub fn record_json(r: &Record, payload: &[u8], msb_first: bool) -> Json {
         Value::Number { mantissa, exponent } => json!([mantissa, exponent]),
         _ => Json::Null,
     };
-    let value_type = match r.value {
-        Value::None => "none",
-        Value::Number { .. } => "number",
-        Value::Real(_) => "real",
-        Value::DateTime(_) => "datetime",
-        Value::Text(_) => "text",
-        Value::Bytes(_) => "bytes",
-        Value::InvalidBcd(_) => "invalid",
-    };
     json!({
         "value": record_value(r, payload, msb_first),
         "unit": unit,
@@ -254,7 +253,6 @@ pub fn record_json(r: &Record, payload: &[u8], msb_first: bool) -> Json {
         "raw": to_hex(r.data.get(payload)),
         "kind": kind,
         "exponent": r.vif.exponent,
-        "value_type": value_type,
         "description": records::describe(r, payload),
     })
 }
