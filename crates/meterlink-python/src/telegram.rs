@@ -277,9 +277,7 @@ impl Telegram {
     /// Wireless: "format A", "format B", "no CRC" (CRCs removed by the receiver).
     #[getter]
     fn frame_type(&self) -> &'static str {
-        match self.inner.link {
-            link => link.frame_type(),
-        }
+        self.inner.link.frame_type()
     }
     /// The link-layer C field.
     #[getter]

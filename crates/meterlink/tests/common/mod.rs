@@ -10,14 +10,14 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use meterlink::error::{Error, ErrorKind};
+use meterlink::error::Error;
 use meterlink::keys::{parse_key_hex, parse_meter_id, KeyStore};
 use meterlink::mbus::compact::FormatCache;
 use meterlink::mbus::encode::{Builder, EllParams, Header, LinkParams, SecurityParams};
 use meterlink::mbus::link::wmbus::FrameFormat;
 use meterlink::mbus::records::{self, Record, RecordKind, Value};
 use meterlink::mbus::security::MeterAddress;
-use meterlink::mbus::telegram::{DecodeOptions, LinkInfo, Telegram};
+use meterlink::mbus::decode::{DecodeOptions, FrameKind, LinkInfo, Telegram};
 use meterlink::mbus::tpl::{self, device::manufacturer_from_str};
 
 // ------------------------------------------------------------------------------------------------
@@ -127,12 +127,7 @@ pub fn decode_err(frame: &[u8], args: &Decode) -> Json {
 
 /// An error as Python sees it: `{"type": exception class, "offset": int, "message": str(e)}`.
 pub fn error_json(e: &Error) -> Json {
-    let class = match e.kind() {
-        ErrorKind::Frame => "FrameError",
-        ErrorKind::Decode => "DecodeError",
-        ErrorKind::Security => "SecurityError",
-    };
-    json!({"type": class, "offset": e.offset(), "message": e.to_string()})
+    json!({"type": e.class().exception_name(), "offset": e.offset(), "message": e.to_string(), "code": e.code()})
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -153,12 +148,12 @@ pub fn telegram_json(t: &Telegram) -> Json {
     d.insert("access_number".into(), json!(t.access_number()));
     d.insert("status".into(), json!(t.status()));
     d.insert("ci".into(), json!(t.ci));
-    d.insert("encrypted".into(), json!(t.encrypted));
-    d.insert("decrypted".into(), json!(t.decrypted));
-    d.insert("security_mode".into(), json!(t.security_mode));
+    d.insert("encrypted".into(), json!(t.protection.encrypted()));
+    d.insert("decrypted".into(), json!(t.protection.decrypted()));
+    d.insert("security_mode".into(), json!(t.protection.mode));
     d.insert("application_error".into(), json!(t.application_error.as_deref()));
     insert_link(&mut d, t);
-    d.insert("decrypted_by".into(), json!(t.decryption.as_str()));
+    d.insert("decrypted_by".into(), json!(t.protection.decrypted_by().map(|b| b.as_str())));
     d.insert("undecoded".into(), undecoded_json(t));
     let msb_first = t.ci_info().is_some_and(|i| i.msb_first);
     let recs = t.records.iter().map(|r| record_json(r, &t.payload, msb_first)).collect();
@@ -182,7 +177,7 @@ pub fn telegram_json(t: &Telegram) -> Json {
 fn insert_link(d: &mut Map<String, Json>, t: &Telegram) {
     use meterlink::mbus::link::{wired::CField, wmbus};
     let (layer, frame_type, c, address, trailing) = match t.link {
-        LinkInfo::Wired { c, a, frame_kind } => ("wired", frame_kind, c, (frame_kind != "single character").then_some(a), 0),
+        LinkInfo::Wired { c, a, kind } => ("wired", kind.as_str(), c, (kind != FrameKind::SingleCharacter).then_some(a), 0),
         LinkInfo::Wireless { c, format, trailing, .. } => {
             let ft = match format {
                 FrameFormat::A => "format A",
@@ -193,7 +188,7 @@ fn insert_link(d: &mut Map<String, Json>, t: &Telegram) {
         }
     };
     let c_name = match t.link {
-        LinkInfo::Wired { frame_kind: "single character", .. } => "ACK",
+        LinkInfo::Wired { kind: FrameKind::SingleCharacter, .. } => "ACK",
         LinkInfo::Wired { c, .. } => CField(c).name(),
         LinkInfo::Wireless { c, .. } => wmbus::c_field_name(c).unwrap_or("unknown"),
     };

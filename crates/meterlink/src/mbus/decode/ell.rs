@@ -21,6 +21,9 @@ fn payload_crc_ok(buf: &[u8], e: &Ell) -> bool {
         && u16::from_le_bytes([buf[at], buf[at + 1]]) == wmbus::crc16_en13757(&buf[at + 2..])
 }
 
+/// What follows the ELL: the bytes from the next CI on, and their offset in the frame.
+pub(super) type Next<'b> = (Cow<'b, [u8]>, usize);
+
 /// Peel off an ELL if the CI announces one. `buf` starts at the CI at frame offset `base`;
 /// `link` is the transmitter's address (key lookup, IV).
 /// Returns what follows (from the next CI) and its offset, or None when nothing follows or the
@@ -31,7 +34,7 @@ pub(super) fn decode_ell<'b>(
     base: usize,
     link: Address,
     ctx: &Ctx,
-) -> Result<Option<(Cow<'b, [u8]>, usize)>, Error> {
+) -> Result<Option<Next<'b>>, Error> {
     if !ell::is_ell_ci(buf[0]) {
         return Ok(Some((buf, base)));
     }
