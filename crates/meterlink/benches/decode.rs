@@ -3,7 +3,7 @@
 //! Run: `cargo bench --bench decode`. Numbers go into the issue notes, never into tests.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use meterlink::records::{parse_records, Record};
+use meterlink::mbus::records::{parse_records, Record};
 use meterlink::{decode, DecodeOptions};
 
 /// A typical wired heat meter RSP_UD: long header + 20 records (BCD and binary integers,
@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("ft12_checksum_and_split", |b| {
-        b.iter(|| meterlink::link::wired::parse(std::hint::black_box(&frame)).unwrap())
+        b.iter(|| meterlink::mbus::link::wired::parse(std::hint::black_box(&frame)).unwrap())
     });
     g.finish();
 }

@@ -14,7 +14,7 @@ use crate::mbus::link::wired::{self, WiredFrame};
 use crate::mbus::link::wmbus::{self, FormatHint, FrameFormat};
 use crate::mbus::link::{FrameError, FrameErrorReason};
 use crate::mbus::records::{self, Function, Record, RecordKind, Span, Unit, Value, VifInfo, VifTable};
-use crate::mbus::security::{self, MeterAddress, SecurityError};
+use crate::mbus::security::{self, SecurityError};
 use crate::mbus::tpl::{self, fixed, Address, CiHeader, CiInfo, CiPayload, HeaderKind, TplError, TplHeader};
 
 /// Which link layer the input uses.
@@ -400,7 +400,7 @@ fn decode_wireless(frame: &[u8], hint: FormatHint, ctx: &Ctx, tg: &mut Telegram)
     if ell::is_ell_ci(buf[0]) {
         let key = keys.key_for(link.manufacturer, link.id).and_then(KeyMaterial::aes);
         let mut out = Vec::new();
-        let e = ell::decrypt_ell_into(key, &MeterAddress::from(link), &buf, &mut out).map_err(|err| {
+        let e = ell::decrypt_ell_into(key, &link, &buf, &mut out).map_err(|err| {
             use crate::mbus::ell::EllError::*;
             match err {
                 PayloadCrc { offset, .. } => Error::Security { offset: base + offset, what: err.to_string() },
@@ -553,7 +553,7 @@ fn decode_tpl(tg: &mut Telegram, tpdu: &[u8], base: usize, ctx: &Ctx) -> Result<
         tg.security = cfg;
         if mode != 0 {
             tg.encrypted = true;
-            let link = ctx.link.or(selected).map(MeterAddress::from).unwrap_or_default();
+            let link = ctx.link.or(selected).unwrap_or_default();
             // The key of the identity that protects the TPL, else of the link address.
             let ident = header.address.or(ctx.link).or(selected);
             let key = ident

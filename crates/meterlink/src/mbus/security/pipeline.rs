@@ -3,9 +3,11 @@
 use crate::mbus::afl::{verify_mac, Afl, AflError};
 
 use super::config::{parse_config, EncryptedLength, SecurityConfig};
-use super::kdf::kdf_a_pair;
-use super::{des, dsmr, mode10, mode5, mode7, mode8, mode9};
-use super::{Key, MeterAddress, SecurityError};
+use crate::crypto::kdf::kdf_a_pair;
+use crate::dsmr::mode15;
+
+use super::{des, mode10, mode5, mode7, mode8, mode9};
+use super::{Address, Key, SecurityError};
 
 /// Verify and decrypt the TPL of one message.
 ///
@@ -32,7 +34,7 @@ pub fn decrypt_tpl(
     key: &Key,
     tpdu: &[u8],
     cfg_offset: usize,
-    link: &MeterAddress,
+    link: &Address,
     afl: Option<&Afl>,
     out: &mut Vec<u8>,
 ) -> Result<SecurityConfig, SecurityError> {
@@ -53,7 +55,7 @@ pub(crate) fn decrypt_tpl_parsed(
     key: &Key,
     tpdu: &[u8],
     cfg: SecurityConfig,
-    link: &MeterAddress,
+    link: &Address,
     afl: Option<&Afl>,
     out: &mut Vec<u8>,
 ) -> Result<SecurityConfig, SecurityError> {
@@ -63,7 +65,7 @@ pub(crate) fn decrypt_tpl_parsed(
     let addr = if cfg_offset == 11 {
         let mut b = [0u8; 8];
         b.copy_from_slice(&tpdu[1..9]);
-        MeterAddress::from_long_header(&b)
+        Address::from_wire(b)
     } else {
         *link
     };
@@ -82,7 +84,7 @@ pub(crate) fn decrypt_tpl_parsed(
         15 => {
             let n = block_count(&cfg);
             cfg.encrypted_len(data.len())?;
-            dsmr::decrypt_mode15_into(key, &addr, data, n, None, out)
+            mode15::decrypt_mode15_into(key, &addr, data, n, None, out).map_err(SecurityError::from)
         }
         2 | 3 => {
             let enc_len = cfg.encrypted_len(data.len())?;
@@ -154,7 +156,7 @@ fn counter(cfg: &SecurityConfig, afl: Option<&Afl>) -> Result<u32, SecurityError
 fn keys(
     key: &Key,
     cfg: &SecurityConfig,
-    addr: &MeterAddress,
+    addr: &Address,
     afl: Option<&Afl>,
 ) -> Result<(Key, Key), SecurityError> {
     match cfg.kdf {
@@ -164,7 +166,7 @@ fn keys(
     }
 }
 
-fn check_afl(kmac: &Key, afl: &Afl, tpdu: &[u8], addr: &MeterAddress) -> Result<(), SecurityError> {
+fn check_afl(kmac: &Key, afl: &Afl, tpdu: &[u8], addr: &Address) -> Result<(), SecurityError> {
     match verify_mac(kmac, afl, tpdu, addr) {
         Ok(()) => Ok(()),
         Err(AflError::MacMismatch { .. }) => Err(SecurityError::AflMacMismatch),

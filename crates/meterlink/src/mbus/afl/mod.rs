@@ -20,8 +20,9 @@
 
 use std::fmt;
 
-use crate::mbus::security::mac::{aes_gmac, ct_eq, CmacState};
-use crate::mbus::security::{Key, MeterAddress};
+use crate::crypto::mac::{aes_gmac, ct_eq, CmacState};
+use crate::crypto::Key;
+use crate::mbus::address::Address;
 
 /// The AFL CI field.
 pub const CI_AFL: u8 = 0x90;
@@ -104,6 +105,12 @@ pub struct Afl {
 }
 
 impl Afl {
+    /// An AFL with the given FCL, MCL and MCR and nothing else: no KI, MAC or ML, AFLL and
+    /// length 0 (they are set by [`sign`] / [`Afl::encode`], or by the parser).
+    pub const fn new(fcl: u16, mcl: Option<u8>, mcr: Option<u32>) -> Self {
+        Afl { afll: 0, fcl, mcl, ki: None, mcr, mac: [0; 16], mac_len: 0, mac_offset: 0, ml: None, len: 0 }
+    }
+
     /// Fragment ID (FCL bits 7..0); 0 = unfragmented.
     pub fn fid(&self) -> u8 {
         (self.fcl & 0xFF) as u8
@@ -266,18 +273,9 @@ pub fn parse_afl_fragment(buf: &[u8], first_mcl: Option<u8>) -> Result<Afl, AflE
     let end = 2 + usize::from(afll);
     need(0, end)?;
     let fcl = u16::from_le_bytes([buf[2], buf[3]]);
-    let mut a = Afl {
-        afll,
-        fcl,
-        mcl: None,
-        ki: None,
-        mcr: None,
-        mac: [0; 16],
-        mac_len: 0,
-        mac_offset: 0,
-        ml: None,
-        len: end,
-    };
+    let mut a = Afl::new(fcl, None, None);
+    a.afll = afll;
+    a.len = end;
     let mut pos = 4;
     let take = |pos: &mut usize, n: usize| -> Result<usize, AflError> {
         if *pos + n > end {
@@ -376,8 +374,8 @@ pub fn compute_cmac(kmac: &Key, afl: &Afl, tpdu: &[u8]) -> [u8; 16] {
 }
 
 /// The GMAC IV used for AT 8/9 [?]: `M ‖ ID ‖ ver ‖ type ‖ MCR (BE)` (same shape as mode 9).
-pub fn gmac_iv(addr: &MeterAddress, mcr: u32) -> [u8; 12] {
-    crate::mbus::security::mode9::iv(addr, mcr)
+pub fn gmac_iv(addr: &Address, mcr: u32) -> [u8; 12] {
+    addr.iv_with_counter(mcr)
 }
 
 /// The full AES-GMAC-128 tag over `MCL ‖ {KI} ‖ {MCR} ‖ {ML} ‖ tpdu` [?]. Needs the MCR.
@@ -385,7 +383,7 @@ pub fn compute_gmac(
     key: &Key,
     afl: &Afl,
     tpdu: &[u8],
-    addr: &MeterAddress,
+    addr: &Address,
 ) -> Result<[u8; 16], AflError> {
     let mcr = afl.mcr.ok_or(AflError::NoCounter)?;
     let mut p = [0u8; 9];
@@ -401,7 +399,7 @@ pub fn compute_gmac(
 /// * `key`: Kmac (from KDF-A) or the persistent key.
 /// * `tpdu`: bytes from the TPL CI to the end of the (reassembled) message, as transmitted.
 /// * `addr`: the meter address, used only for the GMAC IV.
-pub fn verify_mac(key: &Key, afl: &Afl, tpdu: &[u8], addr: &MeterAddress) -> Result<(), AflError> {
+pub fn verify_mac(key: &Key, afl: &Afl, tpdu: &[u8], addr: &Address) -> Result<(), AflError> {
     let mac = afl.mac().ok_or(AflError::NoMac)?;
     let full = match afl.auth_type() {
         AuthType::Cmac(_) => compute_cmac(key, afl, tpdu),
@@ -419,7 +417,7 @@ pub fn verify_mac(key: &Key, afl: &Afl, tpdu: &[u8], addr: &MeterAddress) -> Res
 
 /// Compute and store the MAC of `afl` (its MCL decides type and length) for `tpdu`; the
 /// encoder counterpart of [`verify_mac`]. Sets MACP in the FCL.
-pub fn sign(afl: &mut Afl, key: &Key, tpdu: &[u8], addr: &MeterAddress) -> Result<(), AflError> {
+pub fn sign(afl: &mut Afl, key: &Key, tpdu: &[u8], addr: &Address) -> Result<(), AflError> {
     let t = afl.auth_type();
     let n = t.mac_len();
     if n == 0 {
@@ -585,3 +583,6 @@ impl AflReassembler {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;
