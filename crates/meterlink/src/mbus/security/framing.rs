@@ -7,9 +7,16 @@ use crate::crypto::aead::Aead;
 
 use super::{Key, SecurityError};
 
-/// Open `data` = `ciphertext (enc_len) ‖ clear ‖ tag (tag_len)` into `out` (cleared first):
-/// plaintext ‖ clear bytes, tag removed. Errors are relative to `data` (a tag mismatch points
-/// at the tag); `out` is empty on error.
+/// Open the bytes after the message counter of a mode-9/10 TPDU into `out` (cleared first).
+///
+/// * `key`: Kenc (derived or persistent); `nonce`: `mode9::iv` or `mode10::nonce` of the
+///   address (long header if present, else DLL) and the message counter (TPL MC, else AFL.MCR).
+/// * `aad`: TPDU bytes from the CI through the CFG extension (and key version, if any).
+/// * `data`: ciphertext (`enc_len` bytes; CFG bits 7..0, for 0xFF `data.len() - tag_len`),
+///   clear bytes, tag (`tag_len` bytes).
+///
+/// `out` receives plaintext ‖ clear bytes (tag removed). Errors are relative to `data` (a tag
+/// mismatch points at the tag); `out` is empty on error.
 #[allow(clippy::too_many_arguments)]
 pub fn open_framed(
     aead: Aead,

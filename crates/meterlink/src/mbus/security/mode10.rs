@@ -15,7 +15,7 @@
 
 use crate::crypto::aead::Aead;
 
-use super::framing::{open_framed, seal_framed};
+use super::framing::seal_framed;
 use super::{Key, Address, SecurityError};
 
 /// The 13-byte CCM nonce: `M ID ver type 00 MC(BE)`.
@@ -27,31 +27,9 @@ pub fn nonce(addr: &Address, message_counter: u32) -> [u8; 13] {
     n
 }
 
-/// Mode-10 decryption of a whole TPDU section.
-///
-/// * `key`: Kenc; `addr`: long-header address if present else the DLL address; `mc`: the TPL
-///   message counter (or AFL.MCR if the TPL has none).
-/// * `aad`: TPDU bytes from the CI through the CFG extension (and key version, if any).
-/// * `data`: the bytes after the MC to the end of the TPDU: ciphertext, clear bytes, tag.
-/// * `enc_len`: number of encrypted bytes (CFG bits 7..0; for 0xFF pass `data.len() - tag_len`).
-///
-/// `out` receives plaintext ‖ clear bytes (tag removed). Errors are relative to `data`.
-#[allow(clippy::too_many_arguments)]
-pub fn decrypt_mode10_into(
-    key: &Key,
-    addr: &Address,
-    mc: u32,
-    aad: &[u8],
-    data: &[u8],
-    enc_len: usize,
-    tag_len: usize,
-    out: &mut Vec<u8>,
-) -> Result<(), SecurityError> {
-    open_framed(Aead::Ccm, key, &nonce(addr, mc), aad, data, enc_len, tag_len, out)
-}
-
 /// Encrypt for mode 10: returns the bytes that follow the MC: `ciphertext ‖ clear_tail ‖ tag`.
-/// `aad` as for [`decrypt_mode10_into`] (without the clear tail; it is appended here).
+/// `aad`: TPDU bytes from the CI through the CFG extension (and key version, if any), without
+/// the clear tail (it is appended here).
 pub fn encrypt_mode10(
     key: &Key,
     addr: &Address,

@@ -14,29 +14,13 @@
 
 use crate::crypto::aead::Aead;
 
-use super::framing::{open_framed, seal_framed};
+use super::framing::seal_framed;
 use super::{Key, Address, SecurityError};
 
 /// The 12-byte GCM IV: `M ID ver type ‖ MC(BE)` [?].
 #[inline]
 pub fn iv(addr: &Address, message_counter: u32) -> [u8; 12] {
     addr.iv_with_counter(message_counter)
-}
-
-/// Mode-9 decryption; arguments exactly as [`super::mode10::decrypt_mode10_into`]
-/// (`data` = bytes after the MC: ciphertext ‖ clear bytes ‖ tag). Errors relative to `data`.
-#[allow(clippy::too_many_arguments)]
-pub fn decrypt_mode9_into(
-    key: &Key,
-    addr: &Address,
-    mc: u32,
-    aad: &[u8],
-    data: &[u8],
-    enc_len: usize,
-    tag_len: usize,
-    out: &mut Vec<u8>,
-) -> Result<(), SecurityError> {
-    open_framed(Aead::Gcm, key, &iv(addr, mc), aad, data, enc_len, tag_len, out)
 }
 
 /// Encrypt for mode 9: returns `ciphertext ‖ clear_tail ‖ tag` (the bytes after the MC).

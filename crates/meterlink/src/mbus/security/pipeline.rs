@@ -3,9 +3,11 @@
 use crate::mbus::afl::{verify_mac, Afl, AflError};
 
 use super::config::{parse_config, EncryptedLength, SecurityConfig};
+use crate::crypto::aead::Aead;
 use crate::crypto::kdf::kdf_a_pair;
 use crate::dsmr::mode15;
 
+use super::framing::open_framed;
 use super::{des, mode10, mode5, mode7, mode8, mode9};
 use super::{Address, Key, SecurityError};
 
@@ -121,11 +123,8 @@ pub(crate) fn decrypt_tpl_parsed(
                 EncryptedLength::ToEnd => data.len().saturating_sub(tag_len),
                 _ => cfg.encrypted_len(data.len().saturating_sub(tag_len))?,
             };
-            if cfg.mode == 10 {
-                mode10::decrypt_mode10_into(&kenc, &addr, mc, aad, data, enc_len, tag_len, out)
-            } else {
-                mode9::decrypt_mode9_into(&kenc, &addr, mc, aad, data, enc_len, tag_len, out)
-            }
+            let (aead, nonce) = aead_nonce(cfg.mode, &addr, mc);
+            open_framed(aead, &kenc, &nonce[..aead.nonce_len()], aad, data, enc_len, tag_len, out)
         }
         m => Err(SecurityError::UnsupportedMode { mode: m }),
     };
@@ -135,6 +134,18 @@ pub(crate) fn decrypt_tpl_parsed(
             out.clear();
             Err(e.shifted(po))
         }
+    }
+}
+
+/// The AEAD of mode 9 (GCM, 12-byte IV) or 10 (CCM, 13-byte nonce) and its nonce, in a
+/// 13-byte buffer of which the first `nonce_len()` bytes count.
+fn aead_nonce(mode: u8, addr: &Address, mc: u32) -> (Aead, [u8; 13]) {
+    if mode == 10 {
+        (Aead::Ccm, mode10::nonce(addr, mc))
+    } else {
+        let mut n = [0u8; 13];
+        n[..12].copy_from_slice(&mode9::iv(addr, mc));
+        (Aead::Gcm, n)
     }
 }
 
