@@ -29,24 +29,34 @@ pub const CI_AFL: u8 = 0x90;
 
 /// FCL bits.
 pub mod fcl {
+    /// MF: more fragments follow.
     pub const MORE_FRAGMENTS: u16 = 1 << 14;
+    /// MCLP: the MCL field is present.
     pub const MCL_PRESENT: u16 = 1 << 13;
+    /// MLP: the ML field is present.
     pub const ML_PRESENT: u16 = 1 << 12;
+    /// MCRP: the MCR field is present.
     pub const MCR_PRESENT: u16 = 1 << 11;
+    /// MACP: the MAC field is present.
     pub const MAC_PRESENT: u16 = 1 << 10;
+    /// KIP: the KI field is present.
     pub const KI_PRESENT: u16 = 1 << 9;
 }
 
 /// MCL bits.
 pub mod mcl {
+    /// MLMP: the ML field is in the message (and the MAC input).
     pub const ML_IN_MESSAGE: u8 = 1 << 6;
+    /// MCMP: the MCR field is in the message (and the MAC input).
     pub const MC_IN_MESSAGE: u8 = 1 << 5;
+    /// KIMP: the KI field is in the message (and the MAC input).
     pub const KI_IN_MESSAGE: u8 = 1 << 4;
 }
 
 /// Authentication type (MCL bits 3..0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuthType {
+    /// No MAC (AT 0).
     None,
     /// AES-CMAC-128 truncated to this many bytes (2, 4, 8, 12, 16).
     Cmac(u8),
@@ -57,6 +67,7 @@ pub enum AuthType {
 }
 
 impl AuthType {
+    /// The authentication type of MCL bits 3..0.
     pub fn from_at(at: u8) -> Self {
         match at & 0x0F {
             0 => AuthType::None,
@@ -95,6 +106,7 @@ pub struct Afl {
     pub mcr: Option<u32>,
     /// MAC bytes (only the first `mac_len` are meaningful).
     pub mac: [u8; 16],
+    /// Number of MAC bytes (0 = no MAC).
     pub mac_len: u8,
     /// Offset of the MAC in the buffer given to [`parse_afl`] (0 if no MAC).
     pub mac_offset: usize,
@@ -164,36 +176,73 @@ impl Afl {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AflError {
     /// The buffer does not start with CI 0x90.
-    NotAfl { ci: u8 },
+    NotAfl {
+        /// The CI found.
+        ci: u8,
+    },
+    /// The buffer ends before a field that must be there.
     Truncated {
+        /// Where the missing field starts.
         offset: usize,
+        /// Bytes needed from `offset`.
         needed: usize,
+        /// Bytes left from `offset`.
         available: usize,
     },
     /// The fields announced by FCL do not add up to AFLL.
     LengthMismatch {
+        /// Position of the AFLL field.
         offset: usize,
+        /// The AFLL value.
         afll: u8,
+        /// Bytes the announced fields take.
         fields: usize,
     },
     /// MACP is set but the MAC length is unknown (no MCL in this fragment and none given).
-    MacLengthUnknown { offset: usize },
+    MacLengthUnknown {
+        /// Position of the MAC field.
+        offset: usize,
+    },
     /// MCL names a reserved authentication type.
-    ReservedAuthType { offset: usize, at: u8 },
+    ReservedAuthType {
+        /// Position of the MCL (or of the MAC field in a follow-up fragment).
+        offset: usize,
+        /// The AT code.
+        at: u8,
+    },
     /// MAC verification needed but the AFL has no MAC.
     NoMac,
     /// A MAC needs a message counter (GMAC IV) but there is no MCR.
     NoCounter,
     /// The MAC does not verify (wrong key or modified message).
-    MacMismatch { offset: usize },
+    MacMismatch {
+        /// Position of the MAC field.
+        offset: usize,
+    },
     /// Fragments: `expected` FID was due but `got` arrived; the pending message is dropped.
-    MissingFragments { expected: u8, got: u8 },
+    MissingFragments {
+        /// The FID that was due.
+        expected: u8,
+        /// The FID that arrived.
+        got: u8,
+    },
     /// Fragments: the reassembled TPDU exceeds the configured bound.
-    TooLong { limit: usize },
+    TooLong {
+        /// The configured bound in bytes.
+        limit: usize,
+    },
     /// Fragments: ML says `ml` bytes but the reassembled TPDU has `got`.
-    MessageLengthMismatch { ml: u16, got: usize },
+    MessageLengthMismatch {
+        /// The AFL.ML value.
+        ml: u16,
+        /// Bytes reassembled.
+        got: usize,
+    },
     /// Fragments: two fragments carry a MAC.
-    DuplicateMac { fid: u8 },
+    DuplicateMac {
+        /// The FID of the second fragment with a MAC.
+        fid: u8,
+    },
 }
 
 impl fmt::Display for AflError {

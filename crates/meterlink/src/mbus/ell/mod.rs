@@ -53,19 +53,28 @@ pub fn ell_ctr_apply(key: &Key, icb: &[u8; 16], buf: &mut [u8]) {
 
 /// CC-field bits.
 pub mod cc {
+    /// B: bidirectional communication.
     pub const BIDIRECTIONAL: u8 = 0x80;
+    /// D: response delay (slow).
     pub const RESPONSE_DELAY: u8 = 0x40;
+    /// S: synchronised frame.
     pub const SYNCHRONIZED: u8 = 0x20;
+    /// H: hop count (repeated once).
     pub const HOP_COUNT: u8 = 0x10;
+    /// P: priority.
     pub const PRIORITY: u8 = 0x08;
+    /// A: the meter is accessible after this frame.
     pub const ACCESSIBILITY: u8 = 0x04;
+    /// R: repeated access.
     pub const REPEATED_ACCESS: u8 = 0x02;
+    /// X: delay extension.
     pub const DELAY_EXTENSION: u8 = 0x01;
 }
 
 /// A parsed ELL header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Ell {
+    /// The ELL CI (0x8C..0x8F).
     pub ci: u8,
     /// Communication control field (see [`cc`]).
     pub cc: u8,
@@ -73,6 +82,7 @@ pub struct Ell {
     pub acc: u8,
     /// Receiver address (CI 8E/8F): manufacturer and `ID(4) ver type`.
     pub m2: Option<u16>,
+    /// Receiver address A2 (CI 8E/8F).
     pub a2: Option<[u8; 6]>,
     /// Session number (CI 8D/8F).
     pub sn: Option<u32>,
@@ -109,20 +119,33 @@ impl Ell {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EllError {
     /// Not an ELL CI.
-    NotEll { ci: u8 },
+    NotEll {
+        /// The CI found.
+        ci: u8,
+    },
+    /// The buffer ends before a field that must be there.
     Truncated {
+        /// Where the missing field starts.
         offset: usize,
+        /// Bytes needed from `offset`.
         needed: usize,
+        /// Bytes left from `offset`.
         available: usize,
     },
     /// CI 0x86 (variable ELL): layout not supported.
     UnsupportedEllV,
     /// SN.ENC is reserved (2..7).
-    UnsupportedEncryption { enc: u8 },
+    UnsupportedEncryption {
+        /// The ENC value (SN bits 31..29).
+        enc: u8,
+    },
     /// The payload CRC does not match (after decryption if ENC = 1: wrong key or corruption).
     PayloadCrc {
+        /// Position of the payload-CRC field.
         offset: usize,
+        /// The CRC in the frame.
         expected: u16,
+        /// The CRC of the payload.
         computed: u16,
     },
 }

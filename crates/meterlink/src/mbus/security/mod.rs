@@ -70,41 +70,76 @@ pub type MeterAddress = crate::mbus::address::Address;
 pub enum SecurityError {
     /// The buffer ends before a field that must be there.
     Truncated {
+        /// Where the missing field starts.
         offset: usize,
+        /// Bytes needed from `offset`.
         needed: usize,
+        /// Bytes left from `offset`.
         available: usize,
     },
     /// The security mode is recognised but not implemented (1, 4, 6, 11–14, 16–31 ...).
-    UnsupportedMode { mode: u8 },
+    UnsupportedMode {
+        /// The security mode (CFG bits 12..8).
+        mode: u8,
+    },
     /// A configuration-field coding that is reserved or inconsistent.
-    InvalidConfig { offset: usize, reason: &'static str },
+    InvalidConfig {
+        /// Position of the configuration field (or its extension).
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// The configuration field announces more encrypted bytes than there are, or a length
     /// that is not a whole number of cipher blocks.
     BadEncryptedLength {
+        /// Start of the encrypted data.
         offset: usize,
+        /// Encrypted bytes announced.
         encrypted: usize,
+        /// Bytes available.
         available: usize,
     },
     /// The KDF-selection bits name a reserved key derivation function.
-    UnsupportedKdf { kdf: u8 },
+    UnsupportedKdf {
+        /// The KDF selection (CFG extension bits 5..4).
+        kdf: u8,
+    },
     /// Key derivation needs a message counter but neither the TPL nor the AFL carries one.
     MissingCounter,
     /// The mode requires an AFL MAC (modes 7 and 8) but there is no AFL or it has no MAC.
-    MissingMac { mode: u8 },
+    MissingMac {
+        /// The security mode.
+        mode: u8,
+    },
     /// The decrypted data does not start with the verification bytes 2F 2F: wrong key,
     /// wrong IV inputs or corrupted ciphertext. `offset` = start of the encrypted data.
-    MissingVerificationBytes { offset: usize },
+    MissingVerificationBytes {
+        /// Start of the encrypted data.
+        offset: usize,
+    },
     /// DSMR P2: the last encrypted block does not end with at least two 2F fillers.
-    MissingFiller { offset: usize },
+    MissingFiller {
+        /// Position of the first missing filler.
+        offset: usize,
+    },
     /// DSMR P2: no clear `04 FD 08` frame-counter record after the encrypted blocks.
-    MissingFrameCounter { offset: usize },
+    MissingFrameCounter {
+        /// Where the record should start.
+        offset: usize,
+    },
     /// The AFL MAC (CMAC/GMAC) does not verify: wrong key or modified message. (The MAC sits
     /// in the AFL, before the TPDU; its position is `Afl::mac_offset`.)
     AflMacMismatch,
     /// An AEAD tag (CCM, GCM) does not verify: wrong key or modified message.
-    TagMismatch { offset: usize },
+    TagMismatch {
+        /// Position of the tag.
+        offset: usize,
+    },
     /// The MAC/tag length is not one the mode allows.
-    BadTagLength { len: usize },
+    BadTagLength {
+        /// The length in bytes.
+        len: usize,
+    },
 }
 
 impl fmt::Display for SecurityError {
