@@ -9,7 +9,7 @@ use meterlink::mbus::encode::{self as core, Builder, EllParams, EncodeError, Hea
 use meterlink::keys::{parse_key_hex, parse_meter_id, KeyMaterial};
 use meterlink::mbus::link::wmbus::FrameFormat;
 use meterlink::mbus::records::Function;
-use meterlink::mbus::security::MeterAddress;
+use meterlink::mbus::tpl::Address;
 use meterlink::mbus::tpl::device::manufacturer_from_str;
 
 fn err(py: Python<'_>, msg: impl Into<String>) -> PyErr {
@@ -149,7 +149,7 @@ pub fn encode<'py>(
         None => Vec::new(),
     };
     let m = manufacturer_arg(py, manufacturer)?;
-    let meter = MeterAddress::new(m, id_arg(py, id)?, version, device_type);
+    let meter = Address::new(m, id_arg(py, id)?, version, device_type);
     let wired = match link {
         "wired" | "mbus" => true,
         "wireless" | "wmbus" => false,
@@ -178,10 +178,10 @@ pub fn encode<'py>(
                 ))
             }
         };
-        let address = MeterAddress::new(
+        let address = Address::new(
             match link_manufacturer {
                 Some(m) => manufacturer_arg(py, m)?,
-                None => meter.m,
+                None => meter.manufacturer,
             },
             match link_id {
                 Some(s) => id_arg(py, s)?,

@@ -11,11 +11,14 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// A key: AES-128 (security modes 5/7/8/9/10/15, ELL) or DES (legacy modes 2/3).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum KeyMaterial {
+    /// An AES-128 key.
     Aes([u8; 16]),
+    /// A DES key (modes 2/3).
     Des([u8; 8]),
 }
 
 impl KeyMaterial {
+    /// A key from 16 (AES-128) or 8 (DES) bytes.
     pub fn from_bytes(b: &[u8]) -> Result<Self, KeyError> {
         match b.len() {
             16 => Ok(KeyMaterial::Aes(b.try_into().unwrap_or([0; 16]))),
@@ -23,12 +26,14 @@ impl KeyMaterial {
             n => Err(KeyError::BadKeyLength(n)),
         }
     }
+    /// The AES-128 key, if this is one.
     pub fn aes(&self) -> Option<&[u8; 16]> {
         match self {
             KeyMaterial::Aes(k) => Some(k),
             KeyMaterial::Des(_) => None,
         }
     }
+    /// The DES key, if this is one.
     pub fn des(&self) -> Option<&[u8; 8]> {
         match self {
             KeyMaterial::Des(k) => Some(k),
@@ -47,10 +52,15 @@ impl fmt::Debug for KeyMaterial {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// Why a key or a key-store entry was rejected.
 pub enum KeyError {
+    /// The key has this many bytes, neither 16 nor 8.
     BadKeyLength(usize),
+    /// The key text is not hex.
     BadKeyHex,
+    /// The meter ID is not 8 digits (or hex digits) as printed.
     BadMeterId(String),
+    /// The manufacturer is not three letters A-Z.
     BadManufacturer(String),
 }
 
@@ -138,6 +148,7 @@ impl Hasher for IdHasher {
 type IdMap<K> = HashMap<K, KeyMaterial, BuildHasherDefault<IdHasher>>;
 
 #[derive(Clone, Default)]
+/// Meter keys by identification number, optionally qualified by manufacturer.
 pub struct KeyStore {
     by_id: IdMap<[u8; 4]>,
     by_mid: IdMap<(u16, [u8; 4])>,
@@ -150,18 +161,23 @@ impl fmt::Debug for KeyStore {
 }
 
 impl KeyStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
+    /// An empty store with room for `n` keys.
     pub fn with_capacity(n: usize) -> Self {
         KeyStore { by_id: IdMap::with_capacity_and_hasher(n, Default::default()), by_mid: IdMap::default() }
     }
+    /// Number of keys.
     pub fn len(&self) -> usize {
         self.by_id.len() + self.by_mid.len()
     }
+    /// True if the store holds no key.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Add or replace the key of meter `id` (of `manufacturer` only, if given).
     pub fn insert(&mut self, manufacturer: Option<u16>, id: [u8; 4], key: KeyMaterial) {
         match manufacturer {
             Some(m) => self.by_mid.insert((m, id), key),

@@ -6,6 +6,8 @@
 //! Protocol families, each over the shared leaf modules:
 //! - [`mbus`]: wired M-Bus (EN 13757-2), wireless M-Bus (EN 13757-4), the EN 13757-7 transport
 //!   and security services (ELL, AFL, TPL, security modes) and the EN 13757-3 application layer
+//! - [`dsmr`]: DSMR P2 (mode 15 now; commands, key exchange, installation later)
+//! - [`crypto`]: the shared primitives (AES, CBC, CTR, CMAC, GMAC, AEAD, DES, KDF-A, key wrap)
 //! - [`keys`]: key material and key stores, shared by every family
 //! - [`hex`]: the one hex parser
 //! - [`error`]: the one error type, with stable codes
@@ -20,10 +22,15 @@
 //! assert_eq!(tg.records.len(), 3);
 //! ```
 
+pub mod crypto;
+pub mod dsmr;
 pub mod error;
 pub mod hex;
 pub mod keys;
 pub mod mbus;
+
+#[cfg(test)]
+mod test_vectors;
 
 pub use error::Error;
 pub use mbus::decode::{decode, decode_full, decode_into, decode_reassembled, decode_with_keys, DecodeOptions, LinkMode, Telegram};

@@ -40,8 +40,8 @@ use crate::mbus::link::wired;
 use crate::mbus::link::wmbus::{self, FrameFormat};
 use crate::mbus::security::config::encode_config_mode5;
 use crate::mbus::security::kdf::kdf_a_pair;
-use crate::mbus::security::{des, dsmr, mode10, mode5, mode7, mode8, mode9, Key, MeterAddress};
-use crate::mbus::tpl::{self, CiHeader, CiPayload};
+use crate::mbus::security::{des, dsmr, mode10, mode5, mode7, mode8, mode9, Key};
+use crate::mbus::tpl::{self, Address, CiHeader, CiPayload};
 
 /// Why a telegram could not be built.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub enum LinkParams {
     /// receiver that strips them hands frames on). `address` is the transmitter's identity.
     Wireless {
         c: u8,
-        address: MeterAddress,
+        address: Address,
         format: FrameFormat,
     },
 }
@@ -118,7 +118,7 @@ pub enum Header {
     /// `ACC STS CFG(2)`; the identity is the link address.
     Short,
     /// `ID(4) M(2) ver type ACC STS CFG(2)` with this identity.
-    Long(MeterAddress),
+    Long(Address),
 }
 
 /// Security mode and its parameters (EN 13757-7 §7.5.8, §7.6, §9; DSMR P2 §5).
@@ -193,7 +193,7 @@ pub struct Builder {
 
 impl Builder {
     /// A wired long frame (C, primary address A) with a long header for `meter`, mode 0.
-    pub fn wired(c: u8, a: u8, meter: MeterAddress) -> Self {
+    pub fn wired(c: u8, a: u8, meter: Address) -> Self {
         Builder {
             link: LinkParams::Wired { c, a },
             ell: None,
@@ -207,7 +207,7 @@ impl Builder {
     }
 
     /// A wireless frame sent by `meter` with a short header, mode 0.
-    pub fn wireless(c: u8, meter: MeterAddress, format: FrameFormat) -> Self {
+    pub fn wireless(c: u8, meter: Address, format: FrameFormat) -> Self {
         Builder {
             link: LinkParams::Wireless {
                 c,
@@ -234,11 +234,11 @@ impl Builder {
     }
 
     /// The identity that goes into IVs, nonces and KDF inputs (see the module doc).
-    fn security_address(&self) -> MeterAddress {
+    fn security_address(&self) -> Address {
         match (self.header, self.link) {
             (Header::Long(a), _) => a,
             (_, LinkParams::Wireless { address, .. }) => address,
-            (_, LinkParams::Wired { .. }) => MeterAddress::default(),
+            (_, LinkParams::Wired { .. }) => Address::default(),
         }
     }
 
@@ -307,7 +307,7 @@ impl Builder {
         }
     }
 
-    fn build_ell(&self, e: &EllParams, link: &MeterAddress, payload: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    fn build_ell(&self, e: &EllParams, link: &Address, payload: &[u8]) -> Result<Vec<u8>, EncodeError> {
         if e.encrypt {
             let Some(sn) = e.session else {
                 return invalid("ELL encryption needs a session number (CI 8D/8F)");
@@ -362,7 +362,7 @@ impl Builder {
             Header::Short => {}
             Header::Long(a) => {
                 t.extend_from_slice(&a.id);
-                t.extend_from_slice(&a.m.to_le_bytes());
+                t.extend_from_slice(&a.manufacturer.to_le_bytes());
                 t.push(a.version);
                 t.push(a.device_type);
             }
@@ -450,7 +450,7 @@ impl Builder {
     fn build_counter_mode(
         &self,
         mut t: Vec<u8>,
-        addr: &MeterAddress,
+        addr: &Address,
         records: &[u8],
         clear: &[u8],
     ) -> Result<(Vec<u8>, Option<Afl>), EncodeError> {
@@ -563,18 +563,7 @@ impl Builder {
         if matches!(at, 8 | 9) && mcr.is_none() {
             return invalid("an AFL GMAC needs the message counter in the AFL");
         }
-        let mut a = Afl {
-            afll: 0,
-            fcl,
-            mcl: Some(mcl),
-            ki: None,
-            mcr,
-            mac: [0; 16],
-            mac_len: 0,
-            mac_offset: 0,
-            ml: None,
-            len: 0,
-        };
+        let mut a = Afl::new(fcl, Some(mcl), mcr);
         afl::sign(&mut a, &kmac, &t, addr).map_err(|e| EncodeError::Invalid(e.to_string()))?;
         Ok((t, Some(a)))
     }
@@ -780,11 +769,11 @@ mod tests {
         Some(KeyMaterial::from_bytes(&hx(s)).unwrap())
     }
 
-    fn addr(m: u16, id: u32, version: u8, device_type: u8) -> MeterAddress {
-        MeterAddress::new(m, id.to_le_bytes(), version, device_type)
+    fn addr(m: u16, id: u32, version: u8, device_type: u8) -> Address {
+        Address::new(m, id.to_le_bytes(), version, device_type)
     }
 
-    fn wl(c: u8, a: MeterAddress, format: FrameFormat) -> Builder {
+    fn wl(c: u8, a: Address, format: FrameFormat) -> Builder {
         Builder::wireless(c, a, format)
     }
 

@@ -1,6 +1,7 @@
 //! The M-Bus family: wired M-Bus (EN 13757-2), wireless M-Bus (EN 13757-4), the transport and
 //! security services of EN 13757-7 and the data records of EN 13757-3.
 //!
+//! - [`address`]: the one meter address type (re-exported as `tpl::Address`)
 //! - [`link`]: wired FT1.2 frames (and the stream splitter), wireless frames formats A/B
 //! - [`ell`], [`afl`]: extended link layer; authentication and fragmentation layer
 //! - [`tpl`]: transport layer: CI fields, short/long headers, configuration field
@@ -9,6 +10,7 @@
 //! - [`manufacturer`]: known manufacturer-specific layouts
 //! - [`decode`]: the decode pipeline, in stages; [`encode`]: building telegrams
 
+pub mod address;
 pub mod afl;
 pub mod compact;
 pub mod ell;

@@ -16,7 +16,6 @@ use meterlink::mbus::compact::FormatCache;
 use meterlink::mbus::encode::{Builder, EllParams, Header, LinkParams, SecurityParams};
 use meterlink::mbus::link::wmbus::FrameFormat;
 use meterlink::mbus::records::{self, Record, RecordKind, Value};
-use meterlink::mbus::security::MeterAddress;
 use meterlink::mbus::decode::{DecodeOptions, FrameKind, LinkInfo, Telegram};
 use meterlink::mbus::tpl::{self, device::manufacturer_from_str};
 
@@ -348,7 +347,7 @@ pub fn encode(params: &Json, records: &[u8], clear: &[u8], key: Option<&str>) ->
     let str_or = |k: &str, d: &'static str| p.get(k).and_then(Json::as_str).map_or(d.to_string(), str::to_string);
     let manufacturer = |s: &str| manufacturer_from_str(&s.to_ascii_uppercase()).ok_or(format!("manufacturer {s:?}"));
     let id = |s: &str| parse_meter_id(s).map_err(|e| e.to_string());
-    let meter = MeterAddress::new(
+    let meter = meterlink::mbus::tpl::Address::new(
         manufacturer(&str_or("manufacturer", "KAM"))?,
         id(&str_or("id", "12345678"))?,
         u8_or("version", 1),
@@ -364,10 +363,10 @@ pub fn encode(params: &Json, records: &[u8], clear: &[u8], key: Option<&str>) ->
             "none" => FrameFormat::NoCrc,
             other => return Err(format!("frame_format {other:?}")),
         };
-        let address = MeterAddress::new(
+        let address = meterlink::mbus::tpl::Address::new(
             match p.get("link_manufacturer").and_then(Json::as_str) {
                 Some(m) => manufacturer(m)?,
-                None => meter.m,
+                None => meter.manufacturer,
             },
             match p.get("link_id").and_then(Json::as_str) {
                 Some(s) => id(s)?,

@@ -10,7 +10,6 @@ use crate::error::{Error, ErrorKind};
 use crate::keys::KeyMaterial;
 use crate::mbus::ell::{self, Ell};
 use crate::mbus::link::wmbus;
-use crate::mbus::security::MeterAddress;
 use crate::mbus::tpl::Address;
 
 /// For ELL II/IV: does the payload CRC verify over the bytes as they are (unencrypted)?
@@ -40,7 +39,7 @@ pub(super) fn decode_ell<'b>(
     }
     let key = ctx.keys.key_for(link.manufacturer, link.id).and_then(KeyMaterial::aes);
     let mut out = Vec::new();
-    let e = ell::decrypt_ell_into(key, &MeterAddress::from(link), &buf, &mut out)
+    let e = ell::decrypt_ell_into(key, &link, &buf, &mut out)
         .map_err(|err| Error::in_layer(ErrorKind::Ell(err), base))?;
     tg.ell = Some(e);
     tg.ci = Some(e.ci);

@@ -9,7 +9,7 @@ use super::Ctx;
 use crate::error::{Error, ErrorKind};
 use crate::keys::{self, KeyMaterial};
 use crate::mbus::records;
-use crate::mbus::security::{self, MeterAddress, SecurityConfig};
+use crate::mbus::security::{self, SecurityConfig};
 use crate::mbus::tpl::{Address, HeaderKind};
 
 /// The plaintext the protection stage hands on.
@@ -45,7 +45,7 @@ struct Secured<'t> {
     cfg: Option<SecurityConfig>,
     cfg_offset: usize,
     /// The address that goes into IVs and KDF inputs for short headers (link, else selected).
-    link: MeterAddress,
+    link: Address,
     /// The identity whose key protects the TPL (long header, else link, else selected).
     ident: Option<Address>,
     /// Where the (possibly already decrypted) data starts after CFG and its extension.
@@ -80,7 +80,7 @@ pub(super) fn unprotect(tg: &mut Telegram, tpdu: &[u8], tpl: &Tpl, base: usize, 
         mode,
         cfg,
         cfg_offset,
-        link: ctx.link.or(tpl.selected).map(MeterAddress::from).unwrap_or_default(),
+        link: ctx.link.or(tpl.selected).unwrap_or_default(),
         ident: header.address.or(ctx.link).or(tpl.selected),
         data_at,
         clear_2f2f: matches!(mode, 2 | 3 | 5 | 7 | 15) && tpdu[data_at..].starts_with(&[0x2F, 0x2F]),

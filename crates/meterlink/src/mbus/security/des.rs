@@ -8,19 +8,15 @@
 //!   16 encrypted bytes); the decrypt function takes an explicit byte length;
 //! * the plaintext starts with 2F 2F like the AES modes.
 //!
-//! The DES primitive is RustCrypto `des`; CBC chaining via `cbc`.
+//! The DES-CBC primitive is [`crate::crypto::des`].
 
-use aes::cipher::array::Array;
-use aes::cipher::consts::U8;
-use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+pub use crate::crypto::des::DesKey;
+use crate::crypto::des::{des_cbc_decrypt, des_cbc_encrypt};
 
-use super::{check_2f2f, pad_2f, MeterAddress, SecurityError};
-
-/// A DES key (8 bytes, parity bits ignored).
-pub type DesKey = [u8; 8];
+use super::{check_2f2f, pad_2f, Address, SecurityError};
 
 /// The IV for mode 2 (zero) or mode 3 (the address) [?].
-pub fn iv(mode: u8, addr: &MeterAddress) -> [u8; 8] {
+pub fn iv(mode: u8, addr: &Address) -> [u8; 8] {
     if mode == 3 {
         addr.bytes()
     } else {
@@ -52,8 +48,7 @@ pub fn decrypt_des_cbc_into(
     if enc_len == 0 {
         return Ok(());
     }
-    let (blocks, _) = Array::<u8, U8>::slice_as_chunks_mut(&mut out[..enc_len]);
-    cbc::Decryptor::<des::Des>::new(key.into(), iv.into()).decrypt_blocks(blocks);
+    des_cbc_decrypt(key, iv, &mut out[..enc_len]);
     if let Err(e) = check_2f2f(out, 0) {
         out.clear();
         return Err(e);
@@ -74,8 +69,7 @@ pub fn encrypt_des_cbc(
     // Padded to whole 16-byte units: the configuration field's N counts 16-byte units.
     pad_2f(&mut buf, 16);
     let n = buf.len() / 16;
-    let (blocks, _) = Array::<u8, U8>::slice_as_chunks_mut(&mut buf);
-    cbc::Encryptor::<des::Des>::new(key.into(), iv.into()).encrypt_blocks(blocks);
+    des_cbc_encrypt(key, iv, &mut buf);
     buf.extend_from_slice(clear_tail);
     (buf, n.min(255) as u8)
 }
@@ -83,7 +77,7 @@ pub fn encrypt_des_cbc(
 #[cfg(test)]
 mod real_telegram {
     use super::super::decrypt_tpl;
-    use super::super::MeterAddress;
+    use crate::mbus::address::Address;
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
@@ -96,7 +90,7 @@ mod real_telegram {
     #[test]
     fn mode2_des_cbc_iv_zero() {
         let frame = hex("1E468B050100000004077A01001002BBD1EAFD0222F871CB70DA16C78AE098");
-        let link = MeterAddress::from_link_bytes(&frame[2..10].try_into().unwrap());
+        let link = Address::from_link_bytes(&frame[2..10].try_into().unwrap());
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&hex("0102030405060708"));
         let mut out = Vec::new();

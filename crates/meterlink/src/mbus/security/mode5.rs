@@ -6,12 +6,14 @@
 //! * Address = TPL long header if present, else DLL address; ACC = the **TPL** access number
 //!   (not the ELL one) [V: OMS N.5.3].
 
-use super::prim::{aes, cbc_decrypt, cbc_encrypt, with_aes};
-use super::{check_2f2f, pad_2f, Key, MeterAddress, SecurityError};
+use crate::crypto::block::with_aes;
+use crate::crypto::cbc::{cbc_decrypt, encrypt_padded};
+
+use super::{check_2f2f, Key, Address, SecurityError};
 
 /// The mode-5 IV: `M(2) ID(4) ver type` followed by the TPL access number eight times.
 #[inline]
-pub fn iv(addr: &MeterAddress, acc: u8) -> [u8; 16] {
+pub fn iv(addr: &Address, acc: u8) -> [u8; 16] {
     let mut iv = [acc; 16];
     iv[..8].copy_from_slice(&addr.bytes());
     iv
@@ -58,7 +60,7 @@ pub(crate) fn cbc_decrypt_2f2f(
 ///   `data`. Error offsets are relative to `data`.
 pub fn decrypt_mode5_into(
     key: &Key,
-    addr: &MeterAddress,
+    addr: &Address,
     acc: u8,
     data: &[u8],
     blocks: u8,
@@ -70,7 +72,7 @@ pub fn decrypt_mode5_into(
 /// Allocating form of [`decrypt_mode5_into`].
 pub fn decrypt_mode5(
     key: &Key,
-    addr: &MeterAddress,
+    addr: &Address,
     acc: u8,
     data: &[u8],
     blocks: u8,
@@ -85,7 +87,7 @@ pub fn decrypt_mode5(
 /// follow the configuration field and N (the block count for CFG bits 7..4; at most 15).
 pub fn encrypt_mode5(
     key: &Key,
-    addr: &MeterAddress,
+    addr: &Address,
     acc: u8,
     plain: &[u8],
     clear_tail: &[u8],
@@ -93,17 +95,8 @@ pub fn encrypt_mode5(
     encrypt_cbc(key, &iv(addr, acc), plain, clear_tail)
 }
 
-pub(crate) fn encrypt_cbc(
-    key: &Key,
-    iv: &[u8; 16],
-    plain: &[u8],
-    clear_tail: &[u8],
-) -> (Vec<u8>, u8) {
-    let mut buf = Vec::with_capacity(plain.len() + 16 + clear_tail.len());
-    buf.extend_from_slice(plain);
-    pad_2f(&mut buf, 16);
-    let n = buf.len() / 16;
-    cbc_encrypt(&aes(key), iv, &mut buf);
-    buf.extend_from_slice(clear_tail);
-    (buf, n.min(255) as u8)
+/// AES-CBC with 2F idle-filler padding (the CBC modes 5, 7 and DSMR 15): `plain` padded with
+/// 2F to whole blocks and encrypted, `clear_tail` appended; returns the bytes and N.
+pub(crate) fn encrypt_cbc(key: &Key, iv: &[u8; 16], plain: &[u8], clear_tail: &[u8]) -> (Vec<u8>, u8) {
+    encrypt_padded(key, iv, plain, 0x2F, clear_tail)
 }

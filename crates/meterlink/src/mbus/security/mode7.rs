@@ -10,7 +10,8 @@
 //! The MAC is checked before decryption (encrypt-then-MAC); [`crate::mbus::security::decrypt_tpl`]
 //! does both. The functions here are the cipher part only.
 
-use super::kdf::kdf_a_pair;
+use crate::crypto::kdf::kdf_a_pair;
+
 use super::mode5::{cbc_decrypt_2f2f, encrypt_cbc};
 use super::{Key, SecurityError};
 

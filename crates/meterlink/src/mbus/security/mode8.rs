@@ -11,12 +11,14 @@
 //! No 2F 2F verification bytes are required (integrity comes from the MAC). The configuration
 //! field is parsed with the mode-10 shape (`config`).
 
-use super::prim::{aes, ctr_apply};
-use super::{Key, MeterAddress};
+use crate::crypto::block::aes;
+use crate::crypto::ctr::ctr_apply;
+
+use super::{Key, Address};
 
 /// The initial counter block [?]: `M ID ver type ‖ MC(BE) ‖ 00000000`.
 #[inline]
-pub fn icb(addr: &MeterAddress, message_counter: u32) -> [u8; 16] {
+pub fn icb(addr: &Address, message_counter: u32) -> [u8; 16] {
     let mut n = [0u8; 16];
     n[..8].copy_from_slice(&addr.bytes());
     n[8..12].copy_from_slice(&message_counter.to_be_bytes());
@@ -32,7 +34,7 @@ pub fn icb(addr: &MeterAddress, message_counter: u32) -> [u8; 16] {
 /// This does not authenticate anything: verify the AFL MAC first (`decrypt_tpl` does).
 pub fn decrypt_mode8_into(
     kenc: &Key,
-    addr: &MeterAddress,
+    addr: &Address,
     mc: u32,
     data: &[u8],
     enc_len: usize,
@@ -48,7 +50,7 @@ pub fn decrypt_mode8_into(
 /// over the resulting TPDU with Kmac.
 pub fn encrypt_mode8(
     kenc: &Key,
-    addr: &MeterAddress,
+    addr: &Address,
     mc: u32,
     plain: &[u8],
     clear_tail: &[u8],

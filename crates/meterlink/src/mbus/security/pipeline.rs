@@ -3,9 +3,13 @@
 use crate::mbus::afl::{verify_mac, Afl, AflError};
 
 use super::config::{parse_config, EncryptedLength, SecurityConfig};
-use super::kdf::kdf_a_pair;
-use super::{des, dsmr, mode10, mode5, mode7, mode8, mode9};
-use super::{Key, MeterAddress, SecurityError};
+use crate::crypto::aead::Aead;
+use crate::crypto::kdf::kdf_a_pair;
+use crate::dsmr::mode15;
+
+use super::framing::open_framed;
+use super::{des, mode10, mode5, mode7, mode8, mode9};
+use super::{Address, Key, SecurityError};
 
 /// Verify and decrypt the TPL of one message.
 ///
@@ -32,7 +36,7 @@ pub fn decrypt_tpl(
     key: &Key,
     tpdu: &[u8],
     cfg_offset: usize,
-    link: &MeterAddress,
+    link: &Address,
     afl: Option<&Afl>,
     out: &mut Vec<u8>,
 ) -> Result<SecurityConfig, SecurityError> {
@@ -53,7 +57,7 @@ pub(crate) fn decrypt_tpl_parsed(
     key: &Key,
     tpdu: &[u8],
     cfg: SecurityConfig,
-    link: &MeterAddress,
+    link: &Address,
     afl: Option<&Afl>,
     out: &mut Vec<u8>,
 ) -> Result<SecurityConfig, SecurityError> {
@@ -63,7 +67,7 @@ pub(crate) fn decrypt_tpl_parsed(
     let addr = if cfg_offset == 11 {
         let mut b = [0u8; 8];
         b.copy_from_slice(&tpdu[1..9]);
-        MeterAddress::from_long_header(&b)
+        Address::from_wire(b)
     } else {
         *link
     };
@@ -82,7 +86,7 @@ pub(crate) fn decrypt_tpl_parsed(
         15 => {
             let n = block_count(&cfg);
             cfg.encrypted_len(data.len())?;
-            dsmr::decrypt_mode15_into(key, &addr, data, n, None, out)
+            mode15::decrypt_mode15_into(key, &addr, data, n, None, out).map_err(SecurityError::from)
         }
         2 | 3 => {
             let enc_len = cfg.encrypted_len(data.len())?;
@@ -119,11 +123,8 @@ pub(crate) fn decrypt_tpl_parsed(
                 EncryptedLength::ToEnd => data.len().saturating_sub(tag_len),
                 _ => cfg.encrypted_len(data.len().saturating_sub(tag_len))?,
             };
-            if cfg.mode == 10 {
-                mode10::decrypt_mode10_into(&kenc, &addr, mc, aad, data, enc_len, tag_len, out)
-            } else {
-                mode9::decrypt_mode9_into(&kenc, &addr, mc, aad, data, enc_len, tag_len, out)
-            }
+            let (aead, nonce) = aead_nonce(cfg.mode, &addr, mc);
+            open_framed(aead, &kenc, &nonce[..aead.nonce_len()], aad, data, enc_len, tag_len, out)
         }
         m => Err(SecurityError::UnsupportedMode { mode: m }),
     };
@@ -133,6 +134,18 @@ pub(crate) fn decrypt_tpl_parsed(
             out.clear();
             Err(e.shifted(po))
         }
+    }
+}
+
+/// The AEAD of mode 9 (GCM, 12-byte IV) or 10 (CCM, 13-byte nonce) and its nonce, in a
+/// 13-byte buffer of which the first `nonce_len()` bytes count.
+fn aead_nonce(mode: u8, addr: &Address, mc: u32) -> (Aead, [u8; 13]) {
+    if mode == 10 {
+        (Aead::Ccm, mode10::nonce(addr, mc))
+    } else {
+        let mut n = [0u8; 13];
+        n[..12].copy_from_slice(&mode9::iv(addr, mc));
+        (Aead::Gcm, n)
     }
 }
 
@@ -154,7 +167,7 @@ fn counter(cfg: &SecurityConfig, afl: Option<&Afl>) -> Result<u32, SecurityError
 fn keys(
     key: &Key,
     cfg: &SecurityConfig,
-    addr: &MeterAddress,
+    addr: &Address,
     afl: Option<&Afl>,
 ) -> Result<(Key, Key), SecurityError> {
     match cfg.kdf {
@@ -164,7 +177,7 @@ fn keys(
     }
 }
 
-fn check_afl(kmac: &Key, afl: &Afl, tpdu: &[u8], addr: &MeterAddress) -> Result<(), SecurityError> {
+fn check_afl(kmac: &Key, afl: &Afl, tpdu: &[u8], addr: &Address) -> Result<(), SecurityError> {
     match verify_mac(kmac, afl, tpdu, addr) {
         Ok(()) => Ok(()),
         Err(AflError::MacMismatch { .. }) => Err(SecurityError::AflMacMismatch),

@@ -10,33 +10,15 @@ pub use device::{device_type_name, id_to_string, manufacturer_to_str, Status};
 
 use std::fmt;
 
-/// Meter identity: identification number, manufacturer, version, device type.
-/// Carried by the long TPL header, the wireless A/M fields, or the ELL/AFL receiver address.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Address {
-    /// Identification number as on the wire (LE, normally BCD).
-    pub id: [u8; 4],
-    pub manufacturer: u16,
-    pub version: u8,
-    pub device_type: u8,
-}
+pub use super::address::Address;
 
+/// The text renderings of an address (the type itself is [`super::address::Address`]).
 impl Address {
-    /// A secondary address in wire order, as a long TPL header and the selection telegram
-    /// (SND_UD with CI 52h) carry it: ID (4, LSB first) ‖ manufacturer (2, LSB first) ‖
-    /// version ‖ device type (EN 13757-3 secondary addressing).
-    pub fn from_wire(b: [u8; 8]) -> Self {
-        Address {
-            id: [b[0], b[1], b[2], b[3]],
-            manufacturer: u16::from_le_bytes([b[4], b[5]]),
-            version: b[6],
-            device_type: b[7],
-        }
-    }
-
+    /// The identification number as printed on the meter (BCD digits, most significant first).
     pub fn id_string(&self) -> String {
         id_to_string(self.id)
     }
+    /// The manufacturer as its three letters (EN 13757-3 FLAG association).
     pub fn manufacturer_string(&self) -> String {
         String::from_utf8_lossy(&manufacturer_to_str(self.manufacturer)).into_owned()
     }
@@ -195,7 +177,7 @@ mod tests {
         assert_eq!(a.version, 0x33);
         assert_eq!(device_type_name(a.device_type), "Gas");
         assert_eq!(h.access_number, 0x2A);
-        assert_eq!(crate::mbus::security::MeterAddress::from(a).bytes(), [0x93, 0x15, 0x78, 0x56, 0x34, 0x12, 0x33, 0x03]);
+        assert_eq!(a.bytes(), [0x93, 0x15, 0x78, 0x56, 0x34, 0x12, 0x33, 0x03]);
         let e = parse_header(ci_info(0x72), &after[..11]).unwrap_err();
         assert!(matches!(e.reason, TplErrorReason::Truncated { needed: 12, available: 11, .. }));
     }

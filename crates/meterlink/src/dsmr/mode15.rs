@@ -19,10 +19,61 @@
 //! This module follows the §5.2 rule (version from the header); the test feeds 0x40 explicitly
 //! and documents the 0x42 outcome. §5.2.1's own example IV shows 0x42.
 
-use super::mode5::encrypt_cbc;
-use super::prim::{aes, cbc_decrypt, with_aes};
-use super::{Key, MeterAddress, SecurityError};
+use std::fmt;
+
 use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt};
+
+use crate::crypto::block::{aes, with_aes};
+use crate::crypto::cbc::{cbc_decrypt, encrypt_padded};
+use crate::crypto::Key;
+use crate::mbus::address::Address;
+
+/// Errors of mode 15; offsets are relative to the `data` given to [`decrypt_mode15_into`].
+/// (The M-Bus security layer reports them as the `SecurityError` variants of the same names.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode15Error {
+    /// No encrypted block, or more blocks announced than there are bytes.
+    BadEncryptedLength {
+        /// Where the encrypted data starts.
+        offset: usize,
+        /// Encrypted bytes announced.
+        encrypted: usize,
+        /// Bytes available.
+        available: usize,
+    },
+    /// No clear `04 FD 08` frame-counter record after the encrypted blocks.
+    MissingFrameCounter {
+        /// Where the record should start.
+        offset: usize,
+    },
+    /// The plaintext does not start with 2F 2F (wrong key or IV).
+    MissingVerificationBytes {
+        /// Start of the encrypted data.
+        offset: usize,
+    },
+    /// The last encrypted block does not end with two 2F fillers (§5.1).
+    MissingFiller {
+        /// Position of the first missing filler.
+        offset: usize,
+    },
+}
+
+impl fmt::Display for Mode15Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Mode15Error::BadEncryptedLength { offset, encrypted, available } => {
+                write!(f, "mode 15: {encrypted} encrypted bytes at offset {offset}, {available} available")
+            }
+            Mode15Error::MissingFrameCounter { offset } => write!(f, "mode 15: no frame counter at offset {offset}"),
+            Mode15Error::MissingVerificationBytes { offset } => {
+                write!(f, "mode 15: no 2F 2F verification bytes at offset {offset} (wrong key?)")
+            }
+            Mode15Error::MissingFiller { offset } => write!(f, "mode 15: no 2F fillers at offset {offset}"),
+        }
+    }
+}
+
+impl std::error::Error for Mode15Error {}
 
 /// The DSMR default key of Appendix B (used only to transport the user key).
 pub const DEFAULT_KEY_EXAMPLE: Key = [
@@ -31,7 +82,7 @@ pub const DEFAULT_KEY_EXAMPLE: Key = [
 
 /// The mode-15 IV: `M ID ver medium FC FC`.
 #[inline]
-pub fn iv(addr: &MeterAddress, frame_counter: u32) -> [u8; 16] {
+pub fn iv(addr: &Address, frame_counter: u32) -> [u8; 16] {
     let mut iv = [0u8; 16];
     iv[..8].copy_from_slice(&addr.bytes());
     let fc = frame_counter.to_le_bytes();
@@ -61,16 +112,16 @@ pub fn frame_counter(clear_tail: &[u8]) -> Option<u32> {
 /// `out` = plaintext ‖ clear bytes. Offsets relative to `data`.
 pub fn decrypt_mode15_into(
     key: &Key,
-    addr: &MeterAddress,
+    addr: &Address,
     data: &[u8],
     blocks: u8,
     frame_counter: Option<u32>,
     out: &mut Vec<u8>,
-) -> Result<(), SecurityError> {
+) -> Result<(), Mode15Error> {
     out.clear();
     let enc_len = usize::from(blocks) * 16;
     if enc_len == 0 || enc_len > data.len() {
-        return Err(SecurityError::BadEncryptedLength {
+        return Err(Mode15Error::BadEncryptedLength {
             offset: 0,
             encrypted: enc_len,
             available: data.len(),
@@ -79,14 +130,14 @@ pub fn decrypt_mode15_into(
     let fc = match frame_counter {
         Some(fc) => fc,
         None => self::frame_counter(&data[enc_len..])
-            .ok_or(SecurityError::MissingFrameCounter { offset: enc_len })?,
+            .ok_or(Mode15Error::MissingFrameCounter { offset: enc_len })?,
     };
     out.extend_from_slice(data);
     with_aes(key, |c| cbc_decrypt(c, &iv(addr, fc), &mut out[..enc_len]));
     let err = if out[0] != 0x2F || out[1] != 0x2F {
-        Some(SecurityError::MissingVerificationBytes { offset: 0 })
+        Some(Mode15Error::MissingVerificationBytes { offset: 0 })
     } else if out[enc_len - 2] != 0x2F || out[enc_len - 1] != 0x2F {
-        Some(SecurityError::MissingFiller {
+        Some(Mode15Error::MissingFiller {
             offset: enc_len - 2,
         })
     } else {
@@ -104,7 +155,7 @@ pub fn decrypt_mode15_into(
 /// record `04 FD 08 FC` is appended. Returns the bytes after the configuration word and N.
 pub fn encrypt_mode15(
     key: &Key,
-    addr: &MeterAddress,
+    addr: &Address,
     frame_counter: u32,
     plain: &[u8],
 ) -> (Vec<u8>, u8) {
@@ -113,7 +164,7 @@ pub fn encrypt_mode15(
     p.extend_from_slice(&[0x2F, 0x2F]);
     let mut tail = [0x04, 0xFD, 0x08, 0, 0, 0, 0];
     tail[3..].copy_from_slice(&frame_counter.to_le_bytes());
-    encrypt_cbc(key, &iv(addr, frame_counter), &p, &tail)
+    encrypt_padded(key, &iv(addr, frame_counter), &p, 0x2F, &tail)
 }
 
 /// User-key transport (Appendix B.1.1): the user key encrypted with the default key,

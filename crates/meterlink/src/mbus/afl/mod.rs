@@ -20,32 +20,43 @@
 
 use std::fmt;
 
-use crate::mbus::security::mac::{aes_gmac, ct_eq, CmacState};
-use crate::mbus::security::{Key, MeterAddress};
+use crate::crypto::mac::{aes_gmac, ct_eq, CmacState};
+use crate::crypto::Key;
+use crate::mbus::address::Address;
 
 /// The AFL CI field.
 pub const CI_AFL: u8 = 0x90;
 
 /// FCL bits.
 pub mod fcl {
+    /// MF: more fragments follow.
     pub const MORE_FRAGMENTS: u16 = 1 << 14;
+    /// MCLP: the MCL field is present.
     pub const MCL_PRESENT: u16 = 1 << 13;
+    /// MLP: the ML field is present.
     pub const ML_PRESENT: u16 = 1 << 12;
+    /// MCRP: the MCR field is present.
     pub const MCR_PRESENT: u16 = 1 << 11;
+    /// MACP: the MAC field is present.
     pub const MAC_PRESENT: u16 = 1 << 10;
+    /// KIP: the KI field is present.
     pub const KI_PRESENT: u16 = 1 << 9;
 }
 
 /// MCL bits.
 pub mod mcl {
+    /// MLMP: the ML field is in the message (and the MAC input).
     pub const ML_IN_MESSAGE: u8 = 1 << 6;
+    /// MCMP: the MCR field is in the message (and the MAC input).
     pub const MC_IN_MESSAGE: u8 = 1 << 5;
+    /// KIMP: the KI field is in the message (and the MAC input).
     pub const KI_IN_MESSAGE: u8 = 1 << 4;
 }
 
 /// Authentication type (MCL bits 3..0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuthType {
+    /// No MAC (AT 0).
     None,
     /// AES-CMAC-128 truncated to this many bytes (2, 4, 8, 12, 16).
     Cmac(u8),
@@ -56,6 +67,7 @@ pub enum AuthType {
 }
 
 impl AuthType {
+    /// The authentication type of MCL bits 3..0.
     pub fn from_at(at: u8) -> Self {
         match at & 0x0F {
             0 => AuthType::None,
@@ -94,6 +106,7 @@ pub struct Afl {
     pub mcr: Option<u32>,
     /// MAC bytes (only the first `mac_len` are meaningful).
     pub mac: [u8; 16],
+    /// Number of MAC bytes (0 = no MAC).
     pub mac_len: u8,
     /// Offset of the MAC in the buffer given to [`parse_afl`] (0 if no MAC).
     pub mac_offset: usize,
@@ -104,6 +117,12 @@ pub struct Afl {
 }
 
 impl Afl {
+    /// An AFL with the given FCL, MCL and MCR and nothing else: no KI, MAC or ML, AFLL and
+    /// length 0 (they are set by [`sign`] / [`Afl::encode`], or by the parser).
+    pub const fn new(fcl: u16, mcl: Option<u8>, mcr: Option<u32>) -> Self {
+        Afl { afll: 0, fcl, mcl, ki: None, mcr, mac: [0; 16], mac_len: 0, mac_offset: 0, ml: None, len: 0 }
+    }
+
     /// Fragment ID (FCL bits 7..0); 0 = unfragmented.
     pub fn fid(&self) -> u8 {
         (self.fcl & 0xFF) as u8
@@ -157,36 +176,73 @@ impl Afl {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AflError {
     /// The buffer does not start with CI 0x90.
-    NotAfl { ci: u8 },
+    NotAfl {
+        /// The CI found.
+        ci: u8,
+    },
+    /// The buffer ends before a field that must be there.
     Truncated {
+        /// Where the missing field starts.
         offset: usize,
+        /// Bytes needed from `offset`.
         needed: usize,
+        /// Bytes left from `offset`.
         available: usize,
     },
     /// The fields announced by FCL do not add up to AFLL.
     LengthMismatch {
+        /// Position of the AFLL field.
         offset: usize,
+        /// The AFLL value.
         afll: u8,
+        /// Bytes the announced fields take.
         fields: usize,
     },
     /// MACP is set but the MAC length is unknown (no MCL in this fragment and none given).
-    MacLengthUnknown { offset: usize },
+    MacLengthUnknown {
+        /// Position of the MAC field.
+        offset: usize,
+    },
     /// MCL names a reserved authentication type.
-    ReservedAuthType { offset: usize, at: u8 },
+    ReservedAuthType {
+        /// Position of the MCL (or of the MAC field in a follow-up fragment).
+        offset: usize,
+        /// The AT code.
+        at: u8,
+    },
     /// MAC verification needed but the AFL has no MAC.
     NoMac,
     /// A MAC needs a message counter (GMAC IV) but there is no MCR.
     NoCounter,
     /// The MAC does not verify (wrong key or modified message).
-    MacMismatch { offset: usize },
+    MacMismatch {
+        /// Position of the MAC field.
+        offset: usize,
+    },
     /// Fragments: `expected` FID was due but `got` arrived; the pending message is dropped.
-    MissingFragments { expected: u8, got: u8 },
+    MissingFragments {
+        /// The FID that was due.
+        expected: u8,
+        /// The FID that arrived.
+        got: u8,
+    },
     /// Fragments: the reassembled TPDU exceeds the configured bound.
-    TooLong { limit: usize },
+    TooLong {
+        /// The configured bound in bytes.
+        limit: usize,
+    },
     /// Fragments: ML says `ml` bytes but the reassembled TPDU has `got`.
-    MessageLengthMismatch { ml: u16, got: usize },
+    MessageLengthMismatch {
+        /// The AFL.ML value.
+        ml: u16,
+        /// Bytes reassembled.
+        got: usize,
+    },
     /// Fragments: two fragments carry a MAC.
-    DuplicateMac { fid: u8 },
+    DuplicateMac {
+        /// The FID of the second fragment with a MAC.
+        fid: u8,
+    },
 }
 
 impl fmt::Display for AflError {
@@ -266,18 +322,9 @@ pub fn parse_afl_fragment(buf: &[u8], first_mcl: Option<u8>) -> Result<Afl, AflE
     let end = 2 + usize::from(afll);
     need(0, end)?;
     let fcl = u16::from_le_bytes([buf[2], buf[3]]);
-    let mut a = Afl {
-        afll,
-        fcl,
-        mcl: None,
-        ki: None,
-        mcr: None,
-        mac: [0; 16],
-        mac_len: 0,
-        mac_offset: 0,
-        ml: None,
-        len: end,
-    };
+    let mut a = Afl::new(fcl, None, None);
+    a.afll = afll;
+    a.len = end;
     let mut pos = 4;
     let take = |pos: &mut usize, n: usize| -> Result<usize, AflError> {
         if *pos + n > end {
@@ -376,8 +423,8 @@ pub fn compute_cmac(kmac: &Key, afl: &Afl, tpdu: &[u8]) -> [u8; 16] {
 }
 
 /// The GMAC IV used for AT 8/9 [?]: `M ‖ ID ‖ ver ‖ type ‖ MCR (BE)` (same shape as mode 9).
-pub fn gmac_iv(addr: &MeterAddress, mcr: u32) -> [u8; 12] {
-    crate::mbus::security::mode9::iv(addr, mcr)
+pub fn gmac_iv(addr: &Address, mcr: u32) -> [u8; 12] {
+    addr.iv_with_counter(mcr)
 }
 
 /// The full AES-GMAC-128 tag over `MCL ‖ {KI} ‖ {MCR} ‖ {ML} ‖ tpdu` [?]. Needs the MCR.
@@ -385,7 +432,7 @@ pub fn compute_gmac(
     key: &Key,
     afl: &Afl,
     tpdu: &[u8],
-    addr: &MeterAddress,
+    addr: &Address,
 ) -> Result<[u8; 16], AflError> {
     let mcr = afl.mcr.ok_or(AflError::NoCounter)?;
     let mut p = [0u8; 9];
@@ -401,7 +448,7 @@ pub fn compute_gmac(
 /// * `key`: Kmac (from KDF-A) or the persistent key.
 /// * `tpdu`: bytes from the TPL CI to the end of the (reassembled) message, as transmitted.
 /// * `addr`: the meter address, used only for the GMAC IV.
-pub fn verify_mac(key: &Key, afl: &Afl, tpdu: &[u8], addr: &MeterAddress) -> Result<(), AflError> {
+pub fn verify_mac(key: &Key, afl: &Afl, tpdu: &[u8], addr: &Address) -> Result<(), AflError> {
     let mac = afl.mac().ok_or(AflError::NoMac)?;
     let full = match afl.auth_type() {
         AuthType::Cmac(_) => compute_cmac(key, afl, tpdu),
@@ -419,7 +466,7 @@ pub fn verify_mac(key: &Key, afl: &Afl, tpdu: &[u8], addr: &MeterAddress) -> Res
 
 /// Compute and store the MAC of `afl` (its MCL decides type and length) for `tpdu`; the
 /// encoder counterpart of [`verify_mac`]. Sets MACP in the FCL.
-pub fn sign(afl: &mut Afl, key: &Key, tpdu: &[u8], addr: &MeterAddress) -> Result<(), AflError> {
+pub fn sign(afl: &mut Afl, key: &Key, tpdu: &[u8], addr: &Address) -> Result<(), AflError> {
     let t = afl.auth_type();
     let n = t.mac_len();
     if n == 0 {
@@ -585,3 +632,6 @@ impl AflReassembler {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -16,29 +16,65 @@
 //! * SN: bits 31..29 ENC (0 none, 1 AES-128-CTR), 28..4 time (minutes), 3..0 session.
 //! * With SN present the payload CRC (CRC-16/EN-13757, LE) covers the payload after it; with
 //!   ENC = 1 the CRC field and everything after it are AES-128-CTR encrypted
-//!   (`security::ell_ctr`; ICB per notes §b.2).
+//!   ([`icb`], [`ell_ctr_apply`]; ICB per notes §b.2).
 
 use std::fmt;
 
 use crate::mbus::link::wmbus::crc16_en13757;
-use crate::mbus::security::ell_ctr::{ell_ctr_apply, icb};
-use crate::mbus::security::{Key, MeterAddress};
+use crate::crypto::block::with_aes;
+use crate::crypto::ctr::ctr_apply;
+use crate::crypto::Key;
+use crate::mbus::address::Address;
+
+/// The initial counter block of the ELL AES-128-CTR (EN 13757-4 §13.2.12) [V: Kamstrup
+/// Multical 21, wmbusmeters serial_aes.msg]:
+///
+/// ```text
+/// ICB = M(2) ‖ A(6) ‖ CC' ‖ SN(4, LE) ‖ FN(2, LE) ‖ BC(1)        CC' = CC & !(H 0x10 | R 0x02)
+/// keystream block i = AES(K, ICB + i)                               (BC is the low byte)
+/// ```
+/// M/A = the DLL (transmitter) address [V]. For ELL IV (CI 8F, with receiver address) the DLL
+/// address is used too (as all known implementations do) [?]. FN = 0 for unfragmented frames.
+#[inline]
+pub fn icb(addr: &Address, cc: u8, sn: u32, frame_number: u16) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&addr.bytes());
+    b[8] = cc & !0x12;
+    b[9..13].copy_from_slice(&sn.to_le_bytes());
+    b[13..15].copy_from_slice(&frame_number.to_le_bytes());
+    b
+}
+
+/// Apply the ELL keystream in place (decrypts or encrypts). `buf` = the bytes from the
+/// payload-CRC field to the end of the frame (DLL CRCs removed).
+pub fn ell_ctr_apply(key: &Key, icb: &[u8; 16], buf: &mut [u8]) {
+    with_aes(key, |c| ctr_apply(c, icb, buf));
+}
 
 /// CC-field bits.
 pub mod cc {
+    /// B: bidirectional communication.
     pub const BIDIRECTIONAL: u8 = 0x80;
+    /// D: response delay (slow).
     pub const RESPONSE_DELAY: u8 = 0x40;
+    /// S: synchronised frame.
     pub const SYNCHRONIZED: u8 = 0x20;
+    /// H: hop count (repeated once).
     pub const HOP_COUNT: u8 = 0x10;
+    /// P: priority.
     pub const PRIORITY: u8 = 0x08;
+    /// A: the meter is accessible after this frame.
     pub const ACCESSIBILITY: u8 = 0x04;
+    /// R: repeated access.
     pub const REPEATED_ACCESS: u8 = 0x02;
+    /// X: delay extension.
     pub const DELAY_EXTENSION: u8 = 0x01;
 }
 
 /// A parsed ELL header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Ell {
+    /// The ELL CI (0x8C..0x8F).
     pub ci: u8,
     /// Communication control field (see [`cc`]).
     pub cc: u8,
@@ -46,6 +82,7 @@ pub struct Ell {
     pub acc: u8,
     /// Receiver address (CI 8E/8F): manufacturer and `ID(4) ver type`.
     pub m2: Option<u16>,
+    /// Receiver address A2 (CI 8E/8F).
     pub a2: Option<[u8; 6]>,
     /// Session number (CI 8D/8F).
     pub sn: Option<u32>,
@@ -82,20 +119,33 @@ impl Ell {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EllError {
     /// Not an ELL CI.
-    NotEll { ci: u8 },
+    NotEll {
+        /// The CI found.
+        ci: u8,
+    },
+    /// The buffer ends before a field that must be there.
     Truncated {
+        /// Where the missing field starts.
         offset: usize,
+        /// Bytes needed from `offset`.
         needed: usize,
+        /// Bytes left from `offset`.
         available: usize,
     },
     /// CI 0x86 (variable ELL): layout not supported.
     UnsupportedEllV,
     /// SN.ENC is reserved (2..7).
-    UnsupportedEncryption { enc: u8 },
+    UnsupportedEncryption {
+        /// The ENC value (SN bits 31..29).
+        enc: u8,
+    },
     /// The payload CRC does not match (after decryption if ENC = 1: wrong key or corruption).
     PayloadCrc {
+        /// Position of the payload-CRC field.
         offset: usize,
+        /// The CRC in the frame.
         expected: u16,
+        /// The CRC of the payload.
         computed: u16,
     },
 }
@@ -190,7 +240,7 @@ pub fn parse_ell(buf: &[u8]) -> Result<Ell, EllError> {
 /// The payload CRC is verified for 8D/8F (ENC 0 or 1).
 pub fn decrypt_ell_into(
     key: Option<&Key>,
-    link: &MeterAddress,
+    link: &Address,
     buf: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<Ell, EllError> {
@@ -234,7 +284,7 @@ pub fn decrypt_ell_into(
 /// [`decrypt_ell_into`]. Returns the bytes from the ELL CI to the end of the frame.
 pub fn encrypt_ell(
     key: &Key,
-    link: &MeterAddress,
+    link: &Address,
     cc: u8,
     acc: u8,
     sn: u32,
@@ -257,3 +307,6 @@ pub fn encrypt_ell(
     ell_ctr_apply(key, &icb(link, cc, sn, 0), &mut v[at..]);
     v
 }
+
+#[cfg(test)]
+mod tests;
