@@ -3,9 +3,12 @@
 //! `parse_records` walks the application data that follows a TPL header and yields one
 //! [`Record`] per data record. Records reference their raw bytes by [`Span`] into that
 //! buffer, so parsing allocates nothing but the output vector (text values excepted).
+//!
+//! [`encode_record`] builds one data record from a [`RecordValue`] (the encoder's side).
 
 mod date;
 mod dif;
+mod encode;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -15,6 +18,7 @@ pub use date::{
     DateTimeValue, DateType, EVERY_DAY, EVERY_HOUR, EVERY_MINUTE, EVERY_MONTH, EVERY_SECOND, EVERY_YEAR,
 };
 pub use dif::MAX_DIFES;
+pub use encode::{encode_record, RecordValue};
 pub use value::Value;
 pub use vif::{Unit, ValueHint, VifInfo, VifTable, MAX_VIFES};
 
