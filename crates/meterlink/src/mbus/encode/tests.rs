@@ -315,26 +315,36 @@ fn records_sample() -> Vec<u8> {
     r
 }
 
-fn check_round_trip(b: &Builder, key: &KeyMaterial, records: &[u8], clear: &[u8]) {
-    let f = b.encode(records, clear).unwrap();
+/// A key store holding `key` for the identities the decoder may look up.
+fn key_store(b: &Builder, key: KeyMaterial) -> KeyStore {
     let mut ks = KeyStore::new();
-    let meter = match (b.header, b.link) {
-        (Header::Long(a), _) => Some(a),
-        (_, LinkParams::Wireless { address, .. }) => Some(address),
-        _ => None,
-    };
-    if let Some(a) = meter {
-        ks.insert(None, a.id, *key);
+    if let Header::Long(a) = b.header {
+        ks.insert(None, a.id, key);
     }
     if let LinkParams::Wireless { address, .. } = b.link {
-        ks.insert(None, address.id, *key);
+        ks.insert(None, address.id, key);
     }
-    let opts = DecodeOptions {
-        link: LinkMode::Auto,
-        strict: true,
-        ..DecodeOptions::default()
-    };
-    let tg = decode_with_keys(&f, &opts, &ks).unwrap_or_else(|e| panic!("{e} for {b:?}"));
+    ks
+}
+
+/// `key` with one bit flipped.
+fn flipped(key: &KeyMaterial) -> KeyMaterial {
+    match key {
+        KeyMaterial::Aes(k) => {
+            let mut k = *k;
+            k[3] ^= 0x10;
+            KeyMaterial::Aes(k)
+        }
+        KeyMaterial::Des(k) => {
+            let mut k = *k;
+            k[3] ^= 0x10;
+            KeyMaterial::Des(k)
+        }
+    }
+}
+
+/// The decoded records carry the values of `records` then `clear`.
+fn assert_same_records(b: &Builder, tg: &crate::Telegram, records: &[u8], clear: &[u8]) {
     let mut expect = Vec::new();
     crate::mbus::records::parse_records(records, false, &mut expect).unwrap();
     let mut expect_clear = Vec::new();
@@ -352,12 +362,8 @@ fn check_round_trip(b: &Builder, key: &KeyMaterial, records: &[u8], clear: &[u8]
         .collect();
     let want: Vec<_> = expect
         .iter()
+        .chain(expect_clear.iter())
         .map(|r| (r.storage, r.tariff, r.subunit, r.function, r.value.clone()))
-        .chain(
-            expect_clear
-                .iter()
-                .map(|r| (r.storage, r.tariff, r.subunit, r.function, r.value.clone())),
-        )
         .collect();
     // Spans differ (payload offsets); compare the values that are not spans.
     assert_eq!(vals.len(), want.len(), "{b:?}");
@@ -367,6 +373,17 @@ fn check_round_trip(b: &Builder, key: &KeyMaterial, records: &[u8], clear: &[u8]
             assert_eq!(g.4, w.4);
         }
     }
+}
+
+fn check_round_trip(b: &Builder, key: &KeyMaterial, records: &[u8], clear: &[u8]) {
+    let f = b.encode(records, clear).unwrap();
+    let opts = DecodeOptions {
+        link: LinkMode::Auto,
+        strict: true,
+        ..DecodeOptions::default()
+    };
+    let tg = decode_with_keys(&f, &opts, &key_store(b, *key)).unwrap_or_else(|e| panic!("{e} for {b:?}"));
+    assert_same_records(b, &tg, records, clear);
     assert_eq!(tg.security_mode.unwrap_or(0), b.security.mode);
     assert_eq!(tg.ci, Some(b.tpl_ci()));
     if b.header != Header::None {
@@ -383,26 +400,7 @@ fn check_round_trip(b: &Builder, key: &KeyMaterial, records: &[u8], clear: &[u8]
     if b.security.mode != 0 || b.ell.is_some_and(|e| e.encrypt) {
         assert!(tg.decrypted, "{b:?}");
         // one key bit flipped: a security error
-        let bad = match key {
-            KeyMaterial::Aes(k) => {
-                let mut k = *k;
-                k[3] ^= 0x10;
-                KeyMaterial::Aes(k)
-            }
-            KeyMaterial::Des(k) => {
-                let mut k = *k;
-                k[3] ^= 0x10;
-                KeyMaterial::Des(k)
-            }
-        };
-        let mut ks = KeyStore::new();
-        if let Some(a) = meter {
-            ks.insert(None, a.id, bad);
-        }
-        if let LinkParams::Wireless { address, .. } = b.link {
-            ks.insert(None, address.id, bad);
-        }
-        let e = decode_with_keys(&f, &opts, &ks).unwrap_err();
+        let e = decode_with_keys(&f, &opts, &key_store(b, flipped(key))).unwrap_err();
         assert_eq!(e.kind(), crate::error::ErrorKind::Security, "{e} for {b:?}");
     }
 }
@@ -460,11 +458,8 @@ fn round_trip_every_mode_and_link() {
     }
 }
 
-#[test]
-fn round_trip_options() {
-    let key = KeyMaterial::Aes(hx("000102030405060708090A0B0C0D0E0F").try_into().unwrap());
-    let meter = addr(0x2C2D, 0x7634_8799, 0x1B, 0x16);
-    let records = records_sample();
+/// Modes 7–10 with every counter placement, KDF and key version; AFL MACs; tag lengths.
+fn option_variants() -> Vec<SecurityParams> {
     let mut variants = Vec::new();
     for mode in [7u8, 8, 9, 10] {
         for kdf in [false, true] {
@@ -508,7 +503,15 @@ fn round_trip_options() {
         message_counter: Some(9),
         ..sec(9)
     });
-    for s in variants {
+    variants
+}
+
+#[test]
+fn round_trip_options() {
+    let key = KeyMaterial::Aes(hx("000102030405060708090A0B0C0D0E0F").try_into().unwrap());
+    let meter = addr(0x2C2D, 0x7634_8799, 0x1B, 0x16);
+    let records = records_sample();
+    for s in option_variants() {
         let mut b = wl(0x44, meter, FrameFormat::A);
         b.security = s;
         b.key = Some(key);

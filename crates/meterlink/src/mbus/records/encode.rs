@@ -292,6 +292,10 @@ mod tests {
             .unwrap(),
             hx("0DFD0C024241")
         );
+    }
+
+    #[test]
+    fn record_encoder_sizes_and_limits() {
         assert_eq!(RecordValue::int(128), RecordValue::Int { value: 128, size: 2 });
         assert_eq!(
             RecordValue::int(-8_388_608),
