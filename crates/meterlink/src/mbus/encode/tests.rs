@@ -604,3 +604,105 @@ fn head_end_command() {
     s.key = aes("000102030405060708090A0B0C0D0E0F");
     check_round_trip(&s, &s.key.unwrap(), &hx("01FD1F01"), &[]);
 }
+
+#[test]
+fn error_messages_and_codes() {
+    // The messages are the ones of the former `Invalid(String) | Key(String) | TooLong(String)`.
+    let meter = addr(0x2C2D, 0x7634_8799, 0x1B, 0x16);
+    let key = aes("000102030405060708090A0B0C0D0E0F");
+    let check = |b: &Builder, records: &[u8], clear: &[u8], code: &str, msg: &str| {
+        let e = b.encode(records, clear).unwrap_err();
+        assert_eq!((e.code(), e.to_string().as_str()), (code, msg), "{b:?}");
+    };
+    let mut b = wl(0x44, meter, FrameFormat::A);
+    b.security = sec(5);
+    check(&b, &[], &[], "encode_missing_key", "security mode 5 needs a key");
+    b.key = Some(KeyMaterial::Des([1; 8]));
+    check(&b, &[], &[], "encode_not_aes_key", "security mode 5 needs a 16-byte AES key, not a DES key");
+    b.security = sec(2);
+    b.key = None;
+    check(&b, &[], &[], "encode_missing_key", "security mode 2 needs a DES key");
+    b.key = key;
+    b.security = sec(5);
+    check(
+        &b,
+        &[0x2F; 240],
+        &[],
+        "encode_too_many_blocks",
+        "security mode 5: 16 encrypted 16-byte blocks, the configuration field holds at most 15",
+    );
+    b.security = sec(3);
+    b.key = Some(KeyMaterial::Des([1; 8]));
+    check(
+        &b,
+        &[0x2F; 240],
+        &[],
+        "encode_too_many_blocks",
+        "DES security mode: 16 encrypted 16-byte blocks, the configuration field holds at most 15",
+    );
+    b.key = key;
+    b.security = sec(15);
+    check(&b, &[], &[], "encode_missing_counter", "DSMR mode 15 needs the frame counter (message_counter)");
+    b.security = sec(7);
+    check(&b, &[], &[], "encode_missing_counter", "security mode 7 needs a message counter");
+    b.security = SecurityParams { afl: Some(false), message_counter: Some(1), ..sec(8) };
+    check(&b, &[], &[], "encode_afl_required", "security mode 8 needs an AFL MAC");
+    b.security = SecurityParams { tag_len: Some(6), message_counter: Some(1), ..sec(10) };
+    check(&b, &[], &[], "encode_tag_length", "security mode 10 does not allow a 6-byte tag");
+    b.security = SecurityParams { key_id: 16, message_counter: Some(1), ..sec(9) };
+    check(&b, &[], &[], "encode_field_too_wide", "key ID is a 4-bit field");
+    b.security = SecurityParams { content: 4, ..sec(0) };
+    check(&b, &[], &[], "encode_field_too_wide", "content of message (CC) is a 2-bit field");
+    b.security = SecurityParams { message_counter: Some(1), ..sec(9) };
+    check(
+        &b,
+        &[0; 255],
+        &[1],
+        "encode_encrypted_too_long",
+        "security mode 9 with clear data encrypts at most 254 bytes, got 255",
+    );
+    b.security = SecurityParams { afl_auth: 2, message_counter: Some(1), ..sec(7) };
+    check(&b, &[], &[], "encode_afl_auth_type", "AFL authentication type 2 is not a MAC (3..7 CMAC, 8/9 GMAC)");
+    b.security = SecurityParams { afl_auth: 8, counter_in_tpl: Some(true), message_counter: Some(1), ..sec(7) };
+    check(&b, &[], &[], "encode_gmac_needs_afl_counter", "an AFL GMAC needs the message counter in the AFL");
+    b.security = SecurityParams { afl: Some(true), ..sec(5) };
+    check(&b, &[], &[], "encode_afl_not_used", "security mode 5 does not use an AFL");
+    b.security = sec(4);
+    check(&b, &[], &[], "encode_unsupported_mode", "security mode 4 is not supported by the encoder");
+    b.header = Header::None;
+    check(&b, &[], &[], "encode_mode_needs_header", "security mode 4 needs a short or long TPL header");
+    b.security = sec(0);
+    b.ci = Some(0x72);
+    check(
+        &b,
+        &[],
+        &[],
+        "encode_ci_header_mismatch",
+        "CI 0x72 announces a Long TPL header, but the header is None",
+    );
+    b.ci = None;
+    b.ell = Some(EllParams { encrypt: true, ..EllParams::default() });
+    check(&b, &[], &[], "encode_ell_needs_session", "ELL encryption needs a session number (CI 8D/8F)");
+    b.ell = Some(EllParams { encrypt: true, session: Some(1), ..EllParams::default() });
+    b.key = None;
+    check(&b, &[], &[], "encode_missing_key", "ELL encryption needs a key");
+    b.ell = None;
+    check(
+        &b,
+        &[0; 247],
+        &[],
+        "encode_wireless_frame_too_long",
+        "wireless frame of 258 bytes does not fit the L field (format A)",
+    );
+    let mut w = Builder::wired(0x53, 1, meter);
+    w.ell = Some(EllParams::default());
+    check(&w, &[], &[], "encode_ell_on_wired_link", "the extended link layer (ELL) exists only on wireless links");
+    w.ell = None;
+    check(
+        &w,
+        &[0; 250],
+        &[],
+        "encode_wired_frame_too_long",
+        "wired long frame holds at most 252 bytes after the A field, got 263",
+    );
+}
