@@ -57,15 +57,17 @@ pub struct SecurityConfig {
     pub hop_count: u8,
     /// Repeater access bit R (modes 0/2/3/5).
     pub repeater_access: bool,
-    /// Mode 7: content index III (bits 2..0) and padding bit P (bit 3).
+    /// Mode 7: content index III (bits 2..0).
     pub content_index: u8,
+    /// Mode 7: padding bit P (bit 3).
     pub padding: bool,
     /// What is encrypted.
     pub encrypted: EncryptedLength,
     /// Z bit: a 4-byte TPL message counter follows (modes 7–10).
     pub counter_present: bool,
-    /// Raw configuration-field extension (modes 7–10) and its length in bytes (0 if absent).
+    /// Raw configuration-field extension (modes 7–10).
     pub ext: u16,
+    /// Length of the extension in bytes (0 if absent).
     pub ext_len: u8,
     /// Key ID KKKK (from the extension).
     pub key_id: u8,
