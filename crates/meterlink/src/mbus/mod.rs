@@ -15,6 +15,7 @@ pub mod afl;
 pub mod compact;
 pub mod ell;
 pub mod encode;
+pub mod encode_error;
 pub mod link;
 pub mod manufacturer;
 pub mod records;

@@ -336,6 +336,31 @@ pub fn add_crcs_b(frame: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Build a wireless frame `L C M A body` (EN 13757-4 clause 5.2: `address` = `M(2) ID(4) ver
+/// type` as sent) with the DLL CRCs of `format` ([`add_crcs_a`], [`add_crcs_b`]; none for
+/// `NoCrc`). `None` if the frame does not fit the L field (255 bytes after L, CRCs of format B
+/// included). The encoder counterpart of [`parse_wmbus`].
+pub fn build_frame(c: u8, address: &[u8; 8], body: &[u8], format: FrameFormat) -> Option<Vec<u8>> {
+    let n = body.len() + 10;
+    let too_long = match format {
+        FrameFormat::A | FrameFormat::NoCrc => n > 256,
+        FrameFormat::B => (if n + 2 <= 128 { n + 2 } else { n + 4 }) > 256,
+    };
+    if too_long {
+        return None;
+    }
+    let mut f = Vec::with_capacity(n + 40);
+    f.push((n - 1) as u8);
+    f.push(c);
+    f.extend_from_slice(address);
+    f.extend_from_slice(body);
+    Some(match format {
+        FrameFormat::A => add_crcs_a(&f),
+        FrameFormat::B => add_crcs_b(&f),
+        FrameFormat::NoCrc => f,
+    })
+}
+
 /// Parse a wireless M-Bus frame.
 ///
 /// `frame`: the bytes as received, starting at the L field (no preamble/sync word), with or

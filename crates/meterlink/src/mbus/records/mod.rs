@@ -3,9 +3,12 @@
 //! `parse_records` walks the application data that follows a TPL header and yields one
 //! [`Record`] per data record. Records reference their raw bytes by [`Span`] into that
 //! buffer, so parsing allocates nothing but the output vector (text values excepted).
+//!
+//! [`encode_record`] builds one data record from a [`RecordValue`] (the encoder's side).
 
 mod date;
 mod dif;
+mod encode;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -15,6 +18,7 @@ pub use date::{
     DateTimeValue, DateType, EVERY_DAY, EVERY_HOUR, EVERY_MINUTE, EVERY_MONTH, EVERY_SECOND, EVERY_YEAR,
 };
 pub use dif::MAX_DIFES;
+pub use encode::{encode_record, RecordValue};
 pub use value::Value;
 pub use vif::{Unit, ValueHint, VifInfo, VifTable, MAX_VIFES};
 
@@ -23,11 +27,14 @@ use std::fmt;
 /// A byte range inside the application-data buffer handed to [`parse_records`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Span {
+    /// First byte.
     pub start: u32,
+    /// Number of bytes.
     pub len: u16,
 }
 
 impl Span {
+    /// The bytes of the span in `buf` (panics if `buf` is shorter).
     #[inline]
     pub fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
         &buf[self.start as usize..self.start as usize + self.len as usize]
@@ -37,14 +44,18 @@ impl Span {
 /// Function field, DIF bits 5..4 (EN 13757-3 6.3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Function {
+    /// Instantaneous value (0).
     Instantaneous,
+    /// Maximum value (1).
     Maximum,
+    /// Minimum value (2).
     Minimum,
     /// "Value during error state".
     Error,
 }
 
 impl Function {
+    /// The lower-case name: "instantaneous", "maximum", "minimum", "error".
     pub const fn as_str(self) -> &'static str {
         match self {
             Function::Instantaneous => "instantaneous",
@@ -62,7 +73,10 @@ pub enum RecordKind {
     Data,
     /// DIF 0x0F / 0x1F: manufacturer-specific data to the end of the APDU.
     /// `more_records_follow` is true for 0x1F.
-    ManufacturerData { more_records_follow: bool },
+    ManufacturerData {
+        /// True for DIF 0x1F.
+        more_records_follow: bool,
+    },
     /// DIF 0x7F / 0xFF: global readout request (no VIF, no data).
     GlobalReadout,
 }
@@ -70,6 +84,7 @@ pub enum RecordKind {
 /// One decoded data record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
+    /// Data record, manufacturer data or global readout.
     pub kind: RecordKind,
     /// DIF + DIFEs.
     pub dib: Span,
@@ -77,9 +92,13 @@ pub struct Record {
     pub vib: Span,
     /// The data field as transmitted (for manufacturer data: everything to the end).
     pub data: Span,
+    /// Function field (DIF bits 5..4).
     pub function: Function,
+    /// Storage number (DIF bit 6 and the DIFEs' bits 3..0).
     pub storage: u64,
+    /// Tariff (the DIFEs' bits 5..4).
     pub tariff: u32,
+    /// Subunit (the DIFEs' bit 6).
     pub subunit: u16,
     /// What the VIB says: quantity name, unit, decimal exponent, VIFE modifiers.
     pub vif: VifInfo,
@@ -105,13 +124,31 @@ impl Record {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecordError {
     /// The record starting at `record_offset` needs more bytes than remain.
-    Truncated { record_offset: usize, needed: usize, available: usize },
+    Truncated {
+        /// Where the record (its DIF) starts.
+        record_offset: usize,
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes left.
+        available: usize,
+    },
     /// More than 10 DIFEs (EN 13757-3 6.3.1) starting at `offset`.
-    TooManyDifes { offset: usize },
+    TooManyDifes {
+        /// Where the DIFEs start.
+        offset: usize,
+    },
     /// More than 10 VIFEs (EN 13757-3 6.4.1) starting at `offset`.
-    TooManyVifes { offset: usize },
+    TooManyVifes {
+        /// Where the VIFEs start.
+        offset: usize,
+    },
     /// A reserved or impossible coding at `offset`.
-    Invalid { offset: usize, reason: &'static str },
+    Invalid {
+        /// Where the coding is.
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for RecordError {

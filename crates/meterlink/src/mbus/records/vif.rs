@@ -455,115 +455,145 @@ static FD: [Def; 128] = build(&[
     rb(0x76, 0x76, "Data container for manufacturer specific protocol"),
 ]);
 
+/// Expand `(lo, hi, name)` code ranges into a 128-entry name table (`default` elsewhere).
+const fn names(ranges: &[(u8, u8, &'static str)], default: &'static str) -> [&'static str; 128] {
+    let mut t = [default; 128];
+    let mut i = 0;
+    while i < ranges.len() {
+        let (lo, hi, name) = ranges[i];
+        let mut c = lo;
+        while c <= hi {
+            t[c as usize] = name;
+            c += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// EN 13757-3:2013 table 15: combinable (orthogonal) VIFE codes.
+static EXT_NAMES: [&str; 128] = names(
+    &[
+        // E00x xxxx: record error codes (slave to master), EN 13757-3 table 18
+        (0x00, 0x00, "error: none"),
+        (0x01, 0x01, "error: too many DIFEs"),
+        (0x02, 0x02, "error: storage number not implemented"),
+        (0x03, 0x03, "error: unit number not implemented"),
+        (0x04, 0x04, "error: tariff number not implemented"),
+        (0x05, 0x05, "error: function not implemented"),
+        (0x06, 0x06, "error: data class not implemented"),
+        (0x07, 0x07, "error: data size not implemented"),
+        (0x0B, 0x0B, "error: too many VIFEs"),
+        (0x0C, 0x0C, "error: illegal VIF-group"),
+        (0x0D, 0x0D, "error: illegal VIF-exponent"),
+        (0x0E, 0x0E, "error: VIF/DIF mismatch"),
+        (0x0F, 0x0F, "error: unimplemented action"),
+        (0x15, 0x15, "error: no data available"),
+        (0x16, 0x16, "error: data overflow"),
+        (0x17, 0x17, "error: data underflow"),
+        (0x18, 0x18, "error: data error"),
+        (0x1C, 0x1C, "error: premature end of record"),
+        (0x08, 0x0A, "error: reserved"),
+        (0x10, 0x14, "error: reserved"),
+        (0x19, 0x1B, "error: reserved"),
+        (0x1D, 0x1F, "error: reserved"),
+        (0x20, 0x20, "per second"),
+        (0x21, 0x21, "per minute"),
+        (0x22, 0x22, "per hour"),
+        (0x23, 0x23, "per day"),
+        (0x24, 0x24, "per week"),
+        (0x25, 0x25, "per month"),
+        (0x26, 0x26, "per year"),
+        (0x27, 0x27, "per revolution / measurement"),
+        (0x28, 0x28, "increment per input pulse on input channel 0"),
+        (0x29, 0x29, "increment per input pulse on input channel 1"),
+        (0x2A, 0x2A, "increment per output pulse on output channel 0"),
+        (0x2B, 0x2B, "increment per output pulse on output channel 1"),
+        (0x2C, 0x2C, "per litre"),
+        (0x2D, 0x2D, "per m^3"),
+        (0x2E, 0x2E, "per kg"),
+        (0x2F, 0x2F, "per K"),
+        (0x30, 0x30, "per kWh"),
+        (0x31, 0x31, "per GJ"),
+        (0x32, 0x32, "per kW"),
+        (0x33, 0x33, "per (K*l)"),
+        (0x34, 0x34, "per V"),
+        (0x35, 0x35, "per A"),
+        (0x36, 0x36, "multiplied by s"),
+        (0x37, 0x37, "multiplied by s/V"),
+        (0x38, 0x38, "multiplied by s/A"),
+        (0x39, 0x39, "start date(/time) of"),
+        (0x3A, 0x3A, "VIF contains uncorrected unit"),
+        (0x3B, 0x3B, "accumulation only if positive contributions"),
+        (0x3C, 0x3C, "accumulation of abs value only if negative contributions"),
+        (0x3D, 0x3D, "alternate non-metric unit system"),
+        (0x3E, 0x3E, "value at base conditions"),
+        (0x3F, 0x3F, "OBIS declaration"),
+        (0x40, 0x40, "lower limit value"),
+        (0x41, 0x41, "number of exceeds of lower limit"),
+        (0x42, 0x42, "date (/time) of begin of first lower limit exceed"),
+        (0x43, 0x43, "date (/time) of end of first lower limit exceed"),
+        (0x46, 0x46, "date (/time) of begin of last lower limit exceed"),
+        (0x47, 0x47, "date (/time) of end of last lower limit exceed"),
+        (0x48, 0x48, "upper limit value"),
+        (0x49, 0x49, "number of exceeds of upper limit"),
+        (0x4A, 0x4A, "date (/time) of begin of first upper limit exceed"),
+        (0x4B, 0x4B, "date (/time) of end of first upper limit exceed"),
+        (0x4E, 0x4E, "date (/time) of begin of last upper limit exceed"),
+        (0x4F, 0x4F, "date (/time) of end of last upper limit exceed"),
+        (0x50, 0x53, "duration of first lower limit exceed"),
+        (0x54, 0x57, "duration of last lower limit exceed"),
+        (0x58, 0x5B, "duration of first upper limit exceed"),
+        (0x5C, 0x5F, "duration of last upper limit exceed"),
+        (0x60, 0x63, "duration of first"),
+        (0x64, 0x67, "duration of last"),
+        (0x68, 0x68, "value during lower value limit exceed"),
+        (0x69, 0x69, "leakage values"),
+        (0x6A, 0x6A, "date (/time) of begin of first"),
+        (0x6B, 0x6B, "date (/time) of end of first"),
+        (0x6C, 0x6C, "value during upper value limit exceed"),
+        (0x6D, 0x6D, "overflow values"),
+        (0x6E, 0x6E, "date (/time) of begin of last"),
+        (0x6F, 0x6F, "date (/time) of end of last"),
+        (0x70, 0x77, "multiplicative correction factor"),
+        (0x78, 0x7B, "additive correction constant"),
+        (0x7D, 0x7D, "multiplicative correction factor 1000"),
+        (0x7E, 0x7E, "future value"),
+        (0x7F, 0x7F, "manufacturer specific"),
+    ],
+    "reserved",
+);
+
+/// EN 13757-3:2013 table 16: the combinable extension after VIFE 0xFC.
+static EXT_FC_NAMES: [&str; 128] = names(
+    &[
+        (0x01, 0x01, "at phase L1"),
+        (0x02, 0x02, "at phase L2"),
+        (0x03, 0x03, "at phase L3"),
+        (0x04, 0x04, "at neutral (N)"),
+        (0x05, 0x05, "between phase L1 and L2"),
+        (0x06, 0x06, "between phase L2 and L3"),
+        (0x07, 0x07, "between phase L3 and L1"),
+        (0x08, 0x08, "at quadrant Q1"),
+        (0x09, 0x09, "at quadrant Q2"),
+        (0x0A, 0x0A, "at quadrant Q3"),
+        (0x0B, 0x0B, "at quadrant Q4"),
+        (0x0C, 0x0C, "delta between import and export"),
+        (0x10, 0x10, "accumulation of abs value for both positive and negative contributions"),
+        (0x11, 0x11, "data direction: from communication partner to meter"),
+        (0x12, 0x12, "data direction: from meter to communication partner"),
+    ],
+    "reserved combinable extension",
+);
+
 /// Name of a combinable (orthogonal) VIFE code, EN 13757-3:2013 table 15 (and table 16,
 /// the 0xFC extension, for codes with [`EXT_FC`] set).
 fn ext_name(code: u16) -> &'static str {
+    let c = usize::from(code as u8);
     if code & EXT_FC != 0 {
-        return match code as u8 {
-            0x01 => "at phase L1",
-            0x02 => "at phase L2",
-            0x03 => "at phase L3",
-            0x04 => "at neutral (N)",
-            0x05 => "between phase L1 and L2",
-            0x06 => "between phase L2 and L3",
-            0x07 => "between phase L3 and L1",
-            0x08 => "at quadrant Q1",
-            0x09 => "at quadrant Q2",
-            0x0A => "at quadrant Q3",
-            0x0B => "at quadrant Q4",
-            0x0C => "delta between import and export",
-            0x10 => "accumulation of abs value for both positive and negative contributions",
-            0x11 => "data direction: from communication partner to meter",
-            0x12 => "data direction: from meter to communication partner",
-            _ => "reserved combinable extension",
-        };
-    }
-    let c = code as u8;
-    match c {
-        // E00x xxxx: record error codes (slave to master), EN 13757-3 table 18
-        0x00 => "error: none",
-        0x01 => "error: too many DIFEs",
-        0x02 => "error: storage number not implemented",
-        0x03 => "error: unit number not implemented",
-        0x04 => "error: tariff number not implemented",
-        0x05 => "error: function not implemented",
-        0x06 => "error: data class not implemented",
-        0x07 => "error: data size not implemented",
-        0x0B => "error: too many VIFEs",
-        0x0C => "error: illegal VIF-group",
-        0x0D => "error: illegal VIF-exponent",
-        0x0E => "error: VIF/DIF mismatch",
-        0x0F => "error: unimplemented action",
-        0x15 => "error: no data available",
-        0x16 => "error: data overflow",
-        0x17 => "error: data underflow",
-        0x18 => "error: data error",
-        0x1C => "error: premature end of record",
-        0x08..=0x0A | 0x10..=0x14 | 0x19..=0x1B | 0x1D..=0x1F => "error: reserved",
-        0x20 => "per second",
-        0x21 => "per minute",
-        0x22 => "per hour",
-        0x23 => "per day",
-        0x24 => "per week",
-        0x25 => "per month",
-        0x26 => "per year",
-        0x27 => "per revolution / measurement",
-        0x28 => "increment per input pulse on input channel 0",
-        0x29 => "increment per input pulse on input channel 1",
-        0x2A => "increment per output pulse on output channel 0",
-        0x2B => "increment per output pulse on output channel 1",
-        0x2C => "per litre",
-        0x2D => "per m^3",
-        0x2E => "per kg",
-        0x2F => "per K",
-        0x30 => "per kWh",
-        0x31 => "per GJ",
-        0x32 => "per kW",
-        0x33 => "per (K*l)",
-        0x34 => "per V",
-        0x35 => "per A",
-        0x36 => "multiplied by s",
-        0x37 => "multiplied by s/V",
-        0x38 => "multiplied by s/A",
-        0x39 => "start date(/time) of",
-        0x3A => "VIF contains uncorrected unit",
-        0x3B => "accumulation only if positive contributions",
-        0x3C => "accumulation of abs value only if negative contributions",
-        0x3D => "alternate non-metric unit system",
-        0x3E => "value at base conditions",
-        0x3F => "OBIS declaration",
-        0x40 => "lower limit value",
-        0x41 => "number of exceeds of lower limit",
-        0x42 => "date (/time) of begin of first lower limit exceed",
-        0x43 => "date (/time) of end of first lower limit exceed",
-        0x46 => "date (/time) of begin of last lower limit exceed",
-        0x47 => "date (/time) of end of last lower limit exceed",
-        0x48 => "upper limit value",
-        0x49 => "number of exceeds of upper limit",
-        0x4A => "date (/time) of begin of first upper limit exceed",
-        0x4B => "date (/time) of end of first upper limit exceed",
-        0x4E => "date (/time) of begin of last upper limit exceed",
-        0x4F => "date (/time) of end of last upper limit exceed",
-        0x50..=0x53 => "duration of first lower limit exceed",
-        0x54..=0x57 => "duration of last lower limit exceed",
-        0x58..=0x5B => "duration of first upper limit exceed",
-        0x5C..=0x5F => "duration of last upper limit exceed",
-        0x60..=0x63 => "duration of first",
-        0x64..=0x67 => "duration of last",
-        0x68 => "value during lower value limit exceed",
-        0x69 => "leakage values",
-        0x6A => "date (/time) of begin of first",
-        0x6B => "date (/time) of end of first",
-        0x6C => "value during upper value limit exceed",
-        0x6D => "overflow values",
-        0x6E => "date (/time) of begin of last",
-        0x6F => "date (/time) of end of last",
-        0x70..=0x77 => "multiplicative correction factor",
-        0x78..=0x7B => "additive correction constant",
-        0x7D => "multiplicative correction factor 1000",
-        0x7E => "future value",
-        0x7F => "manufacturer specific",
-        _ => "reserved",
+        EXT_FC_NAMES.get(c).copied().unwrap_or("reserved combinable extension")
+    } else {
+        EXT_NAMES.get(c).copied().unwrap_or("reserved")
     }
 }
 
@@ -735,50 +765,7 @@ fn vib_general(buf: &[u8], at: usize, record_offset: usize, msb_first: bool) -> 
             }
             info
         }
-        0x7C => {
-            let mut info = VifInfo::new("Plain text unit", Unit::None, 0, VifTable::PlainText, code);
-            // Two placements occur: the text directly after the VIF (libmbus, MBDOC48, seen
-            // in Elvaco and Itron meters: "FC 03 'HR%' 74 ..."), or after the VIFE chain.
-            // Prefer the first; take the second only when the first cannot be text.
-            let (ts, te, end_after) = if !has_ext {
-                let (ts, te) = text_at(buf, i, record_offset)?;
-                (ts, te, te)
-            } else {
-                let first = text_at(buf, i, record_offset)
-                    .ok()
-                    .filter(|&(ts, te)| printable(&buf[ts..te]))
-                    .and_then(|(ts, te)| chain_end(buf, te, 0, record_offset).ok().map(|e| (ts, te, e)));
-                match first {
-                    Some(x) => {
-                        // Interpret the VIFEs after the text.
-                        let (ts, te, e) = x;
-                        apply_vifes(&mut info, &buf[te..e]);
-                        (ts, te, e)
-                    }
-                    None => {
-                        let second = chain_end(buf, i, 0, record_offset).and_then(|ce| {
-                            let (ts, te) = text_at(buf, ce, record_offset)?;
-                            Ok((ce, ts, te))
-                        });
-                        match second {
-                            Ok((ce, ts, te)) if printable(&buf[ts..te]) => {
-                                apply_vifes(&mut info, &buf[i..ce]);
-                                (ts, te, te)
-                            }
-                            _ => {
-                                // Neither placement works: report the first one's error.
-                                let (ts, te) = text_at(buf, i, record_offset)?;
-                                let e = chain_end(buf, te, 0, record_offset)?;
-                                apply_vifes(&mut info, &buf[te..e]);
-                                (ts, te, e)
-                            }
-                        }
-                    }
-                }
-            };
-            info.plain_text_unit = Some(plain_text(buf, ts, te, msb_first));
-            return Ok(Vib { info, end: end_after });
-        }
+        0x7C => return plain_text_vib(buf, i, has_ext, record_offset, msb_first),
         0x7F => {
             let mut info = VifInfo::new("Manufacturer specific", Unit::None, 0, VifTable::ManufacturerSpecific, code);
             info.manufacturer_specific = true;
@@ -798,6 +785,53 @@ fn vib_general(buf: &[u8], at: usize, record_offset: usize, msb_first: bool) -> 
     let end = chain_end(buf, i, vifes, record_offset)?;
     apply_vifes(&mut info, &buf[i..end]);
     Ok(Vib { info, end })
+}
+
+/// A plain-text VIB (VIF 0x7C/0xFC, EN 13757-3 6.4.3): the unit text and the VIFEs, `i` the
+/// offset after the VIF.
+fn plain_text_vib(buf: &[u8], i: usize, has_ext: bool, record_offset: usize, msb_first: bool) -> Result<Vib, RecordError> {
+    let mut info = VifInfo::new("Plain text unit", Unit::None, 0, VifTable::PlainText, 0x7C);
+    // Two placements occur: the text directly after the VIF (libmbus, MBDOC48, seen
+    // in Elvaco and Itron meters: "FC 03 'HR%' 74 ..."), or after the VIFE chain.
+    // Prefer the first; take the second only when the first cannot be text.
+    let (ts, te, end_after) = if !has_ext {
+        let (ts, te) = text_at(buf, i, record_offset)?;
+        (ts, te, te)
+    } else {
+        let first = text_at(buf, i, record_offset)
+            .ok()
+            .filter(|&(ts, te)| printable(&buf[ts..te]))
+            .and_then(|(ts, te)| chain_end(buf, te, 0, record_offset).ok().map(|e| (ts, te, e)));
+        match first {
+            Some(x) => {
+                // Interpret the VIFEs after the text.
+                let (ts, te, e) = x;
+                apply_vifes(&mut info, &buf[te..e]);
+                (ts, te, e)
+            }
+            None => {
+                let second = chain_end(buf, i, 0, record_offset).and_then(|ce| {
+                    let (ts, te) = text_at(buf, ce, record_offset)?;
+                    Ok((ce, ts, te))
+                });
+                match second {
+                    Ok((ce, ts, te)) if printable(&buf[ts..te]) => {
+                        apply_vifes(&mut info, &buf[i..ce]);
+                        (ts, te, te)
+                    }
+                    _ => {
+                        // Neither placement works: report the first one's error.
+                        let (ts, te) = text_at(buf, i, record_offset)?;
+                        let e = chain_end(buf, te, 0, record_offset)?;
+                        apply_vifes(&mut info, &buf[te..e]);
+                        (ts, te, e)
+                    }
+                }
+            }
+        }
+    };
+    info.plain_text_unit = Some(plain_text(buf, ts, te, msb_first));
+    Ok(Vib { info, end: end_after })
 }
 
 /// Apply a chain of combinable VIFEs (table 15) to `info`.

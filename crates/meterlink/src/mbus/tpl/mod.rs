@@ -132,6 +132,21 @@ pub fn parse_header(info: &CiInfo, after_ci: &[u8]) -> Result<(TplHeader, usize)
     }
 }
 
+/// Append a TPL header without its configuration field (clause 7.5): `ACC STS` for a short
+/// header, `ID(4) M(2) ver type ACC STS` for a long one (`address` = `Some`). The encoder
+/// counterpart of [`parse_header`]; the configuration field that ends either header is built by
+/// `security::config` (it depends on the encryption).
+pub fn write_header(out: &mut Vec<u8>, address: Option<&Address>, access_number: u8, status: u8) {
+    if let Some(a) = address {
+        out.extend_from_slice(&a.id);
+        out.extend_from_slice(&a.manufacturer.to_le_bytes());
+        out.push(a.version);
+        out.push(a.device_type);
+    }
+    out.push(access_number);
+    out.push(status);
+}
+
 /// General application error codes (EN 13757-3 Table "codes for general application errors",
 /// the CI 0x70 / 0x6E / 0x6F payload's first byte).
 static APPLICATION_ERRORS: [&str; 10] = [
@@ -190,6 +205,21 @@ mod tests {
         // DSMR P2 B.1.3: config 30 0F on air → mode 15 (security-notes.md f)
         let (h, _) = parse_header(ci_info(0x7A), &[0, 0, 0x30, 0x0F]).unwrap();
         assert_eq!(h.security_mode(), 15);
+    }
+
+    #[test]
+    fn header_round_trip() {
+        let a = Address { id: [0x78, 0x56, 0x34, 0x12], manufacturer: 0x1593, version: 0x33, device_type: 0x03 };
+        let mut out = Vec::new();
+        write_header(&mut out, Some(&a), 0x2A, 0x04);
+        out.extend_from_slice(&[0x00, 0x05]);
+        let (h, n) = parse_header(ci_info(0x72), &out).unwrap();
+        assert_eq!((n, h.address, h.access_number, h.status, h.config), (12, Some(a), 0x2A, 0x04, 0x0500));
+        out.clear();
+        write_header(&mut out, None, 0x35, 0x00);
+        out.extend_from_slice(&[0x10, 0x05]);
+        let (h, n) = parse_header(ci_info(0x7A), &out).unwrap();
+        assert_eq!((n, h.kind, h.access_number, h.config), (4, HeaderKind::Short, 0x35, 0x0510));
     }
 
     #[test]
