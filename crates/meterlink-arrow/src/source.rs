@@ -4,6 +4,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, BinaryArray, BinaryViewArray, LargeBinaryArray, LargeStringArray, StringArray, StringViewArray};
 use arrow_schema::DataType;
 
+use crate::Error;
+
 /// Why an input item is not a frame (it becomes a `frame_error` row with this message).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputError {
@@ -131,7 +133,8 @@ pub enum ArrowFrames<'a> {
 }
 
 impl<'a> ArrowFrames<'a> {
-    pub fn new(a: &'a dyn Array) -> Result<Self, String> {
+    /// The frames of `a`; [`Error::FrameType`] for an array of any other type.
+    pub fn new(a: &'a dyn Array) -> Result<Self, Error> {
         Ok(match a.data_type() {
             DataType::Binary => ArrowFrames::Binary(a.as_binary::<i32>()),
             DataType::LargeBinary => ArrowFrames::LargeBinary(a.as_binary::<i64>()),
@@ -139,11 +142,7 @@ impl<'a> ArrowFrames<'a> {
             DataType::Utf8 => ArrowFrames::Hex(a.as_string::<i32>()),
             DataType::LargeUtf8 => ArrowFrames::LargeHex(a.as_string::<i64>()),
             DataType::Utf8View => ArrowFrames::HexView(a.as_string_view()),
-            t => {
-                return Err(format!(
-                    "frames must be an Arrow binary, large_binary, binary_view or (hex) string array, not {t}"
-                ))
-            }
+            t => return Err(Error::FrameType(t.clone())),
         })
     }
 
