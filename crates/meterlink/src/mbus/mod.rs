@@ -15,6 +15,7 @@ pub mod ell;
 pub mod encode;
 pub mod link;
 pub mod manufacturer;
+pub mod reassembly;
 pub mod records;
 pub mod security;
 pub mod telegram;
