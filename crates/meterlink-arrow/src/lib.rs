@@ -16,6 +16,8 @@
 //! schema, the nested `list<struct>` layout, the split of an input table into frames and
 //! metadata) and [`writers`] (Parquet, JSON lines). Errors are [`Error`].
 
+#![warn(missing_docs)]
+
 mod columns;
 mod error;
 mod lines;
@@ -45,17 +47,23 @@ use columns::{RecordColumns, TelegramColumns};
 /// A telegram row's outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// Decoded (records included, or a frame without application data).
     Ok,
     /// Encrypted and no key was known (header only, no records).
     NoKey,
+    /// The link layer rejected the frame, or the input item is no frame.
     FrameError,
+    /// Transport or application layer content that does not decode.
     DecodeError,
+    /// Wrong key, bad MAC, failed verification (or a missing key in strict mode).
     SecurityError,
 }
 
 impl Status {
+    /// Every status, in the order of [`Counts::status`].
     pub const ALL: [Status; 5] = [Status::Ok, Status::NoKey, Status::FrameError, Status::DecodeError, Status::SecurityError];
 
+    /// The value of the `status` column.
     pub const fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -66,6 +74,7 @@ impl Status {
         }
     }
 
+    /// The status of a row whose decode failed with `e`.
     pub fn of_error(e: &meterlink::Error) -> Status {
         match e.kind() {
             ErrorKind::Frame => Status::FrameError,
@@ -83,17 +92,22 @@ impl Status {
 /// number of record rows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// Telegram rows per status.
     pub status: [u64; 5],
+    /// Record rows.
     pub records: u64,
 }
 
 impl Counts {
+    /// Telegram rows with status `s`.
     pub fn get(&self, s: Status) -> u64 {
         self.status[s.slot()]
     }
+    /// All telegram rows (= input frames).
     pub fn frames(&self) -> u64 {
         self.status.iter().sum()
     }
+    /// Add the counts of `o`.
     pub fn add(&mut self, o: &Counts) {
         for (a, b) in self.status.iter_mut().zip(o.status) {
             *a += b;
@@ -102,8 +116,10 @@ impl Counts {
     }
 }
 
+/// How [`decode_batch`] decodes, cuts and spreads the work.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchOptions {
+    /// How each frame is decoded (link, strictness, tail policy).
     pub decode: DecodeOptions,
     /// Most frames per output record batch (and per unit of parallel work); see `chunk_len`.
     pub chunk_rows: usize,
@@ -123,10 +139,15 @@ impl Default for BatchOptions {
 /// The decoded tables: record batches (one per chunk) and their schemas.
 #[derive(Clone, Debug)]
 pub struct DecodedBatch {
+    /// Schema of the telegram table (with the metadata columns).
     pub telegram_schema: SchemaRef,
+    /// One row per input frame, one batch per chunk.
     pub telegrams: Vec<RecordBatch>,
+    /// Schema of the record table.
     pub record_schema: SchemaRef,
+    /// One row per data record, one batch per telegram batch.
     pub records: Vec<RecordBatch>,
+    /// Rows per status and records.
     pub counts: Counts,
 }
 

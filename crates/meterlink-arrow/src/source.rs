@@ -9,11 +9,14 @@ use crate::Error;
 /// Why an input item is not a frame (it becomes a `frame_error` row with this message).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputError {
+    /// The row's `error` text.
     pub message: String,
+    /// The row's `error_offset`, if the problem has a position.
     pub offset: Option<usize>,
 }
 
 impl InputError {
+    /// An input error with `message` at `offset`.
     pub fn new(message: impl Into<String>, offset: Option<usize>) -> Self {
         InputError { message: message.into(), offset }
     }
@@ -21,7 +24,9 @@ impl InputError {
 
 /// Random access to the frames of a batch, shared by the worker threads.
 pub trait FrameSource: Sync {
+    /// Number of frames.
     fn len(&self) -> usize;
+    /// True without frames.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -76,9 +81,11 @@ pub struct ListFrames<'a> {
 }
 
 impl<'a> ListFrames<'a> {
+    /// An empty list with room for `n` frames.
     pub fn with_capacity(n: usize) -> Self {
         ListFrames { bytes: Vec::with_capacity(n), other: Vec::new() }
     }
+    /// Append a frame borrowed as bytes.
     pub fn push_bytes(&mut self, b: &'a [u8]) {
         self.bytes.push(b);
     }
@@ -124,11 +131,17 @@ impl FrameSource for ListFrames<'_> {
 /// An Arrow array of frames: binary (bytes) or string (hex) in any offset width or view layout.
 /// Null entries become `frame_error` rows.
 pub enum ArrowFrames<'a> {
+    /// `binary`: the frames' bytes.
     Binary(&'a BinaryArray),
+    /// `large_binary`.
     LargeBinary(&'a LargeBinaryArray),
+    /// `binary_view`.
     BinaryView(&'a BinaryViewArray),
+    /// `string`: the frames as hex text.
     Hex(&'a StringArray),
+    /// `large_string` (hex).
     LargeHex(&'a LargeStringArray),
+    /// `string_view` (hex).
     HexView(&'a StringViewArray),
 }
 
