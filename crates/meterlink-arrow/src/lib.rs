@@ -11,10 +11,20 @@
 //! inputs under 32 full chunks, so that threads share the work evenly); chunks are decoded on a
 //! rayon pool (or on the calling thread for `threads == 1`) and collected in input order, so the
 //! output is the same whatever the thread count. Each chunk becomes one Arrow record batch.
+//!
+//! Around it: [`StreamDecoder`] (an Arrow stream, chunk by chunk), [`table`] (conformance to a
+//! schema, the nested `list<struct>` layout, the split of an input table into frames and
+//! metadata) and [`writers`] (Parquet, JSON lines). Errors are [`Error`].
+
+#![warn(missing_docs)]
 
 mod columns;
+mod error;
 mod lines;
 mod source;
+mod stream;
+pub mod table;
+pub mod writers;
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -25,8 +35,11 @@ use rayon::prelude::*;
 pub use columns::{record_schema, telegram_schema};
 pub use lines::{LineBatch, LineFormat, LineReader};
 pub use source::{parse_hex_into, ArrowFrames, FrameItem, FrameSource, InputError, ListFrames};
+pub use error::Error;
+pub use stream::StreamDecoder;
+pub use table::{conform, nest, split_frames, Table};
 
-use meterlink::error::{Error, ErrorClass};
+use meterlink::error::ErrorClass;
 use meterlink::keys::KeyLookup;
 use meterlink::mbus::decode::{decode_into, DecodeOptions, FrameKind, LinkInfo, Telegram};
 use columns::{RecordColumns, TelegramColumns};
@@ -34,17 +47,23 @@ use columns::{RecordColumns, TelegramColumns};
 /// A telegram row's outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// Decoded (records included, or a frame without application data).
     Ok,
     /// Encrypted and no key was known (header only, no records).
     NoKey,
+    /// The link layer rejected the frame, or the input item is no frame.
     FrameError,
+    /// Transport or application layer content that does not decode.
     DecodeError,
+    /// Wrong key, bad MAC, failed verification (or a missing key in strict mode).
     SecurityError,
 }
 
 impl Status {
+    /// Every status, in the order of [`Counts::status`].
     pub const ALL: [Status; 5] = [Status::Ok, Status::NoKey, Status::FrameError, Status::DecodeError, Status::SecurityError];
 
+    /// The value of the `status` column.
     pub const fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -55,7 +74,8 @@ impl Status {
         }
     }
 
-    pub fn of_error(e: &Error) -> Status {
+    /// The status of a row whose decode failed with `e`.
+    pub fn of_error(e: &meterlink::Error) -> Status {
         match e.class() {
             ErrorClass::Frame => Status::FrameError,
             ErrorClass::Decode => Status::DecodeError,
@@ -72,17 +92,22 @@ impl Status {
 /// number of record rows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// Telegram rows per status.
     pub status: [u64; 5],
+    /// Record rows.
     pub records: u64,
 }
 
 impl Counts {
+    /// Telegram rows with status `s`.
     pub fn get(&self, s: Status) -> u64 {
         self.status[s.slot()]
     }
+    /// All telegram rows (= input frames).
     pub fn frames(&self) -> u64 {
         self.status.iter().sum()
     }
+    /// Add the counts of `o`.
     pub fn add(&mut self, o: &Counts) {
         for (a, b) in self.status.iter_mut().zip(o.status) {
             *a += b;
@@ -91,8 +116,10 @@ impl Counts {
     }
 }
 
+/// How [`decode_batch`] decodes, cuts and spreads the work.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchOptions {
+    /// How each frame is decoded (link, strictness, tail policy).
     pub decode: DecodeOptions,
     /// Most frames per output record batch (and per unit of parallel work); see `chunk_len`.
     pub chunk_rows: usize,
@@ -112,10 +139,15 @@ impl Default for BatchOptions {
 /// The decoded tables: record batches (one per chunk) and their schemas.
 #[derive(Clone, Debug)]
 pub struct DecodedBatch {
+    /// Schema of the telegram table (with the metadata columns).
     pub telegram_schema: SchemaRef,
+    /// One row per input frame, one batch per chunk.
     pub telegrams: Vec<RecordBatch>,
+    /// Schema of the record table.
     pub record_schema: SchemaRef,
+    /// One row per data record, one batch per telegram batch.
     pub records: Vec<RecordBatch>,
+    /// Rows per status and records.
     pub counts: Counts,
 }
 
@@ -127,19 +159,29 @@ impl DecodedBatch {
 
     /// Append `other` (decoded from the frames after these). Fails when the telegram schemas
     /// differ (different metadata columns).
-    pub fn extend(&mut self, other: DecodedBatch) -> Result<(), String> {
+    pub fn extend(&mut self, other: DecodedBatch) -> Result<(), Error> {
         if self.telegrams.is_empty() && self.counts.frames() == 0 {
             *self = other;
             return Ok(());
         }
         if other.telegram_schema != self.telegram_schema {
-            return Err("the batches carry different metadata columns".into());
+            return Err(Error::SchemaMismatch);
         }
         self.telegrams.extend(other.telegrams);
         self.records.extend(other.records);
         self.counts.add(&other.counts);
         Ok(())
     }
+}
+
+/// Batches decoded one after the other (same metadata columns) joined into one; with none, an
+/// empty result without metadata columns.
+pub fn concat(batches: &[&DecodedBatch]) -> Result<DecodedBatch, Error> {
+    let mut out = batches.first().map(|b| empty_like(b)).unwrap_or_else(|| empty(&[]));
+    for b in batches {
+        out.extend((*b).clone())?;
+    }
+    Ok(out)
 }
 
 /// An empty result with the given metadata columns.
@@ -175,7 +217,7 @@ fn schema_with(metadata: &[(Arc<Field>, ArrayRef)]) -> SchemaRef {
 }
 
 /// A rayon pool with `n` threads, created once per distinct `n` and kept.
-pub fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>, String> {
+pub fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>, Error> {
     type Pools = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
     static POOLS: OnceLock<Pools> = OnceLock::new();
     let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
@@ -186,8 +228,7 @@ pub fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>, String> {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .thread_name(|i| format!("meterlink-{i}"))
-            .build()
-            .map_err(|e| e.to_string())?,
+            .build()?,
     );
     pools.push((n, p.clone()));
     Ok(p)
@@ -259,10 +300,10 @@ pub fn decode_batch<S: FrameSource + ?Sized>(
     keys: &(dyn KeyLookup + Sync),
     opts: &BatchOptions,
     metadata: &[(Arc<Field>, ArrayRef)],
-) -> Result<DecodedBatch, String> {
+) -> Result<DecodedBatch, Error> {
     let n = src.len();
     if let Some((f, a)) = metadata.iter().find(|(_, a)| a.len() != n) {
-        return Err(format!("metadata column {:?} has {} rows, the frames {n}", f.name(), a.len()));
+        return Err(Error::MetadataLength { name: f.name().clone(), rows: a.len(), frames: n });
     }
     let schema = schema_with(metadata);
     let chunk = chunk_len(n, opts.chunk_rows);
@@ -285,25 +326,25 @@ pub fn decode_batch<S: FrameSource + ?Sized>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use meterlink::keys::{KeyStore, NoKeys};
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Float64Type, UInt64Type};
     use arrow_array::{Array, BinaryArray, StringArray};
 
-    const HEAT_20: &str = "687B7B6808017278563412931533042A0000000C78123456780406A08601000C14270485020B2D1500000B3B5604000A5B65000A5F42000A622301046D32371F154406A08501004414C4D20100426C1F15840106A0840100840114B0D1010082016CFF140422E80300000426E803000002FD17000001FD0E050C13910300004116";
-    const GAS: &str = "6820206808FD7278563412931533032A0000000C1427048502046D32371F1502FD1700008916";
+    pub(crate) const HEAT_20: &str = "687B7B6808017278563412931533042A0000000C78123456780406A08601000C14270485020B2D1500000B3B5604000A5B65000A5F42000A622301046D32371F154406A08501004414C4D20100426C1F15840106A0840100840114B0D1010082016CFF140422E80300000426E803000002FD17000001FD0E050C13910300004116";
+    pub(crate) const GAS: &str = "6820206808FD7278563412931533032A0000000C1427048502046D32371F1502FD1700008916";
     // OMS Vol.2 N.5.4 (mode 5), no key.
     const MODE5: &str = "682C2C6808FD7288776655934455080004100500DFE2A782146D1513581CD2F83F39040CFD10785634120C78443322112616";
 
-    fn hex(s: &str) -> Vec<u8> {
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
         let mut v = Vec::new();
         parse_hex_into(s, &mut v).unwrap();
         v
     }
 
-    fn status_of(b: &DecodedBatch) -> Vec<String> {
+    pub(crate) fn status_of(b: &DecodedBatch) -> Vec<String> {
         let mut v = Vec::new();
         for t in &b.telegrams {
             let s = t.column_by_name("status").unwrap().as_dictionary::<arrow_array::types::Int32Type>();

@@ -28,14 +28,19 @@ use super::source::{parse_hex_into, FrameSource, InputError};
 const FRAME_NAMES: [&str; 5] = ["frame", "telegram", "hex", "data", "raw"];
 const RTL_COLUMNS: [&str; 7] = ["mode", "crc_ok", "mode_ok", "timestamp", "rssi", "field6", "id"];
 
+/// The text archive formats [`LineReader`] reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineFormat {
+    /// One hex frame a line, optionally with columns around it.
     Hex,
+    /// rtl-wmbus output lines.
     RtlWmbus,
+    /// wmbusmeters log lines.
     Wmbusmeters,
 }
 
 impl LineFormat {
+    /// The format named `hex`, `rtl-wmbus` or `wmbusmeters`.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "hex" => LineFormat::Hex,
@@ -118,6 +123,7 @@ impl FrameSource for LineBatch {
 }
 
 impl LineReader {
+    /// A reader of `format` with nothing fed yet.
     pub fn new(format: LineFormat) -> Self {
         let columns = match format {
             LineFormat::Hex => Vec::new(),

@@ -4,6 +4,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, BinaryArray, BinaryViewArray, LargeBinaryArray, LargeStringArray, StringArray, StringViewArray};
 use arrow_schema::DataType;
 
+use crate::Error;
+
 /// Why an input item is not a frame (it becomes a `frame_error` row with this message).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputError {
@@ -34,7 +36,9 @@ impl From<meterlink::hex::HexError> for InputError {
 
 /// Random access to the frames of a batch, shared by the worker threads.
 pub trait FrameSource: Sync {
+    /// Number of frames.
     fn len(&self) -> usize;
+    /// True without frames.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -89,9 +93,11 @@ pub struct ListFrames<'a> {
 }
 
 impl<'a> ListFrames<'a> {
+    /// An empty list with room for `n` frames.
     pub fn with_capacity(n: usize) -> Self {
         ListFrames { bytes: Vec::with_capacity(n), other: Vec::new() }
     }
+    /// Append a frame borrowed as bytes.
     pub fn push_bytes(&mut self, b: &'a [u8]) {
         self.bytes.push(b);
     }
@@ -137,16 +143,23 @@ impl FrameSource for ListFrames<'_> {
 /// An Arrow array of frames: binary (bytes) or string (hex) in any offset width or view layout.
 /// Null entries become `frame_error` rows.
 pub enum ArrowFrames<'a> {
+    /// `binary`: the frames' bytes.
     Binary(&'a BinaryArray),
+    /// `large_binary`.
     LargeBinary(&'a LargeBinaryArray),
+    /// `binary_view`.
     BinaryView(&'a BinaryViewArray),
+    /// `string`: the frames as hex text.
     Hex(&'a StringArray),
+    /// `large_string` (hex).
     LargeHex(&'a LargeStringArray),
+    /// `string_view` (hex).
     HexView(&'a StringViewArray),
 }
 
 impl<'a> ArrowFrames<'a> {
-    pub fn new(a: &'a dyn Array) -> Result<Self, String> {
+    /// The frames of `a`; [`Error::FrameType`] for an array of any other type.
+    pub fn new(a: &'a dyn Array) -> Result<Self, Error> {
         Ok(match a.data_type() {
             DataType::Binary => ArrowFrames::Binary(a.as_binary::<i32>()),
             DataType::LargeBinary => ArrowFrames::LargeBinary(a.as_binary::<i64>()),
@@ -154,11 +167,7 @@ impl<'a> ArrowFrames<'a> {
             DataType::Utf8 => ArrowFrames::Hex(a.as_string::<i32>()),
             DataType::LargeUtf8 => ArrowFrames::LargeHex(a.as_string::<i64>()),
             DataType::Utf8View => ArrowFrames::HexView(a.as_string_view()),
-            t => {
-                return Err(format!(
-                    "frames must be an Arrow binary, large_binary, binary_view or (hex) string array, not {t}"
-                ))
-            }
+            t => return Err(Error::FrameType(t.clone())),
         })
     }
 

@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
-use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray};
-use arrow_buffer::OffsetBuffer;
-use arrow_schema::{DataType, Field, FieldRef, Schema, SchemaRef};
+use arrow_array::{Array, ArrayRef, RecordBatch, StructArray};
+use arrow_schema::{Field, FieldRef, SchemaRef};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyCapsule, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -17,22 +15,36 @@ use pyo3_arrow::input::AnyArray;
 
 use super::convert::decode_options;
 use super::keys::keys_arg;
-use meterlink_arrow::{self as batch, ArrowFrames, BatchOptions, FrameItem, InputError, Status};
+use meterlink_arrow::{self as batch, BatchOptions, FrameItem, InputError, Status, StreamDecoder, Table};
+
+/// An Arrow-crate error as Python raises it: `TypeError` for a frame column of the wrong type,
+/// `ValueError` otherwise, with the error's message.
+fn batch_err(e: batch::Error) -> PyErr {
+    match e {
+        batch::Error::FrameType(_) => PyTypeError::new_err(e.to_string()),
+        e => PyValueError::new_err(e.to_string()),
+    }
+}
 
 /// A table of record batches that pyarrow, polars, pandas and DuckDB read without copying
 /// (`__arrow_c_stream__`).
 #[pyclass(frozen, module = "meterlink._native")]
 pub struct ArrowTable {
-    schema: SchemaRef,
-    batches: Vec<RecordBatch>,
+    inner: Table,
 }
 
 impl ArrowTable {
     pub(crate) fn schema(&self) -> &SchemaRef {
-        &self.schema
+        &self.inner.schema
     }
     pub(crate) fn batches(&self) -> &[RecordBatch] {
-        &self.batches
+        &self.inner.batches
+    }
+}
+
+impl From<Table> for ArrowTable {
+    fn from(inner: Table) -> Self {
+        ArrowTable { inner }
     }
 }
 
@@ -45,16 +57,16 @@ impl ArrowTable {
         py: Python<'py>,
         requested_schema: Option<Bound<'py, PyCapsule>>,
     ) -> PyArrowResult<Bound<'py, PyCapsule>> {
-        let field: FieldRef = Arc::new(
-            Field::new_struct("", self.schema.fields().clone(), false).with_metadata(self.schema.metadata().clone()),
-        );
+        let schema = self.schema();
+        let field: FieldRef =
+            Arc::new(Field::new_struct("", schema.fields().clone(), false).with_metadata(schema.metadata().clone()));
         let arrays: Vec<Result<ArrayRef, arrow_schema::ArrowError>> =
-            self.batches.iter().map(|b| Ok(Arc::new(StructArray::from(b.clone())) as ArrayRef)).collect();
+            self.batches().iter().map(|b| Ok(Arc::new(StructArray::from(b.clone())) as ArrayRef)).collect();
         to_stream_pycapsule(py, Box::new(ArrayIterator::new(arrays, field)), requested_schema)
     }
 
     fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyArrowResult<Bound<'py, PyCapsule>> {
-        to_schema_pycapsule(py, self.schema.as_ref())
+        to_schema_pycapsule(py, self.schema().as_ref())
     }
 
     fn __len__(&self) -> usize {
@@ -63,17 +75,17 @@ impl ArrowTable {
 
     #[getter]
     fn num_rows(&self) -> usize {
-        self.batches.iter().map(|b| b.num_rows()).sum()
+        self.inner.num_rows()
     }
 
     #[getter]
     fn num_batches(&self) -> usize {
-        self.batches.len()
+        self.batches().len()
     }
 
     #[getter]
     fn column_names(&self) -> Vec<String> {
-        self.schema.fields().iter().map(|f| f.name().clone()).collect()
+        self.schema().fields().iter().map(|f| f.name().clone()).collect()
     }
 
     /// The rows as JSON lines (UTF-8 `bytes`, one object per row and line, keys in column
@@ -81,17 +93,8 @@ impl ArrowTable {
     /// strings, nested records as arrays of objects. Encoded by arrow-json, the record batches
     /// in parallel (rayon), GIL released.
     fn to_jsonl<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        use rayon::prelude::*;
-        let encode = |b: &RecordBatch| -> Result<Vec<u8>, arrow_schema::ArrowError> {
-            let mut w = arrow_json::WriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
-            w.write(b)?;
-            w.finish()?;
-            Ok(w.into_inner())
-        };
-        let batches = &self.batches;
-        let parts = py.detach(|| batches.par_iter().map(encode).collect::<Result<Vec<_>, _>>());
+        let batches = self.batches();
+        let parts = py.detach(|| batch::writers::encode_jsonl(batches));
         let parts = parts.map_err(|e| PyValueError::new_err(format!("cannot write JSON lines: {e}")))?;
         let len = parts.iter().map(Vec::len).sum();
         PyBytes::new_with(py, len, |buf| {
@@ -109,10 +112,10 @@ impl ArrowTable {
     /// whose file has one schema while later batches carry other metadata columns.
     fn conform(&self, py: Python<'_>, schema: pyo3_arrow::PySchema) -> PyResult<ArrowTable> {
         let schema = schema.into_inner();
-        let batches = py
-            .detach(|| self.batches.iter().map(|b| conform(b, &schema)).collect::<Result<Vec<_>, _>>())
+        let inner = py
+            .detach(|| self.inner.conform(&schema))
             .map_err(|e| PyValueError::new_err(format!("cannot conform the table: {e}")))?;
-        Ok(ArrowTable { schema, batches })
+        Ok(ArrowTable { inner })
     }
 
     /// A `pyarrow.Table` (zero-copy).
@@ -133,26 +136,8 @@ impl ArrowTable {
     }
 
     fn __repr__(&self) -> String {
-        format!("<ArrowTable {} rows, {} columns: {}>", self.num_rows(), self.schema.fields().len(), self.column_names().join(", "))
+        format!("<ArrowTable {} rows, {} columns: {}>", self.num_rows(), self.schema().fields().len(), self.column_names().join(", "))
     }
-}
-
-/// `b` with the columns of `schema`, by name: missing ones null, others cast where the type
-/// differs, extra ones dropped.
-pub(crate) fn conform(b: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    if b.schema().fields() == schema.fields() {
-        return RecordBatch::try_new(schema.clone(), b.columns().to_vec());
-    }
-    let cols: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| match b.column_by_name(f.name()) {
-            Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
-            Some(c) => arrow_cast::cast(c, f.data_type()),
-            None => Ok(arrow_array::new_null_array(f.data_type(), b.num_rows())),
-        })
-        .collect::<Result<_, _>>()?;
-    RecordBatch::try_new(schema.clone(), cols)
 }
 
 /// The result of `decode_batch`: `telegrams` (one row per input frame, in input order) and
@@ -162,49 +147,22 @@ pub struct DecodedBatch {
     inner: batch::DecodedBatch,
 }
 
-fn nested(b: &batch::DecodedBatch) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
-    let rs = b.record_schema.clone();
-    let rec_fields: Vec<FieldRef> = rs.fields().iter().skip(1).cloned().collect();
-    let item = Arc::new(Field::new_struct("item", rec_fields.clone(), true));
-    let list_field = Arc::new(Field::new("records", DataType::List(item.clone()), false));
-    let mut fields: Vec<FieldRef> = b.telegram_schema.fields().iter().cloned().collect();
-    fields.push(list_field);
-    let schema = Arc::new(Schema::new(fields));
-    let mut out = Vec::with_capacity(b.telegrams.len());
-    for (t, r) in b.telegrams.iter().zip(&b.records) {
-        let counts = t
-            .column_by_name("record_count")
-            .ok_or_else(|| PyValueError::new_err("no record_count column"))?
-            .as_primitive::<arrow_array::types::UInt32Type>();
-        let offsets = OffsetBuffer::<i32>::from_lengths(counts.values().iter().map(|&c| c as usize));
-        let values = StructArray::try_new(rec_fields.clone().into(), r.columns()[1..].to_vec(), None)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let list = ListArray::try_new(item.clone(), offsets, Arc::new(values), None)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let mut cols = t.columns().to_vec();
-        cols.push(Arc::new(list));
-        out.push(RecordBatch::try_new(schema.clone(), cols).map_err(|e| PyValueError::new_err(e.to_string()))?);
-    }
-    Ok((schema, out))
-}
-
 #[pymethods]
 impl DecodedBatch {
     /// One row per input frame, in input order.
     #[getter]
     fn telegrams(&self) -> ArrowTable {
-        ArrowTable { schema: self.inner.telegram_schema.clone(), batches: self.inner.telegrams.clone() }
+        self.inner.telegram_table().into()
     }
     /// One row per data record.
     #[getter]
     fn records(&self) -> ArrowTable {
-        ArrowTable { schema: self.inner.record_schema.clone(), batches: self.inner.records.clone() }
+        self.inner.record_table().into()
     }
     /// The telegram table with a `records` column holding each telegram's records
     /// (`list<struct>`, the record columns without `frame_index`).
     fn nested(&self) -> PyResult<ArrowTable> {
-        let (schema, batches) = nested(&self.inner)?;
-        Ok(ArrowTable { schema, batches })
+        batch::nest(&self.inner).map(ArrowTable::from).map_err(batch_err)
     }
     /// Telegram rows per status (`ok`, `no_key`, `frame_error`, `decode_error`,
     /// `security_error`), plus `frames` and `records` totals.
@@ -225,11 +183,8 @@ impl DecodedBatch {
     /// Join batches decoded one after the other (same metadata columns) into one.
     #[staticmethod]
     fn concat(batches: Vec<PyRef<'_, DecodedBatch>>) -> PyResult<DecodedBatch> {
-        let mut out = batches.first().map(|b| batch::empty_like(&b.inner)).unwrap_or_else(|| batch::empty(&[]));
-        for b in batches {
-            out.extend(b.inner.clone()).map_err(PyValueError::new_err)?;
-        }
-        Ok(DecodedBatch { inner: out })
+        let parts: Vec<&batch::DecodedBatch> = batches.iter().map(|b| &b.inner).collect();
+        batch::concat(&parts).map(|inner| DecodedBatch { inner }).map_err(batch_err)
     }
     fn __repr__(&self) -> String {
         let c = &self.inner.counts;
@@ -350,54 +305,6 @@ fn list_frames<'a>(tuple: &'a Bound<'_, PyTuple>) -> PyResult<batch::ListFrames<
     Ok(src)
 }
 
-/// Split a struct (table-like) chunk into the frame column and metadata columns.
-fn split_struct(a: &ArrayRef, column: Option<&str>) -> PyResult<(ArrayRef, Vec<(FieldRef, ArrayRef)>)> {
-    let DataType::Struct(fields) = a.data_type() else {
-        return Ok((a.clone(), Vec::new()));
-    };
-    let s = a.as_struct();
-    let is_frames = |t: &DataType| {
-        matches!(
-            t,
-            DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-        )
-    };
-    let pos = match column {
-        Some(c) => fields
-            .iter()
-            .position(|f| f.name() == c)
-            .ok_or_else(|| PyValueError::new_err(format!("no column {c:?} in the input")))?,
-        None => {
-            let named = fields.iter().position(|f| ["frame", "telegram", "hex", "data"].contains(&f.name().as_str()));
-            let binary: Vec<usize> =
-                fields.iter().enumerate().filter(|(_, f)| is_frames(f.data_type())).map(|(i, _)| i).collect();
-            match (named, binary.as_slice()) {
-                (Some(p), _) => p,
-                (None, [p]) => *p,
-                _ => {
-                    return Err(PyValueError::new_err(
-                        "cannot tell which column holds the frames: pass column=... (a column named 'frame' is used by default)",
-                    ))
-                }
-            }
-        }
-    };
-    let meta = fields
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != pos)
-        .map(|(i, f)| {
-            let name = if f.name() == "index" || batch::telegram_schema().field_with_name(f.name()).is_ok() {
-                format!("input_{}", f.name())
-            } else {
-                f.name().clone()
-            };
-            (Arc::new(Field::new(name, f.data_type().clone(), true)) as FieldRef, s.column(i).clone())
-        })
-        .collect();
-    Ok((s.column(pos).clone(), meta))
-}
-
 /// The batch options of the `link=`, `strict=`, `tail=` and `threads=` arguments.
 fn batch_options(
     link: &str,
@@ -434,7 +341,7 @@ pub fn _decode_batch(
     errors: Option<Vec<(usize, String)>>,
     chunk_rows: usize,
 ) -> PyResult<DecodedBatch> {
-    let mut opts = batch_options(link, strict, tail, threads, index_base, chunk_rows)?;
+    let opts = batch_options(link, strict, tail, threads, index_base, chunk_rows)?;
     let keys = keys_arg(py, keys)?;
     let mut meta: Vec<(FieldRef, ArrayRef)> = Vec::new();
     if let Some(m) = metadata {
@@ -456,7 +363,7 @@ pub fn _decode_batch(
             items.set_error(i, InputError::new(msg, None));
         }
         let lookup = keys.lookup();
-        let out = py.detach(|| batch::decode_batch(&items, lookup, &opts, &meta)).map_err(PyValueError::new_err)?;
+        let out = py.detach(|| batch::decode_batch(&items, lookup, &opts, &meta)).map_err(batch_err)?;
         return Ok(DecodedBatch { inner: out });
     }
     if !(frames.hasattr("__arrow_c_array__")? || frames.hasattr("__arrow_c_stream__")?) {
@@ -471,37 +378,14 @@ pub fn _decode_batch(
     let any: AnyArray = frames.extract()?;
     let reader = any.into_reader()?;
     let field = reader.field();
-    let mut out: Option<batch::DecodedBatch> = None;
-    let mut meta_at = 0usize;
+    let lookup = keys.lookup();
+    let mut stream = StreamDecoder::new(opts, column, &meta);
     for chunk in reader {
         let chunk = chunk.map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let (frames_arr, mut chunk_meta) = split_struct(&chunk, column)?;
-        let n = frames_arr.len();
-        for (f, a) in &meta {
-            if meta_at + n > a.len() {
-                return Err(PyValueError::new_err(format!("metadata column {:?} is shorter than the frames", f.name())));
-            }
-            chunk_meta.push((f.clone(), a.slice(meta_at, n)));
-        }
-        meta_at += n;
-        let src = ArrowFrames::new(frames_arr.as_ref()).map_err(PyTypeError::new_err)?;
-        let lookup = keys.lookup();
-        let part = py.detach(|| batch::decode_batch(&src, lookup, &opts, &chunk_meta)).map_err(PyValueError::new_err)?;
-        opts.index_base += n as u64;
-        match &mut out {
-            None => out = Some(part),
-            Some(o) => o.extend(part).map_err(PyValueError::new_err)?,
-        }
+        py.detach(|| stream.push(&chunk, lookup)).map_err(batch_err)?;
     }
-    if out.is_none() {
-        // No chunks at all: still give the output the input's metadata columns.
-        let none = arrow_array::new_empty_array(field.data_type());
-        let (frames_arr, mut chunk_meta) = split_struct(&none, column)?;
-        chunk_meta.extend(meta.iter().map(|(f, a)| (f.clone(), a.slice(0, 0))));
-        let src = ArrowFrames::new(frames_arr.as_ref()).map_err(PyTypeError::new_err)?;
-        out = Some(batch::decode_batch(&src, keys.lookup(), &opts, &chunk_meta).map_err(PyValueError::new_err)?);
-    }
-    Ok(DecodedBatch { inner: out.unwrap_or_else(|| batch::empty(&meta)) })
+    let out = stream.finish(field.data_type(), lookup).map_err(batch_err)?;
+    Ok(DecodedBatch { inner: out })
 }
 
 /// `LineReader(format)`: a text archive (`hex`, `rtl-wmbus`, `wmbusmeters`) fed piece by piece;
@@ -553,7 +437,7 @@ impl LineReader {
             None => Ok(None),
             Some(rows) => batch::decode_batch(&rows, lookup, &opts, &rows.metadata).map(Some),
         });
-        Ok(out.map_err(PyValueError::new_err)?.map(|inner| DecodedBatch { inner }))
+        Ok(out.map_err(batch_err)?.map(|inner| DecodedBatch { inner }))
     }
 
     /// The metadata columns after `line` (for `hex`: known once the first content line is read).

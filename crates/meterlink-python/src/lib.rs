@@ -54,7 +54,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
     if let ErrorKind::Key(_) = e.kind {
         return raise(py, None, e.to_string(), None, e.code());
     }
-    raise(py, Some(e.class()), e.to_string(), Some(e.offset), e.code())
+    raise(py, Some(e.class()), e.to_string(), e.position(), e.code())
 }
 
 /// Code of errors about an argument that has no typed core error.

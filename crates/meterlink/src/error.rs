@@ -135,6 +135,12 @@ impl Error {
     pub fn offset(&self) -> usize {
         self.offset
     }
+
+    /// The offset, for errors that have a position in the input; None for malformed arguments
+    /// and AFL fragment-sequence errors, which belong to no single byte (Python's `.offset`).
+    pub fn position(&self) -> Option<usize> {
+        self.kind.has_position().then_some(self.offset)
+    }
 }
 
 impl ErrorKind {
@@ -188,6 +194,21 @@ impl ErrorKind {
                 KeyError::BadMeterId(_) => "key_meter_id",
                 KeyError::BadManufacturer(_) => "key_manufacturer",
             },
+        }
+    }
+
+    /// Whether the error belongs to a position in the input.
+    fn has_position(&self) -> bool {
+        match self {
+            ErrorKind::Key(_) => false,
+            ErrorKind::Afl(e) => !matches!(
+                e,
+                AflError::MissingFragments { .. }
+                    | AflError::TooLong { .. }
+                    | AflError::MessageLengthMismatch { .. }
+                    | AflError::DuplicateMac { .. }
+            ),
+            _ => true,
         }
     }
 
@@ -337,7 +358,7 @@ impl fmt::Display for Error {
             ErrorKind::Hex(reason) => HexError { offset: at, reason: *reason }.fmt(f)?,
             ErrorKind::Key(e) => e.fmt(f)?,
         }
-        if !self.kind.names_offset() {
+        if self.kind.has_position() && !self.kind.names_offset() {
             write!(f, " (at offset {at})")?;
         }
         Ok(())

@@ -18,6 +18,7 @@ pub mod encode;
 pub mod encode_error;
 pub mod link;
 pub mod manufacturer;
+pub mod reassembly;
 pub mod records;
 pub mod security;
 pub mod decode;

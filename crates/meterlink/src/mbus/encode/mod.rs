@@ -1,6 +1,6 @@
 //! The telegram encoder: build, encrypt and authenticate M-Bus / wireless M-Bus telegrams.
 //!
-//! The counterpart of [`crate::mbus::telegram::decode_with_keys`]: [`Builder::encode`] takes the link
+//! The counterpart of [`crate::mbus::decode::decode_with_keys`]: [`Builder::encode`] takes the link
 //! parameters, an optional extended link layer (ELL), an optional authentication and
 //! fragmentation layer (AFL), the transport layer (TPL) header, a security mode with its
 //! parameters and the application data (raw data records), and returns the frame bytes.

@@ -59,11 +59,6 @@ use crate::crypto::CryptoError;
 use crate::dsmr::mode15::Mode15Error;
 use crate::mbus::address::Address;
 
-/// The meter address of IVs, nonces and KDF inputs: the one address type
-/// [`crate::mbus::tpl::Address`] (formerly a separate `MeterAddress { m, .. }`; this alias is
-/// kept so that code written against the old name keeps compiling).
-pub type MeterAddress = crate::mbus::address::Address;
-
 /// Errors of the security layer. Offsets are byte offsets into the buffer documented on the
 /// function that returned the error (for [`decrypt_tpl`]: into the TPDU, TPL CI = 0).
 #[derive(Clone, Debug, PartialEq, Eq)]
