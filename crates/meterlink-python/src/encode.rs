@@ -4,9 +4,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
 
-use super::{raise, ARGUMENT_CODE};
+use super::{raise, to_pyerr, ARGUMENT_CODE};
 use meterlink::mbus::encode::{self as core, Builder, EllParams, EncodeError, Header, LinkParams, RecordValue, SecurityParams};
-use meterlink::keys::{parse_key_hex, parse_meter_id, KeyMaterial};
+use meterlink::keys::{parse_key_hex, parse_meter_id, KeyError, KeyMaterial};
 use meterlink::mbus::link::wmbus::FrameFormat;
 use meterlink::mbus::records::Function;
 use meterlink::mbus::tpl::Address;
@@ -17,7 +17,7 @@ fn err(py: Python<'_>, msg: impl Into<String>) -> PyErr {
 }
 
 fn enc_err(py: Python<'_>, e: EncodeError) -> PyErr {
-    err(py, e.to_string())
+    raise(py, None, e.to_string(), None, e.code())
 }
 
 /// bytes-like or hex text → bytes.
@@ -46,17 +46,17 @@ fn key_arg(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<KeyMaterial> {
     } else {
         KeyMaterial::from_bytes(&data_arg(py, "key", obj)?)
     };
-    r.map_err(|e| err(py, e.to_string()))
+    r.map_err(|e| to_pyerr(py, e.into()))
 }
 
 /// "KAM" → the 16-bit M-field value.
 fn manufacturer_arg(py: Python<'_>, s: &str) -> PyResult<u16> {
     manufacturer_from_str(&s.to_ascii_uppercase())
-        .ok_or_else(|| err(py, format!("manufacturer must be three letters A-Z, got {s:?}")))
+        .ok_or_else(|| to_pyerr(py, KeyError::BadManufacturer(s.to_string()).into()))
 }
 
 fn id_arg(py: Python<'_>, s: &str) -> PyResult<[u8; 4]> {
-    parse_meter_id(s).map_err(|e| err(py, e.to_string()))
+    parse_meter_id(s).map_err(|e| to_pyerr(py, e.into()))
 }
 
 /// Build a telegram: the frame bytes, encrypted and authenticated as the mode requires.

@@ -22,6 +22,8 @@
 //! assert_eq!(tg.records.len(), 3);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod crypto;
 pub mod dsmr;
 pub mod error;

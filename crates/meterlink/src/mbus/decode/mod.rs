@@ -5,14 +5,14 @@
 //!         link.rs  ell.rs afl.rs  header.rs    protection.rs application.rs
 //! ```
 //!
-//! - [`link`]: EN 13757-2 FT1.2 or EN 13757-4 frame (CRCs checked) → [`LinkInfo`] + the TPDU;
-//! - [`ell`]: EN 13757-7 extended link layer (CI 8Ch–8Fh), AES-CTR and the payload CRC;
-//! - [`afl`]: EN 13757-7 clause 6 authentication and fragmentation layer (CI 90h);
-//! - [`header`]: the TPL CI, short/long header (or the EN 1434-3 fixed structure), the meter's
+//! - `link`: EN 13757-2 FT1.2 or EN 13757-4 frame (CRCs checked) → [`LinkInfo`] + the TPDU;
+//! - `ell`: EN 13757-7 extended link layer (CI 8Ch–8Fh), AES-CTR and the payload CRC;
+//! - `afl`: EN 13757-7 clause 6 authentication and fragmentation layer (CI 90h);
+//! - `header`: the TPL CI, short/long header (or the EN 1434-3 fixed structure), the meter's
 //!   identity;
-//! - [`protection`]: key choice (configured key, public default keys, "decrypted by the
+//! - `protection`: key choice (configured key, public default keys, "decrypted by the
 //!   receiver") and decryption, giving one [`Protection`] value and the plaintext;
-//! - [`application`]: records, compact frames, format frames, application errors, known
+//! - `application`: records, compact frames, format frames, application errors, known
 //!   manufacturer layouts, and the tail policy.
 //!
 //! Offsets in errors are byte offsets in the frame as given. For wireless frames that carried

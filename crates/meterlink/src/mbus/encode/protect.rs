@@ -7,8 +7,10 @@ use super::{Builder, EncodeError};
 use crate::keys::KeyMaterial;
 use crate::mbus::afl::{self, Afl};
 use crate::mbus::security::config::{tag_code, EncryptedLength, SecurityConfig};
-use crate::mbus::security::kdf::kdf_a_pair;
-use crate::mbus::security::{des, dsmr, mode10, mode5, mode7, mode8, mode9, Key};
+use crate::crypto::kdf::kdf_a_pair;
+use crate::crypto::Key;
+use crate::dsmr::mode15 as dsmr;
+use crate::mbus::security::{des, mode10, mode5, mode7, mode8, mode9};
 use crate::mbus::tpl::Address;
 
 /// The TPDU so far and the signed AFL, if the mode has one.

@@ -12,13 +12,13 @@
 //!
 //! * [`decrypt_tpl`] is the one call for the TPL: it parses the configuration field and its
 //!   extension ([`config::parse_config`]), picks the address (long header if present, else the
-//!   link address), derives keys (KDF-A, [`kdf`]), verifies the AFL MAC when the mode needs one
+//!   link address), derives keys (KDF-A, [`crate::crypto::kdf`]), verifies the AFL MAC when the mode needs one
 //!   (modes 7/8), decrypts and checks the verification bytes / tag. Mode 0 copies the data.
 //! * The per-mode modules hold the primitives and their `encrypt_*` counterparts for the encoder:
 //!   [`mode5`] (AES-CBC, IV = address ‖ ACC×8), [`mode7`] (AES-CBC IV 0 + KDF-A + AFL CMAC),
 //!   [`mode8`] (AES-CTR + CMAC, layout hypothesis), [`mode9`] (AES-GCM, layout hypothesis),
-//!   [`mode10`] (AES-CCM, OMS profile D), [`des`] (modes 2/3), [`dsmr`] (DSMR P2 "mode 15",
-//!   now [`crate::dsmr::mode15`]). Modes 9 and 10 share one AEAD framing ([`framing`]).
+//!   [`mode10`] (AES-CCM, OMS profile D), [`des`] (modes 2/3), [`crate::dsmr::mode15`] (DSMR P2
+//!   "mode 15"). Modes 9 and 10 share one AEAD framing ([`framing`]).
 //! * The primitives (AES key cache, CBC, CTR, CMAC, GMAC, AEAD, DES, KDF-A) are in
 //!   [`crate::crypto`]; this module adds what is M-Bus: IVs and nonces from the meter address,
 //!   the 2F 2F checks, the framing of the TPL and the dispatch by mode.
@@ -34,7 +34,6 @@
 pub mod config;
 pub mod des;
 pub mod framing;
-pub mod kdf;
 pub mod mode10;
 pub mod mode5;
 pub mod mode7;
@@ -45,8 +44,6 @@ mod pipeline;
 #[cfg(test)]
 mod tests;
 
-/// DSMR P2 mode 15 moved to [`crate::dsmr::mode15`]; this path is kept for the encoder.
-pub use crate::dsmr::mode15 as dsmr;
 
 pub use config::{parse_config, EncryptedLength, SecurityConfig};
 pub use pipeline::decrypt_tpl;
