@@ -34,5 +34,10 @@ pub mod mbus;
 #[cfg(test)]
 mod test_vectors;
 
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExample;
+
 pub use error::Error;
 pub use mbus::decode::{decode, decode_full, decode_into, decode_reassembled, decode_with_keys, DecodeOptions, LinkMode, Telegram};

@@ -189,6 +189,41 @@ pub enum EncodeErrorKind {
 }
 
 impl EncodeError {
+    /// Every code of [`EncodeError::code`] (`docs/errors.md` lists them).
+    pub const ALL_CODES: &'static [&'static str] = &[
+        "encode_ell_on_wired_link",
+        "encode_ell_needs_session",
+        "encode_ci_header_mismatch",
+        "encode_reserved_ci",
+        "encode_mode_needs_header",
+        "encode_field_too_wide",
+        "encode_afl_not_used",
+        "encode_afl_required",
+        "encode_missing_counter",
+        "encode_unsupported_mode",
+        "encode_tag_length",
+        "encode_afl_auth_type",
+        "encode_gmac_needs_afl_counter",
+        "encode_seal",
+        "encode_afl_sign",
+        "encode_missing_vif",
+        "encode_vif_extension_bits",
+        "encode_too_many_vifes",
+        "encode_integer_size",
+        "encode_bcd_digits",
+        "encode_not_latin1",
+        "encode_missing_key",
+        "encode_not_aes_key",
+        "encode_wired_frame_too_long",
+        "encode_wireless_frame_too_long",
+        "encode_too_many_blocks",
+        "encode_encrypted_too_long",
+        "encode_integer_overflow",
+        "encode_bcd_overflow",
+        "encode_text_too_long",
+        "encode_too_many_difes",
+    ];
+
     /// The coarse class: invalid parameter, key, or too long.
     pub fn kind(&self) -> EncodeErrorKind {
         use EncodeError::*;
