@@ -150,6 +150,55 @@ pub fn encode<'py>(
     };
     let m = manufacturer_arg(py, manufacturer)?;
     let meter = Address::new(m, id_arg(py, id)?, version, device_type);
+    let (link_params, wired) = link_arg(py, link, c, a, frame_format, &meter, (link_manufacturer, link_id, link_version, link_device_type))?;
+    let header = header_arg(py, header, ci, meter, wired)?;
+    let counter_in_tpl = counter_in_arg(py, counter_in)?;
+    let afl_auth = afl_auth_arg(py, mac, mac_length)?;
+    let ell = ell_arg(py, ell, ell_cc, ell_access_number.unwrap_or(access_number), ell_session, ell_encrypt, ell_receiver)?;
+    let key = match key {
+        Some(k) if !k.is_none() => Some(key_arg(py, k)?),
+        _ => None,
+    };
+    let b = Builder {
+        link: link_params,
+        ell,
+        ci,
+        header,
+        access_number,
+        status,
+        security: SecurityParams {
+            mode,
+            bidirectional,
+            accessibility,
+            synchronous,
+            content,
+            message_counter,
+            counter_in_tpl,
+            kdf,
+            key_id,
+            key_version,
+            tag_len: tag_length,
+            afl,
+            afl_auth,
+        },
+        key,
+    };
+    let frame = py.detach(|| b.encode(&records, &clear)).map_err(|e| enc_err(py, e))?;
+    Ok(PyBytes::new(py, &frame))
+}
+
+/// The link layer of `encode()`: wired (C, A) or wireless (C, frame format, link address,
+/// defaulting to the meter's identity).
+#[allow(clippy::type_complexity)]
+fn link_arg(
+    py: Python<'_>,
+    link: &str,
+    c: Option<u8>,
+    a: u8,
+    frame_format: &str,
+    meter: &Address,
+    (link_manufacturer, link_id, link_version, link_device_type): (Option<&str>, Option<&str>, Option<u8>, Option<u8>),
+) -> PyResult<(LinkParams, bool)> {
     let wired = match link {
         "wired" | "mbus" => true,
         "wireless" | "wmbus" => false,
@@ -196,7 +245,13 @@ pub fn encode<'py>(
             format,
         }
     };
-    let header = match header {
+    Ok((link_params, wired))
+}
+
+/// The TPL header of `encode()`: as asked, else the one the CI announces, else long on wired
+/// and short on wireless links.
+fn header_arg(py: Python<'_>, header: Option<&str>, ci: Option<u8>, meter: Address, wired: bool) -> PyResult<Header> {
+    Ok(match header {
         Some("long") => Header::Long(meter),
         Some("short") => Header::Short,
         Some("none") => Header::None,
@@ -213,14 +268,22 @@ pub fn encode<'py>(
             None if wired => Header::Long(meter),
             None => Header::Short,
         },
-    };
-    let counter_in_tpl = match counter_in {
+    })
+}
+
+/// Where the message counter goes (modes 7–10): "tpl" or "afl".
+fn counter_in_arg(py: Python<'_>, counter_in: Option<&str>) -> PyResult<Option<bool>> {
+    Ok(match counter_in {
         None => None,
         Some("tpl") => Some(true),
         Some("afl") => Some(false),
         Some(other) => return Err(err(py, format!("counter_in must be 'tpl' or 'afl', not {other:?}"))),
-    };
-    let afl_auth = match (mac, mac_length) {
+    })
+}
+
+/// The AFL authentication type AT (EN 13757-7 Table 7) for a MAC kind and length.
+fn afl_auth_arg(py: Python<'_>, mac: &str, mac_length: u8) -> PyResult<u8> {
+    Ok(match (mac, mac_length) {
         ("cmac", 2) => 3,
         ("cmac", 4) => 4,
         ("cmac", 8) => 5,
@@ -234,8 +297,21 @@ pub fn encode<'py>(
                 format!("mac must be 'cmac' (2, 4, 8, 12 or 16 bytes) or 'gmac' (12 or 16 bytes), not {mac:?} with {mac_length}"),
             ))
         }
-    };
-    let ell = match ell {
+    })
+}
+
+/// The ELL of `encode()` (CI 8Ch–8Fh), with its receiver address and session where the CI
+/// has them.
+fn ell_arg(
+    py: Python<'_>,
+    ell: Option<u8>,
+    ell_cc: u8,
+    acc: u8,
+    ell_session: u32,
+    ell_encrypt: bool,
+    ell_receiver: Option<(String, String, u8, u8)>,
+) -> PyResult<Option<EllParams>> {
+    Ok(match ell {
         None => {
             if ell_encrypt || ell_receiver.is_some() {
                 return Err(err(py, "ell_encrypt / ell_receiver need an ELL (ell=0x8C..0x8F)"));
@@ -260,44 +336,14 @@ pub fn encode<'py>(
             }
             Some(EllParams {
                 cc: ell_cc,
-                acc: ell_access_number.unwrap_or(access_number),
+                acc,
                 session,
                 receiver,
                 encrypt: ell_encrypt,
             })
         }
         Some(e) => return Err(err(py, format!("ell must be an ELL CI 0x8C..0x8F, not 0x{e:02X}"))),
-    };
-    let key = match key {
-        Some(k) if !k.is_none() => Some(key_arg(py, k)?),
-        _ => None,
-    };
-    let b = Builder {
-        link: link_params,
-        ell,
-        ci,
-        header,
-        access_number,
-        status,
-        security: SecurityParams {
-            mode,
-            bidirectional,
-            accessibility,
-            synchronous,
-            content,
-            message_counter,
-            counter_in_tpl,
-            kdf,
-            key_id,
-            key_version,
-            tag_len: tag_length,
-            afl,
-            afl_auth,
-        },
-        key,
-    };
-    let frame = py.detach(|| b.encode(&records, &clear)).map_err(|e| enc_err(py, e))?;
-    Ok(PyBytes::new(py, &frame))
+    })
 }
 
 /// Encode one EN 13757-3 data record: DIF (+ DIFEs for storage, tariff, subunit), the VIF
