@@ -59,14 +59,17 @@ impl Default for FormatCache {
 }
 
 impl FormatCache {
+    /// An empty cache holding at most `capacity` formats (at least 1).
     pub fn new(capacity: usize) -> Self {
         FormatCache { inner: Mutex::new(CacheInner::default()), capacity: capacity.max(1) }
     }
 
+    /// Number of formats held.
     pub fn len(&self) -> usize {
         self.inner.lock().map(|g| g.map.len()).unwrap_or(0)
     }
 
+    /// True if no format is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -138,11 +141,24 @@ pub enum CompactError {
     /// Fewer than 4 bytes: no signature and CRC.
     Truncated,
     /// No full frame with this format signature has been seen.
-    UnknownFormat { signature: u16 },
+    UnknownFormat {
+        /// The format signature the compact frame carries.
+        signature: u16,
+    },
     /// The format does not fit the data (lengths disagree).
-    Mismatch { signature: u16 },
+    Mismatch {
+        /// The format signature the compact frame carries.
+        signature: u16,
+    },
     /// The expanded records do not reproduce the full-frame CRC.
-    BadCrc { signature: u16, expected: u16, computed: u16 },
+    BadCrc {
+        /// The format signature the compact frame carries.
+        signature: u16,
+        /// The full-frame CRC the compact frame carries.
+        expected: u16,
+        /// The CRC computed over the expanded records.
+        computed: u16,
+    },
 }
 
 impl std::fmt::Display for CompactError {

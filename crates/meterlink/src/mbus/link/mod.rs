@@ -9,26 +9,53 @@ use std::fmt;
 /// Why a frame was rejected by a link layer. `offset` is the byte offset in the frame as given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameError {
+    /// Byte offset in the frame where the problem was found.
     pub offset: usize,
+    /// What is wrong.
     pub reason: FrameErrorReason,
 }
 
+/// What is wrong with a frame rejected by a link layer (see [`FrameError`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameErrorReason {
+    /// The frame holds no bytes at all.
     Empty,
     /// The first byte is no FT1.2 start character (0xE5, 0x10, 0x68).
     BadStart(u8),
     /// The two L bytes of a long frame differ.
-    LengthMismatch { l1: u8, l2: u8 },
+    LengthMismatch {
+        /// First L byte (frame offset 1).
+        l1: u8,
+        /// Second L byte (frame offset 2).
+        l2: u8,
+    },
     /// The second 0x68 of a long frame header is missing.
     BadSecondStart(u8),
     /// L too small for C, A, CI.
     LengthTooSmall(u8),
     /// The frame is shorter than its length field says.
-    Truncated { expected: usize, got: usize },
+    Truncated {
+        /// Frame length in bytes that the start and length bytes call for.
+        expected: usize,
+        /// Bytes actually present.
+        got: usize,
+    },
     /// Bytes follow the stop byte.
-    TrailingBytes { expected: usize, got: usize },
-    BadChecksum { expected: u8, computed: u8 },
+    TrailingBytes {
+        /// Length of the frame in bytes, stop byte included.
+        expected: usize,
+        /// Bytes given, trailing ones included.
+        got: usize,
+    },
+    /// The checksum byte does not equal the sum (mod 256) of the bytes from C to the last data
+    /// byte.
+    BadChecksum {
+        /// The checksum byte the frame carries.
+        expected: u8,
+        /// The checksum computed over the frame.
+        computed: u8,
+    },
+    /// The last byte is not the stop character 0x16 (the byte found).
     BadStop(u8),
 }
 

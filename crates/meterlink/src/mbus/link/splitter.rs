@@ -8,8 +8,20 @@ use super::wired::{self, SINGLE_ACK, START_LONG, START_SHORT, STOP};
 /// One item cut from the stream. Offsets count from the first byte ever pushed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Piece {
-    Frame { offset: u64, bytes: Vec<u8> },
-    Skipped { offset: u64, len: u64 },
+    /// A complete FT1.2 frame whose length, checksum and stop byte were checked.
+    Frame {
+        /// Stream offset of the frame's first byte.
+        offset: u64,
+        /// The frame, start to stop byte.
+        bytes: Vec<u8>,
+    },
+    /// A run of bytes that belong to no frame (noise, broken frames).
+    Skipped {
+        /// Stream offset of the first skipped byte.
+        offset: u64,
+        /// Number of bytes skipped.
+        len: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -36,15 +48,19 @@ pub struct Splitter {
     finished: bool,
     /// Treat a lone 0xE5 as a frame (an acknowledgement). On by default; noise often holds E5.
     pub accept_ack: bool,
+    /// Frames returned so far.
     pub frames_total: u64,
+    /// Bytes skipped so far (counted as they are skipped, before their run is reported).
     pub skipped_total: u64,
 }
 
 impl Splitter {
+    /// An empty splitter with [`Splitter::accept_ack`] on.
     pub fn new() -> Self {
         Splitter { accept_ack: true, ..Default::default() }
     }
 
+    /// Append the next bytes of the stream.
     pub fn push(&mut self, data: &[u8]) {
         // Drop consumed bytes before growing, so memory stays bounded by the largest frame.
         if self.pos > 0 && self.pos >= self.buf.len() / 2 {

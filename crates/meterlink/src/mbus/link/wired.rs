@@ -9,9 +9,13 @@
 
 use super::{FrameError, FrameErrorReason};
 
+/// Start character of a long or control frame (sent twice, around the two L bytes).
 pub const START_LONG: u8 = 0x68;
+/// Start character of a short frame.
 pub const START_SHORT: u8 = 0x10;
+/// The single-character frame: an acknowledgement.
 pub const SINGLE_ACK: u8 = 0xE5;
+/// Stop character that ends short, control and long frames.
 pub const STOP: u8 = 0x16;
 
 /// A checked FT1.2 frame, borrowing from the input.
@@ -19,12 +23,28 @@ pub const STOP: u8 = 0x16;
 pub enum WiredFrame<'a> {
     /// Single character 0xE5 (acknowledgement).
     Ack,
-    Short { c: CField, a: u8 },
+    /// Short frame `10 C A CS 16`.
+    Short {
+        /// Control field.
+        c: CField,
+        /// Primary address (see [`AddressKind`]).
+        a: u8,
+    },
     /// Long frame (a control frame is a long frame with L = 3 and no data).
-    Long { c: CField, a: u8, ci: u8, data: &'a [u8] },
+    Long {
+        /// Control field.
+        c: CField,
+        /// Primary address (see [`AddressKind`]).
+        a: u8,
+        /// Control information field (EN 13757-7 clause 5.2).
+        ci: u8,
+        /// The bytes after CI up to the checksum (empty for a control frame).
+        data: &'a [u8],
+    },
 }
 
 impl WiredFrame<'_> {
+    /// "single character", "short frame", "control frame" or "long frame".
     pub fn kind_name(&self) -> &'static str {
         match self {
             WiredFrame::Ack => "single character",
@@ -103,6 +123,7 @@ pub enum AddressKind {
 }
 
 impl AddressKind {
+    /// Classify primary address `a`.
     pub const fn of(a: u8) -> Self {
         match a {
             0 => AddressKind::Unconfigured,
@@ -113,6 +134,7 @@ impl AddressKind {
             255 => AddressKind::BroadcastNoReply,
         }
     }
+    /// Lower-case name, e.g. "primary", "broadcast with reply".
     pub const fn as_str(self) -> &'static str {
         match self {
             AddressKind::Unconfigured => "unconfigured",

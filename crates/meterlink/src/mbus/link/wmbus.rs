@@ -45,10 +45,14 @@ pub enum FrameFormat {
 /// Which format the caller expects. `Auto` tries A, then B, then "no CRCs" (see [`parse_wmbus`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum FormatHint {
+    /// Detect the format from the CRCs and the length.
     #[default]
     Auto,
+    /// Frame format A only.
     A,
+    /// Frame format B only.
     B,
+    /// The CRCs are already removed; nothing is verified.
     NoCrc,
 }
 
@@ -56,16 +60,29 @@ pub enum FormatHint {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WmbusError {
     /// The frame is shorter than its L field (or than the minimal 10-byte header) demands.
-    Truncated { needed: usize, available: usize },
+    Truncated {
+        /// Bytes the frame needs.
+        needed: usize,
+        /// Bytes present.
+        available: usize,
+    },
     /// `L` is too small to hold the link header (and, for format B, the CRC).
-    BadLength { l: u8 },
+    BadLength {
+        /// The L field as received.
+        l: u8,
+    },
     /// A block CRC does not match. `block` is 1-based (block 1 = link header), `offset` is where
     /// the block's CRC sits in the frame.
     BlockCrc {
+        /// The frame format whose CRC layout was checked.
         format: FrameFormat,
+        /// 1-based block number (block 1 = link header).
         block: usize,
+        /// Offset of the block's CRC in the frame.
         offset: usize,
+        /// CRC computed over the block.
         expected: u16,
+        /// CRC the frame carries.
         found: u16,
     },
 }
@@ -100,19 +117,33 @@ impl WmbusError {
 
 /// C-field values of EN 13757-4 (function codes, with the FCB/FCV bits as commonly transmitted).
 pub mod c_field {
+    /// SND_NKE: link reset after communication.
     pub const SND_NKE: u8 = 0x40;
+    /// SND_UD: send user data (command) to the meter; 0x73 with FCB set.
     pub const SND_UD: u8 = 0x53;
+    /// SND_UD2: send command with subsequent response.
     pub const SND_UD2: u8 = 0x43;
+    /// SND_NR: send spontaneous or periodic data without request (no reply).
     pub const SND_NR: u8 = 0x44;
+    /// SND_UD3: send command to multiple meters (no reply); 0x75 with FCB set.
     pub const SND_UD3: u8 = 0x55;
+    /// SND_IR: send installation request (manually triggered installation data).
     pub const SND_IR: u8 = 0x46;
+    /// ACC_NR: no data, only an access opportunity for a bidirectional meter.
     pub const ACC_NR: u8 = 0x47;
+    /// ACC_DMD: access demand from the meter.
     pub const ACC_DMD: u8 = 0x48;
+    /// REQ_UD1: request class 1 (alarm) data; 0x7A with FCB set.
     pub const REQ_UD1: u8 = 0x5A;
+    /// REQ_UD2: request class 2 (user) data; 0x7B with FCB set.
     pub const REQ_UD2: u8 = 0x5B;
+    /// ACK: acknowledgement.
     pub const ACK: u8 = 0x00;
+    /// NACK: negative acknowledgement.
     pub const NACK: u8 = 0x01;
+    /// CNF_IR: confirms an installation request.
     pub const CNF_IR: u8 = 0x06;
+    /// RSP_UD: response with user data after a request.
     pub const RSP_UD: u8 = 0x08;
 }
 
@@ -156,7 +187,10 @@ pub struct WmbusFrame<'a> {
     pub m: u16,
     /// Identification number, 4 bytes as on air (LE BCD).
     pub id: [u8; 4],
+    /// Version (generation) of the device, from the A field.
     pub version: u8,
+    /// Device type (medium) from the A field (EN 13757-7 7.5.4, see
+    /// [`device_type_name`](crate::mbus::tpl::device_type_name)).
     pub device_type: u8,
     /// Bytes after the 10-byte link header (first CI field onwards), CRCs removed.
     pub data: Cow<'a, [u8]>,

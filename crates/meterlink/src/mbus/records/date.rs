@@ -30,6 +30,7 @@ pub enum DateType {
 }
 
 impl DateType {
+    /// The type letter: 'F', 'G', 'I', 'J' or 'M'.
     pub const fn letter(self) -> char {
         match self {
             DateType::F => 'F',
@@ -63,10 +64,15 @@ pub struct DateTimeValue {
     pub layout: DateType,
     /// Full year (e.g. 2014). `None` if absent, a wildcard, or not a valid two-digit year.
     pub year: Option<u16>,
+    /// Month as coded (1 = January). `None` if absent or a wildcard.
     pub month: Option<u8>,
+    /// Day of month. `None` if absent or a wildcard.
     pub day: Option<u8>,
+    /// Hour. `None` if absent or a wildcard.
     pub hour: Option<u8>,
+    /// Minute. `None` if absent or a wildcard.
     pub minute: Option<u8>,
+    /// Second (types I and J). `None` if absent or a wildcard.
     pub second: Option<u8>,
     /// Day of week 1 = Monday .. 7 = Sunday (type I; 0 = not specified → `None`).
     pub day_of_week: Option<u8>,

@@ -11,7 +11,12 @@ pub enum Value {
     /// No data field (DIF data field 0x0) or "selection for readout" (0x8).
     None,
     /// An integer or BCD number: exactly mantissa × 10^exponent (exponent from the VIF, incl. VIFE multipliers).
-    Number { mantissa: i64, exponent: i8 },
+    Number {
+        /// The signed integer (BCD digits decoded, sign applied).
+        mantissa: i64,
+        /// Decimal exponent.
+        exponent: i8,
+    },
     /// A 32-bit real (DIF 0x5), already multiplied by 10^exponent of the VIF.
     Real(f64),
     /// Dates/times (types F, G, I, J, M).

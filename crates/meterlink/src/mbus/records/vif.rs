@@ -29,45 +29,84 @@ use super::RecordError;
 /// | `BitTimes` | `bit times` | `Cal` | `cal` (thermochemical) | `None` | no text: dimensionless or no unit |
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Unit {
+    /// No unit: dimensionless, a count, or no numeric meaning.
     #[default]
     None,
+    /// Watt-hour (energy).
     Wh,
+    /// Joule (energy).
     J,
+    /// Cubic metre (volume).
     M3,
+    /// Kilogram (mass).
     Kg,
+    /// Second (duration).
     S,
+    /// Minute (duration).
     Min,
+    /// Hour (duration).
     H,
+    /// Day (duration).
     D,
+    /// Month (duration).
     Month,
+    /// Year (duration), text `a` (UCUM annum).
     Year,
+    /// Watt (power).
     W,
+    /// Joule per hour (power).
     JPerH,
+    /// Cubic metre per hour (volume flow).
     M3PerH,
+    /// Cubic metre per minute (volume flow).
     M3PerMin,
+    /// Cubic metre per second (volume flow).
     M3PerS,
+    /// Kilogram per hour (mass flow).
     KgPerH,
+    /// Degree Celsius (temperature).
     DegC,
+    /// Kelvin, used for temperature differences.
     K,
+    /// Bar (pressure).
     Bar,
+    /// Volt (voltage).
     V,
+    /// Ampere (current).
     A,
+    /// Heat cost allocator units (VIF 0x6E).
     Hca,
+    /// dBm (RF level, RSSI).
     Dbm,
+    /// Percent (e.g. relative humidity).
     Percent,
+    /// Degree Fahrenheit (temperature).
     DegF,
+    /// Cubic foot (volume).
     Ft3,
+    /// US gallon (volume).
     UsGal,
+    /// US gallon per minute (volume flow).
     UsGalPerMin,
+    /// US gallon per hour (volume flow).
     UsGalPerH,
+    /// Hertz (frequency).
     Hz,
+    /// Degree of angle (phase U-U, U-I).
     Degree,
+    /// Volt-ampere reactive hour (reactive energy).
     VarH,
+    /// Volt-ampere hour (apparent energy).
     VaH,
+    /// Volt-ampere reactive (reactive power).
     Var,
+    /// Volt-ampere (apparent power).
     Va,
+    /// Baud (baud rate).
     Baud,
+    /// Bit times (response delay time).
     BitTimes,
+    /// Thermochemical calorie (energy).
     Cal,
 }
 
@@ -158,6 +197,7 @@ pub struct VifInfo {
     /// Quantity name, e.g. "Energy", "Volume", "Fabrication number", "Time point (date)";
     /// "Plain text unit" for VIF 0x7C/0xFC, "Manufacturer specific" for 0x7F/0xFF.
     pub quantity: &'static str,
+    /// Unit of the value; the decimal exponent is in [`VifInfo::exponent`].
     pub unit: Unit,
     /// Decimal exponent applied to Number/Real values (VIF range plus VIFE correction factors).
     pub exponent: i8,

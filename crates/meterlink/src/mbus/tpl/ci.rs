@@ -52,15 +52,20 @@ pub enum CiPayload {
     Transfer,
     /// Baud rate switch (EN 13757-2 wired).
     BaudRate,
+    /// A CI code the table does not assign.
     Reserved,
 }
 
+/// Meaning of one CI code: the header that follows it and the kind of payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CiInfo {
+    /// What follows the CI field.
     pub header: CiHeader,
+    /// What the application data after the header is.
     pub payload: CiPayload,
     /// Multi-byte fields are sent most-significant byte first (legacy mode 2, CI 0x76/0x77).
     pub msb_first: bool,
+    /// Description, e.g. "response from device".
     pub name: &'static str,
 }
 

@@ -107,6 +107,7 @@ static DEVICE_TYPES: [&str; 0x40] = [
     "Reserved (system device)",                   // 3F
 ];
 
+/// Name of device type `t` (EN 13757-7 7.5.4): "Wildcard" for 0xFF, "Reserved" past 0x3F.
 pub fn device_type_name(t: u8) -> &'static str {
     match t {
         0..=0x3F => DEVICE_TYPES[t as usize],
@@ -129,12 +130,15 @@ impl Status {
             _ => "abnormal condition / alarm",
         }
     }
+    /// Bit 2: power low.
     pub const fn power_low(self) -> bool {
         self.0 & 0x04 != 0
     }
+    /// Bit 3: permanent error.
     pub const fn permanent_error(self) -> bool {
         self.0 & 0x08 != 0
     }
+    /// Bit 4: temporary error.
     pub const fn temporary_error(self) -> bool {
         self.0 & 0x10 != 0
     }

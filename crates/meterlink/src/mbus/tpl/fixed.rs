@@ -12,8 +12,12 @@ pub const LEN: usize = 16;
 /// Meaning of a fixed-structure unit code: quantity, base unit (meterlink vocabulary), exponent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FixedUnit {
+    /// Quantity name, e.g. "Energy", "Volume flow", "Counter", "Reserved".
     pub quantity: &'static str,
+    /// Unit text as in [`Unit::as_str`](crate::mbus::records::Unit::as_str); `None` for
+    /// dates, times, plain counters and reserved codes.
     pub unit: Option<&'static str>,
+    /// Decimal exponent applied to the counter.
     pub exponent: i8,
 }
 
@@ -88,6 +92,8 @@ pub const UNIT_SAME_HISTORIC: u8 = 0x3E;
 /// Unit code 0x3F: without units.
 pub const UNIT_NONE: u8 = 0x3F;
 
+/// Meaning of unit code `code` (EN 1434-3 Table 6): 0x3F is a counter without unit, codes past
+/// the table are "Reserved".
 pub fn unit(code: u8) -> FixedUnit {
     match code {
         0..=0x39 => UNITS[code as usize],
@@ -116,6 +122,7 @@ static MEDIA: [&str; 16] = [
     "Reserved",
 ];
 
+/// Name of a fixed-structure medium code (low 4 bits of `code`).
 pub fn medium_name(code: u8) -> &'static str {
     MEDIA[(code & 0x0F) as usize]
 }
@@ -125,18 +132,27 @@ pub fn medium_name(code: u8) -> &'static str {
 pub struct Counter {
     /// The counter as an integer, or `None` when a BCD counter holds non-decimal nibbles.
     pub value: Option<i64>,
+    /// Unit code (see [`unit()`]); for counter 2, unit code 0x3E is replaced by counter 1's code.
     pub unit_code: u8,
     /// Offset of the 4 counter bytes after the CI.
     pub offset: usize,
+    /// The value was stored at a fixed date (counter 2 with STATUS bit 6 or unit code 0x3E).
     pub historic: bool,
 }
 
+/// The decoded fixed data structure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FixedData {
+    /// Identification number, 4 BCD bytes, least significant first.
     pub id: [u8; 4],
+    /// Access number (ACC).
     pub access_number: u8,
+    /// Status byte: bit 7 binary counters, bit 6 counter 2 historic.
     pub status: u8,
+    /// Medium code, 4 bits taken from the top two bits of each MEDIUM/UNIT byte (see
+    /// [`medium_name`]).
     pub medium: u8,
+    /// Counter 1 and counter 2.
     pub counters: [Counter; 2],
 }
 

@@ -24,26 +24,34 @@ impl Address {
     }
 }
 
+/// Which TPL header a telegram has (EN 13757-7 clause 7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeaderKind {
+    /// No TPL header.
     None,
+    /// Short header: ACC, STS, CFG(2).
     Short,
+    /// Long header: ID(4), M(2), VER, TYPE, ACC, STS, CFG(2).
     Long,
 }
 
 /// A parsed short or long TPL header (or the absence of one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TplHeader {
+    /// Short, long or no header.
     pub kind: HeaderKind,
     /// Only for long headers.
     pub address: Option<Address>,
+    /// Access number (ACC, EN 13757-7 7.5.5). 0 without a header.
     pub access_number: u8,
+    /// Status byte (STS, EN 13757-7 7.5.6; see [`Status`]). 0 without a header.
     pub status: u8,
     /// Configuration field (EN 13757-7 7.5.8), LE on the wire. 0 without a header.
     pub config: u16,
 }
 
 impl TplHeader {
+    /// No TPL header: kind [`HeaderKind::None`], all fields zero.
     pub const NONE: TplHeader =
         TplHeader { kind: HeaderKind::None, address: None, access_number: 0, status: 0, config: 0 };
 
@@ -57,14 +65,31 @@ impl TplHeader {
 /// frame-relative.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TplError {
+    /// Byte offset of the problem.
     pub offset: usize,
+    /// What is wrong.
     pub reason: TplErrorReason,
 }
 
+/// What is wrong in a rejected TPL header (see [`TplError`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TplErrorReason {
-    Truncated { what: &'static str, needed: usize, available: usize },
-    Unsupported { ci: u8, what: &'static str },
+    /// Fewer bytes follow the CI than the header needs.
+    Truncated {
+        /// The structure that is cut short, e.g. "short TPL header".
+        what: &'static str,
+        /// Bytes the structure needs.
+        needed: usize,
+        /// Bytes present.
+        available: usize,
+    },
+    /// The CI announces something that is not supported.
+    Unsupported {
+        /// The CI field.
+        ci: u8,
+        /// What is not supported.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for TplError {
