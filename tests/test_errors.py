@@ -40,9 +40,12 @@ def test_checksum_and_stop_byte():
 
 
 def test_wireless_block_crc():
-    # N.2.1 is sent without DLL CRCs; as format A (link="wireless-a") its bytes fail the CRC.
-    e = raised(N21, link="wireless-a")
-    assert (type(e), e.code) == (meterlink.FrameError, "wmbus_crc")
+    # A format-B frame (EN 13757-4; tests/test_cli.py FRAME_B) with one data bit flipped: the
+    # CRC of block 2, at its end (offset 18), no longer matches.
+    frame = bytearray(bytes.fromhex("13442D2C785634120132A000010203040506C3C0"))
+    frame[12] ^= 1
+    e = raised(bytes(frame), link="wireless-b")
+    assert (type(e), e.code, e.offset) == (meterlink.FrameError, "wmbus_crc", 18)
 
 
 def test_wrong_key_and_missing_key():
@@ -68,7 +71,7 @@ def test_transport_and_record_errors():
 def test_input_and_argument_errors():
     e = raised("68 0g")
     assert (type(e), e.code, e.offset) == (meterlink.FrameError, "hex_character", 4)
-    e = raised(N21, keys={"1234": KEY})
+    e = raised(N21, keys={"12345678x": KEY})
     assert (type(e), e.code, e.offset) == (meterlink.MeterlinkError, "key_meter_id", None)
     with pytest.raises(meterlink.MeterlinkError) as enc:
         meterlink.encode(meterlink.encode_record(0x13, 1), link="wireless", manufacturer="KAM", id="12345678", mode=5)
@@ -78,7 +81,7 @@ def test_input_and_argument_errors():
 def test_every_raised_code_is_documented_and_pickles():
     cases = [
         (N22[:-2] + bytes([N22[-2] ^ 1, 0x16]), {}),
-        (N21, {"link": "wireless-a"}),
+        (bytes.fromhex("13442D2C785634120132A000010203040506C3C1"), {"link": "wireless-b"}),
         (N21, {"keys": {"12345678": KEY[:-1] + "0"}}),
         (N21, {"strict": True}),
         (wired(bytes([0x40])), {}),
