@@ -6,11 +6,10 @@ use pyo3::types::{PyByteArray, PyBytes, PyString};
 
 use super::{raise, to_pyerr, ARGUMENT_CODE};
 use meterlink::mbus::encode::{self as core, Builder, EllParams, EncodeError, Header, LinkParams, RecordValue, SecurityParams};
-use meterlink::keys::{parse_key_hex, parse_meter_id, KeyError, KeyMaterial};
+use meterlink::keys::{parse_key_hex, parse_manufacturer, parse_meter_id, KeyMaterial};
 use meterlink::mbus::link::wmbus::FrameFormat;
 use meterlink::mbus::records::Function;
 use meterlink::mbus::tpl::Address;
-use meterlink::mbus::tpl::device::manufacturer_from_str;
 
 fn err(py: Python<'_>, msg: impl Into<String>) -> PyErr {
     raise(py, None, msg.into(), None, ARGUMENT_CODE)
@@ -51,8 +50,8 @@ fn key_arg(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<KeyMaterial> {
 
 /// "KAM" → the 16-bit M-field value.
 fn manufacturer_arg(py: Python<'_>, s: &str) -> PyResult<u16> {
-    manufacturer_from_str(&s.to_ascii_uppercase())
-        .ok_or_else(|| to_pyerr(py, KeyError::BadManufacturer(s.to_string()).into()))
+    parse_manufacturer(s)
+        .map_err(|e| to_pyerr(py, e.into()))
 }
 
 fn id_arg(py: Python<'_>, s: &str) -> PyResult<[u8; 4]> {

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use super::{raise, to_pyerr};
-use meterlink::keys::{parse_key_hex, parse_meter_id, KeyError, KeyLookup, KeyMaterial, KeyStore as CoreStore, NoKeys};
+use meterlink::keys::{parse_key_hex, parse_meter_id, parse_meter_name, KeyError, KeyLookup, KeyMaterial, KeyStore as CoreStore, NoKeys};
 
 fn key_err(py: Python<'_>, e: KeyError) -> PyErr {
     to_pyerr(py, e.into())
@@ -24,24 +24,12 @@ fn key_material(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<KeyMaterial> {
     Err(pyo3::exceptions::PyTypeError::new_err("a key must be bytes or a hex str"))
 }
 
-/// A dict key: "12345678" or "KAM12345678" / "KAM:12345678" (manufacturer + ID).
+/// A dict entry: the meter's name (core [`meterlink::keys::parse_meter_name`]) and its key.
 fn add_entry(py: Python<'_>, store: &mut CoreStore, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<()> {
     let name: String = k.extract().map_err(|_| pyo3::exceptions::PyTypeError::new_err("meter ids must be str"))?;
     let key = key_material(py, v)?;
-    let t = name.trim();
-    let (m, id) = match t.len() {
-        11 if t[..3].chars().all(|c| c.is_ascii_alphabetic()) => (Some(&t[..3]), &t[3..]),
-        12 if t[..3].chars().all(|c| c.is_ascii_alphabetic()) => (Some(&t[..3]), &t[4..]),
-        _ => (None, t),
-    };
-    let m = match m {
-        Some(s) => Some(
-            meterlink::mbus::tpl::device::manufacturer_from_str(&s.to_ascii_uppercase())
-                .ok_or_else(|| key_err(py, KeyError::BadManufacturer(s.to_string())))?,
-        ),
-        None => None,
-    };
-    store.insert(m, parse_meter_id(id).map_err(|e| key_err(py, e))?, key);
+    let (m, id) = parse_meter_name(&name).map_err(|e| key_err(py, e))?;
+    store.insert(m, id, key);
     Ok(())
 }
 

@@ -77,6 +77,28 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
+/// A manufacturer's three letters (any case) → the M field.
+pub fn parse_manufacturer(s: &str) -> Result<u16, KeyError> {
+    crate::mbus::tpl::device::manufacturer_from_str(&s.to_ascii_uppercase())
+        .ok_or_else(|| KeyError::BadManufacturer(s.to_string()))
+}
+
+/// A meter named as in key files and `keys=` dicts: `"12345678"` (ID only), or manufacturer and
+/// ID as `"KAM12345678"` / `"KAM:12345678"` → (M field, ID in wire order).
+pub fn parse_meter_name(name: &str) -> Result<(Option<u16>, [u8; 4]), KeyError> {
+    let t = name.trim();
+    let lettered = |n| t.len() == n && t[..3].chars().all(|c| c.is_ascii_alphabetic());
+    let (m, id) = if lettered(11) {
+        (Some(&t[..3]), &t[3..])
+    } else if lettered(12) {
+        (Some(&t[..3]), &t[4..])
+    } else {
+        (None, t)
+    };
+    let m = m.map(parse_manufacturer).transpose()?;
+    Ok((m, parse_meter_id(id)?))
+}
+
 /// Parse a meter ID as printed ("12345678", or hex digits for a non-BCD ID) into wire order.
 pub fn parse_meter_id(s: &str) -> Result<[u8; 4], KeyError> {
     let t = s.trim();
@@ -187,10 +209,7 @@ impl KeyStore {
     /// Insert from text: ID as printed, optional three-letter manufacturer, hex key.
     pub fn insert_text(&mut self, manufacturer: Option<&str>, id: &str, key_hex: &str) -> Result<(), KeyError> {
         let m = match manufacturer.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(s) => Some(
-                crate::mbus::tpl::device::manufacturer_from_str(&s.to_ascii_uppercase())
-                    .ok_or_else(|| KeyError::BadManufacturer(s.to_string()))?,
-            ),
+            Some(s) => Some(parse_manufacturer(s)?),
             None => None,
         };
         self.insert(m, parse_meter_id(id)?, parse_key_hex(key_hex)?);
@@ -267,6 +286,16 @@ pub fn default_keys(manufacturer: u16) -> impl Iterator<Item = &'static [u8; 16]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meter_names() {
+        // KAM = 0x2C2D (EN 13757-7 manufacturer coding); IDs in wire order (LSB first).
+        assert_eq!(parse_meter_name("12345678"), Ok((None, [0x78, 0x56, 0x34, 0x12])));
+        assert_eq!(parse_meter_name(" kam12345678 "), Ok((Some(0x2C2D), [0x78, 0x56, 0x34, 0x12])));
+        assert_eq!(parse_meter_name("KAM:12345678"), Ok((Some(0x2C2D), [0x78, 0x56, 0x34, 0x12])));
+        assert_eq!(parse_meter_name("K4M12345678"), Err(KeyError::BadMeterId("K4M12345678".into())));
+        assert_eq!(parse_manufacturer("k1m"), Err(KeyError::BadManufacturer("k1m".into())));
+    }
 
     #[test]
     fn ids_keys_and_lookup() {
