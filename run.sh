@@ -42,6 +42,8 @@ test)
     cargo test --quiet --workspace --exclude meterlink-python
     echo "== cargo clippy"
     cargo clippy --quiet --workspace --all-targets -- -D warnings
+    echo "== fuzz targets build (the campaigns themselves are not part of the tests)"
+    cargo check --quiet --manifest-path fuzz/Cargo.toml
     echo "== stubtest"
     "$VPY" -m mypy.stubtest meterlink._native --allowlist .ci/stubtest-allowlist.txt
     echo "== mypy"

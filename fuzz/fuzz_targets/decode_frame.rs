@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meterlink::mbus::telegram::LinkMode;
+use meterlink::mbus::decode::LinkMode;
 use meterlink::{decode, DecodeOptions};
 
 fuzz_target!(|data: &[u8]| {
