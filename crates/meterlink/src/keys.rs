@@ -79,7 +79,7 @@ impl std::error::Error for KeyError {}
 
 /// A manufacturer's three letters (any case) → the M field.
 pub fn parse_manufacturer(s: &str) -> Result<u16, KeyError> {
-    crate::mbus::tpl::device::manufacturer_from_str(&s.to_ascii_uppercase())
+    crate::address::manufacturer_from_str(&s.to_ascii_uppercase())
         .ok_or_else(|| KeyError::BadManufacturer(s.to_string()))
 }
 
@@ -277,7 +277,7 @@ const DEFAULT_KEYS: &[(Option<&str>, [u8; 16], &str)] = &[
 
 /// The default keys that apply to a manufacturer, the manufacturer's own first.
 pub fn default_keys(manufacturer: u16) -> impl Iterator<Item = &'static [u8; 16]> {
-    let name = crate::mbus::tpl::device::manufacturer_to_str(manufacturer);
+    let name = crate::address::manufacturer_to_str(manufacturer);
     let own = DEFAULT_KEYS.iter().filter(move |(m, _, _)| m.is_some_and(|m| m.as_bytes() == name));
     let any = DEFAULT_KEYS.iter().filter(|(m, _, _)| m.is_none());
     own.chain(any).map(|(_, k, _)| k)

@@ -8,6 +8,7 @@
 //!   and security services (ELL, AFL, TPL, security modes) and the EN 13757-3 application layer
 //! - [`dsmr`]: DSMR P2 (mode 15 now; commands, key exchange, installation later)
 //! - [`crypto`]: the shared primitives (AES, CBC, CTR, CMAC, GMAC, AEAD, DES, KDF-A, key wrap)
+//! - [`address`]: the meter address (manufacturer, ID, version, device type) every family uses
 //! - [`keys`]: key material and key stores, shared by every family
 //! - [`hex`]: the one hex parser
 //! - [`error`]: the one error type, with stable codes
@@ -24,6 +25,7 @@
 
 #![warn(missing_docs)]
 
+pub mod address;
 pub mod crypto;
 pub mod dsmr;
 pub mod error;

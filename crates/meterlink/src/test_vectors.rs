@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::crypto::Key;
-use crate::mbus::address::Address;
+use crate::address::Address;
 use crate::mbus::afl::{self, Afl};
 use crate::mbus::ell;
 use crate::mbus::link::wmbus::{self, FormatHint, FrameFormat};

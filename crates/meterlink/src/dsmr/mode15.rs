@@ -26,7 +26,7 @@ use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt};
 use crate::crypto::block::{aes, with_aes};
 use crate::crypto::cbc::{cbc_decrypt, encrypt_padded};
 use crate::crypto::Key;
-use crate::mbus::address::Address;
+use crate::address::Address;
 
 /// Errors of mode 15; offsets are relative to the `data` given to [`decrypt_mode15_into`].
 /// (The M-Bus security layer reports them as the `SecurityError` variants of the same names.)

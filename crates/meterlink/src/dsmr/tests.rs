@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::dsmr::mode15;
-use crate::mbus::address::Address;
+use crate::address::Address;
 use crate::mbus::security::{decrypt_tpl, EncryptedLength, SecurityError};
 use crate::test_vectors::*;
 fn dsmr_b13_tpdu(version: u8) -> Vec<u8> {

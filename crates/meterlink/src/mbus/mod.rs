@@ -10,7 +10,6 @@
 //! - [`manufacturer`]: known manufacturer-specific layouts
 //! - [`decode`]: the decode pipeline, in stages; [`encode`]: building telegrams
 
-pub mod address;
 pub mod afl;
 pub mod compact;
 pub mod ell;

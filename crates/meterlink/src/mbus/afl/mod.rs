@@ -22,7 +22,7 @@ use std::fmt;
 
 use crate::crypto::mac::{aes_gmac, ct_eq, CmacState};
 use crate::crypto::Key;
-use crate::mbus::address::Address;
+use crate::address::Address;
 
 /// The AFL CI field.
 pub const CI_AFL: u8 = 0x90;

@@ -2,7 +2,7 @@
 //! and GMAC known answers, fragment reassembly. Known answers without a public vector were
 //! computed with Python `cryptography` (formulas in each test's comment).
 
-use crate::mbus::address::Address;
+use crate::address::Address;
 use crate::mbus::afl::{self, Afl, AflError, AflReassembler};
 use crate::test_vectors::*;
 #[test]

@@ -24,7 +24,7 @@ use crate::mbus::link::wmbus::crc16_en13757;
 use crate::crypto::block::with_aes;
 use crate::crypto::ctr::ctr_apply;
 use crate::crypto::Key;
-use crate::mbus::address::Address;
+use crate::address::Address;
 
 /// The initial counter block of the ELL AES-128-CTR (EN 13757-4 §13.2.12) [V: Kamstrup
 /// Multical 21, wmbusmeters serial_aes.msg]:

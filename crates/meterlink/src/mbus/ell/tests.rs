@@ -1,7 +1,7 @@
 //! Vector tests of the ELL (EN 13757-4 §13.2.12 AES-CTR, payload CRC, the ELL layouts), from
 //! `tests/vectors/security/ell.json` and known answers.
 
-use crate::mbus::address::Address;
+use crate::address::Address;
 use crate::mbus::ell::{self, EllError};
 use crate::mbus::link::wmbus::{self, FormatHint, FrameFormat};
 use crate::test_vectors::*;

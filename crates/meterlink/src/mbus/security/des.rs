@@ -77,7 +77,7 @@ pub fn encrypt_des_cbc(
 #[cfg(test)]
 mod real_telegram {
     use super::super::decrypt_tpl;
-    use crate::mbus::address::Address;
+    use crate::address::Address;
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()

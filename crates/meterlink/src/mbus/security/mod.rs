@@ -54,7 +54,7 @@ use std::fmt;
 pub use crate::crypto::Key;
 use crate::crypto::CryptoError;
 use crate::dsmr::mode15::Mode15Error;
-use crate::mbus::address::Address;
+use crate::address::Address;
 
 /// Errors of the security layer. Offsets are byte offsets into the buffer documented on the
 /// function that returned the error (for [`decrypt_tpl`]: into the TPDU, TPL CI = 0).

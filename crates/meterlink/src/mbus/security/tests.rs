@@ -8,7 +8,7 @@
 
 use crate::crypto::aead::Aead;
 use crate::crypto::kdf::{kdf_a, DerivationConstant};
-use crate::mbus::address::Address;
+use crate::address::Address;
 use crate::mbus::afl;
 use crate::mbus::ell;
 use crate::mbus::link::wmbus::{FormatHint, FrameFormat};

@@ -1,23 +1,7 @@
 //! Identification fields: manufacturer code (EN 13757-7 7.5.2), identification number
 //! (7.5.1), device type (7.5.4), status byte (7.5.6).
 
-/// Manufacturer code → three letters: ((c1−64)<<10) | ((c2−64)<<5) | (c3−64).
-/// Codes outside A..Z (e.g. 0x0000) are printed with the characters they encode, never rejected.
-pub fn manufacturer_to_str(m: u16) -> [u8; 3] {
-    let c = |shift: u16| (((m >> shift) & 0x1F) as u8) + 64;
-    [c(10), c(5), c(0)]
-}
-
-/// Three letters → manufacturer code. `None` unless all three are A..Z.
-pub fn manufacturer_from_str(s: &str) -> Option<u16> {
-    let b: &[u8; 3] = s.as_bytes().try_into().ok()?;
-    b.iter().all(|c| c.is_ascii_uppercase()).then(|| manufacturer_code(b))
-}
-
-/// The packed 2-byte M-field value of three letters A–Z (EN 13757-3 / FLAG association).
-pub const fn manufacturer_code(code: &[u8; 3]) -> u16 {
-    (((code[0] - 64) as u16) << 10) | (((code[1] - 64) as u16) << 5) | ((code[2] - 64) as u16)
-}
+pub use crate::address::{manufacturer_code, manufacturer_from_str, manufacturer_to_str};
 
 /// Identification number, 4 bytes LE on the wire, printed most significant digit first.
 /// BCD gives 8 decimal digits; a non-BCD ID is printed as its hex digits (uppercase, as libmbus

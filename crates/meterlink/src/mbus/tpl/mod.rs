@@ -10,7 +10,7 @@ pub use device::{device_type_name, id_to_string, manufacturer_to_str, Status};
 
 use std::fmt;
 
-pub use super::address::Address;
+pub use crate::address::Address;
 
 /// The text renderings of an address (the type itself is [`super::address::Address`]).
 impl Address {
