@@ -20,7 +20,9 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use super::Status;
 use meterlink::error::Error;
 use meterlink::mbus::records::{Record, RecordKind, Span, Unit, Value, VifTable};
-use meterlink::mbus::decode::{binary_number, frame_format_name, record_quantity, DecryptedBy, FrameKind, LinkInfo, Telegram};
+use meterlink::mbus::decode::{
+    binary_number, frame_format_name, record_quantity, Counters, DecryptedBy, FrameKind, Integrity, LinkInfo, Telegram,
+};
 use meterlink::mbus::tpl::{self, HeaderKind};
 
 /// The validity bitmap of per-row flags; `None` when every row is valid.
@@ -329,9 +331,17 @@ pub fn telegram_schema() -> SchemaRef {
             Field::new("encrypted", DataType::Boolean, true),
             Field::new("decrypted", DataType::Boolean, true),
             Field::new("decrypted_by", dict(), true),
+            Field::new("link_crc", dict(), true),
+            Field::new("integrity", dict(), true),
             Field::new("application_error", DataType::Utf8, true),
             Field::new("record_count", DataType::UInt32, false),
             Field::new("undecoded_offset", DataType::UInt32, true),
+            Field::new("tpl_message_counter", DataType::UInt32, true),
+            Field::new("afl_message_counter", DataType::UInt32, true),
+            Field::new("afl_key_info", DataType::UInt16, true),
+            Field::new("ell_session", DataType::UInt32, true),
+            Field::new("dsmr_frame_counter", DataType::UInt32, true),
+            Field::new("key_id", DataType::UInt8, true),
         ]))
     })
     .clone()
@@ -399,9 +409,17 @@ pub(crate) struct TelegramColumns {
     encrypted: Opt<bool>,
     decrypted: Opt<bool>,
     decrypted_by: Dict,
+    link_crc: Dict,
+    integrity: Dict,
     application_error: Bytes,
     record_count: Vec<u32>,
     undecoded_offset: Opt<u32>,
+    tpl_message_counter: Opt<u32>,
+    afl_message_counter: Opt<u32>,
+    afl_key_info: Opt<u16>,
+    ell_session: Opt<u32>,
+    dsmr_frame_counter: Opt<u32>,
+    key_id: Opt<u8>,
 }
 
 /// Slot hints of the wired frame kinds (`WiredFrame::kind_name`) and wireless formats.
@@ -445,9 +463,17 @@ impl TelegramColumns {
             encrypted: Opt::with_capacity(n),
             decrypted: Opt::with_capacity(n),
             decrypted_by: Dict::new(n, 3),
+            link_crc: Dict::new(n, 2),
+            integrity: Dict::new(n, Integrity::ALL.len()),
             application_error: Bytes::with_capacity(n, 0),
             record_count: Vec::with_capacity(n),
             undecoded_offset: Opt::with_capacity(n),
+            tpl_message_counter: Opt::with_capacity(n),
+            afl_message_counter: Opt::with_capacity(n),
+            afl_key_info: Opt::with_capacity(n),
+            ell_session: Opt::with_capacity(n),
+            dsmr_frame_counter: Opt::with_capacity(n),
+            key_id: Opt::with_capacity(n),
         }
     }
 
@@ -478,9 +504,23 @@ impl TelegramColumns {
         self.encrypted.push(None);
         self.decrypted.push(None);
         self.decrypted_by.push_null();
+        self.link_crc.push_null();
+        self.integrity.push_null();
         self.application_error.push_null();
         self.record_count.push(0);
         self.undecoded_offset.push(None);
+        self.push_counters(&Counters::default(), false);
+    }
+
+    /// The counter columns (key ID only for decoded telegrams).
+    #[inline]
+    fn push_counters(&mut self, c: &Counters, decoded: bool) {
+        self.tpl_message_counter.push(c.tpl_message_counter);
+        self.afl_message_counter.push(c.afl_message_counter);
+        self.afl_key_info.push(c.afl_key_info);
+        self.ell_session.push(c.ell_session);
+        self.dsmr_frame_counter.push(c.dsmr_frame_counter);
+        self.key_id.push(decoded.then_some(c.key_id));
     }
 
     pub(crate) fn push_decode_error(&mut self, index: u64, e: &Error) -> Status {
@@ -553,9 +593,14 @@ impl TelegramColumns {
         self.encrypted.push(Some(p.encrypted()));
         self.decrypted.push(Some(p.decrypted()));
         self.decrypted_by.push_opt(p.decrypted_by().map_or(0, DecryptedBy::index), p.decrypted_by().map(DecryptedBy::as_str));
+        let lc = t.link_crc();
+        self.link_crc.push(lc as usize, lc.as_str());
+        let integrity = t.integrity();
+        self.integrity.push(integrity.index(), integrity.as_str());
         self.application_error.push_opt_str(t.application_error.as_deref());
         self.record_count.push(t.records.len() as u32);
         self.undecoded_offset.push(t.undecoded.as_ref().map(|u| u.offset as u32));
+        self.push_counters(&t.counters(), true);
         status
     }
 
@@ -590,9 +635,17 @@ impl TelegramColumns {
             bools(self.encrypted),
             bools(self.decrypted),
             self.decrypted_by.finish(),
+            self.link_crc.finish(),
+            self.integrity.finish(),
             self.application_error.finish_utf8(),
             prim::<UInt32Type>(self.record_count),
             self.undecoded_offset.finish::<UInt32Type>(),
+            self.tpl_message_counter.finish::<UInt32Type>(),
+            self.afl_message_counter.finish::<UInt32Type>(),
+            self.afl_key_info.finish::<UInt16Type>(),
+            self.ell_session.finish::<UInt32Type>(),
+            self.dsmr_frame_counter.finish::<UInt32Type>(),
+            self.key_id.finish::<UInt8Type>(),
         ];
         cols.extend(extra.into_iter().map(|(_, a)| a));
         RecordBatch::try_new(schema, cols).expect("columns match the telegram schema")

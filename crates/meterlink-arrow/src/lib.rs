@@ -41,7 +41,8 @@ pub use table::{conform, nest, split_frames, Table};
 
 use meterlink::error::ErrorClass;
 use meterlink::keys::KeyLookup;
-use meterlink::mbus::decode::{decode_into, DecodeOptions, FrameKind, LinkInfo, Telegram};
+use meterlink::mbus::decode::{decode_into, DecodeOptions, FrameKind, LinkInfo, LinkMode, Telegram};
+use meterlink::mbus::link::wmbus::{self, FormatHint, FrameFormat};
 use columns::{RecordColumns, TelegramColumns};
 
 /// A telegram row's outcome.
@@ -128,11 +129,21 @@ pub struct BatchOptions {
     pub threads: Option<usize>,
     /// Value of the `index` column of the first frame (for inputs decoded piecewise).
     pub index_base: u64,
+    /// The frames come from one source (one receiver): when its frames show DLL CRCs, every
+    /// frame must verify them ([`source_carries_link_crc`]). Off for collections of frames from
+    /// several sources, which are then judged frame by frame as by `decode`.
+    pub one_source: bool,
 }
 
 impl Default for BatchOptions {
     fn default() -> Self {
-        BatchOptions { decode: DecodeOptions::default(), chunk_rows: 16 * 1024, threads: None, index_base: 0 }
+        BatchOptions {
+            decode: DecodeOptions::default(),
+            chunk_rows: 16 * 1024,
+            threads: None,
+            index_base: 0,
+            one_source: true,
+        }
     }
 }
 
@@ -149,6 +160,10 @@ pub struct DecodedBatch {
     pub records: Vec<RecordBatch>,
     /// Rows per status and records.
     pub counts: Counts,
+    /// The frames were decoded requiring verified DLL CRCs (asked for, or established from the
+    /// source's frames: see [`source_carries_link_crc`]); later batches of the same source
+    /// should be decoded so too.
+    pub link_crc_required: bool,
 }
 
 impl DecodedBatch {
@@ -170,6 +185,7 @@ impl DecodedBatch {
         self.telegrams.extend(other.telegrams);
         self.records.extend(other.records);
         self.counts.add(&other.counts);
+        self.link_crc_required |= other.link_crc_required;
         Ok(())
     }
 }
@@ -192,6 +208,7 @@ pub fn empty(metadata: &[(Arc<Field>, ArrayRef)]) -> DecodedBatch {
         record_schema: record_schema(),
         records: Vec::new(),
         counts: Counts::default(),
+        link_crc_required: false,
     }
 }
 
@@ -203,6 +220,7 @@ pub fn empty_like(b: &DecodedBatch) -> DecodedBatch {
         record_schema: b.record_schema.clone(),
         records: Vec::new(),
         counts: Counts::default(),
+        link_crc_required: false,
     }
 }
 
@@ -293,8 +311,36 @@ fn chunk_len(n: usize, chunk_rows: usize) -> usize {
     n.div_ceil(32).clamp(4096, chunk_rows.max(4096)).min(chunk_rows.max(1))
 }
 
+/// How many frames at the start of a batch establish whether its source carries DLL CRCs.
+pub const LINK_CRC_PRESCAN: usize = 256;
+
+/// Whether the frames of one source carry wireless DLL CRCs: any of the first
+/// [`LINK_CRC_PRESCAN`] frames verifies as frame format A or B. A receiver either keeps the CRCs
+/// or removes them for every frame; a one-CRC format-B frame whose CRC fails cannot be told from
+/// a CRC-less one by itself, but can by the frames around it (issue 12; docs/decisions.md).
+pub fn source_carries_link_crc<S: FrameSource + ?Sized>(src: &S, limit: usize) -> bool {
+    let mut scratch = Vec::new();
+    (0..src.len().min(limit)).any(|i| match src.frame(i, &mut scratch) {
+        Ok(f) => wmbus::parse_wmbus(f, FormatHint::Crc).is_ok_and(|w| w.format != FrameFormat::NoCrc),
+        Err(_) => false,
+    })
+}
+
+/// The options with `require_link_crc` set when the link mode detects wireless formats and the
+/// source's frames show that it carries CRCs. Deterministic: it depends on the input only, not
+/// on the thread count.
+fn with_source_link_crc<S: FrameSource + ?Sized>(src: &S, opts: &BatchOptions) -> BatchOptions {
+    let mut o = opts.clone();
+    let detects = matches!(o.decode.link, LinkMode::Auto | LinkMode::Wireless);
+    if o.one_source && detects && !o.decode.require_link_crc && source_carries_link_crc(src, LINK_CRC_PRESCAN) {
+        o.decode.require_link_crc = true;
+    }
+    o
+}
+
 /// Decode every frame of `src`. `metadata` columns (each as long as `src`) are carried into the
 /// telegram table, row for row. Never fails on bad frames: they become rows with an error status.
+/// Wireless sources that carry DLL CRCs are decoded requiring them ([`source_carries_link_crc`]).
 pub fn decode_batch<S: FrameSource + ?Sized>(
     src: &S,
     keys: &(dyn KeyLookup + Sync),
@@ -306,6 +352,7 @@ pub fn decode_batch<S: FrameSource + ?Sized>(
         return Err(Error::MetadataLength { name: f.name().clone(), rows: a.len(), frames: n });
     }
     let schema = schema_with(metadata);
+    let opts = &with_source_link_crc(src, opts);
     let chunk = chunk_len(n, opts.chunk_rows);
     let ranges: Vec<_> = (0..n).step_by(chunk).map(|s| s..(s + chunk).min(n)).collect();
     let work = |r: std::ops::Range<usize>| decode_chunk(src, r, keys, opts, metadata, &schema);
@@ -316,6 +363,7 @@ pub fn decode_batch<S: FrameSource + ?Sized>(
         None => ranges.into_par_iter().map(work).collect(),
     };
     let mut out = empty(metadata);
+    out.link_crc_required = opts.decode.require_link_crc;
     for c in chunks {
         out.counts.add(&c.counts);
         // One record batch per telegram batch (possibly empty), so that they pair up.

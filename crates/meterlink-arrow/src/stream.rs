@@ -45,6 +45,8 @@ impl<'m> StreamDecoder<'m> {
         let src = ArrowFrames::new(frames.as_ref())?;
         let part = decode_batch(&src, keys, &self.opts, &meta)?;
         self.opts.index_base += frames.len() as u64;
+        // Once the source's frames show DLL CRCs, every later chunk must verify them too.
+        self.opts.decode.require_link_crc |= part.link_crc_required;
         match &mut self.out {
             None => self.out = Some(part),
             Some(o) => o.extend(part)?,

@@ -78,10 +78,42 @@ pub enum ErrorKind {
         /// The meter whose key is missing, where known.
         meter: Option<Address>,
     },
+    /// The meter has a configured key, and its payload was not protected and verified by it.
+    Unprotected {
+        /// The meter.
+        meter: Address,
+        /// How the payload came.
+        reason: Unprotected,
+    },
     /// Hex text given as a frame is not hex.
     Hex(HexErrorReason),
     /// A key or meter identity given as an argument is malformed.
     Key(KeyError),
+}
+
+/// How a payload came that its meter's key did not protect ([`ErrorKind::Unprotected`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unprotected {
+    /// Clear data (2F 2F) under a header that announces encryption: decrypted by a receiver,
+    /// or forged.
+    ClearUnderEncryptedHeader,
+    /// Security mode 0 (no encryption).
+    ModeZero,
+    /// No TPL header, so no security at all.
+    NoHeader,
+    /// A manufacturer-specific security mode whose data parse as clear records.
+    ManufacturerMode,
+}
+
+impl Unprotected {
+    const fn text(self) -> &'static str {
+        match self {
+            Unprotected::ClearUnderEncryptedHeader => "clear data under a header that announces encryption",
+            Unprotected::ModeZero => "security mode 0",
+            Unprotected::NoHeader => "no TPL header",
+            Unprotected::ManufacturerMode => "clear records in a manufacturer-specific security mode",
+        }
+    }
 }
 
 /// A meterlink error: `kind` at byte `offset` of the input.
@@ -148,9 +180,10 @@ impl ErrorKind {
     pub fn class(&self) -> ErrorClass {
         match self {
             ErrorKind::Frame(_) | ErrorKind::Wireless(_) | ErrorKind::Hex(_) => ErrorClass::Frame,
-            ErrorKind::Ell(EllError::PayloadCrc { .. }) | ErrorKind::Security(_) | ErrorKind::NoKey { .. } => {
-                ErrorClass::Security
-            }
+            ErrorKind::Ell(EllError::PayloadCrc { .. })
+            | ErrorKind::Security(_)
+            | ErrorKind::NoKey { .. }
+            | ErrorKind::Unprotected { .. } => ErrorClass::Security,
             ErrorKind::Ell(_)
             | ErrorKind::Afl(_)
             | ErrorKind::AflFragment { .. }
@@ -186,6 +219,7 @@ impl ErrorKind {
             },
             ErrorKind::Security(e) => security_code(e),
             ErrorKind::NoKey { .. } => "no_key",
+            ErrorKind::Unprotected { .. } => "unprotected",
             ErrorKind::Hex(HexErrorReason::InvalidCharacter(_)) => "hex_character",
             ErrorKind::Hex(HexErrorReason::OddDigits) => "hex_odd_digits",
             ErrorKind::Key(e) => match e {
@@ -224,7 +258,10 @@ impl ErrorKind {
             ErrorKind::Key(_) => true,
             // Its message has always stood alone.
             ErrorKind::NoAfl => true,
-            ErrorKind::AflFragment { .. } | ErrorKind::ReservedCi { .. } | ErrorKind::NoKey { .. } => false,
+            ErrorKind::AflFragment { .. }
+            | ErrorKind::ReservedCi { .. }
+            | ErrorKind::NoKey { .. }
+            | ErrorKind::Unprotected { .. } => false,
         }
     }
 }
@@ -355,6 +392,13 @@ impl fmt::Display for Error {
                 )?,
                 None => f.write_str("telegram is encrypted and no key is known for this meter")?,
             },
+            ErrorKind::Unprotected { meter, reason } => write!(
+                f,
+                "{} {} has a key, but this payload is not protected by it ({}); pass accept_unprotected to accept it",
+                meter.manufacturer_string(),
+                meter.id_string(),
+                reason.text()
+            )?,
             ErrorKind::Hex(reason) => HexError { offset: at, reason: *reason }.fmt(f)?,
             ErrorKind::Key(e) => e.fmt(f)?,
         }
@@ -444,6 +488,7 @@ pub const ALL_CODES: &[&str] = &[
     "aead_tag",
     "security_tag_length",
     "no_key",
+    "unprotected",
     "hex_character",
     "hex_odd_digits",
     "key_length",

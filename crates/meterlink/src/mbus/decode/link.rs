@@ -17,8 +17,12 @@ const WIRELESS_CI_OFFSET: usize = 10;
 
 /// Decode `frame` into `tg` (which the link stage resets before filling it in).
 pub(super) fn decode_frame(frame: &[u8], ctx: &Ctx, tg: &mut Telegram) -> Result<(), Error> {
+    let detect = if ctx.opts.require_link_crc || ctx.opts.strict { FormatHint::Crc } else { FormatHint::Auto };
     let hint = match ctx.opts.link {
         LinkMode::Wired => return decode_wired(frame, ctx, tg),
+        // An FT1.2 long frame with one field damaged is still FT1.2: its error is reported, it
+        // is never read as a wireless frame (EN 13757-2 5.4: start, L, L, start, ..., CS, stop).
+        LinkMode::Auto if ft12_shaped(frame) => return decode_wired(frame, ctx, tg),
         LinkMode::Auto if looks_wired(frame) => {
             return match decode_wired(frame, ctx, tg) {
                 // Not FT1.2-shaped after all (a wireless frame with L = 68h whose next bytes
@@ -29,11 +33,11 @@ pub(super) fn decode_frame(frame: &[u8], ctx: &Ctx, tg: &mut Telegram) -> Result
                         kind: ErrorKind::Frame(FrameErrorReason::LengthMismatch { .. } | FrameErrorReason::BadSecondStart(_)),
                         ..
                     },
-                ) if frame.len() > 5 => decode_wireless(frame, FormatHint::Auto, ctx, tg).map_err(|_| e),
+                ) if frame.len() > 5 => decode_wireless(frame, detect, ctx, tg).map_err(|_| e),
                 other => other,
             };
         }
-        LinkMode::Auto | LinkMode::Wireless => FormatHint::Auto,
+        LinkMode::Auto | LinkMode::Wireless => detect,
         LinkMode::WirelessA => FormatHint::A,
         LinkMode::WirelessB => FormatHint::B,
         LinkMode::WirelessNoCrc => FormatHint::NoCrc,
@@ -48,6 +52,30 @@ fn looks_wired(frame: &[u8]) -> bool {
         [wired::START_LONG, l1, l2, b3, ..] => l1 == l2 || *b3 == wired::START_LONG,
         _ => false,
     }
+}
+
+/// At least four of the six marks of an FT1.2 long frame: start 68h, L1 = L2, second start 68h,
+/// the length L + 6, the checksum, stop 16h. One damaged byte leaves five; a wireless frame
+/// shows more than one only by chance (about 1 in 65536 for two).
+fn ft12_shaped(frame: &[u8]) -> bool {
+    let [b0, l1, l2, b3, ..] = *frame else { return false };
+    let n = frame.len();
+    if n < 9 {
+        return false;
+    }
+    let body = |l: u8| (n == usize::from(l) + 6).then(|| &frame[4..n - 2]);
+    let checksum_ok = body(l1).or_else(|| body(l2)).is_some_and(|b| {
+        b.iter().fold(0u8, |a, x| a.wrapping_add(*x)) == frame[n - 2]
+    });
+    let marks = [
+        b0 == wired::START_LONG,
+        l1 == l2,
+        b3 == wired::START_LONG,
+        n == usize::from(l1) + 6 || n == usize::from(l2) + 6,
+        checksum_ok,
+        frame[n - 1] == wired::STOP,
+    ];
+    marks.iter().filter(|m| **m).count() >= 4
 }
 
 fn frame_kind(f: &WiredFrame) -> FrameKind {

@@ -27,7 +27,8 @@ mod protection;
 mod telegram;
 
 pub use telegram::{
-    binary_number, frame_format_name, record_quantity, DecryptedBy, FrameKind, LinkInfo, Protection, ProtectionState, Telegram, Undecoded,
+    binary_number, frame_format_name, record_quantity, Counters, DecryptedBy, FrameKind, Integrity, LinkCrc, LinkInfo,
+    Protection, ProtectionState, Telegram, Undecoded,
 };
 
 use crate::error::Error;
@@ -118,6 +119,15 @@ pub struct DecodeOptions {
     /// Without a configured key, try the public default keys of the meter's manufacturer
     /// ([`crate::keys::default_keys`]); on by default.
     pub default_keys: bool,
+    /// Wireless frames must verify as format A or B: never take the unchecked "CRCs removed"
+    /// reading in `Auto`/`Wireless` link modes. Set for sources known to carry DLL CRCs (a batch
+    /// whose frames verify); `strict` implies it.
+    pub require_link_crc: bool,
+    /// Accept a payload that its meter's configured key did not protect and verify (clear data
+    /// under an encrypted header, security mode 0, no TPL header, clear manufacturer modes): for
+    /// receivers that decrypt in the radio. Off by default: such a payload is a `SecurityError`
+    /// (`unprotected`).
+    pub accept_unprotected: bool,
 }
 
 impl Default for DecodeOptions {
@@ -128,6 +138,8 @@ impl Default for DecodeOptions {
             tail: TailPolicy::default(),
             secondary_address: None,
             default_keys: true,
+            require_link_crc: false,
+            accept_unprotected: false,
         }
     }
 }

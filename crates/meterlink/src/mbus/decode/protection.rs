@@ -6,7 +6,7 @@
 use super::header::Tpl;
 use super::telegram::{DecryptedBy, ProtectionState, Telegram};
 use super::Ctx;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Unprotected};
 use crate::keys::{self, KeyMaterial};
 use crate::mbus::records;
 use crate::mbus::security::{self, SecurityConfig};
@@ -58,7 +58,11 @@ struct Secured<'t> {
 /// frame offset `base`.
 pub(super) fn unprotect(tg: &mut Telegram, tpdu: &[u8], tpl: &Tpl, base: usize, ctx: &Ctx) -> Result<Plain, Error> {
     let header = tpl.header;
+    let ident = header.address.or(ctx.link).or(tpl.selected);
+    let body_offset = base + tpl.body_at;
+    let has_body = tpdu.len() > tpl.body_at;
     if header.kind == HeaderKind::None {
+        require_key_protection(tg, ident, ctx, has_body, (Unprotected::NoHeader, body_offset))?;
         return Ok(Plain::Body);
     }
     let mode = header.security_mode();
@@ -68,6 +72,7 @@ pub(super) fn unprotect(tg: &mut Telegram, tpdu: &[u8], tpl: &Tpl, base: usize, 
     tg.protection.mode = Some(mode);
     tg.protection.config = cfg;
     if mode == 0 {
+        require_key_protection(tg, ident, ctx, has_body, (Unprotected::ModeZero, body_offset))?;
         return Ok(Plain::Body);
     }
     // Encrypted; an ELL that was decrypted already keeps its verdict until the TPL is.
@@ -81,7 +86,7 @@ pub(super) fn unprotect(tg: &mut Telegram, tpdu: &[u8], tpl: &Tpl, base: usize, 
         cfg,
         cfg_offset,
         link: ctx.link.or(tpl.selected).unwrap_or_default(),
-        ident: header.address.or(ctx.link).or(tpl.selected),
+        ident,
         data_at,
         clear_2f2f: matches!(mode, 2 | 3 | 5 | 7 | 15) && tpdu[data_at..].starts_with(&[0x2F, 0x2F]),
     };
@@ -89,8 +94,13 @@ pub(super) fn unprotect(tg: &mut Telegram, tpdu: &[u8], tpl: &Tpl, base: usize, 
         return match decrypt(tg, &s, key, ctx) {
             Ok(plain) => Ok(decrypted(tg, plain, DecryptedBy::Meterlink, base)),
             // A receiver that decrypts in the radio forwards clear data under an "encrypted"
-            // header: keep it, flagged as decrypted by the receiver.
-            Err(_) if s.clear_2f2f => Ok(by_receiver(tg, &s, base)),
+            // header: kept, flagged as decrypted by the receiver, only when the caller accepts
+            // unprotected payloads for keyed meters (else anyone could forge it).
+            Err(_) if s.clear_2f2f && ctx.opts.accept_unprotected => Ok(by_receiver(tg, &s, base)),
+            Err(_) if s.clear_2f2f => {
+                let meter = s.ident.or(ctx.link).unwrap_or_default();
+                Err(Error::new(base + s.data_at, ErrorKind::Unprotected { meter, reason: Unprotected::ClearUnderEncryptedHeader }))
+            }
             Err(e) => Err(Error::in_layer(ErrorKind::Security(e), base)),
         };
     }
@@ -170,6 +180,8 @@ fn without_key(tg: &mut Telegram, s: &Secured, tpl: &Tpl, base: usize, ctx: &Ctx
     // The payload is decoded if it parses completely as records; otherwise it stays opaque
     // (EN 13757-7 9.4.2: reported, kept).
     if is_manufacturer_mode(s.mode) && parses_completely(body, tpl.info.msb_first) {
+        let at = (Unprotected::ManufacturerMode, base + tpl.body_at);
+        require_key_protection(tg, s.ident, ctx, !body.is_empty(), at)?;
         if !tg.protection.decrypted() {
             tg.protection.state = ProtectionState::Clear;
         }
@@ -183,6 +195,30 @@ fn without_key(tg: &mut Telegram, s: &Secured, tpl: &Tpl, base: usize, ctx: &Ctx
     }
     set_payload(&mut tg.payload, body);
     Ok(Plain::Done)
+}
+
+/// The protection policy: a meter with a configured key must have its payload protected and
+/// verified by that key (here, or by the ELL before); otherwise the payload is an `unprotected`
+/// error, unless the caller accepts unprotected payloads. Payloads of meters without a key,
+/// and telegrams without application data, pass.
+fn require_key_protection(
+    tg: &Telegram,
+    ident: Option<Address>,
+    ctx: &Ctx,
+    has_body: bool,
+    (reason, offset): (Unprotected, usize),
+) -> Result<(), Error> {
+    if ctx.opts.accept_unprotected || !has_body {
+        return Ok(());
+    }
+    if matches!(tg.protection.state, ProtectionState::Decrypted(DecryptedBy::Meterlink | DecryptedBy::DefaultKey)) {
+        return Ok(());
+    }
+    let keyed = |a: &Address| ctx.keys.key_for(a.manufacturer, a.id).is_some();
+    match ident.filter(keyed).or_else(|| ctx.link.filter(keyed)) {
+        Some(meter) => Err(Error::new(offset, ErrorKind::Unprotected { meter, reason })),
+        None => Ok(()),
+    }
 }
 
 fn parses_completely(body: &[u8], msb_first: bool) -> bool {

@@ -5,7 +5,7 @@ use crate::mbus::afl::Afl;
 use crate::mbus::ell::Ell;
 use crate::mbus::link::wmbus::FrameFormat;
 use crate::mbus::records::{Record, RecordKind};
-use crate::mbus::security::SecurityConfig;
+use crate::mbus::security::{EncryptedLength, SecurityConfig};
 use crate::mbus::tpl::{self, Address, CiInfo, HeaderKind, TplHeader};
 
 /// The kind of a wired FT1.2 frame (EN 13757-2 5.4).
@@ -158,6 +158,93 @@ impl Protection {
     }
 }
 
+/// Whether the link layer's integrity check was verified: the FT1.2 checksum or the format A/B
+/// CRCs (`Verified`), or the frame came without them ("CRCs removed" by a receiver, `Absent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinkCrc {
+    /// Checksum or CRCs checked.
+    Verified,
+    /// Nothing checked at the link layer.
+    Absent,
+}
+
+impl LinkCrc {
+    /// The name every output uses.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LinkCrc::Verified => "verified",
+            LinkCrc::Absent => "absent",
+        }
+    }
+}
+
+/// The check that protected the values against forgery or a wrong key (see the README,
+/// "What the checks guarantee"): the strongest one that applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Integrity {
+    /// An AFL MAC (AES-CMAC/GMAC) over the message (modes 7, 8).
+    Mac,
+    /// An AEAD tag (AES-GCM mode 9, AES-CCM mode 10).
+    Aead,
+    /// The ELL payload CRC over the decrypted payload (AES-CTR).
+    Crc,
+    /// The 2F 2F verification bytes (and DSMR's 2F fillers) after AES/DES-CBC (modes 2, 3, 5, 15):
+    /// a wrong key fails, but bytes after the first block and header fields outside the IV
+    /// are not covered.
+    Filler2f2f,
+    /// Nothing checked the values (clear data, or data decrypted by the receiver).
+    None,
+}
+
+impl Integrity {
+    /// Every value, in the order of [`Integrity::index`].
+    pub const ALL: [Integrity; 5] = [Integrity::Mac, Integrity::Aead, Integrity::Crc, Integrity::Filler2f2f, Integrity::None];
+
+    /// The name every output uses.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Integrity::Mac => "mac",
+            Integrity::Aead => "aead",
+            Integrity::Crc => "crc",
+            Integrity::Filler2f2f => "filler_2f2f",
+            Integrity::None => "none",
+        }
+    }
+
+    /// A small dense index (dictionary slot of the Arrow column).
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Every counter a telegram carries, for replay checks and diagnostics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Access number (TPL header, else ELL): 8 bits, wraps; no replay protection.
+    pub access_number: Option<u8>,
+    /// TPL message counter (configuration-field extension, modes 7–10, EN 13757-7 7.5.8).
+    pub tpl_message_counter: Option<u32>,
+    /// AFL message counter MCR (EN 13757-7 6.3.5).
+    pub afl_message_counter: Option<u32>,
+    /// AFL key information KI (EN 13757-7 6.3.4), little endian.
+    pub afl_key_info: Option<u16>,
+    /// ELL session number SN (EN 13757-4 13.2.12.4).
+    pub ell_session: Option<u32>,
+    /// DSMR P2 frame counter (the clear `04 FD 08` record of mode 15, DSMR 4.2.2 5.2).
+    pub dsmr_frame_counter: Option<u32>,
+    /// Key ID of the configuration-field extension (modes 7–10), 0 otherwise.
+    pub key_id: u8,
+}
+
+impl Counters {
+    /// The counter a replay check compares, if the telegram has one that only grows: the AFL
+    /// MCR, else the TPL message counter, else the DSMR frame counter, else the ELL session
+    /// number. The access number (8 bits, wrapping) is never used.
+    pub fn replay_counter(&self) -> Option<u32> {
+        self.afl_message_counter.or(self.tpl_message_counter).or(self.dsmr_frame_counter).or(self.ell_session)
+    }
+}
+
 /// Application data at the end of a telegram that did not decode as records (see
 /// [`super::TailPolicy`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -273,6 +360,54 @@ impl Telegram {
     /// True for the `no_key` outcome: encrypted and not decrypted.
     pub fn is_opaque(&self) -> bool {
         self.protection.opaque()
+    }
+
+    /// Whether the link layer's checksum or CRCs were verified.
+    pub fn link_crc(&self) -> LinkCrc {
+        match self.link {
+            LinkInfo::Wireless { format: FrameFormat::NoCrc, .. } => LinkCrc::Absent,
+            _ => LinkCrc::Verified,
+        }
+    }
+
+    /// The check that protected the values (see [`Integrity`]).
+    pub fn integrity(&self) -> Integrity {
+        let by_key = matches!(
+            self.protection.state,
+            ProtectionState::Decrypted(DecryptedBy::Meterlink | DecryptedBy::DefaultKey)
+        );
+        if !by_key {
+            return Integrity::None;
+        }
+        match self.protection.mode {
+            Some(7 | 8) => Integrity::Mac,
+            Some(9 | 10) => Integrity::Aead,
+            Some(2 | 3 | 5 | 15) => Integrity::Filler2f2f,
+            // Decrypted, and not by the TPL: the ELL's AES-CTR with its payload CRC.
+            _ => Integrity::Crc,
+        }
+    }
+
+    /// Every counter the telegram carries.
+    pub fn counters(&self) -> Counters {
+        let cfg = self.protection.config;
+        Counters {
+            access_number: self.access_number(),
+            tpl_message_counter: cfg.and_then(|c| c.message_counter),
+            afl_message_counter: self.afl.and_then(|a| a.mcr),
+            afl_key_info: self.afl.and_then(|a| a.ki).map(u16::from_le_bytes),
+            ell_session: self.ell.and_then(|e| e.sn),
+            dsmr_frame_counter: self.dsmr_frame_counter(),
+            key_id: cfg.map_or(0, |c| c.key_id),
+        }
+    }
+
+    /// Mode 15: the frame counter of the clear record after the encrypted blocks.
+    fn dsmr_frame_counter(&self) -> Option<u32> {
+        let c = self.protection.config.filter(|c| c.mode == 15)?;
+        let EncryptedLength::AesBlocks(n) = c.encrypted else { return None };
+        let tail = self.payload.get(usize::from(n) * 16..)?;
+        crate::dsmr::mode15::frame_counter(tail)
     }
 }
 

@@ -377,11 +377,25 @@ fn assert_same_records(b: &Builder, tg: &crate::Telegram, records: &[u8], clear:
 
 fn check_round_trip(b: &Builder, key: &KeyMaterial, records: &[u8], clear: &[u8]) {
     let f = b.encode(records, clear).unwrap();
+    // Mode 0 without ELL encryption: the keyed meter's payload is unprotected, an error unless
+    // accepted (issue 12's protection policy).
+    let protected = b.security.mode != 0 || b.ell.is_some_and(|e| e.encrypt);
+    // `strict` rejects the unchecked CRC-less reading in `Auto`: a CRC-less frame is decoded
+    // as what it is.
+    let crc_less = matches!(b.link, LinkParams::Wireless { format: FrameFormat::NoCrc, .. });
     let opts = DecodeOptions {
-        link: LinkMode::Auto,
+        link: if crc_less { LinkMode::WirelessNoCrc } else { LinkMode::Auto },
         strict: true,
+        accept_unprotected: !protected,
         ..DecodeOptions::default()
     };
+    // A wired telegram with a short header names no meter: no key applies to it.
+    let identified = matches!(b.link, LinkParams::Wireless { .. }) || matches!(b.header, Header::Long(_));
+    if !protected && identified && !(records.is_empty() && clear.is_empty()) {
+        let strict = DecodeOptions { accept_unprotected: false, ..opts };
+        let e = decode_with_keys(&f, &strict, &key_store(b, *key)).unwrap_err();
+        assert_eq!(e.code(), "unprotected", "{e} for {b:?}");
+    }
     let tg = decode_with_keys(&f, &opts, &key_store(b, *key)).unwrap_or_else(|e| panic!("{e} for {b:?}"));
     assert_same_records(b, &tg, records, clear);
     assert_eq!(tg.protection.mode.unwrap_or(0), b.security.mode);

@@ -54,6 +54,9 @@ pub enum FormatHint {
     B,
     /// The CRCs are already removed; nothing is verified.
     NoCrc,
+    /// Format A or B, detected, with their CRCs verified: never the unchecked CRC-less reading
+    /// (a source known to carry DLL CRCs, or `strict` decoding).
+    Crc,
 }
 
 /// Errors of the wireless link layer. Offsets are byte offsets into the frame passed in.
@@ -433,34 +436,7 @@ pub fn parse_wmbus(frame: &[u8], hint: FormatHint) -> Result<WmbusFrame<'_>, Wmb
             (FrameFormat::B, Cow::Owned(v), usize::from(l) + 1)
         }
         FormatHint::NoCrc => no_crc(frame, l)?,
-        FormatHint::Auto => {
-            let len_a = frame_a_len(l);
-            let mut v = Vec::new();
-            let a_result = if frame.len() >= len_a {
-                Some(strip_a(frame, l, &mut v))
-            } else {
-                None
-            };
-            match a_result {
-                Some(Ok(())) => (FrameFormat::A, Cow::Owned(v), len_a),
-                _ => {
-                    v.clear();
-                    if frame.len() > usize::from(l) && strip_b(frame, l, &mut v).is_ok() {
-                        (FrameFormat::B, Cow::Owned(v), usize::from(l) + 1)
-                    } else if let Some(Err(e)) = a_result {
-                        return Err(e);
-                    } else if frame.len() >= 12
-                        && crc16_en13757(&frame[..10]) == u16::from_be_bytes([frame[10], frame[11]])
-                    {
-                        // Block 1 carries a valid format-A CRC (a 1 in 65536 chance otherwise):
-                        // this is a format-A frame cut short, not a CRC-less one.
-                        return Err(WmbusError::Truncated { needed: len_a, available: frame.len() });
-                    } else {
-                        no_crc(frame, l)?
-                    }
-                }
-            }
-        }
+        FormatHint::Auto | FormatHint::Crc => detect(frame, l, hint == FormatHint::Crc)?,
     };
     Ok(WmbusFrame {
         format,
@@ -472,6 +448,66 @@ pub fn parse_wmbus(frame: &[u8], hint: FormatHint) -> Result<WmbusFrame<'_>, Wmb
         device_type: frame[9],
         data,
         trailing: frame.len() - used,
+    })
+}
+
+/// A frame with a verifying format-A or format-B CRC structure, else (unless `crc_required`)
+/// the CRC-less reading. A frame whose format-A structure is recognisable (a data block's CRC
+/// verifies at its place for this frame's length, or block 1's does) but fails is rejected:
+/// a corrupted L field or data byte must not turn a format-A frame into a "CRCs removed" one.
+fn detect(frame: &[u8], l: u8, crc_required: bool) -> Result<(FrameFormat, Cow<'_, [u8]>, usize), WmbusError> {
+    let len_a = frame_a_len(l);
+    let mut v = Vec::new();
+    let a_result = (frame.len() >= len_a).then(|| strip_a(frame, l, &mut v));
+    if let Some(Ok(())) = a_result {
+        return Ok((FrameFormat::A, Cow::Owned(v), len_a));
+    }
+    v.clear();
+    let b_result = (frame.len() > usize::from(l)).then(|| strip_b(frame, l, &mut v));
+    if let Some(Ok(())) = b_result {
+        return Ok((FrameFormat::B, Cow::Owned(v), usize::from(l) + 1));
+    }
+    if let Some(Err(e)) = a_result {
+        return Err(e);
+    }
+    if block1_crc_ok(frame) {
+        // Block 1 carries a valid format-A CRC (a 1 in 65536 chance otherwise): this is a
+        // format-A frame cut short, not a CRC-less one.
+        return Err(WmbusError::Truncated { needed: len_a, available: frame.len() });
+    }
+    if let Some(e) = format_a_shaped(frame) {
+        return Err(e);
+    }
+    match b_result {
+        Some(Err(e)) if crc_required => Err(e),
+        _ if crc_required => Err(WmbusError::Truncated { needed: len_a, available: frame.len() }),
+        _ => no_crc(frame, l),
+    }
+}
+
+fn block1_crc_ok(frame: &[u8]) -> bool {
+    frame.len() >= 12 && crc16_en13757(&frame[..10]) == u16::from_be_bytes([frame[10], frame[11]])
+}
+
+/// Format A's data blocks (EN 13757-4 Annex, 16 bytes + CRC after block 1's 10 + CRC) do not
+/// cover the L field: when block 2's CRC verifies where this frame's length puts it, the frame
+/// is format A whatever its L says. Returns the CRC error of block 1 then (a 1 in 65536 chance
+/// for a CRC-less frame).
+fn format_a_shaped(frame: &[u8]) -> Option<WmbusError> {
+    let end = if frame.len() >= 30 { 30 } else { frame.len() };
+    if end < 15 {
+        return None;
+    }
+    let (data, crc) = frame[12..end].split_at(end - 14);
+    if crc16_en13757(data) != u16::from_be_bytes([crc[0], crc[1]]) {
+        return None;
+    }
+    Some(WmbusError::BlockCrc {
+        format: FrameFormat::A,
+        block: 1,
+        offset: 10,
+        expected: crc16_en13757(&frame[..10]),
+        found: u16::from_be_bytes([frame[10], frame[11]]),
     })
 }
 
