@@ -131,13 +131,19 @@ def test_link_rejects_unknown_choice_on_both_commands(capsys, tmp_path, command)
 
 
 def test_strict_on_both_commands(capsys, tmp_path):
+    # ENC (OMS N.2.1) came without DLL CRCs: strict rejects the unchecked CRC-less reading of
+    # "auto" (issue 12), and with --link wireless-nocrc it wants a key.
     rc, _, err = decode_cli(capsys, "--strict", ENC)
-    assert rc == 1 and err[0].startswith("meterlink: argument: SecurityError:")
-    rc, docs, _ = decode_cli(capsys, "--strict", "--keys", key_file(tmp_path), ENC)
+    assert rc == 1 and err[0].startswith("meterlink: argument: FrameError: [wmbus_crc]")
+    rc, _, err = decode_cli(capsys, "--strict", "--link", "wireless-nocrc", ENC)
+    assert rc == 1 and err[0].startswith("meterlink: argument: SecurityError: [no_key]")
+    rc, docs, _ = decode_cli(capsys, "--strict", "--link", "wireless-nocrc", "--keys", key_file(tmp_path), ENC)
     assert rc == 0 and docs[0]["records"]
     rc, rows, _ = bulk_cli(capsys, tmp_path, [ENC], "--strict")
-    assert rc == 0 and rows[0]["status"] == "security_error"
-    rc, rows, _ = bulk_cli(capsys, tmp_path, [ENC], "--strict", "--keys", key_file(tmp_path))
+    assert rc == 0 and (rows[0]["status"], rows[0]["error_code"]) == ("frame_error", "wmbus_crc")
+    rc, rows, _ = bulk_cli(capsys, tmp_path, [ENC], "--strict", "--link", "wireless-nocrc")
+    assert rc == 0 and (rows[0]["status"], rows[0]["error_code"]) == ("security_error", "no_key")
+    rc, rows, _ = bulk_cli(capsys, tmp_path, [ENC], "--strict", "--link", "wireless-nocrc", "--keys", key_file(tmp_path))
     assert rc == 0 and rows[0]["status"] == "ok"
 
 

@@ -53,7 +53,7 @@ def test_wrong_key_and_missing_key():
     e = raised(N21, keys={"12345678": wrong})
     # L C M(2) A(6), then CI 7A at 10, short header ACC STS CFG(2): the encrypted data start at 15.
     assert (type(e), e.code, e.offset) == (meterlink.SecurityError, "tpl_verification", 15)
-    e = raised(N21, strict=True)
+    e = raised(N21, strict=True, link="wireless-nocrc")
     assert (type(e), e.code) == (meterlink.SecurityError, "no_key")
     assert "no key is known for" in str(e)
 
@@ -83,7 +83,7 @@ def test_every_raised_code_is_documented_and_pickles():
         (N22[:-2] + bytes([N22[-2] ^ 1, 0x16]), {}),
         (bytes.fromhex("13442D2C785634120132A000010203040506C3C1"), {"link": "wireless-b"}),
         (N21, {"keys": {"12345678": KEY[:-1] + "0"}}),
-        (N21, {"strict": True}),
+        (N21, {"strict": True, "link": "wireless-nocrc"}),
         (wired(bytes([0x40])), {}),
         ("zz", {}),
     ]
@@ -100,7 +100,8 @@ def test_batch_rows_carry_the_code():
     t = pa.table(meterlink.decode_batch(frames, keys={"12345678": KEY[:-1] + "0"}).telegrams)
     rows = t.select(["status", "error_code", "error_offset"]).to_pylist()
     assert [(r["status"], r["error_code"], r["error_offset"]) for r in rows] == [
-        ("ok", None, None),
+        # N.2.2 is the same meter (ELS 12345678) in clear: a keyed meter's unprotected payload.
+        ("security_error", "unprotected", 19),
         ("frame_error", "frame_checksum", len(N22) - 2),
         ("security_error", "tpl_verification", 15),
         ("frame_error", "hex_character", 0),

@@ -61,9 +61,15 @@ def test_no_key(v):
         assert tg.decrypted and tg.decrypted_by == "default key" and tg.records
     tg = meterlink.decode(v["input_hex"], default_keys=False)
     assert tg.encrypted and not tg.decrypted and tg.records == []
+    # strict rejects the unchecked CRC-less reading of "auto": a frame without DLL CRCs is
+    # decoded strictly as what it is (issue 12).
+    link = "wireless-nocrc" if tg.link_crc == "absent" else "auto"
+    if link != "auto":
+        with pytest.raises(meterlink.FrameError):
+            meterlink.decode(v["input_hex"], strict=True, default_keys=False)
     with pytest.raises(SecurityError) as e:
-        meterlink.decode(v["input_hex"], strict=True, default_keys=False)
-    assert "no key" in str(e.value)
+        meterlink.decode(v["input_hex"], strict=True, default_keys=False, link=link)
+    assert "no key" in str(e.value) and e.value.code == "no_key"
     if not zero_key:
         tg = meterlink.decode(v["input_hex"])
         assert tg.encrypted and not tg.decrypted and tg.records == []

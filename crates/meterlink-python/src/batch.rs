@@ -164,6 +164,13 @@ impl DecodedBatch {
     fn nested(&self) -> PyResult<ArrowTable> {
         batch::nest(&self.inner).map(ArrowTable::from).map_err(batch_err)
     }
+    /// True when the frames were decoded requiring verified DLL CRCs: asked for
+    /// (`link_crc="required"`), or established because most of the source's first frames carry
+    /// them. Decode later batches of the same source with `link_crc="required"`.
+    #[getter]
+    fn link_crc_required(&self) -> bool {
+        self.inner.link_crc_required
+    }
     /// Telegram rows per status (`ok`, `no_key`, `frame_error`, `decode_error`,
     /// `security_error`), plus `frames` and `records` totals.
     #[getter]
@@ -306,26 +313,49 @@ fn list_frames<'a>(tuple: &'a Bound<'_, PyTuple>) -> PyResult<batch::ListFrames<
 }
 
 /// The batch options of the `link=`, `strict=`, `tail=` and `threads=` arguments.
+/// The safety options of batch decoding: `accept_unprotected`, `default_keys`, and `link_crc`:
+/// "source" (the frames are one receiver's: when they show DLL CRCs, every frame must verify
+/// them), "frame" (each frame judged alone, as `decode` does), "required" (always).
+pub(crate) struct Safety<'a> {
+    pub accept_unprotected: bool,
+    pub default_keys: bool,
+    pub link_crc: &'a str,
+}
+
 fn batch_options(
-    link: &str,
-    strict: bool,
-    tail: &str,
+    (link, strict, tail): (&str, bool, &str),
+    safety: &Safety<'_>,
     threads: Option<usize>,
     index_base: u64,
     chunk_rows: usize,
 ) -> PyResult<BatchOptions> {
-    let decode = decode_options(link, strict, tail)?;
+    let mut decode = decode_options(link, strict, tail)?;
     if threads == Some(0) {
         return Err(PyValueError::new_err("threads must be at least 1"));
     }
-    Ok(BatchOptions { decode, chunk_rows, threads, index_base })
+    decode.accept_unprotected = safety.accept_unprotected;
+    decode.default_keys = safety.default_keys;
+    let one_source = match safety.link_crc {
+        "source" => true,
+        "frame" => false,
+        "required" => {
+            decode.require_link_crc = true;
+            true
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "link_crc must be 'source', 'frame' or 'required', not {other:?}"
+            )))
+        }
+    };
+    Ok(BatchOptions { decode, chunk_rows, threads, index_base, one_source })
 }
 
 /// `_decode_batch(frames, keys=None, link="auto", strict=False, tail="auto", threads=None,
 /// column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384)`: the native batch
 /// decoder behind `meterlink.decode_batch`.
 #[pyfunction]
-#[pyo3(signature = (frames, keys=None, link="auto", strict=false, tail="auto", threads=None, column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384))]
+#[pyo3(signature = (frames, keys=None, link="auto", strict=false, tail="auto", threads=None, column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384, accept_unprotected=false, default_keys=true, link_crc="source"))]
 #[allow(clippy::too_many_arguments)]
 pub fn _decode_batch(
     py: Python<'_>,
@@ -340,8 +370,12 @@ pub fn _decode_batch(
     metadata: Option<&Bound<'_, PyDict>>,
     errors: Option<Vec<(usize, String)>>,
     chunk_rows: usize,
+    accept_unprotected: bool,
+    default_keys: bool,
+    link_crc: &str,
 ) -> PyResult<DecodedBatch> {
-    let opts = batch_options(link, strict, tail, threads, index_base, chunk_rows)?;
+    let safety = Safety { accept_unprotected, default_keys, link_crc };
+    let opts = batch_options((link, strict, tail), &safety, threads, index_base, chunk_rows)?;
     let keys = keys_arg(py, keys)?;
     let mut meta: Vec<(FieldRef, ArrayRef)> = Vec::new();
     if let Some(m) = metadata {
@@ -415,7 +449,7 @@ impl LineReader {
 
     /// The next `max_rows` rows decoded, fewer at the end (`last`: nothing more will be fed),
     /// or None when no full batch is ready yet (or nothing is left).
-    #[pyo3(signature = (max_rows, last=false, keys=None, link="auto", strict=false, tail="auto", threads=None, index_base=0))]
+    #[pyo3(signature = (max_rows, last=false, keys=None, link="auto", strict=false, tail="auto", threads=None, index_base=0, accept_unprotected=false, default_keys=true, link_crc="source"))]
     #[allow(clippy::too_many_arguments)]
     fn decode_next(
         &mut self,
@@ -428,8 +462,13 @@ impl LineReader {
         tail: &str,
         threads: Option<usize>,
         index_base: u64,
+        accept_unprotected: bool,
+        default_keys: bool,
+        link_crc: &str,
     ) -> PyResult<Option<DecodedBatch>> {
-        let opts = batch_options(link, strict, tail, threads, index_base, BatchOptions::default().chunk_rows)?;
+        let safety = Safety { accept_unprotected, default_keys, link_crc };
+        let chunk_rows = BatchOptions::default().chunk_rows;
+        let opts = batch_options((link, strict, tail), &safety, threads, index_base, chunk_rows)?;
         let keys = keys_arg(py, keys)?;
         let lookup = keys.lookup();
         let inner = &mut self.inner;

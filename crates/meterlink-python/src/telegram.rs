@@ -41,7 +41,7 @@ use meterlink::mbus::tpl;
 
 /// decode(frame, keys=None, link="auto", strict=False, tail="auto", formats=None, secondary_address=None, default_keys=True)
 #[pyfunction]
-#[pyo3(signature = (frame, keys=None, link="auto", strict=false, tail="auto", formats=None, secondary_address=None, default_keys=true))]
+#[pyo3(signature = (frame, keys=None, link="auto", strict=false, tail="auto", formats=None, secondary_address=None, default_keys=true, accept_unprotected=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn decode(
     py: Python<'_>,
@@ -53,10 +53,12 @@ pub fn decode(
     formats: Option<&Bound<'_, FormatCache>>,
     secondary_address: Option<&Bound<'_, PyAny>>,
     default_keys: bool,
+    accept_unprotected: bool,
 ) -> PyResult<Telegram> {
     let formats = formats.map(|f| &f.get().inner);
     let mut opts = decode_options(link, strict, tail)?;
     opts.default_keys = default_keys;
+    opts.accept_unprotected = accept_unprotected;
     if let Some(obj) = secondary_address {
         let b = frame_bytes(obj)?;
         let wire: [u8; 8] = b.as_ref().try_into().map_err(|_| {
@@ -328,6 +330,34 @@ impl Telegram {
     fn decrypted_by(&self) -> Option<&'static str> {
         self.inner.protection.decrypted_by().map(DecryptedBy::as_str)
     }
+    /// "verified" (FT1.2 checksum or format A/B CRCs checked) or "absent" (the frame came
+    /// without DLL CRCs: nothing at the link layer was checked).
+    #[getter]
+    fn link_crc(&self) -> &'static str {
+        self.inner.link_crc().as_str()
+    }
+    /// The check that protected the values: "mac" (AFL CMAC/GMAC), "aead" (GCM/CCM tag), "crc"
+    /// (ELL payload CRC after AES-CTR), "filler_2f2f" (2F 2F after CBC), or "none".
+    #[getter]
+    fn integrity(&self) -> &'static str {
+        self.inner.integrity().as_str()
+    }
+    /// Every counter the telegram carries: access_number, tpl_message_counter,
+    /// afl_message_counter, afl_key_info, ell_session, dsmr_frame_counter (None when absent) and
+    /// key_id.
+    #[getter]
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.inner.counters();
+        let d = PyDict::new(py);
+        d.set_item("access_number", c.access_number)?;
+        d.set_item("tpl_message_counter", c.tpl_message_counter)?;
+        d.set_item("afl_message_counter", c.afl_message_counter)?;
+        d.set_item("afl_key_info", c.afl_key_info)?;
+        d.set_item("ell_session", c.ell_session)?;
+        d.set_item("dsmr_frame_counter", c.dsmr_frame_counter)?;
+        d.set_item("key_id", c.key_id)?;
+        Ok(d)
+    }
     /// The end of the application data that did not decode as records, as
     /// `{"offset": frame offset, "data": hex, "reason": text}`; None when everything decoded.
     #[getter]
@@ -435,6 +465,9 @@ impl Telegram {
         d.set_item(intern!(py, "address"), self.address())?;
         d.set_item(intern!(py, "link_id"), self.link_id())?;
         d.set_item(intern!(py, "decrypted_by"), self.decrypted_by())?;
+        d.set_item(intern!(py, "link_crc"), self.link_crc())?;
+        d.set_item(intern!(py, "integrity"), self.integrity())?;
+        d.set_item(intern!(py, "counters"), self.counters(py)?)?;
         d.set_item(intern!(py, "undecoded"), self.undecoded(py)?)?;
         let recs = PyList::empty(py);
         for r in &t.records {
