@@ -3,7 +3,7 @@
 //! that have one, the signed AFL (EN 13757-7 clause 6). The mirror of the decoder's protection
 //! stage.
 
-use super::{Builder, EncodeError};
+use super::{Builder, EncodeError, Header};
 use crate::keys::KeyMaterial;
 use crate::mbus::afl::{self, Afl};
 use crate::mbus::security::config::{tag_code, EncryptedLength, SecurityConfig};
@@ -222,7 +222,8 @@ impl Builder {
         let aad_end = t.len() - if s.in_tpl { 4 } else { 0 };
         let (k, mc, aad, tag) = (&s.kenc, s.mc, &t[..aad_end], usize::from(tag_len));
         let data = match mode {
-            8 => mode8::encrypt_mode8(k, addr, mc, records, clear),
+            // The counter block takes only the MAC-covered long-header address (see mode8.rs).
+            8 => mode8::encrypt_mode8(k, matches!(self.header, Header::Long(_)).then_some(addr), mc, records, clear),
             9 => mode9::encrypt_mode9(k, addr, mc, aad, records, clear, tag).map_err(EncodeError::Seal)?,
             _ => mode10::encrypt_mode10(k, addr, mc, aad, records, clear, tag).map_err(EncodeError::Seal)?,
         };

@@ -106,7 +106,9 @@ pub(crate) fn decrypt_tpl_parsed(
                 mode7::decrypt_mode7_into(&kenc, data, block_count(&cfg), out)
             } else {
                 let mc = counter(&cfg, Some(afl))?;
-                mode8::decrypt_mode8_into(&kenc, &addr, mc, data, enc_len, out);
+                // Only a long header's address is covered by the MAC (see mode8.rs).
+                let covered = (cfg_offset == 11).then_some(&addr);
+                mode8::decrypt_mode8_into(&kenc, covered, mc, data, enc_len, out);
                 Ok(())
             }
         }
