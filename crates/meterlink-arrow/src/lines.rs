@@ -421,7 +421,8 @@ fn hex_layout(first: &str) -> (HexLayout, Vec<String>, bool) {
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != frame_at)
-            .map(|(i, f)| if f.is_empty() { format!("field{i}") } else { f.to_string() })
+            // Arrow field names cannot hold NUL (the C data interface refuses them).
+            .map(|(i, f)| if f.is_empty() { format!("field{i}") } else { f.replace('\0', "\u{FFFD}") })
             .collect()
     } else if fields.len() == 2 {
         vec!["timestamp".to_string()]
@@ -512,6 +513,8 @@ mod tests {
         assert_eq!(r.columns(), ["field1", "field2"]);
         let (_, r) = all(LineFormat::Hex, &[b"a,,b\n"], 100);
         assert_eq!(r.columns(), ["a", "field1"]);
+        let (_, r) = all(LineFormat::Hex, &[b"ti\0me;frame\n"], 100);
+        assert_eq!(r.columns(), ["ti\u{fffd}me"]);
     }
 
     #[test]

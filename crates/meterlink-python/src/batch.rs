@@ -311,6 +311,9 @@ fn list_frames<'a>(tuple: &'a Bound<'_, PyTuple>) -> PyResult<batch::ListFrames<
     Ok(src)
 }
 
+/// The most worker threads a batch takes (more only cost memory and start-up time).
+const MAX_THREADS: usize = 1024;
+
 /// The batch options of the `link=`, `strict=`, `tail=` and `threads=` arguments.
 fn batch_options(
     link: &str,
@@ -321,8 +324,8 @@ fn batch_options(
     chunk_rows: usize,
 ) -> PyResult<BatchOptions> {
     let decode = decode_options(link, strict, tail)?;
-    if threads == Some(0) {
-        return Err(PyValueError::new_err("threads must be at least 1"));
+    if let Some(n) = threads.filter(|&n| n == 0 || n > MAX_THREADS) {
+        return Err(PyValueError::new_err(format!("threads must be between 1 and {MAX_THREADS}, not {n}")));
     }
     Ok(BatchOptions { decode, chunk_rows, threads, index_base })
 }

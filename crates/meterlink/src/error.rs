@@ -453,10 +453,12 @@ pub const ALL_CODES: &[&str] = &[
     "key_hex",
     "key_meter_id",
     "key_manufacturer",
-    // Robustness (issue 12): key files, and archive lines (produced by meterlink-arrow's
-    // line reader, listed here so that the documentation test covers them).
+    // Robustness (issue 12): key files; archive lines (meterlink-arrow's line reader) and
+    // archives (the Python readers), listed here so that the documentation test covers them.
     "key_duplicate",
     "key_file_columns",
     "key_file_header",
     "line_too_long",
+    "archive_unreadable",
+    "archive_no_frame_column",
 ];
