@@ -95,6 +95,8 @@ def _json_entries(text: str, path: str) -> List[Tuple[Any, Any, int]]:
             i = skip(i)
             if text[i : i + 1] == ",":
                 i = skip(i + 1)
+                if text[i : i + 1] == "}":
+                    raise fail(f"line {line + text.count(chr(10), counted, i)}: a ',' before '}}'")
             elif text[i : i + 1] != "}":
                 raise fail(f"line {line + text.count(chr(10), counted, i)}: expected ',' or '}}'")
     except json.JSONDecodeError as e:
