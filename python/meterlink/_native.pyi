@@ -212,9 +212,9 @@ class FrameSplitter:
     @property
     def skipped_total(self) -> int: ...
 
-@final
 _OnDuplicate = Literal["error", "first", "last"]
 
+@final
 class KeyStore:
     def __new__(cls, keys: Optional[_KeyInput] = None, on_duplicate: _OnDuplicate = "error") -> KeyStore: ...
     @staticmethod

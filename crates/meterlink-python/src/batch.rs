@@ -311,6 +311,8 @@ fn list_frames<'a>(tuple: &'a Bound<'_, PyTuple>) -> PyResult<batch::ListFrames<
     Ok(src)
 }
 
+const _: () = assert!(batch::DEFAULT_MAX_LINE == 65536);
+
 /// The most worker threads a batch takes (more only cost memory and start-up time).
 const MAX_THREADS: usize = 1024;
 
@@ -408,7 +410,8 @@ pub struct LineReader {
 #[pymethods]
 impl LineReader {
     #[new]
-    #[pyo3(signature = (format, max_line_length=batch::DEFAULT_MAX_LINE))]
+    // 65536 = batch::DEFAULT_MAX_LINE, as a literal so that the signature shows it.
+    #[pyo3(signature = (format, max_line_length=65536))]
     fn new(format: &str, max_line_length: usize) -> PyResult<Self> {
         let f = batch::LineFormat::parse(format).ok_or_else(|| {
             PyValueError::new_err(format!("line format must be hex, rtl-wmbus or wmbusmeters, not {format:?}"))
