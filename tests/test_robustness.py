@@ -247,7 +247,7 @@ def test_duplicates_name_both_lines_unless_chosen(tmp_path, capsys):
     p.write_text(f"manufacturer,id,key\nELS,12345678,{SECRET}\n\nKAM,12345678,{other}\nels,12345678,{other}\n")
     with pytest.raises(meterlink.MeterlinkError) as e:
         meterlink.load_keys(p)
-    assert e.value.code == "key_duplicate" and "lines 2 and 5 name the same meter" in str(e.value)
+    assert e.value.code == "key_duplicate" and "lines 2 and 5 give the same meter different keys" in str(e.value)
     assert len(meterlink.load_keys(p, on_duplicate="first")) == 2
     assert len(meterlink.KeyStore.from_csv(p, on_duplicate="last")) == 2
     with pytest.raises(meterlink.MeterlinkError) as e:
@@ -262,11 +262,13 @@ def test_duplicates_name_both_lines_unless_chosen(tmp_path, capsys):
     j.write_text('{\n  "ELS12345678": "%s",\n  "87654321": "%s",\n  "els:12345678": "%s"\n}\n' % (SECRET, other, other))
     with pytest.raises(meterlink.MeterlinkError) as e:
         meterlink.load_keys(j)
-    assert "lines 2 and 4 name the same meter" in str(e.value) and SECRET[:8] not in str(e.value)
+    assert "lines 2 and 4 give the same meter different keys" in str(e.value) and SECRET[:8] not in str(e.value)
     assert len(meterlink.KeyStore.from_json(j, on_duplicate="first")) == 2
     with pytest.raises(meterlink.MeterlinkError):
         meterlink.KeyStore({"ELS12345678": SECRET, "els:12345678": other})
     assert len(meterlink.KeyStore({"ELS12345678": SECRET, "els:12345678": other}, on_duplicate="last")) == 1
+    # The same key twice is no conflict (a hex ID spelt in both cases, as dicts often are).
+    assert len(meterlink.KeyStore({"0014a807": SECRET, "0014A807": SECRET})) == 1
     with pytest.raises(meterlink.MeterlinkError, match="on_duplicate"):
         meterlink.load_keys(p, on_duplicate="newest")
 

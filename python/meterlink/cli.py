@@ -366,7 +366,7 @@ def _add_decode_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", help="key file (CSV id,key / manufacturer,id,key, or JSON)")
     p.add_argument(
         "--on-duplicate", default="error", choices=("error", "first", "last"),
-        help="a meter named twice in the key file: an error (default), or keep the first / last entry",
+        help="a meter given two different keys in the key file: an error (default), or keep the first / last entry",
     )
     p.add_argument(
         "--link", default="auto", choices=_LINKS,

@@ -11,8 +11,9 @@ header when one of its columns is ``id``/``meter``/``meter_id``/``meterid``, ``k
 name an id and a key column, and a header in another order fixes the column order (other
 columns are ignored). Any other first line is data (``KAM,<key>`` is an error, not a header).
 
-A meter named twice (same manufacturer, or none, and ID) is an error naming both lines, unless
-``on_duplicate="first"`` or ``"last"`` says which entry wins. Errors name the file, line and
+A meter named twice (same manufacturer, or none, and ID) with different keys is an error naming
+both lines, unless ``on_duplicate="first"`` or ``"last"`` says which entry wins (the same key
+twice is accepted). Errors name the file, line and
 column, never a value from the file (a swapped column could be a key).
 
 Every ``keys=`` argument of the package (``decode_batch``, ``iter_batches``, the Dask functions,

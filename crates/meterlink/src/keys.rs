@@ -93,8 +93,8 @@ pub enum KeyError {
     BadMeterId(Shape),
     /// The manufacturer is not three letters A-Z; what it looked like.
     BadManufacturer(Shape),
-    /// Two entries name the same meter (same manufacturer, or both none, and ID): their
-    /// positions (key-file lines, or entry numbers of a dict).
+    /// Two entries give the same meter (same manufacturer, or both none, and ID) different
+    /// keys: their positions (key-file lines, or entry numbers of a dict).
     Duplicate {
         /// Position of the first entry.
         first: usize,
@@ -120,7 +120,7 @@ impl fmt::Display for KeyError {
             KeyError::BadMeterId(s) => write!(f, "meter id must be 8 digits (or hex digits) as printed, {s}"),
             KeyError::BadManufacturer(s) => write!(f, "manufacturer must be three letters A-Z, {s}"),
             KeyError::Duplicate { first, second } => {
-                write!(f, "entries {first} and {second} name the same meter (choose on_duplicate=\"first\" or \"last\" to allow it)")
+                write!(f, "entries {first} and {second} give the same meter different keys (choose on_duplicate=\"first\" or \"last\" to allow it)")
             }
             KeyError::Columns { found, needed } => write!(f, "{found} columns, the key file's layout needs {needed}"),
             KeyError::Header => write!(f, "the header line names no id column or no key column"),
@@ -259,6 +259,14 @@ impl KeyStore {
             None => self.by_id.insert(id, key),
         };
     }
+    /// The key stored for exactly this identity (manufacturer, or none, and ID).
+    fn get_exact(&self, manufacturer: Option<u16>, id: [u8; 4]) -> Option<&KeyMaterial> {
+        match manufacturer {
+            Some(m) => self.by_mid.get(&(m, id)),
+            None => self.by_id.get(&id),
+        }
+    }
+
     /// Insert from text: ID as printed, optional three-letter manufacturer, hex key.
     pub fn insert_text(&mut self, manufacturer: Option<&str>, id: &str, key_hex: &str) -> Result<(), KeyError> {
         let m = match manufacturer.map(str::trim).filter(|s| !s.is_empty()) {
@@ -269,7 +277,7 @@ impl KeyStore {
         Ok(())
     }
 
-    /// Load a key file (see [`KeyStore::load_csv_with`]); a meter named twice is an error.
+    /// Load a key file (see [`KeyStore::load_csv_with`]); a meter given two keys is an error.
     pub fn load_csv(&mut self, text: &str) -> Result<usize, KeyFileError> {
         self.load_csv_with(text, OnDuplicate::Error)
     }
@@ -310,7 +318,8 @@ impl KeyStore {
     }
 }
 
-/// What to do when two entries name the same meter (manufacturer, or none, and ID).
+/// What to do when two entries name the same meter (manufacturer, or none, and ID) with
+/// different keys (the same key twice is accepted: there is nothing to choose).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnDuplicate {
     /// An error naming both entries (the default).
@@ -350,6 +359,10 @@ impl<'a> KeyLoader<'a> {
     /// Add the entry at `position` (a line or entry number, for messages).
     pub fn add(&mut self, m: Option<u16>, id: [u8; 4], key: KeyMaterial, position: usize) -> Result<(), KeyError> {
         if let Some(&first) = self.seen.get(&(m, id)) {
+            // The same key again is no conflict: whichever entry wins, the same key is used.
+            if self.store.get_exact(m, id) == Some(&key) {
+                return Ok(());
+            }
             match self.on_duplicate {
                 OnDuplicate::Error => return Err(KeyError::Duplicate { first, second: position }),
                 OnDuplicate::First => return Ok(()),
@@ -379,7 +392,7 @@ impl fmt::Display for KeyFileError {
         match (&self.error, self.column) {
             (KeyError::Duplicate { first, second }, _) => write!(
                 f,
-                "lines {first} and {second} name the same meter (choose on_duplicate=\"first\" or \"last\" to allow it)"
+                "lines {first} and {second} give the same meter different keys (choose on_duplicate=\"first\" or \"last\" to allow it)"
             ),
             (e, Some(c)) => write!(f, "line {}, column {c}: {e}", self.line),
             (e, None) => write!(f, "line {}: {e}", self.line),
@@ -566,7 +579,7 @@ mod tests {
         let text = format!("12345678,{K1}\n# c\n87654321,{k2}\n12345678,{k2}\nKAM,12345678,{k2}\n");
         let e = KeyStore::new().load_csv(&text).unwrap_err();
         assert_eq!(e.error, KeyError::Duplicate { first: 1, second: 4 });
-        assert!(e.to_string().starts_with("lines 1 and 4 name the same meter"), "{e}");
+        assert!(e.to_string().starts_with("lines 1 and 4 give the same meter different keys"), "{e}");
         let id = [0x78, 0x56, 0x34, 0x12];
         for (choice, first_byte) in [(OnDuplicate::First, 0xA1), (OnDuplicate::Last, 0x00)] {
             let mut ks = KeyStore::new();
@@ -575,6 +588,10 @@ mod tests {
             assert_eq!(ks.len(), 3);
             assert_eq!(ks.key_for(0x1593, id).unwrap().aes().unwrap()[0], first_byte);
         }
+        // The same key twice (ID spelt in another case) is no conflict.
+        let mut ks = KeyStore::new();
+        assert_eq!(ks.load_csv(&format!("0014a807,{K1}\n0014A807,{K1}\n")), Ok(2));
+        assert_eq!(ks.len(), 1);
         assert_eq!(OnDuplicate::parse("last"), Some(OnDuplicate::Last));
         assert_eq!(OnDuplicate::parse("newest"), None);
     }
