@@ -57,6 +57,16 @@ DEFAULT_MAX_LINE = 1 << 16
 decode_chunk = _decode_batch
 
 
+#: The most worker threads a batch takes (more only cost memory and start-up time).
+MAX_THREADS = 1024
+
+
+def check_threads(threads: Optional[int]) -> None:
+    """``threads`` is None or 1..:data:`MAX_THREADS`, else ``ValueError``."""
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads must be between 1 and {MAX_THREADS}, not {threads}")
+
+
 def _is_arrow(obj: Any) -> bool:
     return hasattr(obj, "__arrow_c_stream__") or hasattr(obj, "__arrow_c_array__")
 
@@ -97,6 +107,7 @@ def decode_batch(
     row with status ``frame_error``, ``decode_error`` or ``security_error`` and the message and
     byte offset; an encrypted telegram without a key has status ``no_key`` (header only).
     """
+    check_threads(threads)
     store = keystore(keys)
     kw: Dict[str, Any] = dict(link=link, strict=strict, tail=tail, threads=threads)
     if isinstance(frames, (list, tuple)) or _is_arrow(frames):
@@ -122,6 +133,7 @@ def iter_decode(
 ) -> Iterator[DecodedBatch]:
     """Decode an iterable of frames piece by piece (``chunk_size`` frames per
     :class:`DecodedBatch`), with bounded memory. ``index`` counts across pieces."""
+    check_threads(threads)
     store = keystore(keys)
     it = iter(frames)
     base = 0
@@ -168,6 +180,7 @@ class ArchiveReader:
         tail: str = "auto",
         max_line_length: int = DEFAULT_MAX_LINE,
     ) -> None:
+        check_threads(threads)
         self.source = ArchiveSource(
             path, format, batch_size=batch_size, column=column, max_line_length=max_line_length
         )

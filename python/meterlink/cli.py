@@ -249,7 +249,7 @@ def _usage_errors(ns: argparse.Namespace, err: TextIO) -> Optional[str]:
 
 
 #: The most worker threads ``--threads`` accepts (more only costs memory and start-up time).
-MAX_THREADS = 1024
+MAX_THREADS = 1024  # meterlink.bulk.MAX_THREADS
 
 
 def _bounded_int(low: int, high: Optional[int] = None) -> Any:

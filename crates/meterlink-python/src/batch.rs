@@ -313,9 +313,6 @@ fn list_frames<'a>(tuple: &'a Bound<'_, PyTuple>) -> PyResult<batch::ListFrames<
 
 const _: () = assert!(batch::DEFAULT_MAX_LINE == 65536);
 
-/// The most worker threads a batch takes (more only cost memory and start-up time).
-const MAX_THREADS: usize = 1024;
-
 /// The batch options of the `link=`, `strict=`, `tail=` and `threads=` arguments.
 fn batch_options(
     link: &str,
@@ -326,8 +323,8 @@ fn batch_options(
     chunk_rows: usize,
 ) -> PyResult<BatchOptions> {
     let decode = decode_options(link, strict, tail)?;
-    if let Some(n) = threads.filter(|&n| n == 0 || n > MAX_THREADS) {
-        return Err(PyValueError::new_err(format!("threads must be between 1 and {MAX_THREADS}, not {n}")));
+    if threads == Some(0) {
+        return Err(PyValueError::new_err("threads must be at least 1"));
     }
     Ok(BatchOptions { decode, chunk_rows, threads, index_base })
 }
