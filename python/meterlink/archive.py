@@ -28,8 +28,14 @@ Formats (``format="auto"`` tells them apart by file name and first lines):
 
 gzip (``.gz``) and zstd (``.zst``) compressed inputs are recognised by their magic bytes. A line
 that cannot be read never stops the run and never vanishes: it becomes a telegram row with
-status ``frame_error`` and the reason. Every text format adds a ``line`` column (1-based line
-number); ``raw`` adds ``offset``.
+status ``frame_error`` and the reason. A line longer than ``max_line_length`` bytes (default
+64 KiB; a frame is at most a few hundred) becomes one such row (code ``line_too_long``) and is
+skipped as it is read, so memory stays bounded and time linear. Every text format adds a
+``line`` column (1-based line number); ``raw`` adds ``offset``.
+
+An archive that cannot be read as a whole (corrupt gzip/zstd data, a file that is not the
+Parquet/IPC it claims to be, no frame column) raises one :class:`meterlink.MeterlinkError`
+naming the file: code ``archive_unreadable`` or ``archive_no_frame_column``.
 """
 
 from __future__ import annotations
@@ -42,8 +48,18 @@ import sys
 from typing import IO, Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from meterlink._native import FrameSplitter, LineReader
+from meterlink.exceptions import MeterlinkError
 
-__all__ = ["FORMATS", "ArchivePath", "ArchiveSource", "FramePiece", "LinePiece", "detect_format", "open_input"]
+__all__ = [
+    "FORMATS",
+    "ArchivePath",
+    "ArchiveSource",
+    "FramePiece",
+    "LinePiece",
+    "archive_error",
+    "detect_format",
+    "open_input",
+]
 
 #: The archive formats (``format=``) :class:`ArchiveSource` reads.
 FORMATS = ("auto", "hex", "rtl-wmbus", "wmbusmeters", "raw", "parquet", "ipc")
@@ -117,6 +133,27 @@ def open_input(path: Union[str, "os.PathLike[str]", IO[bytes]]) -> Tuple[IO[byte
     return stream, counter, size
 
 
+def archive_error(name: str, fmt: str, e: BaseException) -> BaseException:
+    """The error to raise for ``e``, met while reading archive ``name`` of format ``fmt``:
+    ``e`` itself for meterlink errors, missing modules and I/O errors that name their file;
+    else one :class:`MeterlinkError` naming the archive (never a raw decoder exception)."""
+    if isinstance(e, (MeterlinkError, ImportError, MemoryError)):
+        return e
+    if isinstance(e, OSError) and e.filename is not None:
+        return e
+    text = str(e) or type(e).__name__
+    # The batch decoder's column errors (meterlink-arrow Error::NoSuchColumn, FrameColumn,
+    # FrameType).
+    if isinstance(e, (ValueError, TypeError)) and (
+        text.startswith("no column ") or "which column holds the frames" in text or text.startswith("frames must be")
+    ):
+        return MeterlinkError(f"{name}: no frame column: {text}", None, "archive_no_frame_column")
+    what = {"parquet": "not a Parquet file", "ipc": "not an Arrow IPC file", "auto": "cannot be read"}.get(
+        fmt, f"cannot be read as a {fmt} archive"
+    )
+    return MeterlinkError(f"{name}: {what} ({type(e).__name__}: {text})", None, "archive_unreadable")
+
+
 def _strip_compression(name: str) -> str:
     for ext in (".gz", ".zst", ".zstd"):
         if name.endswith(ext):
@@ -182,13 +219,24 @@ class ArchiveSource:
     """
 
     def __init__(
-        self, path: ArchivePath, format: str = "auto", *, batch_size: int = 1 << 14, column: Optional[str] = None
+        self,
+        path: ArchivePath,
+        format: str = "auto",
+        *,
+        batch_size: int = 1 << 14,
+        column: Optional[str] = None,
+        max_line_length: int = 1 << 16,
     ) -> None:
         if format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        if max_line_length < 1:
+            raise ValueError(f"max_line_length must be at least 1, not {max_line_length}")
+        self.max_line_length = max_line_length
         self.path = path
         self.name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else getattr(path, "name", "<stream>")
-        self.batch_size = max(1, batch_size)
+        self.batch_size = batch_size
         self.column = column
         self.requested_format = format
         self.format = format
@@ -301,7 +349,7 @@ class ArchiveSource:
     def _lines(self, stream: IO[bytes], fmt: str) -> Iterator[LinePiece]:
         # Lines are split, parsed and decoded in Rust (meterlink._native.LineReader), with the
         # GIL released; Python only moves 1 MiB pieces of the decompressed stream across.
-        reader = LineReader(fmt)
+        reader = LineReader(fmt, self.max_line_length)
         while True:
             piece = stream.read(1 << 20)
             if piece:

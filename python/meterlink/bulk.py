@@ -18,7 +18,7 @@ import itertools
 from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Sequence
 
 from meterlink._native import ArrowTable, DecodedBatch, _decode_batch
-from meterlink.archive import ArchivePath, ArchiveSource, FramePiece, LinePiece
+from meterlink.archive import ArchivePath, ArchiveSource, FramePiece, LinePiece, archive_error
 from meterlink.keys import KeysArg, keystore
 
 # BatchWriter and output_format live in meterlink.writers; imported here so that the old
@@ -45,12 +45,26 @@ STATUSES = ("ok", "no_key", "frame_error", "decode_error", "security_error")
 #: Frames per piece when an iterable (not a list or Arrow data) is decoded.
 DEFAULT_CHUNK = 1 << 16
 
+#: The default line length limit of text archives (bytes): a longer line is one error row
+#: (code ``line_too_long``) and is skipped, so memory stays bounded.
+DEFAULT_MAX_LINE = 1 << 16
+
 
 #: The native batch decoder, under a name the package's modules share (``meterlink.archive``
 #: readers' pieces are decoded with it here): ``decode_chunk(frames, keystore_or_None, link=,
 #: strict=, tail=, threads=, column=, index_base=, metadata=, errors=)``, where ``errors`` lists
 #: (row, message) of rows already known to be bad (skipped bytes of a raw capture).
 decode_chunk = _decode_batch
+
+
+#: The most worker threads a batch takes (more only cost memory and start-up time).
+MAX_THREADS = 1024
+
+
+def check_threads(threads: Optional[int]) -> None:
+    """``threads`` is None or 1..:data:`MAX_THREADS`, else ``ValueError``."""
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads must be between 1 and {MAX_THREADS}, not {threads}")
 
 
 def _is_arrow(obj: Any) -> bool:
@@ -93,6 +107,7 @@ def decode_batch(
     row with status ``frame_error``, ``decode_error`` or ``security_error`` and the message and
     byte offset; an encrypted telegram without a key has status ``no_key`` (header only).
     """
+    check_threads(threads)
     store = keystore(keys)
     kw: Dict[str, Any] = dict(link=link, strict=strict, tail=tail, threads=threads)
     if isinstance(frames, (list, tuple)) or _is_arrow(frames):
@@ -118,6 +133,7 @@ def iter_decode(
 ) -> Iterator[DecodedBatch]:
     """Decode an iterable of frames piece by piece (``chunk_size`` frames per
     :class:`DecodedBatch`), with bounded memory. ``index`` counts across pieces."""
+    check_threads(threads)
     store = keystore(keys)
     it = iter(frames)
     base = 0
@@ -162,8 +178,12 @@ class ArchiveReader:
         column: Optional[str] = None,
         strict: bool = False,
         tail: str = "auto",
+        max_line_length: int = DEFAULT_MAX_LINE,
     ) -> None:
-        self.source = ArchiveSource(path, format, batch_size=batch_size, column=column)
+        check_threads(threads)
+        self.source = ArchiveSource(
+            path, format, batch_size=batch_size, column=column, max_line_length=max_line_length
+        )
         self.path = path
         self.name = self.source.name
         self.keys = keystore(keys)
@@ -194,11 +214,14 @@ class ArchiveReader:
         self.bytes_read = self.source.bytes_read
 
     def __iter__(self) -> Iterator[DecodedBatch]:
-        for piece in self.source:
-            if isinstance(piece, LinePiece):
-                yield from self._lines(piece)
-            else:
-                yield self._frames(piece)
+        try:
+            for piece in self.source:
+                if isinstance(piece, LinePiece):
+                    yield from self._lines(piece)
+                else:
+                    yield self._frames(piece)
+        except Exception as e:
+            raise archive_error(self.name, self.source.format, e) from e
 
     def _frames(self, piece: FramePiece) -> DecodedBatch:
         b = decode_chunk(
@@ -220,9 +243,13 @@ class ArchiveReader:
 
 
 #: ``iter_batches(path, format="auto", keys=None, link="auto", threads=None, *, batch_size=16384,
-#: column=None, strict=False, tail="auto")``: an iterable of :class:`DecodedBatch` pieces
-#: (``batch_size`` frames each) over an archive; memory stays bounded by one piece whatever the
-#: file size. See :mod:`meterlink.archive` for the formats. (The :class:`ArchiveReader` itself.)
+#: column=None, strict=False, tail="auto", max_line_length=65536)``: an iterable of
+#: :class:`DecodedBatch` pieces (``batch_size`` frames each) over an archive; memory stays
+#: bounded by one piece whatever the file size. See :mod:`meterlink.archive` for the formats.
+#: An archive that cannot be read (corrupt compression, not the Parquet/IPC it claims to be, no
+#: frame column) raises one :class:`meterlink.MeterlinkError` naming the file (codes
+#: ``archive_unreadable``, ``archive_no_frame_column``); a file that cannot be opened raises
+#: ``OSError`` with its path. (The :class:`ArchiveReader` itself.)
 iter_batches = ArchiveReader
 
 
@@ -235,8 +262,8 @@ def read_archive(
     **options: Any,
 ) -> DecodedBatch:
     """Decode a whole archive into one :class:`DecodedBatch` (use :func:`iter_batches` for files
-    larger than memory). ``options``: ``batch_size``, ``column``, ``strict``, ``tail`` as for
-    :func:`iter_batches`."""
+    larger than memory). ``options``: ``batch_size``, ``column``, ``strict``, ``tail``,
+    ``max_line_length`` as for :func:`iter_batches`."""
     parts = list(iter_batches(path, format, keys, link, threads, **options))
     if not parts:
         return decode_chunk([], None)

@@ -13,13 +13,19 @@ Both commands take the same decoding options, spelled the same: ``--keys FILE``,
 decoded, 1 when any frame was rejected (one line on stderr per bad frame, saying why, with the
 error's code when it has one: ``FrameError: [frame_checksum] ...``), 2 on usage errors.
 ``bulk`` ends with a summary on stderr: counts per status and, when the telegrams table has an
-``error_code`` column, per error code.
+``error_code`` column, per error code; its exit status is 0 whatever the telegrams, 1 for I/O
+errors (a file that cannot be opened, read or written, named in the message; an archive that
+cannot be read; a key file that cannot be loaded), 2 for usage errors (``--threads`` outside
+1..1024, ``--batch-size`` or ``--max-line-length`` below 1, an unknown output format).
+A closed output pipe (``meterlink decode - | head -1``) ends either command quietly with status
+0. Key-file errors name the file, line and column, never a value from it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple
@@ -31,13 +37,28 @@ from meterlink.keys import keystore
 __all__ = ["main"]
 
 
-def _frames_from(args: List[str], stdin: TextIO) -> Iterator[Tuple[str, str]]:
-    """(label, hex) pairs: arguments, or stdin lines for '-'. Blank and '#' lines are skipped."""
+def _stdin_lines(stdin: TextIO) -> Iterator[Tuple[int, Optional[str]]]:
+    """(line number, text) of stdin's lines; text None for a line that is not UTF-8 (read as
+    bytes when stdin has a binary buffer, so one bad line is one bad frame, not a crash)."""
+    raw = getattr(stdin, "buffer", None)
+    if raw is None:
+        yield from enumerate(stdin, 1)
+        return
+    for lineno, data in enumerate(raw, 1):
+        try:
+            yield lineno, data.decode("utf-8")
+        except UnicodeDecodeError:
+            yield lineno, None
+
+
+def _frames_from(args: List[str], stdin: TextIO) -> Iterator[Tuple[str, Optional[str]]]:
+    """(label, hex) pairs: arguments, or stdin lines for '-' (hex None: the line is not UTF-8).
+    Blank and '#' lines are skipped."""
     for arg in args:
         if arg == "-":
-            for lineno, line in enumerate(stdin, 1):
-                text = line.split("#", 1)[0].strip()
-                if text:
+            for lineno, line in _stdin_lines(stdin):
+                text = None if line is None else line.split("#", 1)[0].strip()
+                if text is None or text:
                     yield f"line {lineno}", text
         else:
             yield "argument", arg
@@ -96,12 +117,17 @@ def _reason(e: MeterlinkError) -> str:
 
 
 def _load_keys(ns: argparse.Namespace, err: TextIO) -> Tuple[bool, Any]:
-    """(loaded, KeyStore or None) for ``--keys``; says why on stderr when it cannot."""
+    """(loaded, KeyStore or None) for ``--keys``; says why on stderr when it cannot (key-file
+    errors name the file, line and column, never a value from it)."""
     try:
-        return True, keystore(ns.keys) if ns.keys else None
-    except (OSError, ValueError) as e:
+        return True, keystore(ns.keys, on_duplicate=ns.on_duplicate) if ns.keys else None
+    except MeterlinkError as e:
+        err.write(f"meterlink {ns.command}: cannot load keys from {e}\n")
+    except OSError as e:
+        err.write(f"meterlink {ns.command}: cannot load keys from {ns.keys}: {e.strerror or e}\n")
+    except (ValueError, TypeError) as e:
         err.write(f"meterlink {ns.command}: cannot load keys from {ns.keys}: {e}\n")
-        return False, None
+    return False, None
 
 
 def _cmd_decode(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
@@ -113,6 +139,10 @@ def _cmd_decode(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO)
     )
     failed = 0
     for label, text in _frames_from(ns.frames, stdin):
+        if text is None:
+            failed += 1
+            err.write(f"meterlink: {label}: not UTF-8 text\n")
+            continue
         try:
             tg = meterlink.decode(text, **opts)
         except MeterlinkError as e:
@@ -215,10 +245,27 @@ def _usage_errors(ns: argparse.Namespace, err: TextIO) -> Optional[str]:
     except ValueError as e:
         err.write(f"meterlink bulk: {e}\n")
         return None
-    if ns.threads is not None and ns.threads < 1:
-        err.write("meterlink bulk: --threads must be at least 1\n")
-        return None
     return fmt
+
+
+#: The most worker threads ``--threads`` accepts (more only costs memory and start-up time).
+MAX_THREADS = 1024  # meterlink.bulk.MAX_THREADS
+
+
+def _bounded_int(low: int, high: Optional[int] = None) -> Any:
+    """An argparse type: an integer in ``low..=high``, else a usage error (exit 2) saying so."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
+        if v < low or (high is not None and v > high):
+            bound = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {v}")
+        return v
+
+    return parse
 
 
 def _fraction(reader: Any, i: int, n_inputs: int) -> Optional[float]:
@@ -241,6 +288,7 @@ def _run_bulk(ns: argparse.Namespace, fmt: str, keys: Any, totals: _Totals, prog
             reader = iter_batches(
                 path, format=ns.format, keys=keys, link=ns.link, threads=ns.threads,
                 batch_size=ns.batch_size, column=ns.column, strict=ns.strict, tail=ns.tail,
+                max_line_length=ns.max_line_length,
             )
             for batch in reader:
                 writer.write(batch)
@@ -267,9 +315,13 @@ def _cmd_bulk(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -
     start = time.monotonic()
     try:
         _run_bulk(ns, fmt, keys, totals, progress)
+    except MeterlinkError as e:  # an archive that cannot be read: it names the file
+        progress.close()
+        err.write(f"meterlink bulk: {_reason(e)}\n")
+        return 1
     except OSError as e:
         progress.close()
-        err.write(f"meterlink bulk: {e}\n")
+        err.write(f"meterlink bulk: {_os_error(e)}\n")
         return 1
     except ImportError as e:
         progress.close()
@@ -280,6 +332,13 @@ def _cmd_bulk(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -
     if not ns.quiet:
         _summary(ns, totals, elapsed, err)
     return 0
+
+
+def _os_error(e: OSError) -> str:
+    """``path: reason`` for an I/O error (every one names its file)."""
+    if e.filename is not None:
+        return f"{e.filename}: {e.strerror or e}"
+    return str(e)
 
 
 def _summary(ns: argparse.Namespace, totals: _Totals, elapsed: float, err: TextIO) -> None:
@@ -305,6 +364,10 @@ _TAILS = ("auto", "strict", "keep")
 def _add_decode_options(p: argparse.ArgumentParser) -> None:
     """The options ``decode`` and ``bulk`` share, spelled the same on both."""
     p.add_argument("--keys", help="key file (CSV id,key / manufacturer,id,key, or JSON)")
+    p.add_argument(
+        "--on-duplicate", default="error", choices=("error", "first", "last"),
+        help="a meter given two different keys in the key file: an error (default), or keep the first / last entry",
+    )
     p.add_argument(
         "--link", default="auto", choices=_LINKS,
         help="link layer: auto-detect, wired M-Bus, wireless M-Bus (frame format A/B auto, A, B, or without CRCs)",
@@ -348,7 +411,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("inputs", nargs="+", metavar="INPUT", help="archive files ('-' for stdin)")
     b.add_argument("-o", "--output", required=True, help="out.parquet, out.arrow, out.jsonl or out.csv")
     _add_decode_options(b)
-    b.add_argument("--threads", type=int, default=None, help="worker threads (default: every core)")
+    b.add_argument(
+        "--threads", type=_bounded_int(1, MAX_THREADS), default=None,
+        help=f"worker threads, 1 to {MAX_THREADS} (default: every core)",
+    )
     b.add_argument("--format", default="auto", choices=list(FORMATS))
     b.add_argument("--column", help="frame column of Parquet/Arrow inputs (default: 'frame' or the only binary column)")
     b.add_argument(
@@ -356,7 +422,14 @@ def _parser() -> argparse.ArgumentParser:
         help="nested: one row per telegram with a records list; split: telegrams in OUT, records in "
         "OUT's stem + .records (always split for CSV)",
     )
-    b.add_argument("--batch-size", type=int, default=1 << 14, help="frames per decoded piece (memory bound)")
+    b.add_argument(
+        "--batch-size", type=_bounded_int(1), default=1 << 14,
+        help="frames per decoded piece (memory bound; at least 1)",
+    )
+    b.add_argument(
+        "--max-line-length", type=_bounded_int(1), default=1 << 16,
+        help="longest text-archive line in bytes (default 65536); a longer line is one error row (line_too_long)",
+    )
     bar = b.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", default=None, help="progress bar even when stderr is not a TTY")
     bar.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
@@ -364,11 +437,23 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _quiet_stdout() -> None:
+    """After a closed pipe (``meterlink decode - | head -1``): send what is left of stdout to
+    the null device, so that the interpreter's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Optional[Iterable[str]] = None) -> int:
     ns = _parser().parse_args(None if argv is None else list(argv))
     try:
         return int(ns.func(ns, sys.stdin, sys.stdout, sys.stderr))
     except BrokenPipeError:
+        # The reader went away (a pager, `head`): stop quietly, status 0.
+        _quiet_stdout()
         return 0
 
 

@@ -12,10 +12,11 @@ encode on a writer thread of its own, overlapped with decoding.
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from meterlink._native import ArrowTable, DecodedBatch, ParquetWriter
 
@@ -112,6 +113,10 @@ class BatchWriter:
         self._writers: Dict[str, Any] = {}
         self._schemas: Dict[str, Any] = {}
         self._files: List[Any] = []
+        # A missing directory is reported now, by name, not after the first batch was decoded.
+        folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(errno.ENOENT, "the output directory does not exist", folder)
 
     def _open(self, name: str, path: str, schema: Any) -> Any:
         if self.fmt == "arrow":
@@ -189,10 +194,10 @@ class BatchWriter:
         # Parquet and JSON lines are encoded in Rust; Arrow IPC and CSV through pyarrow.
         write = {"jsonl": self._write_jsonl, "parquet": self._write_parquet}.get(self.fmt, self._write)
         if self.layout == "nested":
-            write("telegrams", self.path, batch.nested())
+            _named(write, "telegrams", self.path, batch.nested())
         else:
-            write("telegrams", self.path, batch.telegrams)
-            write("records", records_path(self.path), batch.records)
+            _named(write, "telegrams", self.path, batch.telegrams)
+            _named(write, "records", records_path(self.path), batch.records)
 
     def close(self) -> None:
         """Wait for the writer thread, close every file, and raise a failure it met."""
@@ -216,6 +221,16 @@ class BatchWriter:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _named(write: Callable[[str, str, ArrowTable], None], name: str, path: str, table: ArrowTable) -> None:
+    """``write(name, path, table)``; an I/O error that does not name its file names ``path``."""
+    try:
+        write(name, path, table)
+    except OSError as e:
+        if e.filename is not None:
+            raise
+        raise OSError(e.errno, f"cannot write: {e.strerror or e}", path) from e
 
 
 def _hex_binary(table: Any) -> Any:

@@ -33,7 +33,7 @@ use arrow_schema::{Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
 pub use columns::{record_schema, telegram_schema};
-pub use lines::{LineBatch, LineFormat, LineReader};
+pub use lines::{LineBatch, LineFormat, LineReader, DEFAULT_MAX_LINE, LINE_TOO_LONG_CODE};
 pub use source::{parse_hex_into, ArrowFrames, FrameItem, FrameSource, InputError, ListFrames};
 pub use error::Error;
 pub use stream::StreamDecoder;

@@ -72,8 +72,8 @@ struct Rows {
     frames: StringBuilder,
     lines: Vec<i64>,
     meta: Vec<StringBuilder>,
-    /// `(row, message)`, rows increasing.
-    errors: Vec<(usize, String)>,
+    /// `(row, error)`, rows increasing.
+    errors: Vec<(usize, InputError)>,
 }
 
 impl Rows {
@@ -94,13 +94,26 @@ pub struct LineReader {
     line: u64,
     /// The last piece ended in `\r`: a `\n` starting the next one belongs to it.
     after_cr: bool,
+    /// Bytes after `pos` already searched for a line end (none found).
+    scanned: usize,
+    /// Longest line taken, in bytes; a longer one is one error row and is skipped.
+    max_line: usize,
+    /// Inside an over-long line: its bytes are dropped up to its end.
+    skipping: bool,
     rows: Rows,
 }
+
+/// The default [`LineReader::max_line_length`]: 64 KiB (a wM-Bus frame is at most 256 bytes,
+/// 512 hex digits; a wired one 261).
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
+
+/// The code of an archive line longer than the limit.
+pub const LINE_TOO_LONG_CODE: &str = "line_too_long";
 
 /// A batch of rows: the frames as text (decoded from hex when read) with the metadata columns.
 pub struct LineBatch {
     frames: StringArray,
-    errors: Vec<(usize, String)>,
+    errors: Vec<(usize, InputError)>,
     /// `line` first, then the format's columns.
     pub metadata: Vec<(Arc<Field>, ArrayRef)>,
 }
@@ -114,7 +127,7 @@ impl FrameSource for LineBatch {
         // Error rows hold empty text: only those are looked up.
         if text.is_empty() && !self.errors.is_empty() {
             if let Ok(k) = self.errors.binary_search_by_key(&i, |(r, _)| *r) {
-                return Err(InputError::new(self.errors[k].1.clone(), None));
+                return Err(self.errors[k].1.clone());
             }
         }
         parse_hex_into(text, scratch)?;
@@ -138,6 +151,9 @@ impl LineReader {
             pos: 0,
             line: 0,
             after_cr: false,
+            scanned: 0,
+            max_line: DEFAULT_MAX_LINE,
+            skipping: false,
             rows: Rows::default(),
         };
         r.rows.meta = r.columns.iter().map(|_| StringBuilder::new()).collect();
@@ -148,6 +164,18 @@ impl LineReader {
     /// has been read).
     pub fn columns(&self) -> &[String] {
         &self.columns
+    }
+
+    /// Lines longer than `bytes` (without their end) become one `line_too_long` error row
+    /// each and are skipped, so memory stays bounded by the limit (at least 1).
+    pub fn with_max_line_length(mut self, bytes: usize) -> Self {
+        self.max_line = bytes.max(1);
+        self
+    }
+
+    /// The line length limit in bytes.
+    pub fn max_line_length(&self) -> usize {
+        self.max_line
     }
 
     /// Lines read so far.
@@ -167,45 +195,88 @@ impl LineReader {
         self.buf.extend_from_slice(data);
     }
 
-    /// The next batch of `max_rows` rows, or fewer at the end (`last`: nothing more will be
+    /// The next batch of `max_rows` rows (more only when over-long lines came before a `hex`
+    /// archive's first content line: they wait for its layout), or fewer at the end (`last`: nothing more will be
     /// fed, so an unterminated last line is a line). `None` when no full batch is ready (or,
     /// with `last`, nothing is left).
     pub fn next_batch(&mut self, max_rows: usize, last: bool) -> Option<LineBatch> {
         let max_rows = max_rows.max(1);
-        while self.rows.len() < max_rows {
-            let rest = &self.buf[self.pos..];
-            if self.after_cr && !rest.is_empty() {
+        // Rows before a `hex` archive's layout is known (over-long lines) wait for it, so that
+        // every batch has the same metadata columns.
+        while self.rows.len() < max_rows || (self.format == LineFormat::Hex && self.layout.is_none()) {
+            if self.after_cr && self.pos < self.buf.len() {
                 self.after_cr = false;
-                if rest[0] == b'\n' {
+                if self.buf[self.pos] == b'\n' {
                     self.pos += 1;
                     continue;
                 }
             }
-            let rest = &self.buf[self.pos..];
-            let (end, next) = match rest.iter().position(|&c| c == b'\n' || c == b'\r') {
-                Some(i) if rest[i] == b'\r' && i + 1 == rest.len() && !last => {
-                    // `\r` at the end of what we have: the line ends here; a `\n` that comes
-                    // next is part of its terminator.
-                    self.after_cr = true;
-                    (i, i + 1)
-                }
-                Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => (i, i + 2),
-                Some(i) => (i, i + 1),
-                None if last && !rest.is_empty() => (rest.len(), rest.len()),
-                None => break,
-            };
+            let Some((end, next)) = self.line_end(last) else { break };
             let start = self.pos;
             self.pos += next;
+            self.scanned = 0;
+            if std::mem::take(&mut self.skipping) {
+                continue; // the rest of an over-long line, already reported
+            }
             self.line += 1;
             let line = self.line;
+            if end > self.max_line {
+                self.too_long(line);
+                continue;
+            }
             // Split borrows: the text borrows `buf`, the rows are appended to `rows`.
             let text = String::from_utf8_lossy(&self.buf[start..start + end]);
             Self::take_line(self.format, &mut self.layout, &mut self.columns, &mut self.rows, line, &text);
         }
-        if self.rows.len() >= max_rows || (last && self.rows.len() > 0) {
+        let waiting = self.format == LineFormat::Hex && self.layout.is_none() && !last;
+        if !waiting && (self.rows.len() >= max_rows || (last && self.rows.len() > 0)) {
             return Some(self.finish_rows());
         }
         None
+    }
+
+    /// The end of the line at `pos`: (its length, the length with its terminator), or None
+    /// when more input is needed. Each byte is searched once (`scanned`), so a long line fed in
+    /// many pieces costs linear time; a line that outgrows the limit is reported at once and
+    /// its bytes dropped as they come (`skipping`), so memory stays bounded.
+    fn line_end(&mut self, last: bool) -> Option<(usize, usize)> {
+        let rest = &self.buf[self.pos..];
+        let found = rest[self.scanned..].iter().position(|&c| c == b'\n' || c == b'\r').map(|i| i + self.scanned);
+        match found {
+            // `\r` at the end of what we have: the line ends here; a `\n` that comes next is
+            // part of its terminator.
+            Some(i) if rest[i] == b'\r' && i + 1 == rest.len() && !last => {
+                self.after_cr = true;
+                Some((i, i + 1))
+            }
+            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => Some((i, i + 2)),
+            Some(i) => Some((i, i + 1)),
+            None if last && !rest.is_empty() => Some((rest.len(), rest.len())),
+            None if rest.len() > self.max_line && !self.skipping => {
+                // Report the line now and drop what we have of it.
+                self.line += 1;
+                self.too_long(self.line);
+                self.skipping = true;
+                self.pos = self.buf.len();
+                self.scanned = 0;
+                None
+            }
+            None if self.skipping => {
+                self.pos = self.buf.len();
+                self.scanned = 0;
+                None
+            }
+            None => {
+                self.scanned = rest.len();
+                None
+            }
+        }
+    }
+
+    fn too_long(&mut self, line: u64) {
+        let message = format!("line {line}: longer than the line limit of {} bytes; skipped", self.max_line);
+        let err = InputError { message, offset: None, code: LINE_TOO_LONG_CODE };
+        self.rows.push_error_with(line, err, std::iter::empty());
     }
 
     fn finish_rows(&mut self) -> LineBatch {
@@ -239,7 +310,15 @@ impl LineReader {
                 if layout.is_none() {
                     let (l, cols, header) = hex_layout(s);
                     *layout = Some(l);
-                    rows.meta = cols.iter().map(|_| StringBuilder::new()).collect();
+                    // Rows before the first content line (over-long lines) get null metadata.
+                    rows.meta = cols
+                        .iter()
+                        .map(|_| {
+                            let mut b = StringBuilder::new();
+                            b.append_nulls(rows.lines.len());
+                            b
+                        })
+                        .collect();
                     *columns = cols;
                     if header {
                         return;
@@ -291,7 +370,11 @@ impl Rows {
     }
 
     fn push_error<'a>(&mut self, line: u64, message: String, meta: impl Iterator<Item = Option<&'a str>>) {
-        self.errors.push((self.len(), message));
+        self.push_error_with(line, InputError::new(message, None), meta);
+    }
+
+    fn push_error_with<'a>(&mut self, line: u64, err: InputError, meta: impl Iterator<Item = Option<&'a str>>) {
+        self.errors.push((self.len(), err));
         self.frames.append_value("");
         self.push_meta(line, meta);
     }
@@ -338,7 +421,8 @@ fn hex_layout(first: &str) -> (HexLayout, Vec<String>, bool) {
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != frame_at)
-            .map(|(i, f)| if f.is_empty() { format!("field{i}") } else { f.to_string() })
+            // Arrow field names cannot hold NUL (the C data interface refuses them).
+            .map(|(i, f)| if f.is_empty() { format!("field{i}") } else { f.replace('\0', "\u{FFFD}") })
             .collect()
     } else if fields.len() == 2 {
         vec!["timestamp".to_string()]
@@ -355,7 +439,11 @@ mod tests {
     use arrow_array::cast::AsArray;
 
     fn all(format: LineFormat, pieces: &[&[u8]], max_rows: usize) -> (Vec<LineBatch>, LineReader) {
-        let mut r = LineReader::new(format);
+        all_limited(format, pieces, max_rows, DEFAULT_MAX_LINE)
+    }
+
+    fn all_limited(format: LineFormat, pieces: &[&[u8]], max_rows: usize, limit: usize) -> (Vec<LineBatch>, LineReader) {
+        let mut r = LineReader::new(format).with_max_line_length(limit);
         let mut out = Vec::new();
         for p in pieces {
             r.feed(p);
@@ -425,6 +513,8 @@ mod tests {
         assert_eq!(r.columns(), ["field1", "field2"]);
         let (_, r) = all(LineFormat::Hex, &[b"a,,b\n"], 100);
         assert_eq!(r.columns(), ["a", "field1"]);
+        let (_, r) = all(LineFormat::Hex, &[b"ti\0me;frame\n"], 100);
+        assert_eq!(r.columns(), ["ti\u{fffd}me"]);
     }
 
     #[test]
@@ -473,9 +563,10 @@ mod tests {
             cuts in proptest::collection::vec(0usize..200, 0..4),
             max_rows in 1usize..5,
             format in proptest::sample::select(vec![LineFormat::Hex, LineFormat::RtlWmbus, LineFormat::Wmbusmeters]),
+            limit in proptest::sample::select(vec![3usize, 8, 20, DEFAULT_MAX_LINE]),
         ) {
             let text: Vec<u8> = tokens.concat();
-            let whole = summary(&all(format, &[&text], 1000).0);
+            let whole = summary(&all_limited(format, &[&text], 1000, limit).0);
             let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(text.len())).collect();
             cuts.sort_unstable();
             let mut pieces = Vec::new();
@@ -485,8 +576,12 @@ mod tests {
                 at = c;
             }
             pieces.push(&text[at..]);
-            let (batches, _) = all(format, &pieces, max_rows);
-            proptest::prop_assert!(batches.iter().all(|b| b.len() <= max_rows && b.len() > 0));
+            let (batches, _) = all_limited(format, &pieces, max_rows, limit);
+            // A batch holds at most max_rows rows, except the first when over-long lines came
+            // before a hex archive's first content line (held until its layout is known).
+            let held = whole.iter().take_while(|(_, f, _)| f.as_ref().is_err_and(|e| e.contains("line limit"))).count();
+            proptest::prop_assert!(batches.iter().enumerate().all(|(i, b)| b.len() > 0
+                && (b.len() <= max_rows || (i == 0 && format == LineFormat::Hex && b.len() <= held + 1))));
             proptest::prop_assert_eq!(summary(&batches), whole);
         }
     }
@@ -496,5 +591,49 @@ mod tests {
         let (b, _) = all(LineFormat::Hex, &[b"t\xff;0102\n"], 9);
         assert_eq!(col(&b[0], "timestamp"), [Some("t\u{fffd}".into())]);
         assert_eq!(frames(&b[0])[0], Ok(vec![1, 2]));
+    }
+
+    #[test]
+    fn an_over_long_line_is_one_error_row_and_is_dropped_as_it_comes() {
+        let text = b"0102\n0304050607080910\r\n0506\n";
+        for cut in 0..=text.len() {
+            let (b, r) = all_limited(LineFormat::Hex, &[&text[..cut], &text[cut..]], 100, 8);
+            let f = frames(&b[0]);
+            assert_eq!(f[0], Ok(vec![1, 2]));
+            assert_eq!(f[1], Err("line 2: longer than the line limit of 8 bytes; skipped".into()), "cut {cut}");
+            assert_eq!(f[2], Ok(vec![5, 6]));
+            assert_eq!((lines(&b[0]), r.lines_read()), (vec![1, 2, 3], 3));
+        }
+        let (b, _) = all_limited(LineFormat::Hex, &[b"01020304"], 100, 8);
+        assert_eq!(frames(&b[0]), [Ok(vec![1, 2, 3, 4])]); // exactly the limit: a line
+        // The first content line too long: the header comes after it; its metadata is null.
+        let (b, r) = all_limited(LineFormat::Hex, &[b"xxxxxxxxxxxxxx\nts;frame\n1;0102\n"], 100, 8);
+        assert_eq!(r.columns(), ["ts"]);
+        assert_eq!(col(&b[0], "ts"), [None, Some("1".into())]);
+        let mut s = Vec::new();
+        assert_eq!(b[0].frame(0, &mut s).unwrap_err().code, LINE_TOO_LONG_CODE);
+    }
+
+    #[test]
+    fn a_huge_line_costs_linear_time_and_bounded_memory() {
+        // 64 MiB without a line end, fed in 1 MiB pieces: one error row; the buffer never
+        // holds more than the limit plus a piece.
+        let piece = vec![b'a'; 1 << 20];
+        let mut r = LineReader::new(LineFormat::Hex);
+        let mut rows = Vec::new();
+        let t = std::time::Instant::now();
+        for _ in 0..64 {
+            r.feed(&piece);
+            rows.extend(std::iter::from_fn(|| r.next_batch(10, false)));
+            assert!(r.buf.len() <= DEFAULT_MAX_LINE + piece.len(), "{}", r.buf.len());
+        }
+        r.feed(b"\n0102\n");
+        rows.extend(std::iter::from_fn(|| r.next_batch(10, true)));
+        let f: Vec<_> = rows.iter().flat_map(frames).collect();
+        assert_eq!(f.len(), 2);
+        assert!(f[0].as_ref().unwrap_err().contains("line limit of 65536 bytes"));
+        assert_eq!(f[1], Ok(vec![1, 2]));
+        // Quadratic rescanning took seconds here; one pass takes milliseconds (debug build).
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{:?}", t.elapsed());
     }
 }

@@ -250,9 +250,11 @@ fn metadata_column(name: &str, v: &Bound<'_, PyAny>) -> PyResult<(FieldRef, Arra
                 if x.is_none() {
                     b.append_null();
                 } else {
-                    b.append_value(&*x.cast::<PyString>().map_err(|_| {
+                    let text = x.cast::<PyString>().map_err(|_| {
                         PyTypeError::new_err(format!("metadata column {name:?} mixes types; use str, int, float or bool"))
-                    })?.to_cow()?);
+                    })?;
+                    // Lone surrogates are replaced (U+FFFD) rather than aborting the batch.
+                    b.append_value(&*text.to_string_lossy());
                 }
             }
             Arc::new(b.finish())
@@ -264,7 +266,11 @@ fn metadata_column(name: &str, v: &Bound<'_, PyAny>) -> PyResult<(FieldRef, Arra
 /// A list item that is not `bytes`: hex text, a copy of a bytes-like object, or an input error.
 fn frame_item(obj: &Bound<'_, PyAny>) -> PyResult<FrameItem<'static>> {
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(FrameItem::Hex(std::borrow::Cow::Owned(s.to_cow()?.into_owned())));
+        // A str that is not valid Unicode (a lone surrogate) is an input row, not an abort.
+        return Ok(match s.to_cow() {
+            Ok(t) => FrameItem::Hex(std::borrow::Cow::Owned(t.into_owned())),
+            Err(_) => FrameItem::Error(InputError::new("frame text is not valid Unicode (a lone surrogate)", None)),
+        });
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(FrameItem::Owned(b.as_bytes().to_vec()));
@@ -311,6 +317,8 @@ fn list_frames<'a>(tuple: &'a Bound<'_, PyTuple>) -> PyResult<batch::ListFrames<
     }
     Ok(src)
 }
+
+const _: () = assert!(batch::DEFAULT_MAX_LINE == 65536);
 
 /// The batch options of the `link=`, `strict=`, `tail=` and `threads=` arguments.
 /// The safety options of batch decoding: `accept_unprotected`, `default_keys`, and `link_crc`:
@@ -433,11 +441,16 @@ pub struct LineReader {
 #[pymethods]
 impl LineReader {
     #[new]
-    fn new(format: &str) -> PyResult<Self> {
+    // 65536 = batch::DEFAULT_MAX_LINE, as a literal so that the signature shows it.
+    #[pyo3(signature = (format, max_line_length=65536))]
+    fn new(format: &str, max_line_length: usize) -> PyResult<Self> {
         let f = batch::LineFormat::parse(format).ok_or_else(|| {
             PyValueError::new_err(format!("line format must be hex, rtl-wmbus or wmbusmeters, not {format:?}"))
         })?;
-        Ok(LineReader { inner: batch::LineReader::new(f) })
+        if max_line_length == 0 {
+            return Err(PyValueError::new_err("max_line_length must be at least 1"));
+        }
+        Ok(LineReader { inner: batch::LineReader::new(f).with_max_line_length(max_line_length) })
     }
 
     /// Append a piece of the (decompressed) archive.
@@ -489,5 +502,11 @@ impl LineReader {
     #[getter]
     fn lines_read(&self) -> u64 {
         self.inner.lines_read()
+    }
+
+    /// The line length limit in bytes (a longer line is one `line_too_long` error row).
+    #[getter]
+    fn max_line_length(&self) -> usize {
+        self.inner.max_line_length()
     }
 }

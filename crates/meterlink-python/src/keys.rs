@@ -7,36 +7,60 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use super::{raise, to_pyerr};
-use meterlink::keys::{parse_key_hex, parse_meter_id, parse_meter_name, KeyError, KeyLookup, KeyMaterial, KeyStore as CoreStore, NoKeys};
+use super::ARGUMENT_CODE;
+use meterlink::keys::{
+    parse_key_hex, parse_meter_id, parse_meter_name, KeyError, KeyFileError, KeyLoader, KeyLookup, KeyMaterial,
+    KeyStore as CoreStore, NoKeys, OnDuplicate,
+};
 
 fn key_err(py: Python<'_>, e: KeyError) -> PyErr {
     to_pyerr(py, e.into())
 }
 
-/// A key value: bytes (16 or 8) or hex text.
-fn key_material(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<KeyMaterial> {
+/// A key value (bytes, 16 or 8; or hex text), or why it is not one (`TypeError` for a value of the wrong type).
+fn key_material_or(v: &Bound<'_, PyAny>) -> PyResult<Result<KeyMaterial, KeyError>> {
     if let Ok(b) = v.cast::<PyBytes>() {
-        return KeyMaterial::from_bytes(b.as_bytes()).map_err(|e| key_err(py, e));
+        return Ok(KeyMaterial::from_bytes(b.as_bytes()));
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return parse_key_hex(&s.to_cow()?).map_err(|e| key_err(py, e));
+        return Ok(match s.to_cow() {
+            Ok(t) => parse_key_hex(&t),
+            Err(_) => Err(KeyError::BadKeyHex),
+        });
     }
     Err(pyo3::exceptions::PyTypeError::new_err("a key must be bytes or a hex str"))
 }
 
-/// A dict entry: the meter's name (core [`meterlink::keys::parse_meter_name`]) and its key.
-fn add_entry(py: Python<'_>, store: &mut CoreStore, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<()> {
+/// The `on_duplicate=` argument: "error", "first" or "last".
+fn on_duplicate_arg(py: Python<'_>, s: &str) -> PyResult<OnDuplicate> {
+    OnDuplicate::parse(s).ok_or_else(|| {
+        raise(py, None, format!("on_duplicate must be \"error\", \"first\" or \"last\", not {s:?}"), None, ARGUMENT_CODE)
+    })
+}
+
+/// A key-file error as `MeterlinkError`, prefixed with the file (or "key file"): it names the
+/// line and column, never a value.
+fn file_err(py: Python<'_>, source: Option<&str>, e: KeyFileError) -> PyErr {
+    let code = meterlink::Error::from(e.error.clone()).code();
+    raise(py, None, format!("{} {e}", source.unwrap_or("key file")), None, code)
+}
+
+/// A dict entry or a JSON entry: the meter's name (core [`meterlink::keys::parse_meter_name`])
+/// and its key, at `position` (entry or line number).
+fn add_entry(loader: &mut KeyLoader<'_>, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>, position: usize) -> PyResult<Result<(), KeyError>> {
     let name: String = k.extract().map_err(|_| pyo3::exceptions::PyTypeError::new_err("meter ids must be str"))?;
-    let key = key_material(py, v)?;
-    let (m, id) = parse_meter_name(&name).map_err(|e| key_err(py, e))?;
-    store.insert(m, id, key);
-    Ok(())
+    Ok(key_material_or(v)?.and_then(|key| parse_meter_name(&name).and_then(|(m, id)| loader.add(m, id, key, position))))
 }
 
 pub(crate) fn store_from_dict(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<CoreStore> {
+    store_from_dict_with(py, d, OnDuplicate::Error)
+}
+
+fn store_from_dict_with(py: Python<'_>, d: &Bound<'_, PyDict>, on_duplicate: OnDuplicate) -> PyResult<CoreStore> {
     let mut store = CoreStore::with_capacity(d.len());
-    for (k, v) in d.iter() {
-        add_entry(py, &mut store, &k, &v)?;
+    let mut loader = KeyLoader::new(&mut store, on_duplicate);
+    for (i, (k, v)) in d.iter().enumerate() {
+        add_entry(&mut loader, &k, &v, i + 1)?.map_err(|e| key_err(py, e))?;
     }
     Ok(store)
 }
@@ -51,21 +75,68 @@ pub struct KeyStore {
 #[pymethods]
 impl KeyStore {
     #[new]
-    #[pyo3(signature = (keys=None))]
-    fn new(py: Python<'_>, keys: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+    #[pyo3(signature = (keys=None, on_duplicate="error"))]
+    fn new(py: Python<'_>, keys: Option<&Bound<'_, PyDict>>, on_duplicate: &str) -> PyResult<Self> {
+        let on_duplicate = on_duplicate_arg(py, on_duplicate)?;
         Ok(KeyStore { inner: match keys {
-            Some(d) => store_from_dict(py, d)?,
+            Some(d) => store_from_dict_with(py, d, on_duplicate)?,
             None => CoreStore::new(),
         } })
     }
 
-    /// Load `id,key` or `manufacturer,id,key` lines (a header line and `#` comments allowed).
+    /// Load `id,key` or `manufacturer,id,key` lines (core `KeyStore::load_csv_with`: a header
+    /// is recognised by its column names; `#` comments allowed). `source` names the text in
+    /// messages (a path).
     #[staticmethod]
-    fn from_csv_text(py: Python<'_>, text: &str) -> PyResult<KeyStore> {
+    #[pyo3(signature = (text, on_duplicate="error", source=None))]
+    fn from_csv_text(py: Python<'_>, text: &str, on_duplicate: &str, source: Option<&str>) -> PyResult<KeyStore> {
+        let on_duplicate = on_duplicate_arg(py, on_duplicate)?;
         let mut s = CoreStore::new();
-        py.detach(|| s.load_csv(text))
-            .map_err(|(line, e)| raise(py, None, format!("key file line {line}: {e}"), None, meterlink::Error::from(e).code()))?;
+        py.detach(|| s.load_csv_with(text, on_duplicate)).map_err(|e| file_err(py, source, e))?;
         Ok(KeyStore { inner: s })
+    }
+
+    /// Load a CSV key file (UTF-8); errors name the path, the line and the column.
+    #[staticmethod]
+    #[pyo3(signature = (path, on_duplicate="error"))]
+    fn from_csv(py: Python<'_>, path: std::path::PathBuf, on_duplicate: &str) -> PyResult<KeyStore> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(&path)
+            .map_err(|e| pyo3::exceptions::PyOSError::new_err((e.raw_os_error().unwrap_or(0), e.to_string(), name.clone())))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            raise(py, None, format!("{name}: not UTF-8 text (byte {})", e.valid_up_to()), None, ARGUMENT_CODE)
+        })?;
+        Self::from_csv_text(py, text, on_duplicate, Some(&name))
+    }
+
+    /// Load a JSON key file `{"12345678": "00112233…", …}` (through `meterlink.load_keys`).
+    #[staticmethod]
+    #[pyo3(signature = (path, on_duplicate="error"))]
+    fn from_json(py: Python<'_>, path: &Bound<'_, PyAny>, on_duplicate: &str) -> PyResult<Py<KeyStore>> {
+        let kw = PyDict::new(py);
+        kw.set_item("format", "json")?;
+        kw.set_item("on_duplicate", on_duplicate)?;
+        py.import("meterlink.keys")?.getattr("load_keys")?.call((path,), Some(&kw))?.cast_into::<KeyStore>().map(Bound::unbind).map_err(PyErr::from)
+    }
+
+    /// A store from `(meter, key, position)` entries (a JSON key file's, with line numbers):
+    /// errors name the position as a line of `source`.
+    #[staticmethod]
+    #[pyo3(signature = (entries, on_duplicate="error", source=None))]
+    fn _from_entries(
+        py: Python<'_>,
+        entries: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>, usize)>,
+        on_duplicate: &str,
+        source: Option<&str>,
+    ) -> PyResult<KeyStore> {
+        let on_duplicate = on_duplicate_arg(py, on_duplicate)?;
+        let mut store = CoreStore::with_capacity(entries.len());
+        let mut loader = KeyLoader::new(&mut store, on_duplicate);
+        for (k, v, line) in &entries {
+            let r = add_entry(&mut loader, k, v, *line)?;
+            r.map_err(|error| file_err(py, source, KeyFileError { line: *line, column: None, error }))?;
+        }
+        Ok(KeyStore { inner: store })
     }
 
     fn __len__(&self) -> usize {

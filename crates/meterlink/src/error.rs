@@ -227,6 +227,9 @@ impl ErrorKind {
                 KeyError::BadKeyHex => "key_hex",
                 KeyError::BadMeterId(_) => "key_meter_id",
                 KeyError::BadManufacturer(_) => "key_manufacturer",
+                KeyError::Duplicate { .. } => "key_duplicate",
+                KeyError::Columns { .. } => "key_file_columns",
+                KeyError::Header => "key_file_header",
             },
         }
     }
@@ -495,4 +498,12 @@ pub const ALL_CODES: &[&str] = &[
     "key_hex",
     "key_meter_id",
     "key_manufacturer",
+    // Robustness (issue 12): key files; archive lines (meterlink-arrow's line reader) and
+    // archives (the Python readers), listed here so that the documentation test covers them.
+    "key_duplicate",
+    "key_file_columns",
+    "key_file_header",
+    "line_too_long",
+    "archive_unreadable",
+    "archive_no_frame_column",
 ];

@@ -51,17 +51,65 @@ impl fmt::Debug for KeyMaterial {
     }
 }
 
+/// What a rejected text looked like, without its content: a key file's columns may be
+/// swapped, and a "meter ID" may then be a key, which must never appear in a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Number of characters (after trimming).
+    pub chars: usize,
+    /// Whether every character is a hex digit.
+    pub hex: bool,
+}
+
+impl Shape {
+    /// The shape of `s` (trimmed).
+    pub fn of(s: &str) -> Self {
+        let t = s.trim();
+        Shape { chars: t.chars().count(), hex: !t.is_empty() && t.bytes().all(|c| c.is_ascii_hexdigit()) }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "got {} characters", self.chars)?;
+        if self.hex && (self.chars == 32 || self.chars == 16) {
+            f.write_str(" of hex digits: a key? (are the columns swapped?)")
+        } else if self.hex {
+            f.write_str(" of hex digits")
+        } else {
+            Ok(())
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
-/// Why a key or a key-store entry was rejected.
+/// Why a key or a key-store entry was rejected. No variant holds the text it rejected.
 pub enum KeyError {
     /// The key has this many bytes, neither 16 nor 8.
     BadKeyLength(usize),
     /// The key text is not hex.
     BadKeyHex,
-    /// The meter ID is not 8 digits (or hex digits) as printed.
-    BadMeterId(String),
-    /// The manufacturer is not three letters A-Z.
-    BadManufacturer(String),
+    /// The meter ID is not 8 digits (or hex digits) as printed; what it looked like.
+    BadMeterId(Shape),
+    /// The manufacturer is not three letters A-Z; what it looked like.
+    BadManufacturer(Shape),
+    /// Two entries give the same meter (same manufacturer, or both none, and ID) different
+    /// keys: their positions (key-file lines, or entry numbers of a dict).
+    Duplicate {
+        /// Position of the first entry.
+        first: usize,
+        /// Position of the second entry.
+        second: usize,
+    },
+    /// A key-file line has too few columns for its layout.
+    Columns {
+        /// Columns found.
+        found: usize,
+        /// Columns the layout needs.
+        needed: usize,
+    },
+    /// The header line names no `id` or no `key` column.
+    Header,
 }
 
 impl fmt::Display for KeyError {
@@ -69,8 +117,13 @@ impl fmt::Display for KeyError {
         match self {
             KeyError::BadKeyLength(n) => write!(f, "a key must be 16 bytes (AES-128) or 8 bytes (DES), got {n}"),
             KeyError::BadKeyHex => write!(f, "a key must be 32 or 16 hex digits"),
-            KeyError::BadMeterId(s) => write!(f, "meter id must be 8 digits (or hex digits) as printed, got {s:?}"),
-            KeyError::BadManufacturer(s) => write!(f, "manufacturer must be three letters A-Z, got {s:?}"),
+            KeyError::BadMeterId(s) => write!(f, "meter id must be 8 digits (or hex digits) as printed, {s}"),
+            KeyError::BadManufacturer(s) => write!(f, "manufacturer must be three letters A-Z, {s}"),
+            KeyError::Duplicate { first, second } => {
+                write!(f, "entries {first} and {second} give the same meter different keys (choose on_duplicate=\"first\" or \"last\" to allow it)")
+            }
+            KeyError::Columns { found, needed } => write!(f, "{found} columns, the key file's layout needs {needed}"),
+            KeyError::Header => write!(f, "the header line names no id column or no key column"),
         }
     }
 }
@@ -80,7 +133,7 @@ impl std::error::Error for KeyError {}
 /// A manufacturer's three letters (any case) → the M field.
 pub fn parse_manufacturer(s: &str) -> Result<u16, KeyError> {
     crate::address::manufacturer_from_str(&s.to_ascii_uppercase())
-        .ok_or_else(|| KeyError::BadManufacturer(s.to_string()))
+        .ok_or_else(|| KeyError::BadManufacturer(Shape::of(s)))
 }
 
 /// A meter named as in key files and `keys=` dicts: `"12345678"` (ID only), or manufacturer and
@@ -103,9 +156,9 @@ pub fn parse_meter_name(name: &str) -> Result<(Option<u16>, [u8; 4]), KeyError> 
 pub fn parse_meter_id(s: &str) -> Result<[u8; 4], KeyError> {
     let t = s.trim();
     if t.is_empty() || t.len() > 8 || !t.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return Err(KeyError::BadMeterId(s.to_string()));
+        return Err(KeyError::BadMeterId(Shape::of(s)));
     }
-    let v = u32::from_str_radix(t, 16).map_err(|_| KeyError::BadMeterId(s.to_string()))?;
+    let v = u32::from_str_radix(t, 16).map_err(|_| KeyError::BadMeterId(Shape::of(s)))?;
     Ok(v.to_le_bytes())
 }
 
@@ -206,6 +259,14 @@ impl KeyStore {
             None => self.by_id.insert(id, key),
         };
     }
+    /// The key stored for exactly this identity (manufacturer, or none, and ID).
+    fn get_exact(&self, manufacturer: Option<u16>, id: [u8; 4]) -> Option<&KeyMaterial> {
+        match manufacturer {
+            Some(m) => self.by_mid.get(&(m, id)),
+            None => self.by_id.get(&id),
+        }
+    }
+
     /// Insert from text: ID as printed, optional three-letter manufacturer, hex key.
     pub fn insert_text(&mut self, manufacturer: Option<&str>, id: &str, key_hex: &str) -> Result<(), KeyError> {
         let m = match manufacturer.map(str::trim).filter(|s| !s.is_empty()) {
@@ -216,29 +277,182 @@ impl KeyStore {
         Ok(())
     }
 
-    /// Load `id,key` or `manufacturer,id,key` lines (a header line and `#` comments are
-    /// skipped). Returns the number of keys loaded, or the first bad line (1-based) and why.
-    pub fn load_csv(&mut self, text: &str) -> Result<usize, (usize, KeyError)> {
+    /// Load a key file (see [`KeyStore::load_csv_with`]); a meter given two keys is an error.
+    pub fn load_csv(&mut self, text: &str) -> Result<usize, KeyFileError> {
+        self.load_csv_with(text, OnDuplicate::Error)
+    }
+
+    /// Load `id,key` or `manufacturer,id,key` lines (`,` `;` or tab separated, `#` comments and
+    /// blank lines skipped). The first content line is a header when one of its columns is a
+    /// column name ([`ID_COLUMNS`], [`KEY_COLUMNS`], [`MANUFACTURER_COLUMNS`]); a header in
+    /// another order than `id,key` / `manufacturer,id,key` fixes the column order. Returns the
+    /// number of entries loaded, or the first bad line (1-based), column and why; no message
+    /// holds a value from the file.
+    pub fn load_csv_with(&mut self, text: &str, on_duplicate: OnDuplicate) -> Result<usize, KeyFileError> {
+        let mut loader = KeyLoader::new(self, on_duplicate);
+        // The header's layout; without one, each line's by its column count.
+        let mut header: Option<CsvLayout> = None;
+        let mut first = true;
         let mut n = 0;
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            let at = |column: Option<usize>, error| KeyFileError { line: i + 1, column, error };
             let cols: Vec<&str> = line.split([',', ';', '\t']).map(str::trim).collect();
-            let (m, id, key) = match cols.as_slice() {
-                [id, key] => (None, *id, *key),
-                [m, id, key, ..] => (Some(*m), *id, *key),
-                _ => return Err((i + 1, KeyError::BadMeterId(line.to_string()))),
-            };
-            match self.insert_text(m, id, key) {
-                Ok(()) => n += 1,
-                // A header line ("id,key" / "manufacturer,id,key") is the only tolerated failure.
-                Err(_) if n == 0 && i == 0 && !id.bytes().any(|c| c.is_ascii_digit()) => {}
-                Err(e) => return Err((i + 1, e)),
+            if std::mem::take(&mut first) {
+                if let Some(h) = header_columns(&cols).map_err(|e| at(None, e))? {
+                    // A header in the usual order keeps the per-line rule (id,key then
+                    // manufacturer,id,key lines may mix); another order fixes the columns.
+                    header = Some(h).filter(|h| *h != CsvLayout::default_for(cols.len()));
+                    continue;
+                }
             }
+            let l = header.unwrap_or(CsvLayout::default_for(cols.len()));
+            let (m, id, key) = l.parse(&cols).map_err(|(c, e)| at(c.map(|c| c + 1), e))?;
+            loader.add(m, id, key, i + 1).map_err(|e| at(None, e))?;
+            n += 1;
         }
         Ok(n)
+    }
+}
+
+/// What to do when two entries name the same meter (manufacturer, or none, and ID) with
+/// different keys (the same key twice is accepted: there is nothing to choose).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnDuplicate {
+    /// An error naming both entries (the default).
+    #[default]
+    Error,
+    /// Keep the first entry.
+    First,
+    /// Keep the last entry.
+    Last,
+}
+
+impl OnDuplicate {
+    /// `"error"`, `"first"` or `"last"`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "error" => OnDuplicate::Error,
+            "first" => OnDuplicate::First,
+            "last" => OnDuplicate::Last,
+            _ => return None,
+        })
+    }
+}
+
+/// Adds entries to a store, noticing meters named twice.
+pub struct KeyLoader<'a> {
+    store: &'a mut KeyStore,
+    seen: HashMap<(Option<u16>, [u8; 4]), usize>,
+    on_duplicate: OnDuplicate,
+}
+
+impl<'a> KeyLoader<'a> {
+    /// A loader adding to `store`.
+    pub fn new(store: &'a mut KeyStore, on_duplicate: OnDuplicate) -> Self {
+        KeyLoader { store, seen: HashMap::new(), on_duplicate }
+    }
+
+    /// Add the entry at `position` (a line or entry number, for messages).
+    pub fn add(&mut self, m: Option<u16>, id: [u8; 4], key: KeyMaterial, position: usize) -> Result<(), KeyError> {
+        if let Some(&first) = self.seen.get(&(m, id)) {
+            // The same key again is no conflict: whichever entry wins, the same key is used.
+            if self.store.get_exact(m, id) == Some(&key) {
+                return Ok(());
+            }
+            match self.on_duplicate {
+                OnDuplicate::Error => return Err(KeyError::Duplicate { first, second: position }),
+                OnDuplicate::First => return Ok(()),
+                OnDuplicate::Last => {}
+            }
+        } else {
+            self.seen.insert((m, id), position);
+        }
+        self.store.insert(m, id, key);
+        Ok(())
+    }
+}
+
+/// A key-file line that could not be taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyFileError {
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based column at fault, when one is.
+    pub column: Option<usize>,
+    /// Why (never holding a value from the file).
+    pub error: KeyError,
+}
+
+impl fmt::Display for KeyFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.error, self.column) {
+            (KeyError::Duplicate { first, second }, _) => write!(
+                f,
+                "lines {first} and {second} give the same meter different keys (choose on_duplicate=\"first\" or \"last\" to allow it)"
+            ),
+            (e, Some(c)) => write!(f, "line {}, column {c}: {e}", self.line),
+            (e, None) => write!(f, "line {}: {e}", self.line),
+        }
+    }
+}
+
+impl std::error::Error for KeyFileError {}
+
+/// Which columns of a key file hold what (0-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct CsvLayout {
+    manufacturer: Option<usize>,
+    id: usize,
+    key: usize,
+}
+
+impl CsvLayout {
+    /// Without a header: `id,key` for two columns, `manufacturer,id,key[,...]` for more.
+    fn default_for(n: usize) -> Self {
+        if n <= 2 {
+            CsvLayout { manufacturer: None, id: 0, key: 1 }
+        } else {
+            CsvLayout { manufacturer: Some(0), id: 1, key: 2 }
+        }
+    }
+
+    /// (manufacturer, ID, key) of a line, or the 0-based column at fault and why.
+    #[allow(clippy::type_complexity)]
+    fn parse(&self, cols: &[&str]) -> Result<(Option<u16>, [u8; 4], KeyMaterial), (Option<usize>, KeyError)> {
+        let needed = 1 + self.id.max(self.key).max(self.manufacturer.unwrap_or(0));
+        if cols.len() < needed {
+            return Err((None, KeyError::Columns { found: cols.len(), needed }));
+        }
+        let m = match self.manufacturer.filter(|&c| !cols[c].is_empty()) {
+            Some(c) => Some(parse_manufacturer(cols[c]).map_err(|e| (Some(c), e))?),
+            None => None,
+        };
+        let id = parse_meter_id(cols[self.id]).map_err(|e| (Some(self.id), e))?;
+        let key = parse_key_hex(cols[self.key]).map_err(|e| (Some(self.key), e))?;
+        Ok((m, id, key))
+    }
+}
+
+/// Column names of a key-file header (any case): the meter ID, the key, the manufacturer.
+pub const ID_COLUMNS: [&str; 4] = ["id", "meter", "meter_id", "meterid"];
+/// Names of the key column.
+pub const KEY_COLUMNS: [&str; 3] = ["key", "aes_key", "aeskey"];
+/// Names of the manufacturer column.
+pub const MANUFACTURER_COLUMNS: [&str; 4] = ["manufacturer", "mfct", "mfr", "manufacturer_code"];
+
+/// The layout a header line names: `Ok(None)` when no column is a column name (a data line),
+/// an error when a column is but the id or key column is missing. Other columns are ignored.
+fn header_columns(cols: &[&str]) -> Result<Option<CsvLayout>, KeyError> {
+    let find = |names: &[&str]| cols.iter().position(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)));
+    let (m, id, key) = (find(&MANUFACTURER_COLUMNS), find(&ID_COLUMNS), find(&KEY_COLUMNS));
+    match (id, key) {
+        (Some(id), Some(key)) => Ok(Some(CsvLayout { manufacturer: m, id, key })),
+        _ if m.is_none() && id.is_none() && key.is_none() => Ok(None),
+        _ => Err(KeyError::Header),
     }
 }
 
@@ -293,8 +507,8 @@ mod tests {
         assert_eq!(parse_meter_name("12345678"), Ok((None, [0x78, 0x56, 0x34, 0x12])));
         assert_eq!(parse_meter_name(" kam12345678 "), Ok((Some(0x2C2D), [0x78, 0x56, 0x34, 0x12])));
         assert_eq!(parse_meter_name("KAM:12345678"), Ok((Some(0x2C2D), [0x78, 0x56, 0x34, 0x12])));
-        assert_eq!(parse_meter_name("K4M12345678"), Err(KeyError::BadMeterId("K4M12345678".into())));
-        assert_eq!(parse_manufacturer("k1m"), Err(KeyError::BadManufacturer("k1m".into())));
+        assert_eq!(parse_meter_name("K4M12345678"), Err(KeyError::BadMeterId(Shape { chars: 11, hex: false })));
+        assert_eq!(parse_manufacturer("k1m"), Err(KeyError::BadManufacturer(Shape { chars: 3, hex: false })));
     }
 
     #[test]
@@ -324,6 +538,61 @@ mod tests {
             .load_csv("id,key\n# comment\n12345678,000102030405060708090A0B0C0D0E0F\nKAM;76348799;28F64A24988064A079AA2C807D6102AE\n")
             .unwrap();
         assert_eq!(n, 2);
-        assert_eq!(ks.load_csv("12345678,zz").unwrap_err().0, 1);
+        let e = ks.load_csv("12345678,zz").unwrap_err();
+        assert_eq!((e.line, e.column, e.error), (1, Some(2), KeyError::BadKeyHex));
+    }
+
+    const K1: &str = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
+
+    #[test]
+    fn key_file_errors_never_echo_values() {
+        // Columns swapped: the "id" is the key; the message names line and column, not the value.
+        let e = KeyStore::new().load_csv(&format!("12345678,{K1}\n{K1},12345678\n")).unwrap_err();
+        assert_eq!((e.line, e.column), (2, Some(1)));
+        let msg = e.to_string();
+        assert_eq!(msg, "line 2, column 1: meter id must be 8 digits (or hex digits) as printed, got 32 characters of hex digits: a key? (are the columns swapped?)");
+        for text in [format!("{K1}\n"), format!("{K1};{K1};{K1}\n"), format!("x,{K1}\n"), format!("id,key\n1,2,{K1}\n")] {
+            let e = KeyStore::new().load_csv(&text).unwrap_err();
+            assert!(!e.to_string().contains(&K1[..8]), "{e}");
+        }
+    }
+
+    #[test]
+    fn header_is_recognised_by_its_names() {
+        // `KAM,<key>` is no header: it is a line whose id column is not an ID.
+        let e = KeyStore::new().load_csv(&format!("KAM,{K1}\n")).unwrap_err();
+        assert_eq!((e.line, e.column, e.error), (1, Some(1), KeyError::BadMeterId(Shape { chars: 3, hex: false })));
+        // A header fixes the column order; unknown columns are ignored.
+        let mut ks = KeyStore::new();
+        assert_eq!(ks.load_csv(&format!("Key;note;MFCT;Meter_ID\n{K1};x;kam;12345678\n")), Ok(1));
+        assert_eq!(ks.key_for(0x2C2D, [0x78, 0x56, 0x34, 0x12]).unwrap().aes().unwrap()[0], 0xA1);
+        assert!(ks.key_for(0x1593, [0x78, 0x56, 0x34, 0x12]).is_none());
+        // A header naming a key column but no id column is an error, as is a short line.
+        assert_eq!(KeyStore::new().load_csv("key,serial\n").unwrap_err().error, KeyError::Header);
+        let e = KeyStore::new().load_csv("id,key,manufacturer\n12345678,0011223344556677\n").unwrap_err();
+        assert_eq!((e.line, e.error), (2, KeyError::Columns { found: 2, needed: 3 }));
+    }
+
+    #[test]
+    fn duplicates_name_both_lines_unless_chosen() {
+        let k2 = "000102030405060708090A0B0C0D0E0F";
+        let text = format!("12345678,{K1}\n# c\n87654321,{k2}\n12345678,{k2}\nKAM,12345678,{k2}\n");
+        let e = KeyStore::new().load_csv(&text).unwrap_err();
+        assert_eq!(e.error, KeyError::Duplicate { first: 1, second: 4 });
+        assert!(e.to_string().starts_with("lines 1 and 4 give the same meter different keys"), "{e}");
+        let id = [0x78, 0x56, 0x34, 0x12];
+        for (choice, first_byte) in [(OnDuplicate::First, 0xA1), (OnDuplicate::Last, 0x00)] {
+            let mut ks = KeyStore::new();
+            // The 3-column line is KAM + ID: another meter than the ID-only entries.
+            assert_eq!(ks.load_csv_with(&text, choice), Ok(4));
+            assert_eq!(ks.len(), 3);
+            assert_eq!(ks.key_for(0x1593, id).unwrap().aes().unwrap()[0], first_byte);
+        }
+        // The same key twice (ID spelt in another case) is no conflict.
+        let mut ks = KeyStore::new();
+        assert_eq!(ks.load_csv(&format!("0014a807,{K1}\n0014A807,{K1}\n")), Ok(2));
+        assert_eq!(ks.len(), 1);
+        assert_eq!(OnDuplicate::parse("last"), Some(OnDuplicate::Last));
+        assert_eq!(OnDuplicate::parse("newest"), None);
     }
 }

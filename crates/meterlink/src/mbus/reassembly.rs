@@ -4,10 +4,12 @@
 //! [`FrameReassembler`] parses each frame's link layer (EN 13757-4), steps over an unencrypted
 //! ELL I/III (CI 8C/8E, EN 13757-4 13.2) and keeps one [`AflReassembler`] per meter (link
 //! address M + A). Memory is bounded: at most `max_meters` pending messages of at most
-//! `max_length` bytes each; when a new meter arrives while the table is full, every pending
-//! message is forgotten rather than growing without bound.
+//! `max_length` bytes each. When a new meter's first fragment arrives while the table is full,
+//! the pending message started longest ago is evicted (one, not all): a flood of other meters
+//! pushes out the oldest messages first, never the newest. A time-out (seconds of the caller's
+//! clock, passed as `now`; the core has no clock) drops messages started longer ago than it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, ErrorKind};
 use crate::keys::KeyLookup;
@@ -36,23 +38,67 @@ impl Reassembled {
     }
 }
 
+/// A meter's pending message: the fragments so far, when it started (push number and the
+/// caller's time).
+#[derive(Clone, Debug)]
+struct Pending {
+    afl: AflReassembler,
+    seq: u64,
+    started: Option<f64>,
+}
+
 /// Reassembles fragmented wireless messages, one pending message per meter (link address).
 #[derive(Clone, Debug)]
 pub struct FrameReassembler {
-    pending: HashMap<[u8; 8], AflReassembler>,
+    pending: HashMap<[u8; 8], Pending>,
+    /// Pending meters by start (push number): the first is the oldest.
+    order: BTreeMap<u64, [u8; 8]>,
+    next_seq: u64,
     max_length: usize,
     max_meters: usize,
+    timeout: Option<f64>,
+    /// The latest time given (messages started before any time count from the first one).
+    clock: Option<f64>,
+    evicted: u64,
+    expired: u64,
 }
 
 impl FrameReassembler {
     /// At most `max_meters` (at least 1) pending messages of at most `max_length` bytes.
     pub fn new(max_length: usize, max_meters: usize) -> Self {
-        FrameReassembler { pending: HashMap::new(), max_length, max_meters: max_meters.max(1) }
+        FrameReassembler {
+            pending: HashMap::new(),
+            order: BTreeMap::new(),
+            next_seq: 0,
+            max_length,
+            max_meters: max_meters.max(1),
+            timeout: None,
+            clock: None,
+            evicted: 0,
+            expired: 0,
+        }
+    }
+
+    /// Drop pending messages started more than `seconds` before the `now` given to
+    /// [`Self::push_frame_at`] / [`Self::expire`] (the caller's clock).
+    pub fn with_timeout(mut self, seconds: f64) -> Self {
+        self.timeout = Some(seconds);
+        self
     }
 
     /// Number of meters with a message still incomplete.
     pub fn pending(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Pending messages evicted because the table was full.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Pending messages dropped by the time-out.
+    pub fn expired(&self) -> u64 {
+        self.expired
     }
 
     /// Push one raw frame: `Ok(Some(telegram))` when it completes a message (an unfragmented
@@ -62,6 +108,50 @@ impl FrameReassembler {
             Some(r) => r.decode(opts, keys).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Drop the messages started more than the time-out before `now` (none without a
+    /// time-out); returns how many. Times are seconds of the caller's clock, assumed not to go
+    /// back (a `now` earlier than one given before counts as that one).
+    pub fn expire(&mut self, now: f64) -> usize {
+        let now = self.tick(now);
+        let Some(timeout) = self.timeout else { return 0 };
+        let mut n = 0;
+        // Start times never decrease along `order` (see `tick`): expire from the front.
+        while let Some((&seq, &meter)) = self.order.first_key_value() {
+            match self.pending.get(&meter) {
+                Some(p) if p.started.is_some_and(|t| now - t > timeout) => {}
+                _ => break,
+            }
+            self.order.remove(&seq);
+            self.pending.remove(&meter);
+            n += 1;
+        }
+        self.expired += n as u64;
+        n
+    }
+
+    /// Advance the clock to `now` (never back); the first time given also dates the messages
+    /// started before any time was given.
+    fn tick(&mut self, now: f64) -> f64 {
+        let now = match self.clock {
+            Some(c) if c >= now || now.is_nan() => c,
+            _ => now,
+        };
+        if self.clock.is_none() {
+            for p in self.pending.values_mut() {
+                p.started = Some(now);
+            }
+        }
+        self.clock = Some(now);
+        now
+    }
+
+    /// [`Self::push_frame`] at the caller's time `now` (seconds): expired messages are dropped
+    /// first, and a message this frame starts is dated `now`.
+    pub fn push_frame_at(&mut self, frame: &[u8], now: f64) -> Result<Option<Reassembled>, Error> {
+        self.expire(now);
+        self.push_frame(frame)
     }
 
     /// Push one raw frame without decoding: the complete message when this frame ends one.
@@ -79,15 +169,21 @@ impl FrameReassembler {
         }
         let mut meter = [0u8; 8];
         meter.copy_from_slice(&frame[2..LINK_LEN]);
-        if !self.pending.contains_key(&meter) && self.pending.len() >= self.max_meters {
-            // Full: forget the pending messages rather than grow without bound.
-            self.pending.clear();
-        }
-        let max_length = self.max_length;
-        let r = self.pending.entry(meter).or_insert_with(|| AflReassembler::new(max_length));
-        let pushed = r.push(data);
+        let pushed = match self.pending.get_mut(&meter) {
+            Some(p) => p.afl.push(data),
+            None => {
+                // Only a message that stays pending takes a place in the table: a stray or
+                // complete frame never evicts another meter's message.
+                let mut afl = AflReassembler::new(self.max_length);
+                let r = afl.push(data);
+                if matches!(r, Ok(None)) {
+                    self.start(meter, afl);
+                }
+                r
+            }
+        };
         if !matches!(pushed, Ok(None)) {
-            self.pending.remove(&meter);
+            self.remove(&meter);
         }
         let Some(message) = pushed.map_err(|e| Error::in_layer(ErrorKind::Afl(e), 0))? else {
             return Ok(None);
@@ -95,6 +191,26 @@ impl FrameReassembler {
         let mut link = [0u8; LINK_LEN];
         link.copy_from_slice(&frame[..LINK_LEN]);
         Ok(Some(Reassembled { link, message }))
+    }
+
+    /// A pending message for `meter` (which has none), started now; the oldest pending
+    /// message is evicted when the table is full.
+    fn start(&mut self, meter: [u8; 8], afl: AflReassembler) {
+        while self.pending.len() >= self.max_meters {
+            let Some((_, oldest)) = self.order.pop_first() else { break };
+            self.pending.remove(&oldest);
+            self.evicted += 1;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.insert(seq, meter);
+        self.pending.insert(meter, Pending { afl, seq, started: self.clock });
+    }
+
+    fn remove(&mut self, meter: &[u8; 8]) {
+        if let Some(p) = self.pending.remove(meter) {
+            self.order.remove(&p.seq);
+        }
     }
 }
 
@@ -177,22 +293,81 @@ mod tests {
     }
 
     #[test]
-    fn full_table_forgets_every_pending_message() {
+    fn full_table_evicts_the_oldest_pending_message_only() {
         let mut r = FrameReassembler::new(16384, 2);
         let firsts: Vec<Vec<u8>> = (1..=3).map(|id| fragments(&whole(id), 5).0).collect();
+        let second = |id| fragments(&whole(id), 5).1;
         assert!(r.push_frame(&firsts[0]).unwrap().is_none());
         assert!(r.push_frame(&firsts[1]).unwrap().is_none());
         assert_eq!(r.pending(), 2);
-        // A third meter: the table is cleared, then holds the newcomer only.
+        // A third meter: meter 1 (started first) is evicted, meter 2 stays.
         assert!(r.push_frame(&firsts[2]).unwrap().is_none());
-        assert_eq!(r.pending(), 1);
-        let (_, second_of_1) = fragments(&whole(1), 5);
-        let e = r.push_frame(&second_of_1).unwrap_err();
+        assert_eq!((r.pending(), r.evicted()), (2, 1));
+        let e = r.push_frame(&second(1)).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Afl(AflError::MissingFragments { expected: 1, got: 2 }));
-        let (_, second_of_3) = fragments(&whole(3), 5);
-        let done = r.push_frame(&second_of_3).unwrap().unwrap();
+        let done = r.push_frame(&second(2)).unwrap().unwrap();
         assert_eq!(done.message.fragments, 2);
-        assert_eq!(&done.link[2..], &second_of_3[2..10]);
+        assert_eq!(&done.link[2..], &second(2)[2..10]);
+        let done = r.push_frame(&second(3)).unwrap().unwrap();
+        assert_eq!(&done.link[2..], &second(3)[2..10]);
+        assert_eq!(r.pending(), 0);
+    }
+
+    #[test]
+    fn a_flood_of_other_meters_evicts_in_start_order() {
+        // 10,000 first fragments of other meters: the table keeps the newest `max_meters`.
+        let (f1, f2) = fragments(&whole(0x1234_5678), 5);
+        let flood: Vec<Vec<u8>> = (0..10_000u32).map(|i| {
+            let mut f = f1.clone();
+            f[4..8].copy_from_slice(&(0x5000_0000 + i).to_le_bytes());
+            f
+        }).collect();
+        // The legitimate message started after the flood's first 9,000: it is among the newest.
+        let mut r = FrameReassembler::new(16384, 1_001);
+        for f in &flood[..9_000] {
+            assert!(r.push_frame(f).unwrap().is_none());
+        }
+        r.push_frame(&f1).unwrap();
+        for f in &flood[9_000..] {
+            r.push_frame(f).unwrap();
+        }
+        assert_eq!((r.pending(), r.evicted()), (1_001, 10_001 - 1_001));
+        assert!(r.push_frame(&f2).unwrap().is_some());
+        // Started before all 10,000 with room for 10,000: the 10,000th evicts it, not earlier.
+        let mut r = FrameReassembler::new(16384, 10_000);
+        r.push_frame(&f1).unwrap();
+        for f in &flood[..9_999] {
+            r.push_frame(f).unwrap();
+        }
+        assert_eq!(r.evicted(), 0);
+        let mut lost = r.clone();
+        lost.push_frame(&flood[9_999]).unwrap();
+        assert_eq!(lost.evicted(), 1);
+        assert!(lost.push_frame(&f2).is_err());
+        assert!(r.push_frame(&f2).unwrap().is_some());
+    }
+
+    #[test]
+    fn time_outs_drop_old_messages_by_the_callers_clock() {
+        let firsts: Vec<(Vec<u8>, Vec<u8>)> = (1..=3).map(|id| fragments(&whole(id), 5)).collect();
+        let mut r = FrameReassembler::new(16384, 10).with_timeout(60.0);
+        // Meter 1 starts before any time is given: it counts from the first time (100).
+        r.push_frame(&firsts[0].0).unwrap();
+        r.push_frame_at(&firsts[1].0, 100.0).unwrap();
+        r.push_frame_at(&firsts[2].0, 130.0).unwrap();
+        assert_eq!(r.expire(160.0), 0); // exactly the time-out: kept
+        // A clock going back counts as the latest time.
+        assert_eq!(r.expire(10.0), 0);
+        assert_eq!(r.expire(160.5), 2);
+        assert_eq!((r.pending(), r.expired()), (1, 2));
+        // The second fragment of an expired message is a missing-fragment error.
+        assert!(r.push_frame_at(&firsts[1].1, 161.0).is_err());
+        assert!(r.push_frame_at(&firsts[2].1, 189.0).unwrap().is_some());
+        // Without a time-out nothing expires.
+        let mut r = FrameReassembler::new(16384, 10);
+        r.push_frame_at(&firsts[0].0, 0.0).unwrap();
+        assert_eq!(r.expire(1e9), 0);
+        assert!(r.push_frame(&firsts[0].1).unwrap().is_some());
     }
 
     #[test]
