@@ -255,8 +255,10 @@ def test_duplicates_name_both_lines_unless_chosen(tmp_path, capsys):
     assert e.value.code == "key_duplicate" and str(p) in str(e.value)
     assert main(["decode", "--keys", str(p), N22]) == 1
     assert "lines 2 and 5" in capsys.readouterr().err
-    assert main(["decode", "--keys", str(p), "--on-duplicate", "last", N22]) == 0
-    capsys.readouterr()
+    # The keys load; N.2.2 is ELS 12345678's clear readout, so with a key for that meter it is
+    # unprotected (issue 12's policy): the decode fails on that, not on the key file.
+    assert main(["decode", "--keys", str(p), "--on-duplicate", "last", N22]) == 1
+    assert "[unprotected]" in capsys.readouterr().err
     # JSON: the same meter spelled twice, with line numbers; json.loads would keep the last.
     j = tmp_path / "keys.json"
     j.write_text('{\n  "ELS12345678": "%s",\n  "87654321": "%s",\n  "els:12345678": "%s"\n}\n' % (SECRET, other, other))
