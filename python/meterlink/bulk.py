@@ -88,6 +88,9 @@ def decode_batch(
     column: Optional[str] = None,
     metadata: Optional[Mapping[str, Any]] = None,
     chunk_size: int = DEFAULT_CHUNK,
+    accept_unprotected: bool = False,
+    default_keys: bool = True,
+    link_crc: str = "source",
 ) -> DecodedBatch:
     """Decode many frames at once.
 
@@ -106,10 +109,19 @@ def decode_batch(
     whatever the thread count. A frame that fails to decode never stops the batch: it becomes a
     row with status ``frame_error``, ``decode_error`` or ``security_error`` and the message and
     byte offset; an encrypted telegram without a key has status ``no_key`` (header only).
+
+    Safety (issue 12; README "Safe by default"): ``link_crc="source"`` takes the frames for one
+    receiver's: when most of the first ones carry verifying DLL CRCs, every frame must verify them
+    (``"frame"`` judges each frame alone, as ``decode`` does; ``"required"`` always demands them).
+    ``accept_unprotected`` keeps a keyed meter's unprotected payload (else a ``security_error`` row
+    with code ``unprotected``); ``default_keys=False`` tries no public default keys.
     """
     check_threads(threads)
     store = keystore(keys)
-    kw: Dict[str, Any] = dict(link=link, strict=strict, tail=tail, threads=threads)
+    kw: Dict[str, Any] = dict(
+        link=link, strict=strict, tail=tail, threads=threads,
+        accept_unprotected=accept_unprotected, default_keys=default_keys, link_crc=link_crc,
+    )
     if isinstance(frames, (list, tuple)) or _is_arrow(frames):
         return decode_chunk(frames, store, column=column, metadata=metadata, **kw)
     if isinstance(frames, (bytes, bytearray, memoryview, str)):
@@ -130,31 +142,42 @@ def iter_decode(
     tail: str = "auto",
     chunk_size: int = DEFAULT_CHUNK,
     metadata: Optional[Mapping[str, Sequence[Any]]] = None,
+    accept_unprotected: bool = False,
+    default_keys: bool = True,
+    link_crc: str = "source",
 ) -> Iterator[DecodedBatch]:
     """Decode an iterable of frames piece by piece (``chunk_size`` frames per
-    :class:`DecodedBatch`), with bounded memory. ``index`` counts across pieces."""
+    :class:`DecodedBatch`), with bounded memory. ``index`` counts across pieces. One source: once
+    a piece shows that the frames carry DLL CRCs, every later piece must verify them."""
     check_threads(threads)
     store = keystore(keys)
     it = iter(frames)
     base = 0
+    kw: Dict[str, Any] = dict(
+        link=link, strict=strict, tail=tail, threads=threads,
+        accept_unprotected=accept_unprotected, default_keys=default_keys, link_crc=link_crc,
+    )
     while True:
         chunk = list(itertools.islice(it, chunk_size))
         if not chunk:
             return
-        yield decode_chunk(
-            chunk,
-            store,
-            link=link,
-            strict=strict,
-            tail=tail,
-            threads=threads,
-            index_base=base,
-            metadata=_slice(metadata, base, base + len(chunk)),
-        )
+        b = decode_chunk(chunk, store, index_base=base, metadata=_slice(metadata, base, base + len(chunk)), **kw)
+        keep_link_crc(kw, b)
+        yield b
         base += len(chunk)
 
 
+def keep_link_crc(kw: Dict[str, Any], b: DecodedBatch) -> None:
+    """A source whose frames showed DLL CRCs keeps requiring them in its later pieces."""
+    if kw.get("link_crc", "source") == "source" and b.link_crc_required:
+        kw["link_crc"] = "required"
+
+
 # -- archives (read by meterlink.archive, decoded here) --------------------------------------------
+
+
+#: Archive formats whose frames come without DLL CRCs (the receiver removed them).
+CRC_LESS_FORMATS = ("rtl-wmbus", "wmbusmeters")
 
 
 class ArchiveReader:
@@ -179,6 +202,9 @@ class ArchiveReader:
         strict: bool = False,
         tail: str = "auto",
         max_line_length: int = DEFAULT_MAX_LINE,
+        accept_unprotected: bool = False,
+        default_keys: bool = True,
+        link_crc: str = "source",
     ) -> None:
         check_threads(threads)
         self.source = ArchiveSource(
@@ -187,7 +213,10 @@ class ArchiveReader:
         self.path = path
         self.name = self.source.name
         self.keys = keystore(keys)
-        self.kw: Dict[str, Any] = dict(link=link, threads=threads, strict=strict, tail=tail)
+        self.kw: Dict[str, Any] = dict(
+            link=link, threads=threads, strict=strict, tail=tail,
+            accept_unprotected=accept_unprotected, default_keys=default_keys, link_crc=link_crc,
+        )
         self.batch_size = self.source.batch_size
         self.column = column
         self.requested_format = format
@@ -228,16 +257,23 @@ class ArchiveReader:
             piece.frames, self.keys, column=piece.column, metadata=piece.metadata, errors=piece.errors,
             index_base=self.rows_read, **self.kw,
         )
+        keep_link_crc(self.kw, b)
         self._progress(len(b))
         return b
 
     def _lines(self, piece: LinePiece) -> Iterator[DecodedBatch]:
+        kw = dict(self.kw)
+        # rtl-wmbus and wmbusmeters logs carry frames whose DLL CRCs the receiver removed.
+        if self.source.format in CRC_LESS_FORMATS and kw["link"] == "auto":
+            kw["link"] = "wireless-nocrc"
         while True:
             b = piece.reader.decode_next(
-                self.batch_size, last=piece.last, keys=self.keys, index_base=self.rows_read, **self.kw
+                self.batch_size, last=piece.last, keys=self.keys, index_base=self.rows_read, **kw
             )
             if b is None:
                 return
+            keep_link_crc(self.kw, b)
+            kw["link_crc"] = self.kw["link_crc"]
             self._progress(len(b))
             yield b
 
@@ -263,7 +299,8 @@ def read_archive(
 ) -> DecodedBatch:
     """Decode a whole archive into one :class:`DecodedBatch` (use :func:`iter_batches` for files
     larger than memory). ``options``: ``batch_size``, ``column``, ``strict``, ``tail``,
-    ``max_line_length`` as for :func:`iter_batches`."""
+    ``max_line_length``, ``accept_unprotected``, ``default_keys``, ``link_crc`` as for
+    :func:`iter_batches`."""
     parts = list(iter_batches(path, format, keys, link, threads, **options))
     if not parts:
         return decode_chunk([], None)

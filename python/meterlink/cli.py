@@ -7,7 +7,8 @@
 
 Both commands take the same decoding options, spelled the same: ``--keys FILE``, ``--link``
 (auto, wired, wireless, wireless-a, wireless-b, wireless-nocrc), ``--strict`` and ``--tail``
-(auto, strict, keep); ``decode`` also has ``--no-default-keys``, ``bulk`` ``--threads``.
+(auto, strict, keep), ``--no-default-keys``, ``--accept-unprotected``; ``bulk`` also has
+``--threads`` and ``--link-crc``.
 
 ``decode`` output is one JSON document per frame (JSON lines). Exit status: 0 when every frame
 decoded, 1 when any frame was rejected (one line on stderr per bad frame, saying why, with the
@@ -135,7 +136,8 @@ def _cmd_decode(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO)
     if not loaded:
         return 1
     opts: Dict[str, Any] = dict(
-        keys=keys, link=ns.link, strict=ns.strict, tail=ns.tail, default_keys=ns.default_keys
+        keys=keys, link=ns.link, strict=ns.strict, tail=ns.tail, default_keys=ns.default_keys,
+        accept_unprotected=ns.accept_unprotected,
     )
     failed = 0
     for label, text in _frames_from(ns.frames, stdin):
@@ -288,7 +290,8 @@ def _run_bulk(ns: argparse.Namespace, fmt: str, keys: Any, totals: _Totals, prog
             reader = iter_batches(
                 path, format=ns.format, keys=keys, link=ns.link, threads=ns.threads,
                 batch_size=ns.batch_size, column=ns.column, strict=ns.strict, tail=ns.tail,
-                max_line_length=ns.max_line_length,
+                max_line_length=ns.max_line_length, default_keys=ns.default_keys,
+                accept_unprotected=ns.accept_unprotected, link_crc=ns.link_crc,
             )
             for batch in reader:
                 writer.write(batch)
@@ -380,6 +383,15 @@ def _add_decode_options(p: argparse.ArgumentParser) -> None:
         "--tail", default="auto", choices=_TAILS,
         help="bytes after the last complete record: auto (wired: error, wireless: kept as undecoded), strict, keep",
     )
+    p.add_argument(
+        "--no-default-keys", dest="default_keys", action="store_false",
+        help="do not try the public default keys on encrypted telegrams without a configured key",
+    )
+    p.add_argument(
+        "--accept-unprotected", action="store_true",
+        help="keep a keyed meter's payload that its key did not protect (a receiver that decrypts in the "
+        "radio; else a SecurityError / security_error with code 'unprotected')",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -391,10 +403,6 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("decode", help="decode frames given as hex (or '-' for stdin, one per line)")
     d.add_argument("frames", nargs="+", metavar="HEX|-")
     _add_decode_options(d)
-    d.add_argument(
-        "--no-default-keys", dest="default_keys", action="store_false",
-        help="do not try the public default keys on encrypted telegrams without a configured key",
-    )
     fmt = d.add_mutually_exclusive_group()
     fmt.add_argument("--table", action="store_true", help="readable table instead of JSON")
     fmt.add_argument("--pretty", action="store_true", help="indented JSON")
@@ -414,6 +422,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--threads", type=_bounded_int(1, MAX_THREADS), default=None,
         help=f"worker threads, 1 to {MAX_THREADS} (default: every core)",
+    )
+    b.add_argument(
+        "--link-crc", default="source", choices=("source", "frame", "required"),
+        help="source (default): when an input's frames carry wireless DLL CRCs, every frame must verify "
+        "them; frame: each frame judged alone; required: always",
     )
     b.add_argument("--format", default="auto", choices=list(FORMATS))
     b.add_argument("--column", help="frame column of Parquet/Arrow inputs (default: 'frame' or the only binary column)")
