@@ -20,6 +20,7 @@ use crate::mbus::link::{FrameError, FrameErrorReason};
 use crate::mbus::records::RecordError;
 use crate::mbus::security::SecurityError;
 use crate::mbus::tpl::{Address, TplError, TplErrorReason};
+use crate::replay::MeterKey;
 
 /// Which Python exception an error becomes (`FrameError`, `DecodeError`, `SecurityError`, all
 /// subclasses of `MeterlinkError`), and which batch status a failed row gets.
@@ -84,6 +85,16 @@ pub enum ErrorKind {
         meter: Address,
         /// How the payload came.
         reason: Unprotected,
+    },
+    /// A verified telegram whose replay counter is not greater than the last one accepted for
+    /// its meter and key ID ([`crate::replay::CounterStore`]).
+    ReplayedCounter {
+        /// The meter and key ID.
+        meter: MeterKey,
+        /// The telegram's counter.
+        counter: u32,
+        /// The last counter accepted for the meter and key ID.
+        last: u32,
     },
     /// Hex text given as a frame is not hex.
     Hex(HexErrorReason),
@@ -183,7 +194,8 @@ impl ErrorKind {
             ErrorKind::Ell(EllError::PayloadCrc { .. })
             | ErrorKind::Security(_)
             | ErrorKind::NoKey { .. }
-            | ErrorKind::Unprotected { .. } => ErrorClass::Security,
+            | ErrorKind::Unprotected { .. }
+            | ErrorKind::ReplayedCounter { .. } => ErrorClass::Security,
             ErrorKind::Ell(_)
             | ErrorKind::Afl(_)
             | ErrorKind::AflFragment { .. }
@@ -220,6 +232,7 @@ impl ErrorKind {
             ErrorKind::Security(e) => security_code(e),
             ErrorKind::NoKey { .. } => "no_key",
             ErrorKind::Unprotected { .. } => "unprotected",
+            ErrorKind::ReplayedCounter { .. } => "replayed_counter",
             ErrorKind::Hex(HexErrorReason::InvalidCharacter(_)) => "hex_character",
             ErrorKind::Hex(HexErrorReason::OddDigits) => "hex_odd_digits",
             ErrorKind::Key(e) => match e {
@@ -234,7 +247,8 @@ impl ErrorKind {
     /// Whether the error belongs to a position in the input.
     fn has_position(&self) -> bool {
         match self {
-            ErrorKind::Key(_) => false,
+            // A replay is the telegram as a whole, no byte of it is wrong.
+            ErrorKind::Key(_) | ErrorKind::ReplayedCounter { .. } => false,
             ErrorKind::Afl(e) => !matches!(
                 e,
                 AflError::MissingFragments { .. }
@@ -255,7 +269,7 @@ impl ErrorKind {
             ErrorKind::Ell(e) => ell_offset(e).is_some(),
             ErrorKind::Afl(e) => afl_offset(e).is_some(),
             ErrorKind::Security(e) => e.offset().is_some(),
-            ErrorKind::Key(_) => true,
+            ErrorKind::Key(_) | ErrorKind::ReplayedCounter { .. } => true,
             // Its message has always stood alone.
             ErrorKind::NoAfl => true,
             ErrorKind::AflFragment { .. }
@@ -399,6 +413,10 @@ impl fmt::Display for Error {
                 meter.id_string(),
                 reason.text()
             )?,
+            ErrorKind::ReplayedCounter { meter, counter, last } => write!(
+                f,
+                "replayed counter: {meter} sent counter {counter}, not greater than the last accepted counter {last}"
+            )?,
             ErrorKind::Hex(reason) => HexError { offset: at, reason: *reason }.fmt(f)?,
             ErrorKind::Key(e) => e.fmt(f)?,
         }
@@ -489,6 +507,7 @@ pub const ALL_CODES: &[&str] = &[
     "security_tag_length",
     "no_key",
     "unprotected",
+    "replayed_counter",
     "hex_character",
     "hex_odd_digits",
     "key_length",
