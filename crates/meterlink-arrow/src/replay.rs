@@ -187,7 +187,8 @@ mod tests {
     use crate::{decode_batch, decode_batch_checked, BatchOptions, FrameItem};
     use meterlink::address::Address;
     use meterlink::keys::{KeyMaterial, KeyStore};
-    use meterlink::mbus::decode::{decode_checked, DecodeOptions};
+    use meterlink::mbus::decode::DecodeOptions;
+    use meterlink::replay::decode_checked;
     use meterlink::mbus::encode::{Builder, SecurityParams};
     use meterlink::mbus::link::wmbus::FrameFormat;
     use meterlink::mbus::records::{encode_record, Function, RecordValue};

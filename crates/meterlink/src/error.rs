@@ -20,7 +20,6 @@ use crate::mbus::link::{FrameError, FrameErrorReason};
 use crate::mbus::records::RecordError;
 use crate::mbus::security::SecurityError;
 use crate::mbus::tpl::{Address, TplError, TplErrorReason};
-use crate::replay::MeterKey;
 
 /// Which Python exception an error becomes (`FrameError`, `DecodeError`, `SecurityError`, all
 /// subclasses of `MeterlinkError`), and which batch status a failed row gets.
@@ -89,8 +88,12 @@ pub enum ErrorKind {
     /// A verified telegram whose replay counter is not greater than the last one accepted for
     /// its meter and key ID ([`crate::replay::CounterStore`]).
     ReplayedCounter {
-        /// The meter and key ID.
-        meter: MeterKey,
+        /// The meter's manufacturer code.
+        manufacturer: u16,
+        /// The meter's identification number (wire order).
+        id: [u8; 4],
+        /// The key ID (configuration-field extension; 0 without one).
+        key_id: u8,
         /// The telegram's counter.
         counter: u32,
         /// The last counter accepted for the meter and key ID.
@@ -413,9 +416,11 @@ impl fmt::Display for Error {
                 meter.id_string(),
                 reason.text()
             )?,
-            ErrorKind::ReplayedCounter { meter, counter, last } => write!(
+            ErrorKind::ReplayedCounter { manufacturer, id, key_id, counter, last } => write!(
                 f,
-                "replayed counter: {meter} sent counter {counter}, not greater than the last accepted counter {last}"
+                "replayed counter: {} {} (key ID {key_id}) sent counter {counter}, not greater than the last accepted counter {last}",
+                String::from_utf8_lossy(&crate::mbus::tpl::manufacturer_to_str(*manufacturer)),
+                crate::mbus::tpl::id_to_string(*id),
             )?,
             ErrorKind::Hex(reason) => HexError { offset: at, reason: *reason }.fmt(f)?,
             ErrorKind::Key(e) => e.fmt(f)?,

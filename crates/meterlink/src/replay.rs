@@ -20,7 +20,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::error::{Error, ErrorKind};
 use crate::keys::KeyError;
-use crate::mbus::decode::{Counters, Integrity, Telegram};
+use crate::keys::KeyLookup;
+use crate::mbus::compact::FormatCache;
+use crate::mbus::decode::{decode_full, Counters, DecodeOptions, Integrity, Telegram};
 use crate::mbus::tpl::{id_to_string, manufacturer_to_str};
 
 /// Whom a counter belongs to: the meter (manufacturer and ID, as the TPL long header or the
@@ -196,9 +198,26 @@ fn accept_in(m: &mut HashMap<MeterKey, u32>, key: MeterKey, counter: u32) {
     *e = (*e).max(counter);
 }
 
+/// [`decode_full`], then the replay check of `store` ([`CounterStore::check_and_accept`]): a
+/// telegram verified with a key whose message counter is not greater than the last one
+/// accepted for its meter and key ID is a `SecurityError` (`replayed_counter`); otherwise its
+/// counter is recorded (EN 13757-7 7.5.8, DSMR P2 5.2). Failed decodes record nothing.
+pub fn decode_checked(
+    frame: &[u8],
+    opts: &DecodeOptions,
+    keys: &dyn KeyLookup,
+    formats: Option<&FormatCache>,
+    store: &CounterStore,
+) -> Result<Telegram, Error> {
+    let tg = decode_full(frame, opts, keys, formats)?;
+    store.check_and_accept(&tg)?;
+    Ok(tg)
+}
+
 /// The `replayed_counter` error: it belongs to the telegram as a whole, not to a byte.
 pub fn replayed(meter: MeterKey, counter: u32, last: u32) -> Error {
-    Error::new(0, ErrorKind::ReplayedCounter { meter, counter, last })
+    let MeterKey { manufacturer, id, key_id } = meter;
+    Error::new(0, ErrorKind::ReplayedCounter { manufacturer, id, key_id, counter, last })
 }
 
 #[cfg(test)]
@@ -234,7 +253,7 @@ mod tests {
         use super::super::*;
         use crate::address::Address;
         use crate::keys::{KeyMaterial, KeyStore, NoKeys};
-        use crate::mbus::decode::{decode_checked, DecodeOptions};
+        use crate::mbus::decode::DecodeOptions;
         use crate::mbus::encode::{Builder, SecurityParams};
         use crate::mbus::link::wmbus::FrameFormat;
         use crate::mbus::records::{encode_record, Function, RecordValue};

@@ -36,7 +36,6 @@ use crate::keys::{KeyLookup, NoKeys};
 use crate::mbus::afl::{Afl, AflMessage};
 use crate::mbus::compact::FormatCache;
 use crate::mbus::tpl::Address;
-use crate::replay::CounterStore;
 
 /// Which link layer the input uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -181,22 +180,6 @@ pub fn decode_full(
     if tg.records.capacity() > 2 * tg.records.len() + 4 {
         tg.records.shrink_to_fit();
     }
-    Ok(tg)
-}
-
-/// [`decode_full`], then the replay check of `store` ([`CounterStore::check_and_accept`]): a
-/// telegram verified with a key whose message counter is not greater than the last one
-/// accepted for its meter and key ID is a `SecurityError` (`replayed_counter`); otherwise its
-/// counter is recorded (EN 13757-7 7.5.8, DSMR P2 5.2). Failed decodes record nothing.
-pub fn decode_checked(
-    frame: &[u8],
-    opts: &DecodeOptions,
-    keys: &dyn KeyLookup,
-    formats: Option<&FormatCache>,
-    store: &CounterStore,
-) -> Result<Telegram, Error> {
-    let tg = decode_full(frame, opts, keys, formats)?;
-    store.check_and_accept(&tg)?;
     Ok(tg)
 }
 
