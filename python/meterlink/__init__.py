@@ -26,11 +26,13 @@ from meterlink.bulk import ArrowTable, DecodedBatch, decode_batch, iter_batches,
 from meterlink.exceptions import DecodeError, FrameError, MeterlinkError, SecurityError
 from meterlink.keys import load_keys
 from meterlink.readings import Reading, group_readings
+from meterlink.replay import CounterStore
 from meterlink.stream import iter_frames
 
 __all__ = [
     "AflReassembler",
     "ArrowTable",
+    "CounterStore",
     "DecodedBatch",
     "FormatCache",
     "DecodeError",

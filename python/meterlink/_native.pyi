@@ -3,9 +3,12 @@
 import os
 from typing import Any, Dict, List, Literal, Mapping, NoReturn, Optional, Sequence, Tuple, Union, final
 
+from typing_extensions import Self, disjoint_base
+
 __all__ = [
     "AflReassembler",
     "ArrowTable",
+    "CounterStore",
     "DecodedBatch",
     "FormatCache",
     "FrameSplitter",
@@ -41,6 +44,7 @@ def decode(
     secondary_address: Optional[_FrameInput] = None,
     default_keys: bool = True,
     accept_unprotected: bool = False,
+    counters: Optional[CounterStore] = None,
 ) -> Telegram: ...
 def encode(
     records: Optional[_FrameInput] = None,
@@ -238,6 +242,20 @@ class KeyStore:
     def __contains__(self, key: str, /) -> bool: ...
     def __reduce__(self) -> NoReturn: ...
 
+@disjoint_base
+class CounterStore:
+    """The last accepted message counter per (meter, key ID): replay protection; subclassed by
+    ``meterlink.CounterStore`` (SQLite persistence)."""
+
+    def __new__(cls) -> Self: ...
+    def entries(self) -> List[Tuple[str, str, int, int]]: ...
+    def load(self, entries: List[Tuple[str, str, int, int]]) -> None: ...
+    def last(self, manufacturer: str, id: str, key_id: int = 0) -> Optional[int]: ...
+    def check(self, telegram: Telegram) -> None: ...
+    def accept(self, telegram: Telegram) -> None: ...
+    def clear(self) -> None: ...
+    def __len__(self) -> int: ...
+
 @final
 class FormatCache:
     def __new__(cls, capacity: int = 4096) -> FormatCache: ...
@@ -310,6 +328,7 @@ class LineReader:
         accept_unprotected: bool = False,
         default_keys: bool = True,
         link_crc: str = "source",
+        counters: Optional[CounterStore] = None,
     ) -> Optional[DecodedBatch]: ...
     @property
     def columns(self) -> List[str]: ...
@@ -341,4 +360,5 @@ def _decode_batch(
     accept_unprotected: bool = False,
     default_keys: bool = True,
     link_crc: str = "source",
+    counters: Optional[CounterStore] = None,
 ) -> DecodedBatch: ...

@@ -21,6 +21,7 @@
 mod columns;
 mod error;
 mod lines;
+pub mod replay;
 mod source;
 mod stream;
 pub mod table;
@@ -374,6 +375,23 @@ pub fn decode_batch<S: FrameSource + ?Sized>(
         // One record batch per telegram batch (possibly empty), so that they pair up.
         out.telegrams.push(c.telegrams);
         out.records.push(c.records);
+    }
+    Ok(out)
+}
+
+/// [`decode_batch`], then, with a counter store, the replay check of its rows in input order
+/// ([`replay::check_replays`]): replayed telegrams become `security_error` rows
+/// (`replayed_counter`) without records, the others' counters are accepted.
+pub fn decode_batch_checked<S: FrameSource + ?Sized>(
+    src: &S,
+    keys: &(dyn KeyLookup + Sync),
+    opts: &BatchOptions,
+    metadata: &[(Arc<Field>, ArrayRef)],
+    counters: Option<&meterlink::replay::CounterStore>,
+) -> Result<DecodedBatch, Error> {
+    let mut out = decode_batch(src, keys, opts, metadata)?;
+    if let Some(store) = counters {
+        replay::check_replays(&mut out, store)?;
     }
     Ok(out)
 }

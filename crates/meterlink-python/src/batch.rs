@@ -15,6 +15,7 @@ use pyo3_arrow::input::AnyArray;
 
 use super::convert::decode_options;
 use super::keys::keys_arg;
+use super::replay::CounterStore;
 use meterlink_arrow::{self as batch, BatchOptions, FrameItem, InputError, Status, StreamDecoder, Table};
 
 /// An Arrow-crate error as Python raises it: `TypeError` for a frame column of the wrong type,
@@ -360,10 +361,12 @@ fn batch_options(
 }
 
 /// `_decode_batch(frames, keys=None, link="auto", strict=False, tail="auto", threads=None,
-/// column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384)`: the native batch
-/// decoder behind `meterlink.decode_batch`.
+/// column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384, ..., counters=None)`:
+/// the native batch decoder behind `meterlink.decode_batch`. With `counters` (a `CounterStore`)
+/// the decoded rows are checked for replayed counters in input order after the decode
+/// (`meterlink_arrow::replay`), so the result is the same for any thread count.
 #[pyfunction]
-#[pyo3(signature = (frames, keys=None, link="auto", strict=false, tail="auto", threads=None, column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384, accept_unprotected=false, default_keys=true, link_crc="source"))]
+#[pyo3(signature = (frames, keys=None, link="auto", strict=false, tail="auto", threads=None, column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384, accept_unprotected=false, default_keys=true, link_crc="source", counters=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn _decode_batch(
     py: Python<'_>,
@@ -381,7 +384,9 @@ pub fn _decode_batch(
     accept_unprotected: bool,
     default_keys: bool,
     link_crc: &str,
+    counters: Option<&Bound<'_, CounterStore>>,
 ) -> PyResult<DecodedBatch> {
+    let counters = counters.map(|c| &c.get().inner);
     let safety = Safety { accept_unprotected, default_keys, link_crc };
     let opts = batch_options((link, strict, tail), &safety, threads, index_base, chunk_rows)?;
     let keys = keys_arg(py, keys)?;
@@ -405,7 +410,7 @@ pub fn _decode_batch(
             items.set_error(i, InputError::new(msg, None));
         }
         let lookup = keys.lookup();
-        let out = py.detach(|| batch::decode_batch(&items, lookup, &opts, &meta)).map_err(batch_err)?;
+        let out = py.detach(|| batch::decode_batch_checked(&items, lookup, &opts, &meta, counters)).map_err(batch_err)?;
         return Ok(DecodedBatch { inner: out });
     }
     if !(frames.hasattr("__arrow_c_array__")? || frames.hasattr("__arrow_c_stream__")?) {
@@ -426,7 +431,10 @@ pub fn _decode_batch(
         let chunk = chunk.map_err(|e| PyValueError::new_err(e.to_string()))?;
         py.detach(|| stream.push(&chunk, lookup)).map_err(batch_err)?;
     }
-    let out = stream.finish(field.data_type(), lookup).map_err(batch_err)?;
+    let mut out = stream.finish(field.data_type(), lookup).map_err(batch_err)?;
+    if let Some(store) = counters {
+        py.detach(|| batch::replay::check_replays(&mut out, store)).map_err(batch_err)?;
+    }
     Ok(DecodedBatch { inner: out })
 }
 
@@ -461,8 +469,9 @@ impl LineReader {
     }
 
     /// The next `max_rows` rows decoded, fewer at the end (`last`: nothing more will be fed),
-    /// or None when no full batch is ready yet (or nothing is left).
-    #[pyo3(signature = (max_rows, last=false, keys=None, link="auto", strict=false, tail="auto", threads=None, index_base=0, accept_unprotected=false, default_keys=true, link_crc="source"))]
+    /// or None when no full batch is ready yet (or nothing is left). With `counters` (a
+    /// `CounterStore`) replayed counters are marked, in line order (see `_decode_batch`).
+    #[pyo3(signature = (max_rows, last=false, keys=None, link="auto", strict=false, tail="auto", threads=None, index_base=0, accept_unprotected=false, default_keys=true, link_crc="source", counters=None))]
     #[allow(clippy::too_many_arguments)]
     fn decode_next(
         &mut self,
@@ -478,7 +487,9 @@ impl LineReader {
         accept_unprotected: bool,
         default_keys: bool,
         link_crc: &str,
+        counters: Option<&Bound<'_, CounterStore>>,
     ) -> PyResult<Option<DecodedBatch>> {
+        let counters = counters.map(|c| &c.get().inner);
         let safety = Safety { accept_unprotected, default_keys, link_crc };
         let chunk_rows = BatchOptions::default().chunk_rows;
         let opts = batch_options((link, strict, tail), &safety, threads, index_base, chunk_rows)?;
@@ -487,7 +498,7 @@ impl LineReader {
         let inner = &mut self.inner;
         let out = py.detach(|| match inner.next_batch(max_rows, last) {
             None => Ok(None),
-            Some(rows) => batch::decode_batch(&rows, lookup, &opts, &rows.metadata).map(Some),
+            Some(rows) => batch::decode_batch_checked(&rows, lookup, &opts, &rows.metadata, counters).map(Some),
         });
         Ok(out.map_err(batch_err)?.map(|inner| DecodedBatch { inner }))
     }

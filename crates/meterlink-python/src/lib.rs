@@ -8,6 +8,7 @@ mod encode;
 mod keys;
 mod parquet;
 mod reassembly;
+mod replay;
 mod splitter;
 mod telegram;
 
@@ -68,6 +69,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         [
             "AflReassembler",
             "ArrowTable",
+            "CounterStore",
             "DecodedBatch",
             "FormatCache",
             "FrameSplitter",
@@ -95,6 +97,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reassembly::AflReassembler>()?;
     m.add_class::<splitter::FrameSplitter>()?;
     m.add_class::<keys::KeyStore>()?;
+    m.add_class::<replay::CounterStore>()?;
     m.add_class::<batch::DecodedBatch>()?;
     m.add_class::<batch::ArrowTable>()?;
     m.add_class::<batch::LineReader>()?;

@@ -12,6 +12,7 @@ use pyo3::types::{PyDict, PyList, PyString};
 use super::convert::{frame_bytes, hex_lower};
 use super::convert::decode_options;
 use super::keys::keys_arg;
+use super::replay::CounterStore;
 use super::to_pyerr;
 
 /// Compact-frame formats learnt from full frames (EN 13757-3 compact frames, CI 79h/7Bh).
@@ -39,9 +40,13 @@ use meterlink::mbus::records::{self, Record as CoreRecord, RecordKind, Value};
 use meterlink::mbus::decode::{self as core, DecryptedBy, FrameKind, LinkInfo};
 use meterlink::mbus::tpl;
 
-/// decode(frame, keys=None, link="auto", strict=False, tail="auto", formats=None, secondary_address=None, default_keys=True)
+/// decode(frame, keys=None, link="auto", strict=False, tail="auto", formats=None, secondary_address=None, default_keys=True, accept_unprotected=False, counters=None)
+///
+/// `counters`: a `CounterStore`; a telegram verified with a key whose message counter is not
+/// greater than the last one accepted for its meter raises `SecurityError` (`replayed_counter`),
+/// otherwise its counter is recorded.
 #[pyfunction]
-#[pyo3(signature = (frame, keys=None, link="auto", strict=false, tail="auto", formats=None, secondary_address=None, default_keys=true, accept_unprotected=false))]
+#[pyo3(signature = (frame, keys=None, link="auto", strict=false, tail="auto", formats=None, secondary_address=None, default_keys=true, accept_unprotected=false, counters=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn decode(
     py: Python<'_>,
@@ -54,6 +59,7 @@ pub fn decode(
     secondary_address: Option<&Bound<'_, PyAny>>,
     default_keys: bool,
     accept_unprotected: bool,
+    counters: Option<&Bound<'_, CounterStore>>,
 ) -> PyResult<Telegram> {
     let formats = formats.map(|f| &f.get().inner);
     let mut opts = decode_options(link, strict, tail)?;
@@ -71,7 +77,10 @@ pub fn decode(
     }
     let bytes = frame_bytes(frame)?;
     let keys = keys_arg(py, keys)?;
-    let result = core::decode_full(&bytes, &opts, keys.lookup(), formats);
+    let result = match counters {
+        Some(store) => meterlink::replay::decode_checked(&bytes, &opts, keys.lookup(), formats, &store.get().inner),
+        None => core::decode_full(&bytes, &opts, keys.lookup(), formats),
+    };
     match result {
         Ok(tg) => Ok(Telegram { inner: Arc::new(tg) }),
         Err(e) => Err(to_pyerr(py, e)),
@@ -80,7 +89,7 @@ pub fn decode(
 
 #[pyclass(frozen, module = "meterlink._native")]
 pub struct Telegram {
-    inner: Arc<core::Telegram>,
+    pub(crate) inner: Arc<core::Telegram>,
 }
 
 fn number_to_py(py: Python<'_>, mantissa: i64, exponent: i8) -> PyResult<Py<PyAny>> {

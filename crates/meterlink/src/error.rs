@@ -85,6 +85,20 @@ pub enum ErrorKind {
         /// How the payload came.
         reason: Unprotected,
     },
+    /// A verified telegram whose replay counter is not greater than the last one accepted for
+    /// its meter and key ID ([`crate::replay::CounterStore`]).
+    ReplayedCounter {
+        /// The meter's manufacturer code.
+        manufacturer: u16,
+        /// The meter's identification number (wire order).
+        id: [u8; 4],
+        /// The key ID (configuration-field extension; 0 without one).
+        key_id: u8,
+        /// The telegram's counter.
+        counter: u32,
+        /// The last counter accepted for the meter and key ID.
+        last: u32,
+    },
     /// Hex text given as a frame is not hex.
     Hex(HexErrorReason),
     /// A key or meter identity given as an argument is malformed.
@@ -183,7 +197,8 @@ impl ErrorKind {
             ErrorKind::Ell(EllError::PayloadCrc { .. })
             | ErrorKind::Security(_)
             | ErrorKind::NoKey { .. }
-            | ErrorKind::Unprotected { .. } => ErrorClass::Security,
+            | ErrorKind::Unprotected { .. }
+            | ErrorKind::ReplayedCounter { .. } => ErrorClass::Security,
             ErrorKind::Ell(_)
             | ErrorKind::Afl(_)
             | ErrorKind::AflFragment { .. }
@@ -220,6 +235,7 @@ impl ErrorKind {
             ErrorKind::Security(e) => security_code(e),
             ErrorKind::NoKey { .. } => "no_key",
             ErrorKind::Unprotected { .. } => "unprotected",
+            ErrorKind::ReplayedCounter { .. } => "replayed_counter",
             ErrorKind::Hex(HexErrorReason::InvalidCharacter(_)) => "hex_character",
             ErrorKind::Hex(HexErrorReason::OddDigits) => "hex_odd_digits",
             ErrorKind::Key(e) => match e {
@@ -237,7 +253,8 @@ impl ErrorKind {
     /// Whether the error belongs to a position in the input.
     fn has_position(&self) -> bool {
         match self {
-            ErrorKind::Key(_) => false,
+            // A replay is the telegram as a whole, no byte of it is wrong.
+            ErrorKind::Key(_) | ErrorKind::ReplayedCounter { .. } => false,
             ErrorKind::Afl(e) => !matches!(
                 e,
                 AflError::MissingFragments { .. }
@@ -258,7 +275,7 @@ impl ErrorKind {
             ErrorKind::Ell(e) => ell_offset(e).is_some(),
             ErrorKind::Afl(e) => afl_offset(e).is_some(),
             ErrorKind::Security(e) => e.offset().is_some(),
-            ErrorKind::Key(_) => true,
+            ErrorKind::Key(_) | ErrorKind::ReplayedCounter { .. } => true,
             // Its message has always stood alone.
             ErrorKind::NoAfl => true,
             ErrorKind::AflFragment { .. }
@@ -402,6 +419,12 @@ impl fmt::Display for Error {
                 meter.id_string(),
                 reason.text()
             )?,
+            ErrorKind::ReplayedCounter { manufacturer, id, key_id, counter, last } => write!(
+                f,
+                "replayed counter: {} {} (key ID {key_id}) sent counter {counter}, not greater than the last accepted counter {last}",
+                String::from_utf8_lossy(&crate::mbus::tpl::manufacturer_to_str(*manufacturer)),
+                crate::mbus::tpl::id_to_string(*id),
+            )?,
             ErrorKind::Hex(reason) => HexError { offset: at, reason: *reason }.fmt(f)?,
             ErrorKind::Key(e) => e.fmt(f)?,
         }
@@ -492,6 +515,7 @@ pub const ALL_CODES: &[&str] = &[
     "security_tag_length",
     "no_key",
     "unprotected",
+    "replayed_counter",
     "hex_character",
     "hex_odd_digits",
     "key_length",

@@ -32,6 +32,7 @@ pub mod error;
 pub mod hex;
 pub mod keys;
 pub mod mbus;
+pub mod replay;
 
 #[cfg(test)]
 mod test_vectors;
