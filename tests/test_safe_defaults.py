@@ -110,3 +110,23 @@ def test_cli_options(capsys, tmp_path):
         rows = [__import__("json").loads(x) for x in out.read_text().splitlines()]
         assert rows[-1]["status"] == last, choice
     assert main(["bulk", str(src), "-o", str(out), "-q", "--keys", str(keys), "--no-default-keys"]) == 0
+
+
+def test_bulk_replay_store(tmp_path, capsys):
+    import json
+
+    keys = tmp_path / "keys.csv"
+    keys.write_text(f"12345678,{KEY}\n")
+    # Mode 7 (AFL CMAC over the AFL MCR): counters 5, 5 again, 4, 6.
+    frames = [frame(7, "A", message_counter=c) for c in (5, 5, 4, 6)]
+    src = tmp_path / "frames.txt"
+    src.write_text("\n".join(f.hex() for f in frames) + "\n")
+    out, store = tmp_path / "out.jsonl", tmp_path / "counters.db"
+    assert main(["bulk", str(src), "-o", str(out), "--keys", str(keys), "--replay-store", str(store)]) == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["error_code"] for r in rows] == [None, "replayed_counter", "replayed_counter", None]
+    assert "replayed_counter 2" in capsys.readouterr().err
+    # The store persists: the same archive again is all replays.
+    assert main(["bulk", str(src), "-o", str(out), "-q", "--keys", str(keys), "--replay-store", str(store)]) == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["error_code"] for r in rows] == ["replayed_counter"] * 4

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Sequence
 
-from meterlink._native import ArrowTable, DecodedBatch, _decode_batch
+from meterlink._native import ArrowTable, CounterStore, DecodedBatch, _decode_batch
 from meterlink.archive import ArchivePath, ArchiveSource, FramePiece, LinePiece, archive_error
 from meterlink.keys import KeysArg, keystore
 
@@ -91,6 +91,7 @@ def decode_batch(
     accept_unprotected: bool = False,
     default_keys: bool = True,
     link_crc: str = "source",
+    counters: Optional[CounterStore] = None,
 ) -> DecodedBatch:
     """Decode many frames at once.
 
@@ -114,13 +115,15 @@ def decode_batch(
     receiver's: when most of the first ones carry verifying DLL CRCs, every frame must verify them
     (``"frame"`` judges each frame alone, as ``decode`` does; ``"required"`` always demands them).
     ``accept_unprotected`` keeps a keyed meter's unprotected payload (else a ``security_error`` row
-    with code ``unprotected``); ``default_keys=False`` tries no public default keys.
+    with code ``unprotected``); ``default_keys=False`` tries no public default keys. ``counters``
+    (a :class:`meterlink.CounterStore`) rejects replayed counters (``replayed_counter``), checked in
+    input order whatever the thread count.
     """
     check_threads(threads)
     store = keystore(keys)
     kw: Dict[str, Any] = dict(
         link=link, strict=strict, tail=tail, threads=threads,
-        accept_unprotected=accept_unprotected, default_keys=default_keys, link_crc=link_crc,
+        accept_unprotected=accept_unprotected, default_keys=default_keys, link_crc=link_crc, counters=counters,
     )
     if isinstance(frames, (list, tuple)) or _is_arrow(frames):
         return decode_chunk(frames, store, column=column, metadata=metadata, **kw)
@@ -145,6 +148,7 @@ def iter_decode(
     accept_unprotected: bool = False,
     default_keys: bool = True,
     link_crc: str = "source",
+    counters: Optional[CounterStore] = None,
 ) -> Iterator[DecodedBatch]:
     """Decode an iterable of frames piece by piece (``chunk_size`` frames per
     :class:`DecodedBatch`), with bounded memory. ``index`` counts across pieces. One source: once
@@ -155,7 +159,7 @@ def iter_decode(
     base = 0
     kw: Dict[str, Any] = dict(
         link=link, strict=strict, tail=tail, threads=threads,
-        accept_unprotected=accept_unprotected, default_keys=default_keys, link_crc=link_crc,
+        accept_unprotected=accept_unprotected, default_keys=default_keys, link_crc=link_crc, counters=counters,
     )
     while True:
         chunk = list(itertools.islice(it, chunk_size))
@@ -205,6 +209,7 @@ class ArchiveReader:
         accept_unprotected: bool = False,
         default_keys: bool = True,
         link_crc: str = "source",
+        counters: Optional[CounterStore] = None,
     ) -> None:
         check_threads(threads)
         self.source = ArchiveSource(
@@ -216,6 +221,7 @@ class ArchiveReader:
         self.kw: Dict[str, Any] = dict(
             link=link, threads=threads, strict=strict, tail=tail,
             accept_unprotected=accept_unprotected, default_keys=default_keys, link_crc=link_crc,
+            counters=counters,
         )
         self.batch_size = self.source.batch_size
         self.column = column
@@ -299,8 +305,8 @@ def read_archive(
 ) -> DecodedBatch:
     """Decode a whole archive into one :class:`DecodedBatch` (use :func:`iter_batches` for files
     larger than memory). ``options``: ``batch_size``, ``column``, ``strict``, ``tail``,
-    ``max_line_length``, ``accept_unprotected``, ``default_keys``, ``link_crc`` as for
-    :func:`iter_batches`."""
+    ``max_line_length``, ``accept_unprotected``, ``default_keys``, ``link_crc``, ``counters`` as
+    for :func:`iter_batches`."""
     parts = list(iter_batches(path, format, keys, link, threads, **options))
     if not parts:
         return decode_chunk([], None)

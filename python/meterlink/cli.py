@@ -282,25 +282,38 @@ def _fraction(reader: Any, i: int, n_inputs: int) -> Optional[float]:
 
 
 def _run_bulk(ns: argparse.Namespace, fmt: str, keys: Any, totals: _Totals, progress: "_Progress") -> None:
-    from meterlink.bulk import iter_batches
     from meterlink.writers import BatchWriter
 
-    with BatchWriter(ns.output, fmt, layout=ns.layout, threads=ns.threads) as writer:
-        for i, path in enumerate(ns.inputs):
-            reader = iter_batches(
-                path, format=ns.format, keys=keys, link=ns.link, threads=ns.threads,
-                batch_size=ns.batch_size, column=ns.column, strict=ns.strict, tail=ns.tail,
-                max_line_length=ns.max_line_length, default_keys=ns.default_keys,
-                accept_unprotected=ns.accept_unprotected, link_crc=ns.link_crc,
-            )
-            for batch in reader:
-                writer.write(batch)
-                totals.add(batch)
-                progress.update(totals.counts["frames"], _fraction(reader, i, len(ns.inputs)))
-        if totals.counts["frames"] == 0:
-            # No telegram at all: still write the file, empty, with the table schema.
-            writer.write(meterlink.decode_batch([]))
-        progress.update(totals.counts["frames"], 1.0, force=True)
+    store = meterlink.CounterStore(ns.replay_store) if ns.replay_store else None
+    try:
+        with BatchWriter(ns.output, fmt, layout=ns.layout, threads=ns.threads) as writer:
+            _bulk_inputs(ns, keys, store, writer, totals, progress)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _bulk_inputs(ns: argparse.Namespace, keys: Any, store: Any, writer: Any, totals: _Totals, progress: "_Progress") -> None:
+    """Decode every input into `writer`; the replay store (if any) is saved after each input."""
+    from meterlink.bulk import iter_batches
+
+    for i, path in enumerate(ns.inputs):
+        reader = iter_batches(
+            path, format=ns.format, keys=keys, link=ns.link, threads=ns.threads,
+            batch_size=ns.batch_size, column=ns.column, strict=ns.strict, tail=ns.tail,
+            max_line_length=ns.max_line_length, default_keys=ns.default_keys,
+            accept_unprotected=ns.accept_unprotected, link_crc=ns.link_crc, counters=store,
+        )
+        for batch in reader:
+            writer.write(batch)
+            totals.add(batch)
+            progress.update(totals.counts["frames"], _fraction(reader, i, len(ns.inputs)))
+        if store is not None:
+            store.save()
+    if totals.counts["frames"] == 0:
+        # No telegram at all: still write the file, empty, with the table schema.
+        writer.write(meterlink.decode_batch([]))
+    progress.update(totals.counts["frames"], 1.0, force=True)
 
 
 def _cmd_bulk(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
@@ -427,6 +440,11 @@ def _parser() -> argparse.ArgumentParser:
         "--link-crc", default="source", choices=("source", "frame", "required"),
         help="source (default): when an input's frames carry wireless DLL CRCs, every frame must verify "
         "them; frame: each frame judged alone; required: always",
+    )
+    b.add_argument(
+        "--replay-store", metavar="FILE",
+        help="SQLite file of the last accepted counter per meter: a telegram whose counter is not greater "
+        "is a security_error (replayed_counter); created if missing, saved after every input",
     )
     b.add_argument("--format", default="auto", choices=list(FORMATS))
     b.add_argument("--column", help="frame column of Parquet/Arrow inputs (default: 'frame' or the only binary column)")

@@ -46,7 +46,7 @@ impl MeterKey {
     /// From the texts every output prints: three manufacturer characters (`A`–`Z`, or `@` and
     /// `[\]^_` for codes outside the letters) and the ID as printed (8 digits or hex digits).
     pub fn from_text(manufacturer: &str, id: &str, key_id: u8) -> Result<Self, KeyError> {
-        let m = manufacturer_from_text(manufacturer).ok_or_else(|| KeyError::BadManufacturer(manufacturer.to_string()))?;
+        let m = manufacturer_from_text(manufacturer).ok_or_else(|| KeyError::BadManufacturer(crate::keys::Shape::of(manufacturer)))?;
         Ok(MeterKey::new(m, crate::keys::parse_meter_id(id)?, key_id))
     }
 
