@@ -140,7 +140,10 @@ pub fn parse_manufacturer(s: &str) -> Result<u16, KeyError> {
 /// ID as `"KAM12345678"` / `"KAM:12345678"` → (M field, ID in wire order).
 pub fn parse_meter_name(name: &str) -> Result<(Option<u16>, [u8; 4]), KeyError> {
     let t = name.trim();
-    let lettered = |n| t.len() == n && t[..3].chars().all(|c| c.is_ascii_alphabetic());
+    // Three ASCII letters first: then byte 3 (and, for "KAM:...", byte 4) is a char boundary.
+    let lettered = |n| {
+        t.len() == n && t.as_bytes()[..3].iter().all(u8::is_ascii_alphabetic) && (n == 11 || t.as_bytes()[3].is_ascii())
+    };
     let (m, id) = if lettered(11) {
         (Some(&t[..3]), &t[3..])
     } else if lettered(12) {
@@ -508,6 +511,10 @@ mod tests {
         assert_eq!(parse_meter_name(" kam12345678 "), Ok((Some(0x2C2D), [0x78, 0x56, 0x34, 0x12])));
         assert_eq!(parse_meter_name("KAM:12345678"), Ok((Some(0x2C2D), [0x78, 0x56, 0x34, 0x12])));
         assert_eq!(parse_meter_name("K4M12345678"), Err(KeyError::BadMeterId(Shape { chars: 11, hex: false })));
+        // Found by the key_file fuzz target: a name of 11 bytes whose byte 3 is inside a
+        // multi-byte character must be an error, not a panic.
+        assert!(parse_meter_name("id\u{FFFD}123456").is_err());
+        assert!(parse_meter_name("KAM\u{FFFD}12345678").is_err());
         assert_eq!(parse_manufacturer("k1m"), Err(KeyError::BadManufacturer(Shape { chars: 3, hex: false })));
     }
 

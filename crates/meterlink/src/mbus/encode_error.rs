@@ -92,6 +92,8 @@ pub enum EncodeError {
     MissingVif,
     /// VIF bytes whose extension bits do not chain (every byte but the last needs 0x80).
     VifExtensionBits,
+    /// A plain-text VIB (7C/FC) that does not read back as given (length byte, text, VIFEs).
+    PlainTextVib,
     /// More than 10 VIFEs.
     TooManyVifes,
     /// An integer data field size that EN 13757-3 does not code.
@@ -208,6 +210,7 @@ impl EncodeError {
         "encode_afl_sign",
         "encode_missing_vif",
         "encode_vif_extension_bits",
+        "encode_plain_text_vib",
         "encode_too_many_vifes",
         "encode_integer_size",
         "encode_bcd_digits",
@@ -262,6 +265,7 @@ impl EncodeError {
             AflSign(_) => "encode_afl_sign",
             MissingVif => "encode_missing_vif",
             VifExtensionBits => "encode_vif_extension_bits",
+            PlainTextVib => "encode_plain_text_vib",
             TooManyVifes => "encode_too_many_vifes",
             IntegerSize { .. } => "encode_integer_size",
             BcdDigits { .. } => "encode_bcd_digits",
@@ -330,6 +334,7 @@ impl fmt::Display for EncodeError {
             AflSign(e) => e.fmt(f),
             MissingVif => f.write_str("a data record needs at least one VIF byte"),
             VifExtensionBits => f.write_str("VIF bytes: every byte but the last needs the extension bit 0x80"),
+            PlainTextVib => f.write_str("a plain-text VIB (7C/FC) needs its length byte, that many text bytes and, after FC, VIFEs"),
             TooManyVifes => f.write_str("more than 10 VIFEs"),
             IntegerSize { size } => write!(f, "integer size {size} bytes: 1, 2, 3, 4, 6 or 8"),
             BcdDigits { digits } => write!(f, "BCD with {digits} digits: 2, 4, 6, 8 or 12"),

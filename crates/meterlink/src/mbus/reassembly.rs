@@ -182,7 +182,11 @@ impl FrameReassembler {
                 r
             }
         };
-        if !matches!(pushed, Ok(None)) {
+        // Keep the meter's place while a message is pending: a first fragment that reports the
+        // loss of the previous message's tail has started a new message (EN 13757-7 6.3), which
+        // must not be dropped with the lost one (found by the afl_reassembly fuzz target).
+        let still_pending = self.pending.get(&meter).is_some_and(|p| p.afl.expected_fid().is_some());
+        if !matches!(pushed, Ok(None)) && !still_pending {
             self.remove(&meter);
         }
         let Some(message) = pushed.map_err(|e| Error::in_layer(ErrorKind::Afl(e), 0))? else {
@@ -251,6 +255,21 @@ mod tests {
         };
         let first = [&[0x90, 0x0F, 0x01, 0x6C][..], &afl[4..17]].concat();
         (frame(&first, &tpdu[..split]), frame(&[0x90, 0x02, 0x02, 0x00], &tpdu[split..]))
+    }
+
+    #[test]
+    fn a_new_message_after_a_lost_tail_is_kept() {
+        // Found by the afl_reassembly fuzz target: message A's fragment 2 is lost; B's first
+        // fragment reports it and starts B, whose second fragment then completes it.
+        let mut r = FrameReassembler::new(16384, 10);
+        let (a1, _) = fragments(&whole(0x1234_5678), 5);
+        let (b1, b2) = fragments(&whole(0x1234_5678), 5);
+        assert!(r.push_frame(&a1).unwrap().is_none());
+        let e = r.push_frame(&b1).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::Afl(AflError::MissingFragments { .. })), "{e}");
+        assert_eq!(r.pending(), 1);
+        let done = r.push_frame(&b2).unwrap().unwrap();
+        assert_eq!((done.message.fragments, r.pending()), (2, 0));
     }
 
     #[test]

@@ -720,3 +720,16 @@ fn error_messages_and_codes() {
         "wired long frame holds at most 252 bytes after the A field, got 263",
     );
 }
+
+#[test]
+fn plain_text_vibs_read_back_as_given() {
+    // Found by the encode fuzz target: FC with a length byte (64h) the text does not fill was
+    // accepted, and the decoder then rejected the record.
+    let e = encode_record(6, 2, 0, Function::Maximum, &[0xFC, 0x64, 0x4B], &RecordValue::None).unwrap_err();
+    assert_eq!(e.code(), "encode_plain_text_vib");
+    // 7C, 3 characters ("%RH" sent last character first, EN 13757-3 6.4.4), then the data.
+    let rec = encode_record(0, 0, 0, Function::Instantaneous, &[0x7C, 0x03, b'H', b'R', b'%'], &RecordValue::int(42)).unwrap();
+    let mut out = Vec::new();
+    crate::mbus::records::parse_records(&rec, false, &mut out).unwrap();
+    assert_eq!((out.len(), out[0].vif.plain_text_unit.as_deref()), (1, Some("%RH")));
+}

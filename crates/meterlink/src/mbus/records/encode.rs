@@ -99,6 +99,13 @@ fn check_vib(vif: &[u8]) -> Result<(), EncodeError> {
         if vif[..last].iter().any(|b| b & 0x80 == 0) || vif[last] & 0x80 != 0 {
             return Err(EncodeError::VifExtensionBits);
         }
+    } else {
+        // A plain-text VIB (EN 13757-3 6.4.4: 7C/FC, length, ASCII text, VIFEs): it must read
+        // back exactly as given, or the encoder would emit a record its decoder rejects.
+        let mut info = super::VifInfo::none();
+        if super::vif::parse_vib(vif, 0, 0, false, &mut info) != Ok(vif.len()) {
+            return Err(EncodeError::PlainTextVib);
+        }
     }
     if vif.len() > 11 {
         return Err(EncodeError::TooManyVifes);
