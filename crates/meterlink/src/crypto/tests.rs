@@ -1,6 +1,6 @@
 //! Tests of the primitives: NIST CMAC (SP 800-38B), CCM (SP 800-38C), GCM (McGrew–Viega),
 //! KDF-A (CEN/TR 17167 F.3, OMS, sensostar), RFC 3394 key wrap, and the Wycheproof AES-128
-//! GCM / CMAC / key-wrap files (`tests/vectors/wycheproof/`).
+//! GCM / CCM / CMAC / key-wrap files (`tests/vectors/wycheproof/`).
 
 use serde_json::Value;
 
@@ -211,6 +211,7 @@ fn keywrap_dlms_vector() {
 const WP_GCM: &str = include_str!("../../../../tests/vectors/wycheproof/aes_gcm_test.json");
 const WP_CMAC: &str = include_str!("../../../../tests/vectors/wycheproof/aes_cmac_test.json");
 const WP_WRAP: &str = include_str!("../../../../tests/vectors/wycheproof/aes_wrap_test.json");
+const WP_CCM: &str = include_str!("../../../../tests/vectors/wycheproof/aes_ccm_test.json");
 
 /// Every test of every group of a Wycheproof file, with its group.
 fn wycheproof(file: &str) -> Vec<(Value, Value)> {
@@ -303,4 +304,128 @@ fn wycheproof_aes128_keywrap() {
         }
     }
     assert_eq!((valid, invalid, acceptable), (11, 30, 1), "valid, invalid, acceptable");
+}
+
+/// Tag lengths `Aead::Ccm` offers (SP 800-38C allows 4..16 even; mode 10 uses these four).
+const CCM_TAGS: [usize; 4] = [4, 8, 12, 16];
+
+#[test]
+fn wycheproof_aes128_ccm_through_aead() {
+    // `Aead::Ccm` takes only the 13-byte nonce of TPL mode 10 (L = 2): the six 104-bit-nonce
+    // cases must seal and open exactly; every other nonce size is rejected cleanly.
+    let (mut valid, mut other_nonce) = (0, 0);
+    for (_, t) in wycheproof(WP_CCM) {
+        let id = &t["tcId"];
+        let (k, iv, aad, msg) = (k16(t["key"].as_str().unwrap()), field(&t, "iv"), field(&t, "aad"), field(&t, "msg"));
+        let (ct, tag) = (field(&t, "ct"), field(&t, "tag"));
+        let mut out = vec![0xAA];
+        let opened = Aead::Ccm.open_into(&k, &iv, &aad, &ct, &tag, &mut out);
+        let sealed = Aead::Ccm.seal(&k, &iv, &aad, &msg, tag.len());
+        if iv.len() != 13 {
+            assert_eq!(opened, Err(CryptoError::BadNonceLength { len: iv.len() }), "tc {id}");
+            assert_eq!(sealed, Err(CryptoError::BadNonceLength { len: iv.len() }), "tc {id}");
+            assert!(out.is_empty(), "tc {id}: no plaintext on failure");
+            other_nonce += 1;
+            continue;
+        }
+        assert_eq!(t["result"], "valid", "tc {id}");
+        assert_eq!(opened, Ok(()), "tc {id}");
+        assert_eq!(out, msg, "tc {id}");
+        let mut expected = ct.clone();
+        expected.extend_from_slice(&tag);
+        assert_eq!(sealed.unwrap(), expected, "tc {id}");
+        ccm_tamper_rejected(&k, &iv, &aad, &ct, &tag, id);
+        valid += 1;
+    }
+    assert_eq!((valid, other_nonce), (6, 178), "valid with 13-byte nonce, other nonce sizes");
+}
+
+/// Every single-bit change of the tag (and of the first ciphertext byte), and every shorter
+/// supported tag, is rejected: the tag length is bound into B0 (SP 800-38C A.2.1), so a
+/// truncated CCM tag is not a valid shorter tag.
+fn ccm_tamper_rejected(k: &super::Key, iv: &[u8], aad: &[u8], ct: &[u8], tag: &[u8], id: &Value) {
+    let mut out = Vec::new();
+    for bit in 0..tag.len() * 8 {
+        let mut t = tag.to_vec();
+        t[bit / 8] ^= 1 << (bit % 8);
+        assert_eq!(Aead::Ccm.open_into(k, iv, aad, ct, &t, &mut out), Err(CryptoError::TagMismatch), "tc {id} bit {bit}");
+        assert!(out.is_empty());
+    }
+    if let Some((first, rest)) = ct.split_first() {
+        let c: Vec<u8> = std::iter::once(first ^ 0x80).chain(rest.iter().copied()).collect();
+        assert_eq!(Aead::Ccm.open_into(k, iv, aad, &c, tag, &mut out), Err(CryptoError::TagMismatch), "tc {id}");
+    }
+    for n in CCM_TAGS.iter().filter(|&&n| n < tag.len()) {
+        assert_eq!(Aead::Ccm.open_into(k, iv, aad, ct, &tag[..*n], &mut out), Err(CryptoError::TagMismatch), "tc {id} tag {n}");
+    }
+}
+
+#[test]
+fn wycheproof_aes128_ccm_tag_sizes() {
+    // The tag-size groups use 12-byte nonces, which `Aead::Ccm` does not take. `Aead::Ccm` is a
+    // thin wrapper over RustCrypto `Ccm<Aes128, M, U13>`; run the same generic cipher with a
+    // 12-byte nonce for the tag sizes `Aead::Ccm` offers, so the ModifiedTag cases and the
+    // 4/8/12-byte tags are checked too. Tag sizes outside 4/8/12/16 must give BadTagLength.
+    use ccm::consts::{U12, U16, U4, U8};
+    let (mut valid, mut invalid, mut other_tag, mut other_nonce) = (0, 0, 0, 0);
+    for (_, t) in wycheproof(WP_CCM) {
+        let id = &t["tcId"];
+        let (k, iv, aad, msg) = (k16(t["key"].as_str().unwrap()), field(&t, "iv"), field(&t, "aad"), field(&t, "msg"));
+        let (ct, tag) = (field(&t, "ct"), field(&t, "tag"));
+        if !CCM_TAGS.contains(&tag.len()) {
+            // CCM allows 6/10/14 too, and 2/odd sizes are invalid: all refused by `Aead::Ccm`
+            let sealed = Aead::Ccm.seal(&k, &[0; 13], &aad, &msg, tag.len());
+            assert_eq!(sealed, Err(CryptoError::BadTagLength { len: tag.len() }), "tc {id}");
+            let mut out = vec![0xAA];
+            assert_eq!(
+                Aead::Ccm.open_into(&k, &[0; 13], &aad, &ct, &tag, &mut out),
+                Err(CryptoError::BadTagLength { len: tag.len() }),
+                "tc {id}"
+            );
+            assert!(out.is_empty());
+            other_tag += 1;
+            continue;
+        }
+        if iv.len() != 12 {
+            other_nonce += 1; // 13 bytes: covered through `Aead` above; others: bad nonce sizes
+            continue;
+        }
+        let r = match tag.len() {
+            4 => ccm12::<U4>(&k, &iv, &aad, &msg, &ct, &tag),
+            8 => ccm12::<U8>(&k, &iv, &aad, &msg, &ct, &tag),
+            12 => ccm12::<U12>(&k, &iv, &aad, &msg, &ct, &tag),
+            _ => ccm12::<U16>(&k, &iv, &aad, &msg, &ct, &tag),
+        };
+        if t["result"] == "valid" {
+            assert_eq!(r, (true, true), "tc {id}: (seal exact, opens)");
+            valid += 1;
+        } else {
+            assert_eq!(t["result"], "invalid", "tc {id}");
+            assert!(!r.1, "tc {id} must be rejected");
+            invalid += 1;
+        }
+    }
+    assert_eq!((valid, invalid, other_tag, other_nonce), (75, 27, 33, 49), "valid, invalid, other tag sizes, other nonces");
+}
+
+/// AES-128-CCM with a 12-byte nonce and an `M`-byte tag: (seal gives `ct ‖ tag`, `ct ‖ tag` opens to `msg`).
+fn ccm12<M: ccm::aead::array::ArraySize + ccm::TagSize>(
+    k: &super::Key,
+    iv: &[u8],
+    aad: &[u8],
+    msg: &[u8],
+    ct: &[u8],
+    tag: &[u8],
+) -> (bool, bool) {
+    use aes::Aes128;
+    use ccm::aead::{AeadInOut, KeyInit};
+    use ccm::consts::U12;
+    let c = ccm::Ccm::<Aes128, M, U12>::new(&(*k).into());
+    let nonce = iv.try_into().unwrap();
+    let mut buf = msg.to_vec();
+    let sealed = c.encrypt_inout_detached(nonce, aad, buf.as_mut_slice().into()).unwrap();
+    let seal_ok = buf == ct && sealed.as_slice() == tag;
+    let mut buf = ct.to_vec();
+    let opened = c.decrypt_inout_detached(nonce, aad, buf.as_mut_slice().into(), tag.try_into().unwrap()).is_ok();
+    (seal_ok, opened && buf == msg)
 }
