@@ -211,10 +211,3 @@ pub fn mutate(u: &mut Unstructured, frame: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
-/// True when the environment variable `MLFUZZ_SKIP_KNOWN` is set: the targets then step
-/// around the known failures saved in `fuzz/artifacts/` (see its README) so that a long run
-/// goes on looking for new ones. Unset, the saved reproducers still fail.
-pub fn skip_known() -> bool {
-    static SKIP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SKIP.get_or_init(|| std::env::var_os("MLFUZZ_SKIP_KNOWN").is_some())
-}
