@@ -71,38 +71,30 @@ fn values(tg: &Telegram) -> Vec<(u8, u64, Option<f64>)> {
     tg.records.iter().map(|r| (r.vif.code, r.storage, r.value.as_f64())).collect()
 }
 
-/// Flip every bit of `f`; every acceptance as (byte, bit, link_crc): for frames whose every
-/// byte a checksum or CRC covers, no flipped frame may decode at all.
-fn accepted(f: &[u8], opts: &DecodeOptions, keys: &KeyStore) -> Vec<(usize, u8, LinkCrc)> {
-    let mut ok = Vec::new();
-    for i in 0..f.len() {
-        for bit in 0..8 {
+/// Every single-bit flip of `f` that decodes: (byte, bit, telegram).
+fn decoded_flips<'a>(f: &'a [u8], opts: &'a DecodeOptions, keys: &'a KeyStore) -> impl Iterator<Item = (usize, u8, Telegram)> + 'a {
+    (0..f.len()).flat_map(move |i| {
+        (0..8u8).filter_map(move |bit| {
             let mut m = f.to_vec();
             m[i] ^= 1 << bit;
-            if let Ok(tg) = decode_with_keys(&m, opts, keys) {
-                ok.push((i, bit, tg.link_crc()));
-            }
-        }
-    }
-    ok
+            decode_with_keys(&m, opts, keys).ok().map(|tg| (i, bit, tg))
+        })
+    })
 }
 
-/// Flip every bit of `f`; the changed-value acceptances as (byte, bit, link_crc).
+/// Every acceptance as (byte, bit, link_crc): for frames whose every byte a checksum or CRC
+/// covers, no flipped frame may decode at all.
+fn accepted(f: &[u8], opts: &DecodeOptions, keys: &KeyStore) -> Vec<(usize, u8, LinkCrc)> {
+    decoded_flips(f, opts, keys).map(|(i, bit, tg)| (i, bit, tg.link_crc())).collect()
+}
+
+/// The changed-value acceptances as (byte, bit, link_crc).
 fn flips(f: &[u8], opts: &DecodeOptions, keys: &KeyStore) -> Vec<(usize, u8, LinkCrc)> {
     let base = values(&decode_with_keys(f, opts, keys).unwrap_or_else(|e| panic!("{e}")));
-    let mut bad = Vec::new();
-    for i in 0..f.len() {
-        for bit in 0..8 {
-            let mut m = f.to_vec();
-            m[i] ^= 1 << bit;
-            if let Ok(tg) = decode_with_keys(&m, opts, keys) {
-                if values(&tg) != base && !tg.records.is_empty() {
-                    bad.push((i, bit, tg.link_crc()));
-                }
-            }
-        }
-    }
-    bad
+    decoded_flips(f, opts, keys)
+        .filter(|(_, _, tg)| !tg.records.is_empty() && values(tg) != base)
+        .map(|(i, bit, tg)| (i, bit, tg.link_crc()))
+        .collect()
 }
 
 const MODES: [u8; 9] = [0, 2, 3, 5, 7, 8, 9, 10, 15];

@@ -20,23 +20,25 @@ pub(super) fn decode_frame(frame: &[u8], ctx: &Ctx, tg: &mut Telegram) -> Result
     let detect = if ctx.opts.require_link_crc || ctx.opts.strict { FormatHint::Crc } else { FormatHint::Auto };
     let hint = match ctx.opts.link {
         LinkMode::Wired => return decode_wired(frame, ctx, tg),
-        // An FT1.2 long frame with one field damaged is still FT1.2: its error is reported, it
-        // is never read as a wireless frame (EN 13757-2 5.4: start, L, L, start, ..., CS, stop).
-        LinkMode::Auto if ft12_shaped(frame) => return decode_wired(frame, ctx, tg),
         LinkMode::Auto if looks_wired(frame) => {
             return match decode_wired(frame, ctx, tg) {
                 // Not FT1.2-shaped after all (a wireless frame with L = 68h whose next bytes
                 // happen to look like a long-frame header): try wireless, and if that fails too,
-                // report the wired error.
+                // report the wired error. An FT1.2 frame with a damaged L is not retried. (The
+                // FT1.2 marks are counted only here, on the error path: a good wired frame is
+                // not checksummed twice.)
                 Err(
                     e @ Error {
                         kind: ErrorKind::Frame(FrameErrorReason::LengthMismatch { .. } | FrameErrorReason::BadSecondStart(_)),
                         ..
                     },
-                ) if frame.len() > 5 => decode_wireless(frame, detect, ctx, tg).map_err(|_| e),
+                ) if frame.len() > 5 && !ft12_shaped(frame) => decode_wireless(frame, detect, ctx, tg).map_err(|_| e),
                 other => other,
             };
         }
+        // An FT1.2 long frame with one field damaged is still FT1.2: its error is reported, it
+        // is never read as a wireless frame (EN 13757-2 5.4: start, L, L, start, ..., CS, stop).
+        LinkMode::Auto if ft12_shaped(frame) => return decode_wired(frame, ctx, tg),
         LinkMode::Auto | LinkMode::Wireless => detect,
         LinkMode::WirelessA => FormatHint::A,
         LinkMode::WirelessB => FormatHint::B,

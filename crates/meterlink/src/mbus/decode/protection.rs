@@ -119,9 +119,14 @@ fn configured_key<'k>(s: &Secured, ctx: &Ctx<'k>) -> Option<&'k KeyMaterial> {
     if is_manufacturer_mode(s.mode) {
         return None;
     }
-    s.ident
-        .and_then(|a| ctx.keys.key_for(a.manufacturer, a.id))
-        .or_else(|| ctx.link.and_then(|a| ctx.keys.key_for(a.manufacturer, a.id)))
+    meter_key(s.ident, ctx).map(|(_, k)| k)
+}
+
+/// The meter that has a configured key, and the key: the identity that protects the TPL,
+/// else the link address.
+fn meter_key<'k>(ident: Option<Address>, ctx: &Ctx<'k>) -> Option<(Address, &'k KeyMaterial)> {
+    let key_of = |a: Address| ctx.keys.key_for(a.manufacturer, a.id).map(|k| (a, k));
+    ident.and_then(key_of).or_else(|| ctx.link.and_then(key_of))
 }
 
 /// Decrypt and verify with `key`, into the telegram's payload allocation.
@@ -214,9 +219,8 @@ fn require_key_protection(
     if matches!(tg.protection.state, ProtectionState::Decrypted(DecryptedBy::Meterlink | DecryptedBy::DefaultKey)) {
         return Ok(());
     }
-    let keyed = |a: &Address| ctx.keys.key_for(a.manufacturer, a.id).is_some();
-    match ident.filter(keyed).or_else(|| ctx.link.filter(keyed)) {
-        Some(meter) => Err(Error::new(offset, ErrorKind::Unprotected { meter, reason })),
+    match meter_key(ident, ctx) {
+        Some((meter, _)) => Err(Error::new(offset, ErrorKind::Unprotected { meter, reason })),
         None => Ok(()),
     }
 }
