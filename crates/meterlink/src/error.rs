@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+use crate::dlms::DlmsError;
 use crate::hex::{HexError, HexErrorReason};
 use crate::keys::KeyError;
 use crate::mbus::afl::AflError;
@@ -103,6 +104,8 @@ pub enum ErrorKind {
     Hex(HexErrorReason),
     /// A key or meter identity given as an argument is malformed.
     Key(KeyError),
+    /// DLMS/COSEM (its offsets are input offsets: [`crate::dlms::decode`] rebases them).
+    Dlms(DlmsError),
 }
 
 /// How a payload came that its meter's key did not protect ([`ErrorKind::Unprotected`]).
@@ -207,6 +210,7 @@ impl ErrorKind {
             | ErrorKind::ReservedCi { .. }
             | ErrorKind::Record(_)
             | ErrorKind::Key(_) => ErrorClass::Decode,
+            ErrorKind::Dlms(e) => e.class(),
         }
     }
 
@@ -247,6 +251,7 @@ impl ErrorKind {
                 KeyError::Columns { .. } => "key_file_columns",
                 KeyError::Header => "key_file_header",
             },
+            ErrorKind::Dlms(e) => e.code(),
         }
     }
 
@@ -276,6 +281,7 @@ impl ErrorKind {
             ErrorKind::Afl(e) => afl_offset(e).is_some(),
             ErrorKind::Security(e) => e.offset().is_some(),
             ErrorKind::Key(_) | ErrorKind::ReplayedCounter { .. } => true,
+            ErrorKind::Dlms(_) => false,
             // Its message has always stood alone.
             ErrorKind::NoAfl => true,
             ErrorKind::AflFragment { .. }
@@ -427,6 +433,7 @@ impl fmt::Display for Error {
             )?,
             ErrorKind::Hex(reason) => HexError { offset: at, reason: *reason }.fmt(f)?,
             ErrorKind::Key(e) => e.fmt(f)?,
+            ErrorKind::Dlms(e) => e.fmt(f)?,
         }
         if self.kind.has_position() && !self.kind.names_offset() {
             write!(f, " (at offset {at})")?;

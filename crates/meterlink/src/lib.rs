@@ -27,6 +27,7 @@
 
 pub mod address;
 pub mod crypto;
+pub mod dlms;
 pub mod dsmr;
 pub mod error;
 pub mod hex;

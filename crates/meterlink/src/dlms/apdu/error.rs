@@ -1,0 +1,46 @@
+
+use std::fmt;
+
+use crate::error::ErrorClass;
+
+/// A failure of APDUs. Offsets count in the buffer this stage was given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApduError {
+    /// The input ends before the structure does.
+    Truncated {
+        /// Where the missing bytes would start.
+        offset: usize,
+    },
+}
+
+impl ApduError {
+    /// Every code of this stage (`docs/errors.md`).
+    pub const CODES: &'static [&'static str] = &["apdu_truncated"];
+
+    /// The stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApduError::Truncated { .. } => "apdu_truncated",
+        }
+    }
+
+    /// Which Python exception the error becomes.
+    pub fn class(&self) -> ErrorClass {
+        ErrorClass::Decode
+    }
+
+    /// The offset in the stage's buffer, where the error has one.
+    pub fn offset(&self) -> Option<usize> {
+        match self {
+            ApduError::Truncated { offset } => Some(*offset),
+        }
+    }
+}
+
+impl fmt::Display for ApduError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApduError::Truncated { offset } => { let _ = offset; f.write_str("input ends early") },
+        }
+    }
+}
