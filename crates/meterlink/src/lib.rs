@@ -30,6 +30,7 @@ pub mod crypto;
 pub mod dlms;
 pub mod dsmr;
 pub mod error;
+pub mod error_class;
 pub mod hex;
 pub mod keys;
 pub mod mbus;

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Modules whose direct submodules are nodes of their own.
-const FAMILIES: [&str; 3] = ["mbus", "crypto", "dsmr"];
+const FAMILIES: [&str; 4] = ["mbus", "crypto", "dsmr", "dlms"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in fs::read_dir(dir).unwrap() {

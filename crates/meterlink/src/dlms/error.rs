@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::error::ErrorClass;
+use crate::error_class::ErrorClass;
 
 use super::{apdu, axdr, hdlc, mbus, p1, security, wrapper};
 

@@ -1,7 +1,7 @@
 
 use std::fmt;
 
-use crate::error::ErrorClass;
+use crate::error_class::ErrorClass;
 
 /// A failure of DLMS over M-Bus segments. Offsets count in the buffer this stage was given.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 
 use std::fmt;
 
-use crate::error::ErrorClass;
+use crate::error_class::ErrorClass;
 
 /// A failure of P1 text telegrams. Offsets count in the buffer this stage was given.
 #[derive(Clone, Debug, PartialEq, Eq)]
