@@ -42,9 +42,9 @@ pub use sn::{InformationReport, ReadResult, VariableAccess, VariablesAndData, Wr
 
 use super::axdr::Data;
 use super::cosem::DateTime;
-use super::security::{parse_ciphered, CipheredApdu};
+use super::security::ciphered::{encode_ciphered, parse_ciphered, CipheredApdu};
 use ber::read_element;
-use cursor::{put_octets, Reader};
+use cursor::Reader;
 
 /// One APDU, by its type.
 #[derive(Clone, Debug, PartialEq)]
@@ -277,12 +277,9 @@ pub(crate) fn decode_nested(buf: &[u8], base: usize) -> Result<Apdu, ApduError> 
     Ok(apdu)
 }
 
+/// A ciphered APDU: the ciphering stage parses it (its declared length must end the buffer).
 fn decode_ciphered(buf: &[u8], base: usize) -> Result<Apdu, ApduError> {
     let c = parse_ciphered(buf).map_err(|error| ApduError::Cipher { offset: base, error })?;
-    let end = c.payload_offset + c.payload.len();
-    if end < buf.len() {
-        return Err(ApduError::TrailingBytes { offset: base + end });
-    }
     Ok(Apdu::Ciphered(c))
 }
 
@@ -329,7 +326,10 @@ pub fn encode_apdu(apdu: &Apdu, out: &mut Vec<u8>) -> Result<(), ApduError> {
         Apdu::Aare(a) => encode_acse(tags::AARE, out, |c| a.write(c)),
         Apdu::Rlrq(a) => encode_acse(tags::RLRQ, out, |c| a.write(c)),
         Apdu::Rlre(a) => encode_acse(tags::RLRE, out, |c| a.write(c)),
-        Apdu::Ciphered(c) => encode_ciphered(c, out),
+        Apdu::Ciphered(c) => {
+            encode_ciphered(c, out);
+            Ok(())
+        }
         other => {
             out.push(other.tag());
             encode_xdlms(other, out);
@@ -379,25 +379,4 @@ fn encode_xdlms(apdu: &Apdu, out: &mut Vec<u8>) {
         Apdu::GeneralBlockTransfer(x) => x.write(out),
         Apdu::Aarq(_) | Apdu::Aare(_) | Apdu::Rlrq(_) | Apdu::Rlre(_) | Apdu::Ciphered(_) => {}
     }
-}
-
-/// A ciphered APDU from its parts (Green Book 9.2.7.2.4): glo-/ded- service APDUs are
-/// `tag ‖ len ‖ SC ‖ IC ‖ payload`; general-glo/ded-ciphering put the system title (an
-/// octet string) before the ciphered content.
-fn encode_ciphered(c: &CipheredApdu, out: &mut Vec<u8>) -> Result<(), ApduError> {
-    let mut content = Vec::with_capacity(5 + c.payload.len());
-    content.push(c.security_control.0);
-    content.extend_from_slice(&c.invocation_counter.to_be_bytes());
-    content.extend_from_slice(&c.payload);
-    out.push(c.tag);
-    match c.tag {
-        tags::GENERAL_GLO_CIPHERING | tags::GENERAL_DED_CIPHERING => {
-            let st = c.system_title.ok_or(ApduError::Unencodable { what: "general ciphering without system title" })?;
-            put_octets(out, &st);
-        }
-        tags::GENERAL_CIPHERING => return Err(ApduError::Unencodable { what: "general-ciphering" }),
-        _ => {}
-    }
-    put_octets(out, &content);
-    Ok(())
 }

@@ -53,18 +53,8 @@ pub const GENERAL_CIPHERING: u8 = 0xDD;
 /// general-block-transfer \[224\].
 pub const GENERAL_BLOCK_TRANSFER: u8 = 0xE0;
 
-/// The ciphered APDUs, parsed by the ciphering stage: glo- and ded- initiate, SN services and
-/// confirmed-service-error (21h–38h, 41h–58h), glo- and ded- LN services (C8h–CFh, D0h–D7h),
-/// general-glo-, general-ded- and general-ciphering.
-pub const CIPHERED: [u8; 35] = [
-    0x21, 0x25, 0x26, 0x28, 0x2C, 0x2D, 0x2E, 0x36, 0x38, // glo- initiate, SN, error
-    0x41, 0x45, 0x46, 0x48, 0x4C, 0x4D, 0x4E, 0x56, 0x58, // ded- initiate, SN, error
-    0xC8, 0xC9, 0xCA, 0xCB, 0xCC, 0xCD, 0xCF, // glo- LN
-    0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD7, // ded- LN
-    GENERAL_GLO_CIPHERING, GENERAL_DED_CIPHERING, GENERAL_CIPHERING,
-];
-
-/// Whether `tag` is a ciphered APDU's.
+/// Whether `tag` is a ciphered APDU's (glo-/ded- service APDUs, general-glo/ded-ciphering,
+/// general-ciphering): the ciphering stage's table decides.
 pub fn is_ciphered(tag: u8) -> bool {
-    CIPHERED.contains(&tag)
+    crate::dlms::security::ciphered::is_ciphered_tag(tag)
 }
