@@ -361,7 +361,7 @@ fn malformed_input_has_codes_and_offsets() {
 fn nesting_bombs_fail_without_panic() {
     // 10 000 nested arrays in a data-notification body
     let mut b = unhex("0f0000000100");
-    b.extend(std::iter::repeat([0x01, 0x01]).take(10_000).flatten());
+    b.extend(std::iter::repeat_n([0x01, 0x01], 10_000).flatten());
     b.push(0x00);
     assert!(decode_apdu(&b).unwrap_err().code().starts_with("axdr_"));
     // AARQs in user-information in AARQs: refused at the first level

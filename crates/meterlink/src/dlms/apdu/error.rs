@@ -81,11 +81,6 @@ pub enum ApduError {
         /// The ciphering error, its offset counted from `offset`.
         error: CipherError,
     },
-    /// The APDU cannot be encoded (a value does not fit its field).
-    Unencodable {
-        /// What does not fit.
-        what: &'static str,
-    },
 }
 
 impl ApduError {
@@ -101,7 +96,6 @@ impl ApduError {
         "apdu_missing_element",
         "apdu_bad_value",
         "apdu_bad_user_information",
-        "apdu_unencodable",
     ];
 
     /// The stable snake_case code.
@@ -118,7 +112,6 @@ impl ApduError {
             ApduError::BadUserInformation { .. } => "apdu_bad_user_information",
             ApduError::Data { error, .. } => error.code(),
             ApduError::Cipher { error, .. } => error.code(),
-            ApduError::Unencodable { .. } => "apdu_unencodable",
         }
     }
 
@@ -145,7 +138,6 @@ impl ApduError {
             | ApduError::BadUserInformation { offset } => Some(*offset),
             ApduError::Data { offset, error } => Some(offset + error.offset().unwrap_or(0)),
             ApduError::Cipher { offset, error } => Some(offset + error.offset().unwrap_or(0)),
-            ApduError::Unencodable { .. } => None,
         }
     }
 }
@@ -168,7 +160,6 @@ impl fmt::Display for ApduError {
             }
             ApduError::Data { error, .. } => write!(f, "Data in the APDU: {error}"),
             ApduError::Cipher { error, .. } => write!(f, "ciphered APDU: {error}"),
-            ApduError::Unencodable { what } => write!(f, "cannot encode {what}"),
         }
     }
 }
