@@ -63,7 +63,8 @@ pub struct FrameSplitter {
     pos: usize,
     /// Stream offset of `buf[0]`.
     base: u64,
-    /// The flag at `pos` closed the frame returned last (it may open the next one).
+    /// The flag at `pos` closed the frame returned last or follows an idle flag: dropped
+    /// silently if it opens no frame.
     shared_flag: bool,
     skipped: Option<(u64, u64)>,
     queued: Option<SplitItem>,
@@ -127,8 +128,9 @@ impl FrameSplitter {
             match self.classify() {
                 Candidate::NeedMore => return None,
                 Candidate::Fill => {
+                    // An idle flag: the next flag may still open a frame or be idle too.
                     self.pos += 1;
-                    self.shared_flag = false;
+                    self.shared_flag = true;
                 }
                 Candidate::Garbage(n) => {
                     self.pos += n;

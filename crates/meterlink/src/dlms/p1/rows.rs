@@ -89,7 +89,9 @@ fn row(obis: Obis, value: RowValue, mantissa: Option<i64>, scaler: Option<i8>, u
 /// (hex decoded where it is hex-encoded text), anything else as its text.
 pub(super) fn value_row(obis: Obis, s: &str) -> ObisRow {
     if is_text_code(obis) {
-        let text = hex_text(s).unwrap_or_else(|| s.to_string());
+        let [_, _, c, d, _, _] = obis.0;
+        let hex_coded = matches!((c, d), (96, 1) | (96, 13) | (42, 0));
+        let text = hex_text(s).filter(|_| hex_coded).unwrap_or_else(|| s.to_string());
         return row(obis, RowValue::Text(text), None, None, None);
     }
     if let Some((v, m, sc, unit)) = number(s) {
