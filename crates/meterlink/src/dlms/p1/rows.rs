@@ -56,28 +56,33 @@ fn hex_text(s: &str) -> Option<String> {
     text.chars().all(|c| !c.is_control()).then_some(text)
 }
 
-/// A number `[+-]digits[.digits][*unit]` as (value, mantissa, scaler, unit).
-fn number(s: &str) -> Option<(RowValue, Option<i64>, Option<i8>, Option<&str>)> {
+/// A P1 number: its value, the digits as an integer and the decimal exponent, the unit text.
+struct Number<'a> {
+    value: RowValue,
+    mantissa: Option<i64>,
+    scaler: Option<i8>,
+    unit: Option<&'a str>,
+}
+
+/// A number `[+-]digits[.digits][*unit]`.
+fn number(s: &str) -> Option<Number<'_>> {
     let (num, unit) = match s.split_once('*') {
         Some((n, u)) => (n, Some(u)),
         None => (s, None),
     };
     let digits = num.strip_prefix(['+', '-']).unwrap_or(num);
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !all_digits(int) || !all_digits(frac) || digits.ends_with('.') {
         return None;
     }
-    if digits.ends_with('.') {
-        return None;
-    }
-    let scaler = i8::try_from(frac.len()).ok().map(|n| -n);
     let mantissa = num.replace('.', "").parse::<i64>().ok();
     let value = match (frac.is_empty(), mantissa) {
         (true, Some(m)) => RowValue::Int(m),
         _ => RowValue::Float(num.parse::<f64>().ok()?),
     };
-    let scaler = mantissa.and(scaler);
-    Some((value, mantissa, scaler, unit))
+    let scaler = mantissa.and(i8::try_from(frac.len()).ok().map(|n| -n));
+    Some(Number { value, mantissa, scaler, unit })
 }
 
 fn row(obis: Obis, value: RowValue, mantissa: Option<i64>, scaler: Option<i8>, unit: Option<&str>) -> ObisRow {
@@ -94,8 +99,8 @@ pub(super) fn value_row(obis: Obis, s: &str) -> ObisRow {
         let text = hex_text(s).filter(|_| hex_coded).unwrap_or_else(|| s.to_string());
         return row(obis, RowValue::Text(text), None, None, None);
     }
-    if let Some((v, m, sc, unit)) = number(s) {
-        return row(obis, v, m, sc, unit);
+    if let Some(n) = number(s) {
+        return row(obis, n.value, n.mantissa, n.scaler, n.unit);
     }
     if let Some(t) = p1_timestamp(s) {
         return row(obis, RowValue::Text(t), None, None, None);
@@ -129,8 +134,8 @@ fn legacy_profile(l: &P1Line) -> Option<P1Row> {
         return None;
     }
     let obis = Obis::parse(&v[4])?;
-    let (value, m, sc, _) = number(&v[6])?;
-    Some(P1Row { row: row(obis, value, m, sc, Some(&v[5])), time: p1_timestamp(&v[0]) })
+    let n = number(&v[6])?;
+    Some(P1Row { row: row(obis, n.value, n.mantissa, n.scaler, Some(&v[5])), time: p1_timestamp(&v[0]) })
 }
 
 /// The rows of one line.
