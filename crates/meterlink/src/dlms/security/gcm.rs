@@ -8,6 +8,8 @@
 //! general-ciphering adds its header fields to the AAD ([`GeneralCiphering::aad_fields`]).
 //! No plaintext is released unless the tag verifies.
 
+use std::borrow::Cow;
+
 use crate::crypto::aead::{gcm_keystream, gcm_open_detached, gcm_seal_detached};
 use crate::crypto::keywrap;
 use crate::crypto::mac::ct_eq;
@@ -84,16 +86,16 @@ impl KeyKind {
 }
 
 /// The block-cipher key for `c` from `keys`, checked against the suite's key length.
-fn content_key(c: &CipheredApdu, keys: &DlmsKeys) -> Result<Vec<u8>, CipherError> {
+fn content_key<'k>(c: &CipheredApdu, keys: &'k DlmsKeys) -> Result<Cow<'k, [u8]>, CipherError> {
     let sc = c.security_control;
     let key = match c.general.as_ref().and_then(|g| g.key_info.as_ref()) {
-        Some(KeyInfo::Wrapped { key_ciphered_data, .. }) => unwrap_key(keys, key_ciphered_data)?,
+        Some(KeyInfo::Wrapped { key_ciphered_data, .. }) => Cow::Owned(unwrap_key(keys, key_ciphered_data)?),
         Some(KeyInfo::Agreed { .. }) => return Err(CipherError::KeyAgreementUnsupported),
-        _ => match KeyKind::of(c) {
-            KeyKind::Dedicated => keys.dedicated_key.clone().ok_or(CipherError::MissingDedicatedKey)?,
-            KeyKind::GlobalBroadcast => keys.broadcast_ek.clone().unwrap_or_else(|| keys.ek.clone()),
-            _ => keys.ek.clone(),
-        },
+        _ => Cow::Borrowed(match KeyKind::of(c) {
+            KeyKind::Dedicated => keys.dedicated_key.as_deref().ok_or(CipherError::MissingDedicatedKey)?,
+            KeyKind::GlobalBroadcast => keys.broadcast_ek.as_deref().unwrap_or(&keys.ek),
+            _ => &keys.ek,
+        }),
     };
     check_len(&key, sc.key_len())?;
     Ok(key)
