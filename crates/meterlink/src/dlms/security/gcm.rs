@@ -147,32 +147,40 @@ fn auth_key(sc: SecurityControl, keys: &DlmsKeys) -> Result<&[u8], CipherError> 
 /// Verify and decrypt: the plaintext APDU, never released unless the tag verifies.
 /// `system_title` is the sender's (the IV's): [`CipheredApdu::iv_system_title`].
 pub fn decipher(c: &CipheredApdu, system_title: &[u8; 8], keys: &DlmsKeys) -> Result<Vec<u8>, CipherError> {
+    let mut out = Vec::with_capacity(c.payload.len());
+    decipher_into(c, system_title, keys, &mut out)?;
+    Ok(out)
+}
+
+/// [`decipher`] into `out` (cleared first; empty on any error), for callers that reuse one
+/// buffer across messages.
+pub fn decipher_into(c: &CipheredApdu, system_title: &[u8; 8], keys: &DlmsKeys, out: &mut Vec<u8>) -> Result<(), CipherError> {
+    out.clear();
+    let r = open(c, system_title, keys, out);
+    if r.is_err() {
+        out.clear();
+    }
+    r
+}
+
+fn open(c: &CipheredApdu, system_title: &[u8; 8], keys: &DlmsKeys, out: &mut Vec<u8>) -> Result<(), CipherError> {
     let sc = c.security_control;
     sc.check_supported()?;
     let key = content_key(c, keys)?;
     let ak = auth_key(sc, keys)?;
     let iv = iv(system_title, c.invocation_counter);
     let data = c.data();
-    let general = c.general.as_ref().map(|g| (g, c.system_title.as_ref()));
-    let mut out = data.to_vec();
+    out.extend_from_slice(data);
     if !sc.authenticated() {
-        gcm_keystream(&key, &iv, &mut out).map_err(|_| CipherError::KeyLength { expected: sc.key_len(), got: key.len() })?;
-        return Ok(out);
+        return gcm_keystream(&key, &iv, out).map_err(|_| CipherError::KeyLength { expected: sc.key_len(), got: key.len() });
     }
     let tag = c.auth_tag().ok_or(CipherError::Truncated { offset: c.payload_offset + c.payload.len() })?;
-    let aad = aad(sc, ak, general, data);
+    let aad = aad(sc, ak, c.general.as_ref().map(|g| (g, c.system_title.as_ref())), data);
     if sc.encrypted() {
-        if gcm_open_detached(&key, &iv, &aad, &mut out, tag).is_err() {
-            return Err(CipherError::TagMismatch);
-        }
-        return Ok(out);
+        return gcm_open_detached(&key, &iv, &aad, out, tag).map_err(|_| CipherError::TagMismatch);
     }
     let expected = gcm_seal_detached(&key, &iv, &aad, &mut [], TAG_LEN).map_err(|_| CipherError::TagMismatch)?;
-    if ct_eq(&expected, tag) {
-        Ok(out)
-    } else {
-        Err(CipherError::TagMismatch)
-    }
+    ct_eq(&expected, tag).then_some(()).ok_or(CipherError::TagMismatch)
 }
 
 /// What [`encipher`] builds: the form (tag), the security header, the sender's system title
