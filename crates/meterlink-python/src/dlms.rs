@@ -23,7 +23,7 @@ fn keys_arg(py: Python<'_>, keys: Option<Vec<KeyTuple>>) -> PyResult<Keys> {
     let Some(keys) = keys else { return Ok(Keys::None) };
     let mut by_title = Vec::with_capacity(keys.len());
     for (title, ek, ak) in keys {
-        let k = DlmsKeys { ek, ak };
+        let k = DlmsKeys::new(ek, ak);
         match title {
             None if by_title.is_empty() => return Ok(Keys::Every(k)),
             None => return Err(raise(py, None, "keys: one entry for every server, or entries by system title".into(), None, ARGUMENT_CODE)),
