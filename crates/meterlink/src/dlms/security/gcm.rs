@@ -70,6 +70,13 @@ impl KeyKind {
         }
     }
 
+    /// The kind named `name` (the inverse of [`KeyKind::name`]).
+    pub fn from_name(name: &str) -> Option<KeyKind> {
+        [KeyKind::GlobalUnicast, KeyKind::GlobalBroadcast, KeyKind::Dedicated, KeyKind::Wrapped, KeyKind::Agreed]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
+
     /// The key a ciphered APDU names: general-ciphering's key-info, else ded-/glo- by the tag
     /// and the key set bit of its security control byte.
     pub fn of(c: &CipheredApdu) -> KeyKind {
