@@ -8,6 +8,8 @@
 //! general-ciphering adds its header fields to the AAD ([`GeneralCiphering::aad_fields`]).
 //! No plaintext is released unless the tag verifies.
 
+use std::borrow::Cow;
+
 use crate::crypto::aead::{gcm_keystream, gcm_open_detached, gcm_seal_detached};
 use crate::crypto::keywrap;
 use crate::crypto::mac::ct_eq;
@@ -68,6 +70,13 @@ impl KeyKind {
         }
     }
 
+    /// The kind named `name` (the inverse of [`KeyKind::name`]).
+    pub fn from_name(name: &str) -> Option<KeyKind> {
+        [KeyKind::GlobalUnicast, KeyKind::GlobalBroadcast, KeyKind::Dedicated, KeyKind::Wrapped, KeyKind::Agreed]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
+
     /// The key a ciphered APDU names: general-ciphering's key-info, else ded-/glo- by the tag
     /// and the key set bit of its security control byte.
     pub fn of(c: &CipheredApdu) -> KeyKind {
@@ -84,16 +93,16 @@ impl KeyKind {
 }
 
 /// The block-cipher key for `c` from `keys`, checked against the suite's key length.
-fn content_key(c: &CipheredApdu, keys: &DlmsKeys) -> Result<Vec<u8>, CipherError> {
+fn content_key<'k>(c: &CipheredApdu, keys: &'k DlmsKeys) -> Result<Cow<'k, [u8]>, CipherError> {
     let sc = c.security_control;
     let key = match c.general.as_ref().and_then(|g| g.key_info.as_ref()) {
-        Some(KeyInfo::Wrapped { key_ciphered_data, .. }) => unwrap_key(keys, key_ciphered_data)?,
+        Some(KeyInfo::Wrapped { key_ciphered_data, .. }) => Cow::Owned(unwrap_key(keys, key_ciphered_data)?),
         Some(KeyInfo::Agreed { .. }) => return Err(CipherError::KeyAgreementUnsupported),
-        _ => match KeyKind::of(c) {
-            KeyKind::Dedicated => keys.dedicated_key.clone().ok_or(CipherError::MissingDedicatedKey)?,
-            KeyKind::GlobalBroadcast => keys.broadcast_ek.clone().unwrap_or_else(|| keys.ek.clone()),
-            _ => keys.ek.clone(),
-        },
+        _ => Cow::Borrowed(match KeyKind::of(c) {
+            KeyKind::Dedicated => keys.dedicated_key.as_deref().ok_or(CipherError::MissingDedicatedKey)?,
+            KeyKind::GlobalBroadcast => keys.broadcast_ek.as_deref().unwrap_or(&keys.ek),
+            _ => &keys.ek,
+        }),
     };
     check_len(&key, sc.key_len())?;
     Ok(key)
@@ -145,32 +154,40 @@ fn auth_key(sc: SecurityControl, keys: &DlmsKeys) -> Result<&[u8], CipherError> 
 /// Verify and decrypt: the plaintext APDU, never released unless the tag verifies.
 /// `system_title` is the sender's (the IV's): [`CipheredApdu::iv_system_title`].
 pub fn decipher(c: &CipheredApdu, system_title: &[u8; 8], keys: &DlmsKeys) -> Result<Vec<u8>, CipherError> {
+    let mut out = Vec::with_capacity(c.payload.len());
+    decipher_into(c, system_title, keys, &mut out)?;
+    Ok(out)
+}
+
+/// [`decipher`] into `out` (cleared first; empty on any error), for callers that reuse one
+/// buffer across messages.
+pub fn decipher_into(c: &CipheredApdu, system_title: &[u8; 8], keys: &DlmsKeys, out: &mut Vec<u8>) -> Result<(), CipherError> {
+    out.clear();
+    let r = open(c, system_title, keys, out);
+    if r.is_err() {
+        out.clear();
+    }
+    r
+}
+
+fn open(c: &CipheredApdu, system_title: &[u8; 8], keys: &DlmsKeys, out: &mut Vec<u8>) -> Result<(), CipherError> {
     let sc = c.security_control;
     sc.check_supported()?;
     let key = content_key(c, keys)?;
     let ak = auth_key(sc, keys)?;
     let iv = iv(system_title, c.invocation_counter);
     let data = c.data();
-    let general = c.general.as_ref().map(|g| (g, c.system_title.as_ref()));
-    let mut out = data.to_vec();
+    out.extend_from_slice(data);
     if !sc.authenticated() {
-        gcm_keystream(&key, &iv, &mut out).map_err(|_| CipherError::KeyLength { expected: sc.key_len(), got: key.len() })?;
-        return Ok(out);
+        return gcm_keystream(&key, &iv, out).map_err(|_| CipherError::KeyLength { expected: sc.key_len(), got: key.len() });
     }
     let tag = c.auth_tag().ok_or(CipherError::Truncated { offset: c.payload_offset + c.payload.len() })?;
-    let aad = aad(sc, ak, general, data);
+    let aad = aad(sc, ak, c.general.as_ref().map(|g| (g, c.system_title.as_ref())), data);
     if sc.encrypted() {
-        if gcm_open_detached(&key, &iv, &aad, &mut out, tag).is_err() {
-            return Err(CipherError::TagMismatch);
-        }
-        return Ok(out);
+        return gcm_open_detached(&key, &iv, &aad, out, tag).map_err(|_| CipherError::TagMismatch);
     }
     let expected = gcm_seal_detached(&key, &iv, &aad, &mut [], TAG_LEN).map_err(|_| CipherError::TagMismatch)?;
-    if ct_eq(&expected, tag) {
-        Ok(out)
-    } else {
-        Err(CipherError::TagMismatch)
-    }
+    ct_eq(&expected, tag).then_some(()).ok_or(CipherError::TagMismatch)
 }
 
 /// What [`encipher`] builds: the form (tag), the security header, the sender's system title

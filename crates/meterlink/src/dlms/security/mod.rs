@@ -17,5 +17,5 @@ pub use ciphered::{
 };
 pub use control::SecurityControl;
 pub use error::CipherError;
-pub use gcm::{decipher, encipher, encipher_apdu, wrap_key, DlmsKeys, KeyKind, Protection};
+pub use gcm::{decipher, decipher_into, encipher, encipher_apdu, wrap_key, DlmsKeys, KeyKind, Protection};
 pub use general::{GeneralCiphering, KeyInfo};
