@@ -24,6 +24,13 @@ __all__ = [
     "DlmsMessage",
     "dlms_decode",
     "dlms_decode_data",
+    "dlms_apdu_tree",
+    "dlms_encipher",
+    "dlms_encode",
+    "dlms_encode_data",
+    "dlms_hdlc_frame",
+    "dlms_mbus_frames",
+    "dlms_wrapper_frame",
     "encode",
     "encode_record",
     "manufacturer_code",
@@ -116,6 +123,35 @@ def dlms_decode(
     counters: Optional[CounterStore] = None,
 ) -> DlmsMessage: ...
 def dlms_decode_data(data: _FrameInput) -> Dict[str, Any]: ...
+def dlms_encode(apdu: Dict[str, Any]) -> bytes: ...
+def dlms_apdu_tree(data: _FrameInput) -> Dict[str, Any]: ...
+def dlms_encode_data(tree: Dict[str, Any]) -> bytes: ...
+def dlms_encipher(
+    apdu: _FrameInput,
+    system_title: _FrameInput,
+    invocation_counter: int,
+    ek: _FrameInput,
+    ak: Optional[_FrameInput] = None,
+    security_control: int = 0x30,
+    form: str = "general-glo-ciphering",
+) -> bytes: ...
+def dlms_hdlc_frame(
+    info: _FrameInput,
+    destination: Any,
+    source: Any,
+    control: Union[str, int, None] = None,
+    segmented: bool = False,
+    llc: Union[bool, str, None] = None,
+) -> bytes: ...
+def dlms_wrapper_frame(apdu: _FrameInput, source_wport: int = 1, destination_wport: int = 1) -> bytes: ...
+def dlms_mbus_frames(
+    apdu: _FrameInput,
+    address: int = 0xFF,
+    control: int = 0x53,
+    stsap: int = 0x01,
+    dtsap: int = 0x67,
+    segment_size: int = 245,
+) -> bytes: ...
 @final
 class DlmsMessage:
     @property
@@ -148,6 +184,8 @@ class DlmsMessage:
     def hdlc(self) -> Optional[Dict[str, Any]]: ...
     @property
     def wrapper(self) -> Optional[Dict[str, Any]]: ...
+    def apdu_tree(self) -> Optional[Dict[str, Any]]: ...
+    def plaintext_tree(self) -> Optional[Dict[str, Any]]: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
 @final

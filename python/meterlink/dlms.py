@@ -2,24 +2,60 @@
 and encrypted P1 telegrams.
 
 >>> import meterlink.dlms
->>> msg = meterlink.dlms.decode("0f000000010c07e1010101000000ff8000000203090600000101001200")
+>>> msg = meterlink.dlms.decode("0f000000010c07e1010101000000ff800000020209060100010800ff06000004d2")
 >>> msg.apdu_type, msg.invoke_id
 ('data-notification', 1)
 
-The decoding runs in the Rust core (``meterlink::dlms``); this module only normalises the
-``keys`` argument.
+Building runs the other way: :func:`encode` turns an APDU tree (what :func:`apdu_tree` and
+:meth:`DlmsMessage.apdu_tree` return) back into bytes, :func:`encode_data` an A-XDR tree,
+:func:`encipher` protects a plain APDU, and :func:`hdlc_frame`, :func:`wrapper_frame` and
+:func:`mbus_frames` put an APDU in its transport.
+
+>>> apdu = meterlink.dlms.encode({"apdu_type": "get-request", "choice": "get-request-normal",
+...     "invoke_id": 1, "priority": "high",
+...     "attribute": {"class_id": 8, "instance": "0.0.1.0.0.255", "attribute_id": 2}})
+>>> apdu.hex()
+'c001c100080000010000ff0200'
+>>> meterlink.dlms.apdu_tree(apdu)["attribute"]["instance"]
+'0.0.1.0.0.255'
+
+The decoding and building run in the Rust core (``meterlink::dlms``); this module only
+normalises the ``keys`` argument.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
 
-from meterlink._native import DlmsMessage, dlms_decode, dlms_decode_data
+from meterlink._native import (
+    DlmsMessage,
+    dlms_apdu_tree,
+    dlms_decode,
+    dlms_decode_data,
+    dlms_encipher,
+    dlms_encode,
+    dlms_encode_data,
+    dlms_hdlc_frame,
+    dlms_mbus_frames,
+    dlms_wrapper_frame,
+)
 
 if TYPE_CHECKING:
     from meterlink._native import CounterStore
 
-__all__ = ["DlmsMessage", "Message", "decode", "decode_data"]
+__all__ = [
+    "DlmsMessage",
+    "Message",
+    "apdu_tree",
+    "decode",
+    "decode_data",
+    "encipher",
+    "encode",
+    "encode_data",
+    "hdlc_frame",
+    "mbus_frames",
+    "wrapper_frame",
+]
 
 Message = DlmsMessage
 
@@ -108,3 +144,99 @@ def decode_data(data: Union[bytes, bytearray, memoryview, str]) -> Dict[str, Any
     """One A-XDR ``Data`` item as its tree ``{"type": ..., "value": ...}``."""
     tree: Dict[str, Any] = dlms_decode_data(data)
     return tree
+
+
+_Bytes = Union[bytes, bytearray, memoryview, str]
+
+
+def apdu_tree(data: _Bytes) -> Dict[str, Any]:
+    """The full tree of one APDU (bytes or hex): ``{"apdu_type": ..., "choice": ..., fields}``.
+
+    Field names are snake_case, OBIS codes dotted text, octet strings lowercase hex,
+    enumerations their standard names, ``Data`` values the A-XDR tree of :func:`decode_data`.
+    A ciphered APDU gives its fields (security control, invocation counter, payload).
+    :func:`encode` is its inverse.
+    """
+    tree: Dict[str, Any] = dlms_apdu_tree(data)
+    return tree
+
+
+def encode(apdu: Mapping[str, Any]) -> bytes:
+    """The bytes of the APDU a tree describes (the inverse of :func:`apdu_tree`).
+
+    Every APDU type and CHOICE alternative, ciphered ones included (as their fields; use
+    :func:`encipher` to protect a plain APDU). Optional fields may be left out; octet strings
+    may be bytes or hex text; enumerations names or numbers; ``Data`` values A-XDR trees; a
+    date-time field ISO 8601 text or its 12 octets in hex. A malformed tree raises
+    ``MeterlinkError`` (code ``argument``) naming the field.
+    """
+    return dlms_encode(dict(apdu))
+
+
+def encode_data(tree: Mapping[str, Any]) -> bytes:
+    """One A-XDR ``Data`` item from its tree (the inverse of :func:`decode_data`).
+
+    Beyond what :func:`decode_data` gives, ``"bits"`` sets a bit-string's length, a
+    compact-array may carry its ``"description"`` (else inferred from its first value), and a
+    date-time / date / time value may be its octets in hex (``None``: not specified).
+    """
+    return dlms_encode_data(dict(tree))
+
+
+def encipher(
+    apdu: _Bytes,
+    *,
+    system_title: _Bytes,
+    invocation_counter: int,
+    ek: _Bytes,
+    ak: Optional[_Bytes] = None,
+    security_control: int = 0x30,
+    form: str = "general-glo-ciphering",
+) -> bytes:
+    """Protect a plain APDU (Green Book 9.2.7.2.4: AES-GCM, IV = system title ‖ counter).
+
+    ``security_control``: suite (bits 0–3; 0/1 AES-128, 2 AES-256), authentication 0x10,
+    encryption 0x20, broadcast key set 0x40. ``form``: ``"general-glo-ciphering"`` (carries the
+    system title), ``"general-ded-ciphering"``, ``"general-ciphering"``, or ``"glo"`` / ``"ded"``
+    (the glo-/ded- tag of the plain APDU's service; the ded forms use ``ek`` as the dedicated
+    key). Key errors raise ``SecurityError``.
+    """
+    return dlms_encipher(apdu, system_title, invocation_counter, ek, ak, security_control, form)
+
+
+def hdlc_frame(
+    apdu_or_info: _Bytes,
+    *,
+    destination: Any,
+    source: Any,
+    control: Union[str, int] = "I",
+    segmented: bool = False,
+    llc: Union[bool, str] = True,
+) -> bytes:
+    """One HDLC frame (IEC 62056-46, format type 3, HCS and FCS) around an APDU.
+
+    Addresses: an int (one byte), ``(upper, lower)`` or ``{"upper": .., "lower": ..}`` (two
+    bytes when both fit 7 bits, else four). ``control``: ``"I"`` (0x10), ``"UI"`` (0x13, as
+    pushes) or the byte. ``llc``: ``True``/``"response"`` prefixes E6 E7 00, ``"request"``
+    E6 E6 00, ``False`` nothing (the argument is then the whole information field).
+    """
+    return dlms_hdlc_frame(apdu_or_info, destination, source, control, segmented, llc)
+
+
+def wrapper_frame(apdu: _Bytes, *, source_wport: int = 1, destination_wport: int = 1) -> bytes:
+    """The IEC 62056-47 wrapper (TCP/UDP): version 1, wPorts, length, then the APDU."""
+    return dlms_wrapper_frame(apdu, source_wport, destination_wport)
+
+
+def mbus_frames(
+    apdu: _Bytes,
+    *,
+    address: int = 0xFF,
+    control: int = 0x53,
+    stsap: int = 0x01,
+    dtsap: int = 0x67,
+    segment_size: int = 245,
+) -> bytes:
+    """Wired M-Bus long frames carrying one APDU in CI 00–1F segments (bit 4 on the last),
+    back to back, as the Austrian meters send them."""
+    return dlms_mbus_frames(apdu, address, control, stsap, dtsap, segment_size)

@@ -220,6 +220,16 @@ impl DlmsMessage {
         Ok(Some(d))
     }
 
+    /// The full tree of the outer APDU (`meterlink.dlms.encode` builds it back).
+    fn apdu_tree<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner.apdu.as_ref().map(|a| super::dlms_encode::apdu_to_py(py, a)).transpose()
+    }
+
+    /// The full tree of the deciphered APDU.
+    fn plaintext_tree<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner.inner.as_ref().map(|a| super::dlms_encode::apdu_to_py(py, a)).transpose()
+    }
+
     /// Everything above as one JSON-serialisable dict (issue 13 §4).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
@@ -271,7 +281,7 @@ fn row_dict<'py>(py: Python<'py>, r: &ObisRow) -> PyResult<Bound<'py, PyDict>> {
 }
 
 /// The contract's A-XDR tree: `{"type": name, "value": ...}`.
-fn data_tree<'py>(py: Python<'py>, v: &Data) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn data_tree<'py>(py: Python<'py>, v: &Data) -> PyResult<Bound<'py, PyAny>> {
     let d = PyDict::new(py);
     d.set_item(intern!(py, "type"), v.type_name())?;
     d.set_item(intern!(py, "value"), data_value(py, v)?)?;

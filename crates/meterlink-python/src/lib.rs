@@ -5,6 +5,7 @@
 mod batch;
 mod convert;
 mod dlms;
+mod dlms_encode;
 mod encode;
 mod keys;
 mod parquet;
@@ -86,6 +87,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "DlmsMessage",
             "dlms_decode",
             "dlms_decode_data",
+            "dlms_apdu_tree",
+            "dlms_encipher",
+            "dlms_encode",
+            "dlms_encode_data",
+            "dlms_hdlc_frame",
+            "dlms_mbus_frames",
+            "dlms_wrapper_frame",
             "encode",
             "encode_record",
             "manufacturer_code",
@@ -113,5 +121,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dlms::dlms_decode, m)?)?;
     m.add_function(wrap_pyfunction!(dlms::dlms_decode_data, m)?)?;
     m.add_class::<dlms::DlmsMessage>()?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_apdu_tree, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_encode_data, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_encipher, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_hdlc_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_wrapper_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_mbus_frames, m)?)?;
     Ok(())
 }
