@@ -435,3 +435,10 @@ def test_apdu_tree_of_bytes_and_hex_agree() -> None:
     a: List[Dict[str, Any]] = [dlms.apdu_tree(h), dlms.apdu_tree(bytes.fromhex(h))]
     assert a[0] == a[1] and a[0]["user_information"]["apdu_type"] == "glo-initiate-request"
     assert dlms.encode(a[0]) == bytes.fromhex(h)
+
+
+def test_readme_building_example_runs() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## DLMS/COSEM: building APDUs", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md (DLMS/COSEM: building APDUs)", "exec"), {})
