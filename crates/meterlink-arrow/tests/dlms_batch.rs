@@ -34,10 +34,10 @@ fn vectors() -> Vec<Vector> {
             framing: Framing::from_name(f["framing"].as_str().unwrap()).unwrap(),
             frame: parse_hex(f["frame"].as_str().unwrap()).unwrap(),
             keys: match f.get("keys") {
-                Some(k) => Keys::Every(DlmsKeys {
-                    ek: parse_hex(k["ek"].as_str().unwrap()).unwrap(),
-                    ak: k["ak"].as_str().map(|a| parse_hex(a).unwrap()),
-                }),
+                Some(k) => Keys::Every(DlmsKeys::new(
+                    parse_hex(k["ek"].as_str().unwrap()).unwrap(),
+                    k["ak"].as_str().map(|a| parse_hex(a).unwrap()),
+                )),
                 None => Keys::None,
             },
             expect: f["expect"].clone(),

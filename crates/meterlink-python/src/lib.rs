@@ -5,6 +5,7 @@
 mod batch;
 mod convert;
 mod dlms;
+mod dlms_batch;
 mod encode;
 mod keys;
 mod parquet;
@@ -83,7 +84,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "_decode_batch",
             "decode",
             "device_type_name",
+            "DlmsBatch",
             "DlmsMessage",
+            "_dlms_decode_batch",
             "dlms_decode",
             "dlms_decode_data",
             "encode",
@@ -113,5 +116,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dlms::dlms_decode, m)?)?;
     m.add_function(wrap_pyfunction!(dlms::dlms_decode_data, m)?)?;
     m.add_class::<dlms::DlmsMessage>()?;
+    m.add_class::<dlms_batch::DlmsBatch>()?;
+    m.add_function(wrap_pyfunction!(dlms_batch::_dlms_decode_batch, m)?)?;
     Ok(())
 }
