@@ -9,6 +9,7 @@ use super::security::{self, CipheredApdu, DlmsKeys};
 use super::wrapper::{self, WrapperHeader};
 use super::{push, DlmsError, ObisRow};
 use crate::error::{Error, ErrorKind};
+use crate::replay::CounterStore;
 
 /// How the input is framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -160,6 +161,15 @@ pub fn detect_framing(data: &[u8]) -> Framing {
 
 /// Decode one message.
 pub fn decode(data: &[u8], keys: &Keys, opts: &DecodeOptions) -> Result<Message, Error> {
+    decode_checked(data, keys, opts, None)
+}
+
+/// Decode one message and, with `counters`, reject a replay: an authenticated APDU whose
+/// invocation counter is not greater than the last one accepted for its system title and key
+/// is a `cipher_replayed_counter` error; a counter is recorded only after its tag verified
+/// (Green Book 9.2.7.2.4; encryption-only APDUs have nothing that verifies their counter and
+/// are neither checked nor recorded).
+pub fn decode_checked(data: &[u8], keys: &Keys, opts: &DecodeOptions, counters: Option<&CounterStore>) -> Result<Message, Error> {
     let framing = match opts.framing {
         Framing::Auto => detect_framing(data),
         f => f,
@@ -181,7 +191,7 @@ pub fn decode(data: &[u8], keys: &Keys, opts: &DecodeOptions) -> Result<Message,
         }
         _ => (data, 0),
     };
-    decode_apdu_into(apdu_bytes, base, keys, opts, &mut msg)?;
+    decode_apdu_into(apdu_bytes, base, keys, opts, counters, &mut msg)?;
     Ok(msg)
 }
 
@@ -208,11 +218,21 @@ fn hdlc_apdu<'a>(data: &'a [u8], msg: &mut Message) -> Result<Option<(&'a [u8], 
 }
 
 /// Decode the APDU at input offset `base`, decipher it when keys allow, and collect rows.
-fn decode_apdu_into(bytes: &[u8], base: usize, keys: &Keys, opts: &DecodeOptions, msg: &mut Message) -> Result<(), Error> {
+fn decode_apdu_into(
+    bytes: &[u8],
+    base: usize,
+    keys: &Keys,
+    opts: &DecodeOptions,
+    counters: Option<&CounterStore>,
+    msg: &mut Message,
+) -> Result<(), Error> {
     let apdu = apdu::decode_apdu(bytes).map_err(|e| dlms_error(e.into(), base))?;
     if let Some(c) = apdu.ciphered() {
         if let Some((title, k)) = keys.for_apdu(c) {
             let plain = security::decipher(c, &title, k).map_err(|e| dlms_error(e.into(), base))?;
+            if let Some(store) = counters.filter(|_| c.security_control.authenticated()) {
+                store.check_and_accept_dlms(c, title).map_err(|e| dlms_error_at(e.into(), base))?;
+            }
             decode_plaintext(&plain, msg)?;
             msg.plaintext = Some(plain);
         } else if opts.strict {
