@@ -269,3 +269,26 @@ def test_cli_bulk_p1_jsonl_and_usage(capsys, tmp_path):
     assert main(["bulk", "-q", "--protocol", "p1", "--framing", "hdlc", str(src), "-o", str(out)]) == 2
     assert main(["bulk", "-q", "--framing", "hdlc", str(src), "-o", str(out)]) == 2
     assert main(["bulk", "-q", "--protocol", "dlms", str(tmp_path / "missing.txt"), "-o", str(out)]) == 1
+
+
+def test_replayed_counters_are_rejected_in_input_order(tmp_path):
+    later = VECTORS["dlms-0134"]  # the same sender and key as GG, invocation counter 487 (GG: 485)
+    frames = [frame(GG), frame(later), frame(GG)]
+    for threads in (1, 4):
+        store = meterlink.CounterStore()
+        b = meterlink.decode_batch(frames, protocol="dlms", keys=keys_of(GG), counters=store, threads=threads)
+        rows = messages(b)
+        assert [r["status"] for r in rows] == ["ok", "ok", "security_error"]
+        assert rows[2]["error_code"] == "cipher_replayed_counter" and rows[2]["rows"] == 0
+        assert all(r["frame_index"] < 2 for r in obis(b))
+    # The CLI's --replay-store keeps the counters from one run to the next.
+    src = tmp_path / "pushes.txt"
+    src.write_text(GG["frame"] + "\n")
+    db = tmp_path / "counters.sqlite"
+    args = ["bulk", "-q", "--protocol", "dlms", "--ek", GG["keys"]["ek"], "--ak", GG["keys"]["ak"],
+            "--replay-store", str(db), str(src), "-o"]
+    assert main([*args, str(tmp_path / "a.jsonl")]) == 0
+    assert main([*args, str(tmp_path / "b.jsonl")]) == 0
+    first = json.loads((tmp_path / "a.jsonl").read_text())
+    second = json.loads((tmp_path / "b.jsonl").read_text())
+    assert (first["status"], second["status"], second["error_code"]) == ("ok", "security_error", "cipher_replayed_counter")

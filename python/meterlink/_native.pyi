@@ -442,4 +442,5 @@ def _dlms_decode_batch(
     metadata: Optional[Mapping[str, Any]] = None,
     errors: Optional[List[Tuple[int, str]]] = None,
     chunk_rows: int = 16384,
+    counters: Optional[CounterStore] = None,
 ) -> DlmsBatch: ...

@@ -46,6 +46,7 @@ __all__ = [
     "STATUSES",
     "decode_batch",
     "decode_chunk",
+    "decode_dlms_batch",
     "iter_batches",
     "iter_decode",
     "output_format",
@@ -185,11 +186,11 @@ def decode_batch(
     (``auto``, ``hdlc``, ``wrapper``, ``mbus``, ``p1``, ``apdu``) applies to the whole batch.
     """
     if protocol != "mbus":
-        if metadata is not None or counters is not None:
-            raise ValueError(f"metadata= and counters= apply to protocol='mbus', not {protocol!r}")
+        if metadata is not None:
+            raise ValueError(f"metadata= applies to protocol='mbus', not {protocol!r}")
         return decode_dlms_batch(
             frames, keys, framing=dlms_framing(protocol, framing), threads=threads, strict=strict,
-            column=column, chunk_size=chunk_size,
+            column=column, chunk_size=chunk_size, counters=counters,
         )
     if framing is not None:
         raise ValueError("framing= applies to protocol='dlms' and 'p1'; M-Bus frames take link=")
@@ -283,6 +284,7 @@ def decode_dlms_batch(
     strict: bool = False,
     column: Optional[str] = None,
     chunk_size: int = DEFAULT_CHUNK,
+    counters: Optional[CounterStore] = None,
 ) -> DlmsBatch:
     """Decode many DLMS/COSEM messages at once (``decode_batch(..., protocol="dlms")``).
 
@@ -296,13 +298,15 @@ def decode_dlms_batch(
     ``no_key`` (ciphered and no key: the security header is filled, nothing deciphered),
     ``frame_error``, ``decode_error`` or ``security_error`` (``strict=True``: also for a missing
     key), and ``error``, ``error_code``, ``error_offset``. ``obis`` has one row per OBIS value of a
-    push or P1 telegram (``frame_index`` = the message's ``index``). The output is the same
-    whatever ``threads``.
+    push or P1 telegram (``frame_index`` = the message's ``index``). ``counters`` (a
+    :class:`meterlink.CounterStore`) rejects replayed invocation counters of authenticated
+    messages (``security_error``, ``cipher_replayed_counter``), checked in input order. The output
+    is the same whatever ``threads``.
     """
     check_threads(threads)
     framing = dlms_framing("dlms", framing)
     native_keys = _dlms_keys(keys)
-    kw: Dict[str, Any] = dict(framing=framing, strict=strict, threads=threads)
+    kw: Dict[str, Any] = dict(framing=framing, strict=strict, threads=threads, counters=counters)
     if isinstance(frames, (list, tuple)) or _is_arrow(frames):
         return _dlms_decode_batch(frames, native_keys, column=column, **kw)
     if isinstance(frames, (bytes, bytearray, memoryview, str)):
@@ -483,7 +487,7 @@ def read_archive(
     larger than memory). ``options``: ``batch_size``, ``column``, ``strict``, ``tail``,
     ``max_line_length``, ``accept_unprotected``, ``default_keys``, ``link_crc``, ``counters`` as
     for :func:`iter_batches`. ``protocol="dlms"`` / ``"p1"``: one :class:`DlmsBatch` (options
-    ``batch_size``, ``column``, ``strict``, ``max_line_length``, ``framing``)."""
+    ``batch_size``, ``column``, ``strict``, ``max_line_length``, ``framing``, ``counters``)."""
     if protocol != "mbus":
         dparts = list(DlmsArchiveReader(path, format, keys, threads, protocol=protocol, **options))
         if not dparts:
@@ -510,7 +514,8 @@ class DlmsArchiveReader:
     last field), gzip or zstd compressed, with a ``line`` column (1-based line number) in
     ``messages``; ``parquet`` / ``ipc`` with a binary or hex string column (``column=``; other
     columns are carried along). A line that is not UTF-8 or longer than ``max_line_length``
-    bytes becomes a ``frame_error`` row. Progress: ``bytes_read`` / ``total_bytes``,
+    bytes becomes a ``frame_error`` row. ``counters``: replayed invocation counters are rejected
+    as by :func:`decode_dlms_batch`. Progress: ``bytes_read`` / ``total_bytes``,
     ``rows_read`` / ``total_rows`` as for :class:`ArchiveReader`."""
 
     def __init__(
@@ -526,6 +531,7 @@ class DlmsArchiveReader:
         column: Optional[str] = None,
         strict: bool = False,
         max_line_length: int = DEFAULT_MAX_LINE,
+        counters: Optional[CounterStore] = None,
     ) -> None:
         check_threads(threads)
         if format not in DLMS_FORMATS:
@@ -539,7 +545,9 @@ class DlmsArchiveReader:
         self.requested_format = format
         self.format = format
         self.keys = _dlms_keys(keys)
-        self.kw: Dict[str, Any] = dict(framing=dlms_framing(protocol, framing), strict=strict, threads=threads)
+        self.kw: Dict[str, Any] = dict(
+            framing=dlms_framing(protocol, framing), strict=strict, threads=threads, counters=counters
+        )
         self.batch_size = batch_size
         self.column = column
         self.max_line_length = max_line_length

@@ -31,8 +31,9 @@ server or ``--keys FILE``, a JSON file in the forms ``meterlink.dlms.decode`` ta
 ``to_dict()`` as JSON lines with the exit statuses above. ``bulk`` writes one row per message
 (status, error, security header, ...) with its OBIS rows nested (``--layout nested``), or the
 OBIS rows to ``<stem>.records<ext>`` (``--layout split``, always for CSV); exit statuses as above.
-The M-Bus options (``--link``, ``--tail``, ``--no-default-keys``, ``--accept-unprotected``,
-``--link-crc``, ``--replay-store``) do not apply to DLMS.
+``--replay-store FILE`` rejects replayed invocation counters of authenticated messages
+(``cipher_replayed_counter``). The M-Bus options (``--link``, ``--tail``, ``--no-default-keys``,
+``--accept-unprotected``, ``--link-crc``) do not apply to DLMS.
 """
 
 from __future__ import annotations
@@ -440,9 +441,6 @@ def _dlms_bulk_usage(ns: argparse.Namespace, err: TextIO) -> bool:
     if ns.format not in DLMS_FORMATS:
         err.write(f"meterlink bulk: --protocol {ns.protocol} reads --format {', '.join(DLMS_FORMATS)}, not {ns.format}\n")
         return False
-    if ns.replay_store:
-        err.write("meterlink bulk: --replay-store applies to --protocol mbus\n")
-        return False
     if ns.protocol == "p1" and ns.framing not in ("auto", "p1"):
         err.write(f"meterlink bulk: --protocol p1 is --framing p1, not {ns.framing}\n")
         return False
@@ -454,19 +452,27 @@ def _run_bulk_dlms(ns: argparse.Namespace, fmt: str, keys: Any, totals: _Totals,
     from meterlink.writers import BatchWriter
 
     framing = "p1" if ns.protocol == "p1" else ns.framing
-    with BatchWriter(ns.output, fmt, layout=ns.layout, threads=ns.threads) as writer:
-        for i, path in enumerate(ns.inputs):
-            reader = iter_batches(
-                path, format=ns.format, keys=keys, threads=ns.threads, protocol="dlms", framing=framing,
-                batch_size=ns.batch_size, column=ns.column, strict=ns.strict, max_line_length=ns.max_line_length,
-            )
-            for batch in reader:
-                writer.write(_AsTelegrams(batch))  # type: ignore[arg-type]
-                totals.add(batch)
-                progress.update(totals.counts["frames"], _fraction(reader, i, len(ns.inputs)))
-        if totals.counts["frames"] == 0:
-            # No message at all: still write the file, empty, with the table schema.
-            writer.write(_AsTelegrams(meterlink.decode_batch([], protocol="dlms")))  # type: ignore[arg-type]
+    store = meterlink.CounterStore(ns.replay_store) if ns.replay_store else None
+    try:
+        with BatchWriter(ns.output, fmt, layout=ns.layout, threads=ns.threads) as writer:
+            for i, path in enumerate(ns.inputs):
+                reader = iter_batches(
+                    path, format=ns.format, keys=keys, threads=ns.threads, protocol="dlms", framing=framing,
+                    batch_size=ns.batch_size, column=ns.column, strict=ns.strict,
+                    max_line_length=ns.max_line_length, counters=store,
+                )
+                for batch in reader:
+                    writer.write(_AsTelegrams(batch))  # type: ignore[arg-type]
+                    totals.add(batch)
+                    progress.update(totals.counts["frames"], _fraction(reader, i, len(ns.inputs)))
+                if store is not None:
+                    store.save()
+            if totals.counts["frames"] == 0:
+                # No message at all: still write the file, empty, with the table schema.
+                writer.write(_AsTelegrams(meterlink.decode_batch([], protocol="dlms")))  # type: ignore[arg-type]
+    finally:
+        if store is not None:
+            store.close()
     progress.update(totals.counts["frames"], 1.0, force=True)
 
 

@@ -12,6 +12,7 @@
 //! The work is cut and spread exactly as the M-Bus [`crate::decode_batch`] does (same chunk
 //! sizes, same rayon pools, results collected in input order), so the output does not depend on
 //! the thread count. Nothing aborts a batch: a frame that fails becomes a row with its error.
+//! [`decode_batch_checked`] adds the replay check of a [`CounterStore`], in input order.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -27,8 +28,9 @@ use rayon::prelude::*;
 
 use meterlink::dlms::apdu::Apdu;
 use meterlink::dlms::cosem::DateTime;
-use meterlink::dlms::decode::{decode, DecodeOptions, Framing, Keys, Message};
+use meterlink::dlms::decode::{decode, decode_checked, DecodeOptions, Framing, Keys, Message};
 use meterlink::dlms::{Obis, ObisRow, RowValue};
+use meterlink::replay::{CounterStore, DlmsSubject};
 
 use crate::columns::{dict, Bytes, Dict, Opt, HEX_PAIRS};
 use crate::source::InputError;
@@ -538,12 +540,34 @@ fn hex_lower(b: &[u8]) -> String {
     String::from_utf8(s).unwrap_or_default()
 }
 
+/// A row whose invocation counter the replay check judges: (row, subject, counter).
+type Counted = (usize, DlmsSubject, u32);
+
 struct Chunk {
+    range: Range<usize>,
     messages: RecordBatch,
     obis: RecordBatch,
     counts: Counts,
+    /// With a counter store: the deciphered authenticated rows, in row order.
+    counted: Vec<Counted>,
 }
 
+/// The replay subject of a deciphered authenticated message (Green Book 9.2.7.2.4: only a
+/// verified tag vouches for the counter): the IV's system title (the APDU's own, else the one
+/// of a one-entry key map) and the key kind.
+fn counted(m: &Message, keys: &Keys) -> Option<(DlmsSubject, u32)> {
+    let c = m.ciphered().filter(|c| m.decrypted() && c.security_control.authenticated())?;
+    let title = c.system_title.or(match keys {
+        Keys::ByTitle(map) if map.len() == 1 => Some(map[0].0),
+        _ => None,
+    })?;
+    Some((DlmsSubject::of(c, title), c.invocation_counter))
+}
+
+/// Decode rows `range`; `count` collects the replay subjects; the rows of `replayed` (sorted,
+/// with the last accepted counter of their subject) are decoded against that counter, so they
+/// become the `cipher_replayed_counter` error rows single-message decoding gives.
+#[allow(clippy::too_many_arguments)]
 fn decode_chunk<S: FrameSource + ?Sized>(
     src: &S,
     range: Range<usize>,
@@ -551,32 +575,48 @@ fn decode_chunk<S: FrameSource + ?Sized>(
     opts: &DlmsBatchOptions,
     metadata: &[(FieldRef, ArrayRef)],
     schema: &SchemaRef,
+    count: bool,
+    replayed: &[Counted],
 ) -> Chunk {
     let n = range.len();
     let mut mc = MessageColumns::with_capacity(n);
     let mut oc = ObisColumns::with_capacity(n * 8);
     let mut counts = Counts::default();
     let mut scratch = Vec::new();
+    let mut counted_rows = Vec::new();
+    let mut replays = replayed.iter().peekable();
     for i in range.clone() {
         let index = opts.index_base + i as u64;
-        let status = match src.frame(i, &mut scratch) {
+        let decoded = match src.frame(i, &mut scratch) {
             Err(e) => {
                 mc.push_error(index, Status::FrameError, &e.message, e.offset, e.code);
-                Status::FrameError
+                counts.status[status_hint(Status::FrameError)] += 1;
+                continue;
             }
-            Ok(frame) => match decode(frame, keys, &opts.decode) {
-                Ok(m) => {
-                    oc.push_rows(index, &m.rows);
-                    mc.push_message(index, &m)
+            Ok(frame) => match replays.next_if(|r| r.0 == i) {
+                Some(&(_, subject, last)) => {
+                    let store = CounterStore::new();
+                    store.accept_dlms(subject, last);
+                    decode_checked(frame, keys, &opts.decode, Some(&store))
                 }
-                Err(e) => mc.push_decode_error(index, &e),
+                None => decode(frame, keys, &opts.decode),
             },
+        };
+        let status = match decoded {
+            Ok(m) => {
+                if let Some((subject, counter)) = count.then(|| counted(&m, keys)).flatten() {
+                    counted_rows.push((i, subject, counter));
+                }
+                oc.push_rows(index, &m.rows);
+                mc.push_message(index, &m)
+            }
+            Err(e) => mc.push_decode_error(index, &e),
         };
         counts.status[status_hint(status)] += 1;
     }
     counts.records = oc.len() as u64;
     let extra = metadata.iter().map(|(f, a)| (f.clone(), a.slice(range.start, n))).collect();
-    Chunk { messages: mc.finish(extra, schema.clone()), obis: oc.finish(), counts }
+    Chunk { range, messages: mc.finish(extra, schema.clone()), obis: oc.finish(), counts, counted: counted_rows }
 }
 
 /// Decode every frame of `src` as a DLMS/COSEM message. `metadata` columns (each as long as
@@ -588,6 +628,22 @@ pub fn decode_batch<S: FrameSource + ?Sized>(
     opts: &DlmsBatchOptions,
     metadata: &[(FieldRef, ArrayRef)],
 ) -> Result<DlmsBatch, Error> {
+    decode_batch_checked(src, keys, opts, metadata, None)
+}
+
+/// [`decode_batch`], then, with a counter store, the replay check in input order: a
+/// deciphered authenticated message whose invocation counter is not greater than the last one
+/// accepted for its system title and key kind becomes a `security_error` row
+/// (`cipher_replayed_counter`) without OBIS rows; the others' counters are accepted. The
+/// decoding runs in parallel, the check serially after it, so the result is the same whatever
+/// the thread count (the chunks holding replays are decoded again for their error rows).
+pub fn decode_batch_checked<S: FrameSource + ?Sized>(
+    src: &S,
+    keys: &Keys,
+    opts: &DlmsBatchOptions,
+    metadata: &[(FieldRef, ArrayRef)],
+    counters: Option<&CounterStore>,
+) -> Result<DlmsBatch, Error> {
     let n = src.len();
     if let Some((f, a)) = metadata.iter().find(|(_, a)| a.len() != n) {
         return Err(Error::MetadataLength { name: f.name().clone(), rows: a.len(), frames: n });
@@ -595,13 +651,22 @@ pub fn decode_batch<S: FrameSource + ?Sized>(
     let schema = schema_with(metadata);
     let chunk = chunk_len(n, opts.chunk_rows);
     let ranges: Vec<_> = (0..n).step_by(chunk.max(1)).map(|s| s..(s + chunk).min(n)).collect();
-    let work = |r: Range<usize>| decode_chunk(src, r, keys, opts, metadata, &schema);
-    let chunks: Vec<Chunk> = match opts.threads {
+    let count = counters.is_some();
+    let work = |r: Range<usize>| decode_chunk(src, r, keys, opts, metadata, &schema, count, &[]);
+    let mut chunks: Vec<Chunk> = match opts.threads {
         Some(1) => ranges.into_iter().map(work).collect(),
         _ if ranges.len() <= 1 => ranges.into_iter().map(work).collect(),
         Some(t) => pool(t)?.install(|| ranges.into_par_iter().map(work).collect()),
         None => ranges.into_par_iter().map(work).collect(),
     };
+    if let Some(store) = counters {
+        for c in &mut chunks {
+            let replayed = check_counters(&c.counted, store);
+            if !replayed.is_empty() {
+                *c = decode_chunk(src, c.range.clone(), keys, opts, metadata, &schema, false, &replayed);
+            }
+        }
+    }
     let mut out = DlmsBatch::empty(metadata);
     for c in chunks {
         out.counts.add(&c.counts);
@@ -611,13 +676,33 @@ pub fn decode_batch<S: FrameSource + ?Sized>(
     Ok(out)
 }
 
+/// The rows of `counted` (in row order) that replay a counter, with the last accepted counter
+/// of their subject; the others' counters are accepted into `store`.
+fn check_counters(counted: &[Counted], store: &CounterStore) -> Vec<Counted> {
+    let mut replayed = Vec::new();
+    for &(i, subject, counter) in counted {
+        match store.check_dlms(subject, counter) {
+            Ok(()) => store.accept_dlms(subject, counter),
+            Err(_) => replayed.push((i, subject, store.last_dlms(subject).unwrap_or(counter))),
+        }
+    }
+    replayed
+}
+
 /// Decode one chunk of Arrow input: a binary / (hex) string array, or a struct (record
 /// batch) whose frame column is `column` (else the one named `frame`, `telegram`, `hex` or
 /// `data`, else the only binary or string column); its other columns become metadata.
-pub fn decode_arrow(a: &ArrayRef, column: Option<&str>, keys: &Keys, opts: &DlmsBatchOptions) -> Result<DlmsBatch, Error> {
+/// With `counters`, replays are checked as by [`decode_batch_checked`].
+pub fn decode_arrow(
+    a: &ArrayRef,
+    column: Option<&str>,
+    keys: &Keys,
+    opts: &DlmsBatchOptions,
+    counters: Option<&CounterStore>,
+) -> Result<DlmsBatch, Error> {
     let (frames, metadata) = split_frames(a, column)?;
     let src = ArrowFrames::new(frames.as_ref())?;
-    decode_batch(&src, keys, opts, &metadata)
+    decode_batch_checked(&src, keys, opts, &metadata, counters)
 }
 
 /// Batches decoded one after the other (same metadata columns) joined into one.

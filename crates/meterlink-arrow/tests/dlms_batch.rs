@@ -11,7 +11,7 @@ use meterlink::dlms::decode::{decode, DecodeOptions, Framing, Keys};
 use meterlink::dlms::security::DlmsKeys;
 use meterlink::dlms::RowValue;
 use meterlink::hex::parse_hex;
-use meterlink_arrow::dlms::{decode_arrow, decode_batch, DlmsBatch, DlmsBatchOptions};
+use meterlink_arrow::dlms::{decode_arrow, decode_batch, decode_batch_checked, DlmsBatch, DlmsBatchOptions};
 use meterlink_arrow::{FrameItem, InputError, Status};
 
 struct Vector {
@@ -177,7 +177,7 @@ fn arrow_input_with_metadata_and_nulls() {
         (Arc::new(arrow_schema::Field::new("ts", arrow_schema::DataType::Utf8, true)), ts),
         (Arc::new(arrow_schema::Field::new("status", arrow_schema::DataType::Utf8, true)), status),
     ]));
-    let b = decode_arrow(&s, None, &Keys::None, &DlmsBatchOptions { index_base: 10, ..Default::default() }).unwrap();
+    let b = decode_arrow(&s, None, &Keys::None, &DlmsBatchOptions { index_base: 10, ..Default::default() }, None).unwrap();
     let st = statuses(&b);
     assert_eq!(&st[1..], ["frame_error", "frame_error"]);
     assert_eq!(column(&b, "ts"), [Some("a".into()), Some("b".into()), Some("c".into())]);
@@ -379,4 +379,33 @@ fn rejected_input_is_a_decode_error_row() {
     assert_eq!(statuses(&b), ["decode_error"]);
     let code = column(&b, "error_code")[0].clone().unwrap();
     assert!(code.starts_with("apdu_") || code.starts_with("axdr_"), "{code}");
+}
+
+#[test]
+fn replayed_counters_are_security_errors_in_input_order() {
+    use meterlink::replay::CounterStore;
+    // Same system title and key: invocation counters 485, 487, then 485 again.
+    let gg = vector("general-glo-ciphering-dlms-cosem");
+    let later = vector("dlms-0134");
+    let frames = [gg.frame.clone(), later.frame.clone(), gg.frame.clone(), later.frame.clone()];
+    let items: Vec<FrameItem> = frames.iter().map(|f| FrameItem::Bytes(f)).collect();
+    let mut seen = Vec::new();
+    for threads in [Some(1), Some(4)] {
+        let store = CounterStore::new();
+        let o = DlmsBatchOptions { chunk_rows: 1, threads, ..Default::default() };
+        let b = decode_batch_checked(&items[..], &gg.keys, &o, &[], Some(&store)).unwrap();
+        assert_eq!(statuses(&b), ["ok", "ok", "security_error", "security_error"]);
+        let codes = column(&b, "error_code");
+        assert_eq!(codes[2].as_deref(), Some("cipher_replayed_counter"));
+        assert_eq!(u32s(&b, "rows")[2], Some(0));
+        assert!(obis_rows(&b).iter().all(|(fi, _)| *fi < 2));
+        seen.push((statuses(&b), column(&b, "error"), obis_rows(&b)));
+        // The store kept the highest accepted counter: the same batch again is all replays.
+        let again = decode_batch_checked(&items[..], &gg.keys, &o, &[], Some(&store)).unwrap();
+        assert_eq!(statuses(&again), ["security_error"; 4]);
+    }
+    assert_eq!(seen[0], seen[1]);
+    // Without a store nothing is checked.
+    let b = decode_batch(&items[..], &gg.keys, &DlmsBatchOptions::default(), &[]).unwrap();
+    assert_eq!(statuses(&b), ["ok"; 4]);
 }

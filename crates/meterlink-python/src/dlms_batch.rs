@@ -13,6 +13,7 @@ use meterlink_arrow::{InputError, Status};
 
 use super::batch::{batch_err, list_frames, metadata_column, ArrowTable};
 use super::dlms::{keys_arg, KeyTuple};
+use super::replay::CounterStore;
 
 /// The result of `decode_batch(..., protocol="dlms")`: `messages` (one row per input frame, in
 /// input order) and `obis` (one row per OBIS value, `frame_index` → `messages.index`).
@@ -105,13 +106,14 @@ fn with_p1_text<'py>(tuple: Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyTuple>
 }
 
 /// `_dlms_decode_batch(frames, keys=None, framing="auto", strict=False, threads=None,
-/// column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384)`: the native batch
+/// column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384, counters=None)`: the native batch
 /// decoder behind `meterlink.decode_batch(..., protocol="dlms")`. `keys` as `dlms_decode` takes
 /// them (the Python layer normalises the documented forms); with list input, `metadata` maps
 /// column names to sequences as long as `frames` (carried into `messages`) and `errors` lists
-/// (row, message) of rows already known to be bad.
+/// (row, message) of rows already known to be bad. With `counters` (a `CounterStore`) replayed
+/// invocation counters are rejected, checked in input order after the parallel decode.
 #[pyfunction]
-#[pyo3(signature = (frames, keys=None, framing="auto", strict=false, threads=None, column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384))]
+#[pyo3(signature = (frames, keys=None, framing="auto", strict=false, threads=None, column=None, index_base=0, metadata=None, errors=None, chunk_rows=16384, counters=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn _dlms_decode_batch(
     py: Python<'_>,
@@ -125,7 +127,9 @@ pub fn _dlms_decode_batch(
     metadata: Option<&Bound<'_, PyDict>>,
     errors: Option<Vec<(usize, String)>>,
     chunk_rows: usize,
+    counters: Option<&Bound<'_, CounterStore>>,
 ) -> PyResult<DlmsBatch> {
+    let counters = counters.map(|c| &c.get().inner);
     let opts = batch_options(framing, strict, threads, index_base, chunk_rows)?;
     let keys = keys_arg(py, keys)?;
     let mut meta = Vec::new();
@@ -145,7 +149,7 @@ pub fn _dlms_decode_batch(
         for (i, msg) in errors.unwrap_or_default() {
             items.set_error(i, InputError::new(msg, None));
         }
-        let out = py.detach(|| dlms::decode_batch(&items, &keys, &opts, &meta)).map_err(batch_err)?;
+        let out = py.detach(|| dlms::decode_batch_checked(&items, &keys, &opts, &meta, counters)).map_err(batch_err)?;
         return Ok(DlmsBatch { inner: out });
     }
     if !(frames.hasattr("__arrow_c_array__")? || frames.hasattr("__arrow_c_stream__")?) {
@@ -163,7 +167,7 @@ pub fn _dlms_decode_batch(
     for chunk in reader {
         let chunk = chunk.map_err(|e| PyValueError::new_err(e.to_string()))?;
         let o = DlmsBatchOptions { index_base: base, ..opts.clone() };
-        let part = py.detach(|| dlms::decode_arrow(&chunk, column, &keys, &o)).map_err(batch_err)?;
+        let part = py.detach(|| dlms::decode_arrow(&chunk, column, &keys, &o, counters)).map_err(batch_err)?;
         base += part.counts.frames();
         out.extend(part).map_err(batch_err)?;
     }
