@@ -81,7 +81,12 @@ fn decode_bytes(
     counters: Option<&meterlink::replay::CounterStore>,
 ) -> PyResult<DlmsMessage> {
     let opts = DecodeOptions { framing, strict };
-    let msg = py.detach(|| pipeline::decode_checked(data, keys, &opts, counters)).map_err(|e| to_pyerr(py, e))?;
+    let msg = py
+        .detach(|| match counters {
+            Some(store) => meterlink::replay::dlms_decode_checked(data, keys, &opts, store),
+            None => pipeline::decode(data, keys, &opts),
+        })
+        .map_err(|e| to_pyerr(py, e))?;
     Ok(DlmsMessage { inner: msg })
 }
 

@@ -442,3 +442,23 @@ mod tests {
         }
     }
 }
+
+/// Decode a DLMS/COSEM message and reject a replay: an authenticated APDU whose invocation
+/// counter is not greater than the last one accepted for its system title and key kind is a
+/// `cipher_replayed_counter` error. A counter is recorded only when the message decoded and its
+/// tag verified (Green Book 9.2.7.2.4); encryption-only APDUs have nothing that verifies their
+/// counter and are neither checked nor recorded.
+pub fn dlms_decode_checked(
+    data: &[u8],
+    keys: &crate::dlms::decode::Keys,
+    opts: &crate::dlms::decode::DecodeOptions,
+    store: &CounterStore,
+) -> Result<crate::dlms::decode::Message, Error> {
+    let msg = crate::dlms::decode::decode(data, keys, opts)?;
+    if let (Some(c), Some(title)) = (msg.ciphered(), msg.system_title) {
+        if c.security_control.authenticated() {
+            store.check_and_accept_dlms(c, title).map_err(|e| crate::dlms::decode::dlms_error(e.into(), 0))?;
+        }
+    }
+    Ok(msg)
+}
