@@ -28,9 +28,9 @@ use rayon::prelude::*;
 
 use meterlink::dlms::apdu::Apdu;
 use meterlink::dlms::cosem::DateTime;
-use meterlink::dlms::decode::{decode, decode_checked, DecodeOptions, Framing, Keys, Message};
+use meterlink::dlms::decode::{decode, DecodeOptions, Framing, Keys, Message};
 use meterlink::dlms::{Obis, ObisRow, RowValue};
-use meterlink::replay::{CounterStore, DlmsSubject};
+use meterlink::replay::{dlms_decode_checked, CounterStore, DlmsSubject};
 
 use crate::columns::{dict, Bytes, Dict, Opt, HEX_PAIRS};
 use crate::source::InputError;
@@ -553,15 +553,11 @@ struct Chunk {
 }
 
 /// The replay subject of a deciphered authenticated message (Green Book 9.2.7.2.4: only a
-/// verified tag vouches for the counter): the IV's system title (the APDU's own, else the one
-/// of a one-entry key map) and the key kind.
-fn counted(m: &Message, keys: &Keys) -> Option<(DlmsSubject, u32)> {
+/// verified tag vouches for the counter): the IV's system title and the key kind, as
+/// [`dlms_decode_checked`] judges them.
+fn counted(m: &Message) -> Option<(DlmsSubject, u32)> {
     let c = m.ciphered().filter(|c| m.decrypted() && c.security_control.authenticated())?;
-    let title = c.system_title.or(match keys {
-        Keys::ByTitle(map) if map.len() == 1 => Some(map[0].0),
-        _ => None,
-    })?;
-    Some((DlmsSubject::of(c, title), c.invocation_counter))
+    Some((DlmsSubject::of(c, m.system_title?), c.invocation_counter))
 }
 
 /// Decode rows `range`; `count` collects the replay subjects; the rows of `replayed` (sorted,
@@ -597,14 +593,14 @@ fn decode_chunk<S: FrameSource + ?Sized>(
                 Some(&(_, subject, last)) => {
                     let store = CounterStore::new();
                     store.accept_dlms(subject, last);
-                    decode_checked(frame, keys, &opts.decode, Some(&store))
+                    dlms_decode_checked(frame, keys, &opts.decode, &store)
                 }
                 None => decode(frame, keys, &opts.decode),
             },
         };
         let status = match decoded {
             Ok(m) => {
-                if let Some((subject, counter)) = count.then(|| counted(&m, keys)).flatten() {
+                if let Some((subject, counter)) = count.then(|| counted(&m)).flatten() {
                     counted_rows.push((i, subject, counter));
                 }
                 oc.push_rows(index, &m.rows);
