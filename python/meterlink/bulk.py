@@ -297,11 +297,12 @@ def decode_dlms_batch(
     Every input frame becomes one ``messages`` row, in input order, with a status: ``ok``,
     ``no_key`` (ciphered and no key: the security header is filled, nothing deciphered),
     ``frame_error``, ``decode_error`` or ``security_error`` (``strict=True``: also for a missing
-    key), and ``error``, ``error_code``, ``error_offset``. ``obis`` has one row per OBIS value of a
-    push or P1 telegram (``frame_index`` = the message's ``index``). ``counters`` (a
-    :class:`meterlink.CounterStore`) rejects replayed invocation counters of authenticated
-    messages (``security_error``, ``cipher_replayed_counter``), checked in input order. The output
-    is the same whatever ``threads``.
+    key), and ``error``, ``error_code``, ``error_offset``; ``datetime`` is the APDU's date-time as
+    ISO 8601 text, ``timestamp`` its UTC instant (null when the meter gives no deviation). ``obis``
+    has one row per OBIS value of a push or P1 telegram (``frame_index`` = the message's
+    ``index``). ``counters`` (a :class:`meterlink.CounterStore`) rejects replayed invocation
+    counters of authenticated messages (``security_error``, ``cipher_replayed_counter``), checked
+    in input order. The output is the same whatever ``threads``.
     """
     check_threads(threads)
     framing = dlms_framing("dlms", framing)

@@ -4,8 +4,10 @@
 //! [`meterlink::dlms::decode::decode`] and returns
 //! - `messages`: exactly one row per input frame, in input order, with a `status` (`ok`,
 //!   `no_key` (ciphered and not deciphered), `frame_error`, `decode_error`, `security_error`), the
-//!   error, its code and input offset, the framing, APDU types, security header, invoke-id,
-//!   date-time and the OBIS row count;
+//!   error, its code and input offset, the framing, APDU types, security header (the system
+//!   title the APDU carries, as hex), invoke-id, priority, date-time (`datetime`: ISO 8601 text
+//!   with the UTC offset when the deviation is given; `timestamp`: the UTC instant, null when
+//!   the deviation is not specified), the P1 text and the OBIS row count (`rows`);
 //! - `obis`: one row per OBIS value of a push or P1 telegram, `frame_index` pointing at the
 //!   message row.
 //!
@@ -33,7 +35,6 @@ use meterlink::dlms::{Obis, ObisRow, RowValue};
 use meterlink::replay::{dlms_decode_checked, CounterStore, DlmsSubject};
 
 use crate::columns::{dict, Bytes, Dict, Opt, HEX_PAIRS};
-use crate::source::InputError;
 use crate::table::{split_frames, Table};
 use crate::{chunk_len, pool, ArrowFrames, Counts, Error, FrameSource, Status};
 
@@ -708,11 +709,6 @@ pub fn concat(batches: &[&DlmsBatch]) -> Result<DlmsBatch, Error> {
         out.extend((*b).clone())?;
     }
     Ok(out)
-}
-
-/// An input item that is not a frame, for callers that build sources of their own.
-pub fn input_error(message: impl Into<String>) -> InputError {
-    InputError::new(message, None)
 }
 
 #[cfg(test)]
