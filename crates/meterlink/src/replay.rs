@@ -305,6 +305,26 @@ pub fn replayed(meter: MeterKey, counter: u32, last: u32) -> Error {
     Error::new(0, ErrorKind::ReplayedCounter { manufacturer, id, key_id, counter, last })
 }
 
+/// Decode a DLMS/COSEM message and reject a replay: an authenticated APDU whose invocation
+/// counter is not greater than the last one accepted for its system title and key kind is a
+/// `cipher_replayed_counter` error. A counter is recorded only when the message decoded and its
+/// tag verified (Green Book 9.2.7.2.4); encryption-only APDUs have nothing that verifies their
+/// counter and are neither checked nor recorded.
+pub fn dlms_decode_checked(
+    data: &[u8],
+    keys: &crate::dlms::decode::Keys,
+    opts: &crate::dlms::decode::DecodeOptions,
+    store: &CounterStore,
+) -> Result<crate::dlms::decode::Message, Error> {
+    let msg = crate::dlms::decode::decode(data, keys, opts)?;
+    if let (Some(c), Some(title)) = (msg.ciphered(), msg.system_title) {
+        if c.security_control.authenticated() {
+            store.check_and_accept_dlms(c, title).map_err(|e| crate::dlms::decode::dlms_error(e.into(), 0))?;
+        }
+    }
+    Ok(msg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,24 +461,4 @@ mod tests {
             assert_eq!(manufacturer_from_text(std::str::from_utf8(&manufacturer_to_str(m)).unwrap()), Some(m));
         }
     }
-}
-
-/// Decode a DLMS/COSEM message and reject a replay: an authenticated APDU whose invocation
-/// counter is not greater than the last one accepted for its system title and key kind is a
-/// `cipher_replayed_counter` error. A counter is recorded only when the message decoded and its
-/// tag verified (Green Book 9.2.7.2.4); encryption-only APDUs have nothing that verifies their
-/// counter and are neither checked nor recorded.
-pub fn dlms_decode_checked(
-    data: &[u8],
-    keys: &crate::dlms::decode::Keys,
-    opts: &crate::dlms::decode::DecodeOptions,
-    store: &CounterStore,
-) -> Result<crate::dlms::decode::Message, Error> {
-    let msg = crate::dlms::decode::decode(data, keys, opts)?;
-    if let (Some(c), Some(title)) = (msg.ciphered(), msg.system_title) {
-        if c.security_control.authenticated() {
-            store.check_and_accept_dlms(c, title).map_err(|e| crate::dlms::decode::dlms_error(e.into(), 0))?;
-        }
-    }
-    Ok(msg)
 }
