@@ -399,3 +399,176 @@ proptest! {
         }
     }
 }
+
+// ---- pushes as OBIS rows ------------------------------------------------------------------
+
+use meterlink::dlms::push::{rows, rows_with_capture, CaptureObject};
+use meterlink::dlms::{Obis, ObisRow, RowValue};
+
+fn num(v: &RowValue) -> Option<f64> {
+    match v {
+        RowValue::Int(i) => Some(*i as f64),
+        RowValue::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+}
+
+/// A row's value equals the expectation: numbers (raw = the unscaled mantissa, as amshan gives
+/// Kaifa and Kamstrup values), text, or ISO date-times.
+fn row_matches(r: &ObisRow, want: &Json, raw: bool) -> bool {
+    if let Some(dt) = want.get("datetime") {
+        return r.value == RowValue::Text(dt.as_str().unwrap().to_string());
+    }
+    let w = &want["value"];
+    if let Some(u) = want.get("unit") {
+        if r.unit.as_deref() != u.as_str() {
+            return false;
+        }
+    }
+    match w {
+        Json::String(s) => r.value == RowValue::Text(s.clone()),
+        Json::Number(n) if raw => r.mantissa.map(|m| m as f64) == n.as_f64(),
+        Json::Number(n) => num(&r.value).is_some_and(|v| close(v, n.as_f64().unwrap())),
+        _ => false,
+    }
+}
+
+fn push_rows(p: &Json) -> Vec<ObisRow> {
+    let body = decode_data_exact(&unhex(p["body"].as_str().unwrap())).unwrap();
+    rows(&body)
+}
+
+#[test]
+fn pushes_obis_values() {
+    let pushes = set("pushes");
+    assert_eq!(pushes.len(), 7);
+    for p in &pushes {
+        let id = p["id"].as_str().unwrap();
+        let raw = p["raw_values"].as_bool().unwrap();
+        let rs = push_rows(p);
+        for want in p["obis_values"].as_array().unwrap() {
+            let ob = want["obis"].as_str().map(|s| Obis::parse(s).unwrap());
+            let ok = match (ob, want.get("index")) {
+                // Kaifa value-only lists: the row at the element's index, raw value.
+                (None, Some(i)) => row_matches(&rs[i.as_u64().unwrap() as usize], want, raw),
+                (ob, _) => rs.iter().any(|r| r.obis == ob && row_matches(r, want, raw)),
+            };
+            assert!(ok, "{id}: {want} not in {rs:#?}");
+        }
+    }
+}
+
+/// amshan's named fields (scaled) equal the rows of the same name: our OBIS names are
+/// amshan's field names.
+#[test]
+fn pushes_named_values() {
+    let mut checked = 0;
+    for p in &set("pushes") {
+        let id = p["id"].as_str().unwrap();
+        let rs = push_rows(p);
+        for (name, want) in p["named"].as_object().unwrap() {
+            // Not in the body: the maker (amshan's own) and the notification header's date-time.
+            if name == "meter_manufacturer" || (name == "meter_datetime" && !rs.iter().any(|r| r.name == Some("meter_datetime"))) {
+                continue;
+            }
+            let r = rs.iter().find(|r| r.name == Some(name.as_str())).unwrap_or_else(|| panic!("{id}: no {name}"));
+            let ok = match want {
+                Json::String(s) => r.value == RowValue::Text(s.clone()),
+                Json::Number(n) => num(&r.value).is_some_and(|v| close(v, n.as_f64().unwrap())),
+                _ => false,
+            };
+            assert!(ok, "{id}: {name} = {:?}, amshan {want}", r.value);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked}");
+}
+
+#[test]
+fn aidon_rows_scaled_with_units() {
+    // source: toreamun/amshan tests/test_aidon.py (NOTIFICATION_BODY_NO_LIST_2)
+    let p = &set("pushes")[1];
+    let rs = push_rows(p);
+    assert_eq!(rs.len(), 12);
+    let v = rs.iter().find(|r| r.name == Some("voltage_l1")).unwrap();
+    assert_eq!(v.obis, Some(Obis([1, 0, 32, 7, 0, 255])));
+    assert_eq!((v.mantissa, v.scaler, v.unit.as_deref()), (Some(2274), Some(-1), Some("V")));
+    assert_eq!(v.value, RowValue::Float(227.4));
+    let p = rs.iter().find(|r| r.name == Some("active_power_import")).unwrap();
+    assert_eq!((p.value.clone(), p.unit.as_deref()), (RowValue::Int(280), Some("W")));
+}
+
+#[test]
+fn kamstrup_rows_skip_padding_and_take_layout_scalers() {
+    // source: toreamun/amshan tests/test_kamstrup.py (single-phase real sample): 25 elements,
+    // L2/L3 left out as null pairs; currents in 0.01 A.
+    let p = &set("pushes")[4];
+    let rs = push_rows(p);
+    assert_eq!(rs.len(), 9);
+    assert_eq!(rs[0].obis, Some(Obis([1, 1, 0, 2, 129, 255])));
+    assert_eq!(rs[0].name, Some("list_ver_id"));
+    let i = rs.iter().find(|r| r.name == Some("current_l1")).unwrap();
+    assert_eq!((i.mantissa, i.scaler, i.unit.as_deref()), (Some(896), Some(-2), Some("A")));
+}
+
+#[test]
+fn kaifa_value_only_list_1() {
+    // source: toreamun/amshan tests/test_kaifa.py test_parse_no_list_1: one value, P+ 5852 W.
+    let p = &set("pushes")[2];
+    let rs = push_rows(p);
+    assert_eq!(rs.len(), 1);
+    assert_eq!(rs[0].obis, Some(Obis([1, 0, 1, 7, 0, 255])));
+    assert_eq!((rs[0].value.clone(), rs[0].unit.as_deref()), (RowValue::Int(5852), Some("W")));
+}
+
+#[test]
+fn kaifa_value_only_list_3_by_layout() {
+    // A KFM_001 list 3 (three-phase, 18 elements) built from the Kaifa list layout: the codes
+    // and scalers come from the layout, the clock from its octet-string.
+    let mut v = vec![
+        Data::OctetString(b"KFM_001".to_vec()),
+        Data::OctetString(b"6970631403757615".to_vec()),
+        Data::OctetString(b"MA304H3E".to_vec()),
+    ];
+    for x in [3426u32, 0, 0, 51, 10533, 12269, 4624, 2325, 0, 2345] {
+        v.push(Data::DoubleLongUnsigned(x));
+    }
+    v.push(Data::OctetString(unhex("07e60a100715000aff800000")));
+    for x in [82840532u32, 0, 35883243, 2143101] {
+        v.push(Data::DoubleLongUnsigned(x));
+    }
+    let rs = rows(&Data::Structure(v));
+    assert_eq!(rs.len(), 18);
+    let by = |n: &str| rs.iter().find(|r| r.name == Some(n)).unwrap().value.clone();
+    assert_eq!(by("list_ver_id"), RowValue::Text("KFM_001".into()));
+    assert_eq!(by("meter_id"), RowValue::Text("6970631403757615".into()));
+    assert_eq!(by("current_l1"), RowValue::Float(10.533));
+    assert_eq!(by("voltage_l3"), RowValue::Float(234.5));
+    assert_eq!(by("meter_datetime"), RowValue::Text("2022-10-16T21:00:10".into()));
+    assert_eq!(by("active_power_import_total"), RowValue::Int(82840532));
+}
+
+#[test]
+fn capture_objects_list() {
+    // A body of bare values with the capture objects the user read from the push setup.
+    let body = Data::Structure(vec![
+        Data::OctetString(unhex("07e5091b01092f0f00ff8880")),
+        Data::DoubleLongUnsigned(12937),
+        Data::LongUnsigned(2337),
+    ]);
+    let cap = [
+        CaptureObject { class_id: 8, obis: Obis([0, 0, 1, 0, 0, 255]), attribute: 2, scaler_unit: None },
+        CaptureObject { class_id: 3, obis: Obis([1, 0, 1, 8, 0, 255]), attribute: 2, scaler_unit: Some((0, 30)) },
+        CaptureObject { class_id: 3, obis: Obis([1, 0, 32, 7, 0, 255]), attribute: 2, scaler_unit: Some((-1, 35)) },
+    ];
+    let rs = rows_with_capture(&body, &cap);
+    assert_eq!(rs.len(), 3);
+    assert_eq!(rs[0].value, RowValue::Text("2021-09-27T09:47:15+02:00".into()));
+    assert_eq!(rs[0].name, Some("meter_datetime"));
+    assert_eq!((rs[1].value.clone(), rs[1].unit.as_deref()), (RowValue::Int(12937), Some("Wh")));
+    assert_eq!((rs[2].value.clone(), rs[2].scaler), (RowValue::Float(233.7), Some(-1)));
+}
