@@ -393,16 +393,30 @@ proptest! {
 
     #[test]
     fn any_bytes_decode_or_fail_cleanly(b in prop::collection::vec(any::<u8>(), 0..64)) {
-        if let Ok((d, n)) = decode_data(&b) {
+        let tree = decode_data(&b);
+        // The in-place view accepts exactly what decoding accepts, with the same error.
+        let view = view_data(&b);
+        prop_assert_eq!(view.as_ref().map(|v| v.1).map_err(|e| e.clone()), tree.as_ref().map(|t| t.1).map_err(|e| e.clone()));
+        if let Ok((d, n)) = tree {
             // Every valid input re-encodes to exactly its bytes.
             prop_assert_eq!(enc(&d), b[..n].to_vec());
+            prop_assert!(same_data(&view.unwrap().0.to_data(), &d));
         }
+    }
+
+    #[test]
+    fn rows_in_place_equal_rows_of_tree(d in data()) {
+        let b = enc(&d);
+        let from_tree = rows(&d);
+        let in_place = rows_from_bytes(&b).unwrap();
+        prop_assert_eq!(format!("{from_tree:?}"), format!("{in_place:?}"));
     }
 }
 
 // ---- pushes as OBIS rows ------------------------------------------------------------------
 
-use meterlink::dlms::push::{rows, rows_with_capture, CaptureObject};
+use meterlink::dlms::axdr::view_data;
+use meterlink::dlms::push::{rows, rows_from_bytes, rows_with_capture, CaptureObject};
 use meterlink::dlms::{Obis, ObisRow, RowValue};
 
 fn num(v: &RowValue) -> Option<f64> {
@@ -437,9 +451,13 @@ fn row_matches(r: &ObisRow, want: &Json, raw: bool) -> bool {
     }
 }
 
+/// The rows of a push body, from the tree; the in-place path gives the same rows.
 fn push_rows(p: &Json) -> Vec<ObisRow> {
-    let body = decode_data_exact(&unhex(p["body"].as_str().unwrap())).unwrap();
-    rows(&body)
+    let bytes = unhex(p["body"].as_str().unwrap());
+    let body = decode_data_exact(&bytes).unwrap();
+    let rs = rows(&body);
+    assert_eq!(rows_from_bytes(&bytes).unwrap(), rs, "{}: in-place rows", p["id"]);
+    rs
 }
 
 #[test]

@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use super::axdr::Data;
+use super::axdr::{tag, tape, AxdrError, Children, Data, DataView, Scalar, TapeChildren, TapeNode};
 use super::cosem::{obis_name, scale, scale_float, unit_name, DateTime};
 use super::{Obis, ObisRow, RowValue};
 
@@ -31,57 +31,137 @@ pub struct CaptureObject {
     pub scaler_unit: Option<(i8, u8)>,
 }
 
+/// A body node: a [`Data`] tree or a [`DataView`] of the bytes; the row logic reads both.
+pub trait Node<'a>: Copy {
+    /// The children's iterator.
+    type Iter: Iterator<Item = Self>;
+    /// The Data tag.
+    fn tag(self) -> u8;
+    /// The scalar value.
+    fn scalar(self) -> Scalar<'a>;
+    /// The elements of an array or structure (none otherwise).
+    fn children(self) -> Self::Iter;
+}
+
+impl<'a> Node<'a> for &'a Data {
+    type Iter = std::slice::Iter<'a, Data>;
+    fn tag(self) -> u8 {
+        Data::tag(self)
+    }
+    fn scalar(self) -> Scalar<'a> {
+        Data::scalar(self)
+    }
+    fn children(self) -> Self::Iter {
+        match self {
+            Data::Array(v) | Data::Structure(v) => v.iter(),
+            _ => [].iter(),
+        }
+    }
+}
+
+impl<'t, 'a> Node<'a> for TapeNode<'t, 'a> {
+    type Iter = TapeChildren<'t, 'a>;
+    fn tag(self) -> u8 {
+        TapeNode::tag(&self)
+    }
+    fn scalar(self) -> Scalar<'a> {
+        TapeNode::scalar(&self)
+    }
+    fn children(self) -> TapeChildren<'t, 'a> {
+        TapeNode::children(&self)
+    }
+}
+
+impl<'a> Node<'a> for DataView<'a> {
+    type Iter = Children<'a>;
+    fn tag(self) -> u8 {
+        DataView::tag(&self)
+    }
+    fn scalar(self) -> Scalar<'a> {
+        DataView::scalar(&self)
+    }
+    fn children(self) -> Children<'a> {
+        DataView::children(&self)
+    }
+}
+
+fn is_seq<'a, N: Node<'a>>(n: N) -> bool {
+    matches!(n.tag(), tag::ARRAY | tag::STRUCTURE)
+}
+
+/// The body's elements (the body itself when it is a single value).
+fn elements<'a, N: Node<'a>>(body: N) -> Vec<N> {
+    if is_seq(body) {
+        body.children().collect()
+    } else {
+        vec![body]
+    }
+}
+
 /// The OBIS rows of a notification body (empty when the layout is not recognised).
 pub fn rows(body: &Data) -> Vec<ObisRow> {
-    let items = match body {
-        Data::Structure(v) | Data::Array(v) => v.as_slice(),
-        single => std::slice::from_ref(single),
-    };
-    let structured = matches!(body, Data::Structure(_) | Data::Array(_));
-    if let Some(layout) = kaifa_layout(items).filter(|_| structured) {
-        return items.iter().zip(layout).map(|(d, k)| known_row(d, k)).collect();
+    rows_of(body)
+}
+
+/// The OBIS rows of a notification body given as its A-XDR bytes (one Data item filling
+/// `body`), read in place without building the Data tree.
+pub fn rows_from_bytes(body: &[u8]) -> Result<Vec<ObisRow>, AxdrError> {
+    let (t, n) = tape(body)?;
+    if n != body.len() {
+        return Err(AxdrError::TrailingBytes { offset: n });
     }
-    let defaults = if is_kamstrup(items) { KAMSTRUP_SCALERS } else { &[] };
+    Ok(rows_of(t.root()))
+}
+
+/// The OBIS rows of a body node (see [`rows`]).
+pub fn rows_of<'a, N: Node<'a>>(body: N) -> Vec<ObisRow> {
+    let items = elements(body);
+    if is_seq(body) {
+        if let Some(layout) = kaifa_layout(&items) {
+            return items.iter().zip(layout).map(|(d, &(o, s, u))| value_row(Some(o), *d, s, u)).collect();
+        }
+    }
+    let defaults = if is_kamstrup(&items) { KAMSTRUP_SCALERS } else { &[] };
     let mut out = Vec::with_capacity(items.len());
-    walk(items, defaults, &mut out);
+    walk(&items, defaults, &mut out);
     out
 }
 
 /// Rows for a body whose elements follow a user-given capture-objects list, element `i`
 /// holding `capture[i]` (extra elements on either side are ignored).
 pub fn rows_with_capture(body: &Data, capture: &[CaptureObject]) -> Vec<ObisRow> {
-    let items = match body {
-        Data::Structure(v) | Data::Array(v) => v.as_slice(),
-        single => std::slice::from_ref(single),
-    };
-    items
-        .iter()
+    rows_with_capture_of(body, capture)
+}
+
+/// [`rows_with_capture`] for any body node.
+pub fn rows_with_capture_of<'a, N: Node<'a>>(body: N, capture: &[CaptureObject]) -> Vec<ObisRow> {
+    elements(body)
+        .into_iter()
         .zip(capture)
         .map(|(d, c)| {
-            let su = c.scaler_unit.map(|(s, u)| (Some(s), Some(u)));
-            let (s, u) = su.unwrap_or((None, None));
+            let (s, u) = c.scaler_unit.map_or((None, None), |(s, u)| (Some(s), Some(u)));
             value_row(Some(c.obis), d, s, u)
         })
         .collect()
 }
 
 /// Walk a self-describing sequence (see the module text).
-fn walk(items: &[Data], defaults: &[Default], out: &mut Vec<ObisRow>) {
+fn walk<'a, N: Node<'a>>(items: &[N], defaults: &[Default], out: &mut Vec<ObisRow>) {
     let mut i = 0;
     while i < items.len() {
-        let item = &items[i];
+        let item = items[i];
         if let Some(row) = group_row(item) {
             out.push(row);
             i += 1;
-        } else if let (Some(obis), Some(value)) = (obis_of(item), items.get(i + 1)) {
-            let su = items.get(i + 2).and_then(scaler_unit);
+        } else if let (Some(obis), Some(&value)) = (obis_of(item), items.get(i + 1)) {
+            let su = items.get(i + 2).and_then(|&n| scaler_unit(n));
             let (s, u) = match su {
                 Some((s, u)) => (Some(s), Some(u)),
                 None => default_for(defaults, &obis),
             };
             out.push(value_row(Some(obis), value, s, u));
             i += if su.is_some() { 3 } else { 2 };
-        } else if matches!(item, Data::NullData) {
+        } else if item.tag() == tag::NULL_DATA {
             i += 1; // padding (Kamstrup single-phase lists leave out L2/L3 as null pairs)
         } else {
             out.push(bare_row(item, i, out.is_empty(), defaults));
@@ -91,45 +171,54 @@ fn walk(items: &[Data], defaults: &[Default], out: &mut Vec<ObisRow>) {
 }
 
 /// A `structure { OBIS, value [, scaler_unit] }` group.
-fn group_row(item: &Data) -> Option<ObisRow> {
-    let Data::Structure(g) = item else { return None };
-    let obis = obis_of(g.first()?)?;
-    let value = g.get(1)?;
-    match g.len() {
-        2 => Some(value_row(Some(obis), value, None, None)),
-        3 => {
-            let (s, u) = scaler_unit(&g[2])?;
-            Some(value_row(Some(obis), value, Some(s), Some(u)))
-        }
-        _ => None,
+fn group_row<'a, N: Node<'a>>(item: N) -> Option<ObisRow> {
+    if item.tag() != tag::STRUCTURE {
+        return None;
     }
+    let mut g = item.children();
+    let obis = obis_of(g.next()?)?;
+    let value = g.next()?;
+    let su = match g.next() {
+        None => None,
+        Some(n) => Some(scaler_unit(n)?),
+    };
+    if g.next().is_some() {
+        return None;
+    }
+    let (s, u) = su.map_or((None, None), |(s, u)| (Some(s), Some(u)));
+    Some(value_row(Some(obis), value, s, u))
 }
 
 /// A logical name: a 6-octet octet-string.
-fn obis_of(d: &Data) -> Option<Obis> {
-    match d {
-        Data::OctetString(b) if b.len() == 6 => Obis::from_octets(b),
+fn obis_of<'a, N: Node<'a>>(d: N) -> Option<Obis> {
+    match d.scalar() {
+        Scalar::Octets(b) if b.len() == 6 => Obis::from_octets(b),
         _ => None,
     }
 }
 
 /// A scaler_unit: `structure { integer scaler, enum unit }` (Blue Book 4.3.2).
-fn scaler_unit(d: &Data) -> Option<(i8, u8)> {
-    match d {
-        Data::Structure(v) => match v.as_slice() {
-            [Data::Integer(s), Data::Enum(u)] => Some((*s, *u)),
-            _ => None,
-        },
+fn scaler_unit<'a, N: Node<'a>>(d: N) -> Option<(i8, u8)> {
+    if d.tag() != tag::STRUCTURE {
+        return None;
+    }
+    let mut c = d.children();
+    let (s, u) = (c.next()?, c.next()?);
+    if c.next().is_some() || s.tag() != tag::INTEGER || u.tag() != tag::ENUM {
+        return None;
+    }
+    match (s.scalar(), u.scalar()) {
+        (Scalar::Int(s), Scalar::Int(u)) => Some((s as i8, u as u8)),
         _ => None,
     }
 }
 
 /// A value without OBIS code in a self-describing list: Kamstrup's first element is its list
 /// version identifier (1.1.0.2.129.255); a leading date-time (Austrian EVN) is the clock.
-fn bare_row(item: &Data, index: usize, first: bool, defaults: &[Default]) -> ObisRow {
+fn bare_row<'a, N: Node<'a>>(item: N, index: usize, first: bool, defaults: &[Default]) -> ObisRow {
     let obis = if index == 0 && !defaults.is_empty() {
         Some(Obis([1, 1, 0, 2, 129, 255]))
-    } else if first && octets_datetime(item).is_some() {
+    } else if first && octets_datetime(item.scalar()).is_some() {
         Some(Obis([0, 0, 1, 0, 0, 255]))
     } else {
         None
@@ -138,7 +227,7 @@ fn bare_row(item: &Data, index: usize, first: bool, defaults: &[Default]) -> Obi
 }
 
 /// The row of one value with its scaler and unit.
-pub(crate) fn value_row(obis: Option<Obis>, d: &Data, scaler: Option<i8>, unit: Option<u8>) -> ObisRow {
+fn value_row<'a, N: Node<'a>>(obis: Option<Obis>, d: N, scaler: Option<i8>, unit: Option<u8>) -> ObisRow {
     let mut row = ObisRow {
         obis,
         value: RowValue::None,
@@ -147,47 +236,44 @@ pub(crate) fn value_row(obis: Option<Obis>, d: &Data, scaler: Option<i8>, unit: 
         unit: unit.filter(|&u| u != 255).and_then(unit_name).map(Cow::Borrowed),
         name: obis.as_ref().and_then(obis_name),
     };
-    match d {
-        Data::Float32(v) => number_f(&mut row, f64::from(*v), scaler),
-        Data::Float64(v) => number_f(&mut row, *v, scaler),
-        Data::Long64Unsigned(v) if *v > i64::MAX as u64 => number_f(&mut row, *v as f64, scaler),
-        Data::Boolean(b) => row.value = RowValue::Int(i64::from(*b)),
-        Data::BitString { bytes, .. } => row.value = RowValue::Bytes(bytes.clone()),
-        other => match other.as_i64() {
-            Some(m) => {
-                let s = scaler.unwrap_or(0);
-                row.value = scale(m, s);
-                row.mantissa = Some(m);
-                row.scaler = Some(s);
-            }
-            None => row.value = text_value(other),
-        },
+    let s = scaler.unwrap_or(0);
+    match d.scalar() {
+        Scalar::Int(m) if d.tag() != tag::BOOLEAN => {
+            row.value = scale(m, s);
+            row.mantissa = Some(m);
+            row.scaler = Some(s);
+        }
+        Scalar::Bool(b) => row.value = RowValue::Int(i64::from(b)),
+        Scalar::F32(v) => number_f(&mut row, f64::from(v), s),
+        Scalar::F64(v) => number_f(&mut row, v, s),
+        Scalar::U64(v) => number_f(&mut row, v as f64, s),
+        other => row.value = text_value(other),
     }
     row
 }
 
-fn number_f(row: &mut ObisRow, v: f64, scaler: Option<i8>) {
-    let s = scaler.unwrap_or(0);
+fn number_f(row: &mut ObisRow, v: f64, s: i8) {
     row.value = RowValue::Float(scale_float(v, s));
     row.scaler = Some(s);
 }
 
 /// Strings, dates and octets: a 12-octet date-time as ISO text, printable octets as text,
 /// others as bytes.
-fn text_value(d: &Data) -> RowValue {
+fn text_value(v: Scalar<'_>) -> RowValue {
     let iso = |s: Option<String>| s.map_or(RowValue::None, RowValue::Text);
-    match d {
-        Data::DateTime(t) => iso(t.to_iso()),
-        Data::Date(t) => iso(t.to_iso()),
-        Data::Time(t) => iso(t.to_iso()),
-        Data::VisibleString(b) | Data::Utf8String(b) => RowValue::Text(String::from_utf8_lossy(b).into_owned()),
-        Data::OctetString(b) => {
-            if let Some(t) = octets_datetime(d) {
+    match v {
+        Scalar::DateTime(t) => iso(t.to_iso()),
+        Scalar::Date(t) => iso(t.to_iso()),
+        Scalar::Time(t) => iso(t.to_iso()),
+        Scalar::Visible(b) | Scalar::Utf8(b) => RowValue::Text(String::from_utf8_lossy(b).into_owned()),
+        Scalar::Bits(_, b) => RowValue::Bytes(b.to_vec()),
+        Scalar::Octets(b) => {
+            if let Some(t) = octets_datetime(v) {
                 RowValue::Text(t)
             } else if !b.is_empty() && b.iter().all(|c| (0x20..0x7F).contains(c)) {
                 RowValue::Text(b.iter().map(|&c| char::from(c)).collect())
             } else {
-                RowValue::Bytes(b.clone())
+                RowValue::Bytes(b.to_vec())
             }
         }
         _ => RowValue::None,
@@ -195,9 +281,9 @@ fn text_value(d: &Data) -> RowValue {
 }
 
 /// An octet-string holding a fully specified COSEM date-time, as ISO text.
-fn octets_datetime(d: &Data) -> Option<String> {
-    match d {
-        Data::OctetString(b) => DateTime::from_octets(b)?.to_iso(),
+fn octets_datetime(v: Scalar<'_>) -> Option<String> {
+    match v {
+        Scalar::Octets(b) => DateTime::from_octets(b)?.to_iso(),
         _ => None,
     }
 }
@@ -234,8 +320,8 @@ fn default_for(defaults: &[Default], obis: &Obis) -> (Option<i8>, Option<u8>) {
     }
 }
 
-fn is_kamstrup(items: &[Data]) -> bool {
-    matches!(items.first(), Some(Data::VisibleString(b) | Data::OctetString(b)) if b.starts_with(b"Kamstrup_"))
+fn is_kamstrup<'a, N: Node<'a>>(items: &[N]) -> bool {
+    matches!(items.first().map(|n| n.scalar()), Some(Scalar::Visible(b) | Scalar::Octets(b)) if b.starts_with(b"Kamstrup_"))
 }
 
 /// One element of a value-only list: its OBIS code, scaler and unit.
@@ -283,25 +369,21 @@ const KAIFA_TAIL: [Known; 5] = [
 const KAIFA_1: [Known; 1] = [k(1, 1, 7, 0, 0, 27)];
 
 /// The Kaifa layout of a value-only list, by its length and list version.
-fn kaifa_layout(items: &[Data]) -> Option<Vec<Known>> {
-    if let [Data::DoubleLongUnsigned(_)] = items {
-        return Some(KAIFA_1.to_vec());
+fn kaifa_layout<'a, N: Node<'a>>(items: &[N]) -> Option<impl Iterator<Item = &'static Known>> {
+    if let [one] = items {
+        if one.tag() == tag::DOUBLE_LONG_UNSIGNED {
+            return Some(KAIFA_1.iter().chain(&[]));
+        }
     }
-    let version = items.first()?.as_octets()?;
-    if !version.starts_with(b"KFM_") || items.iter().any(|d| obis_of(d).is_some()) {
+    let (Scalar::Visible(version) | Scalar::Octets(version)) = items.first()?.scalar() else { return None };
+    if !version.starts_with(b"KFM_") || items.iter().any(|&d| obis_of(d).is_some()) {
         return None;
     }
-    let mut v: Vec<Known> = match items.len() {
-        9 | 14 => KAIFA_1P.to_vec(),
-        13 | 18 => KAIFA_3P.to_vec(),
+    let head: &'static [Known] = match items.len() {
+        9 | 14 => &KAIFA_1P,
+        13 | 18 => &KAIFA_3P,
         _ => return None,
     };
-    if items.len() == 14 || items.len() == 18 {
-        v.extend_from_slice(&KAIFA_TAIL);
-    }
-    Some(v)
-}
-
-fn known_row(d: &Data, (obis, s, u): Known) -> ObisRow {
-    value_row(Some(obis), d, s, u)
+    let tail: &'static [Known] = if items.len() == 14 || items.len() == 18 { &KAIFA_TAIL } else { &[] };
+    Some(head.iter().chain(tail))
 }
