@@ -590,3 +590,86 @@ fn capture_objects_list() {
     assert_eq!((rs[1].value.clone(), rs[1].unit.as_deref()), (RowValue::Int(12937), Some("Wh")));
     assert_eq!((rs[2].value.clone(), rs[2].scaler), (RowValue::Float(233.7), Some(-1)));
 }
+
+// ---- COSEM meaning ------------------------------------------------------------------------
+
+use meterlink::dlms::cosem::{obis_name, scale, unit_name};
+
+fn dt(h: &str) -> DateTime {
+    DateTime(unhex(h).try_into().unwrap())
+}
+
+#[test]
+fn datetime_fields_and_iso() {
+    // source: u9n/dlms-cosem tests/test_time.py (corpus dlms-0049): deviation FFC4 = -60 min
+    // (UTC − local) is local time one hour ahead of UTC: +01:00.
+    let d = dt("07e40106ff00030000ffc400");
+    assert_eq!((d.year(), d.month(), d.day(), d.weekday()), (Some(2020), Some(1), Some(6), None));
+    assert_eq!((d.hour(), d.minute(), d.second(), d.hundredths()), (Some(0), Some(3), Some(0), Some(0)));
+    assert_eq!((d.deviation(), d.clock_status().map(|c| c.0)), (Some(-60), Some(0)));
+    assert_eq!(d.to_iso().as_deref(), Some("2020-01-06T00:03:00+01:00"));
+    // dlms-0050: deviation 0x8000 (not specified): no offset.
+    let d = dt("07e2020cff00000000800000");
+    assert_eq!(d.deviation(), None);
+    assert_eq!(d.to_iso().as_deref(), Some("2018-02-12T00:00:00"));
+    // Austrian TINETZ push (dlms-0197): FF88 = −120 → +02:00, clock status 0x80 = DST active.
+    let d = dt("07e50713010f2e2300ff8880");
+    assert_eq!(d.to_iso().as_deref(), Some("2021-07-19T15:46:35+02:00"));
+    assert_eq!(d.weekday(), Some(1));
+    assert!(d.clock_status().unwrap().daylight_saving_active());
+    assert!(!d.clock_status().unwrap().invalid_value());
+    // Positive deviation (west of UTC), hundredths kept.
+    assert_eq!(dt("07e5010a070c1e0a32012c01").to_iso().as_deref(), Some("2021-01-10T12:30:10.50-05:00"));
+    assert!(dt("07e5010a070c1e0a32012c01").clock_status().unwrap().invalid_value());
+}
+
+#[test]
+fn datetime_not_specified_and_markers() {
+    // All 0xFF: nothing specified, no ISO text.
+    let d = dt("ffffffffffffffffff8000ff");
+    assert_eq!((d.year(), d.month(), d.day(), d.hour(), d.deviation(), d.clock_status()), (None, None, None, None, None, None));
+    assert_eq!(d.to_iso(), None);
+    // A recurring date (year not specified), last day of the DST-begin month: markers, no ISO.
+    let d = dt("fffffefe07020000008000ff");
+    assert!(d.dst_begin() && d.last_day_of_month() && !d.dst_end());
+    assert_eq!((d.month(), d.day(), d.weekday()), (None, None, Some(7)));
+    assert_eq!(d.to_iso(), None);
+    let d = dt("07e5fdfdff020000008000ff");
+    assert!(d.dst_end() && d.second_last_day_of_month());
+    // Impossible calendar dates are not ISO text.
+    assert_eq!(dt("07e5021eff00000000800000").to_iso(), None); // 30 February
+    assert_eq!(dt("07e4021dff00000000800000").to_iso().as_deref(), Some("2020-02-29T00:00:00"));
+    // Second not specified counts as 0.
+    assert_eq!(dt("07e4021dff0c1eff00800000").to_iso().as_deref(), Some("2020-02-29T12:30:00"));
+}
+
+#[test]
+fn date_and_time_items() {
+    // source: dlms-cosem tests/test_dlms_date_time_data.py (dlms-0030/0034): all ones is None.
+    assert_eq!(Date([0xff; 5]).to_iso(), None);
+    assert_eq!(Time([0xff; 4]).to_iso(), None);
+    let d = Date([0x07, 0xe6, 0x0b, 0x10, 0x03]);
+    assert_eq!((d.to_iso().as_deref(), d.weekday()), (Some("2022-11-16"), Some(3)));
+    assert_eq!(Time([21, 0, 10, 0xff]).to_iso().as_deref(), Some("21:00:10"));
+    assert_eq!(Time([21, 0, 10, 7]).hundredths(), Some(7));
+    assert_eq!(Time([24, 0, 0, 0]).to_iso(), None);
+}
+
+#[test]
+fn units_and_scaler() {
+    // Blue Book unit enumeration (scaler_unit).
+    let u: Vec<_> = [27, 28, 29, 30, 31, 32, 33, 35, 44, 9, 13, 1, 56, 38].into_iter().map(unit_name).collect();
+    let want = ["W", "VA", "var", "Wh", "VAh", "varh", "A", "V", "Hz", "°C", "m³", "a", "%", "Ω"];
+    assert_eq!(u, want.iter().map(|s| Some(*s)).collect::<Vec<_>>());
+    assert_eq!((unit_name(0), unit_name(58), unit_name(200)), (None, None, None));
+    assert_eq!((unit_name(254), unit_name(255)), (Some("other"), Some("count")));
+    // value × 10^scaler: integers stay exact for scaler ≥ 0; negative scalers divide.
+    assert_eq!(scale(2274, -1), RowValue::Float(227.4));
+    assert_eq!(scale(896, -2), RowValue::Float(8.96));
+    assert_eq!(scale(1000, -3), RowValue::Float(1.0));
+    assert_eq!(scale(7745250, 1), RowValue::Int(77452500));
+    assert_eq!(scale(5, 0), RowValue::Int(5));
+    assert_eq!(scale(i64::MAX, 2), RowValue::Float(i64::MAX as f64 * 100.0));
+    assert_eq!(obis_name(&Obis([1, 0, 14, 7, 0, 255])), Some("frequency"));
+    assert_eq!(obis_name(&Obis([1, 0, 13, 7, 0, 255])), Some("power_factor"));
+}
