@@ -38,6 +38,23 @@ def test_forged_clear_payload_for_a_keyed_meter():
     assert t.column("error_code").to_pylist() == ["unprotected"]
 
 
+def test_unprotected_payloads_accepted_per_key():
+    store = meterlink.KeyStore({"12345678": KEY})
+    with pytest.raises(meterlink.SecurityError):
+        meterlink.decode(FORGED, keys=store)
+    behind_receiver = store.with_unprotected(["KAM12345678"])
+    assert meterlink.decode(FORGED, keys=behind_receiver).decrypted_by == "receiver"
+    assert meterlink.decode(frame(0, "A"), keys=behind_receiver).records[0].value == pytest.approx(6.408)
+    # another manufacturer's meter with that ID is still held to its key; the original store too
+    for other in (store.with_unprotected(["ABB12345678"]), store):
+        with pytest.raises(meterlink.SecurityError):
+            meterlink.decode(FORGED, keys=other)
+    t = meterlink.decode_batch([FORGED], keys=behind_receiver).telegrams.to_pyarrow()
+    assert t.column("status").to_pylist() == ["ok"]
+    with pytest.raises(meterlink.MeterlinkError):
+        store.with_unprotected(["not a meter"])
+
+
 def test_integrity_and_counters():
     cases = {5: "filler_2f2f", 7: "mac", 8: "mac", 9: "aead", 10: "aead"}
     for mode, want in cases.items():

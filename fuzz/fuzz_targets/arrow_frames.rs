@@ -36,7 +36,10 @@ fuzz_target!(|data: &[u8]| {
         _ => Box::new(StringViewArray::from(text)),
     };
     let src = ArrowFrames::new(arr.as_ref()).expect("a frame array type");
-    let opts = BatchOptions { threads: Some(1), chunk_rows: (ctl as usize / 6) % 7 + 1, ..Default::default() };
+    // Small chunks test the concatenation; at most 4 chunks per input keep an execution cheap
+    // (every chunk builds all the columns), so the campaign reaches its 10 M executions.
+    let chunk_rows = ((ctl as usize / 6) % 7 + 1).max(items.len().div_ceil(4));
+    let opts = BatchOptions { threads: Some(1), chunk_rows, ..Default::default() };
     let out = decode_batch(&src, &NoKeys, &opts, &[]).expect("no metadata columns");
     assert_eq!(out.num_frames(), items.len());
     assert_eq!(out.counts.frames(), items.len() as u64);

@@ -139,6 +139,19 @@ impl KeyStore {
         Ok(KeyStore { inner: store })
     }
 
+    /// A copy of this store that accepts unprotected payloads (clear data under an encrypted
+    /// header, mode 0, clear ELL) from the named keyed meters (`"12345678"` or
+    /// `"KAM12345678"`): the per-key form of `accept_unprotected=True`, for meters behind a
+    /// receiver that decrypts in the radio.
+    fn with_unprotected(&self, py: Python<'_>, meters: Vec<String>) -> PyResult<KeyStore> {
+        let mut inner = self.inner.clone();
+        for m in &meters {
+            let (manufacturer, id) = meterlink::keys::parse_meter_name(m).map_err(|e| key_err(py, e))?;
+            inner.accept_unprotected(manufacturer, id);
+        }
+        Ok(KeyStore { inner })
+    }
+
     fn __len__(&self) -> usize {
         self.inner.len()
     }

@@ -4,6 +4,7 @@
 
 mod batch;
 mod convert;
+mod dlms;
 mod encode;
 mod keys;
 mod parquet;
@@ -82,6 +83,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "_decode_batch",
             "decode",
             "device_type_name",
+            "DlmsMessage",
+            "dlms_decode",
+            "dlms_decode_data",
             "encode",
             "encode_record",
             "manufacturer_code",
@@ -106,5 +110,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert::manufacturer_code, m)?)?;
     m.add_function(wrap_pyfunction!(convert::manufacturer_name, m)?)?;
     m.add_function(wrap_pyfunction!(convert::device_type_name, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms::dlms_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms::dlms_decode_data, m)?)?;
+    m.add_class::<dlms::DlmsMessage>()?;
     Ok(())
 }

@@ -183,6 +183,12 @@ pub fn parse_key_hex(s: &str) -> Result<KeyMaterial, KeyError> {
 pub trait KeyLookup {
     /// The key for a meter identity (manufacturer code, ID in wire order).
     fn key_for(&self, manufacturer: u16, id: [u8; 4]) -> Option<&KeyMaterial>;
+
+    /// Whether unprotected payloads of this keyed meter are accepted (issue 12, per key: a
+    /// receiver that decrypts in the radio forwards its telegrams in clear). Default: no.
+    fn accepts_unprotected(&self, _manufacturer: u16, _id: [u8; 4]) -> bool {
+        false
+    }
 }
 
 /// No keys at all.
@@ -230,6 +236,8 @@ type IdMap<K> = HashMap<K, KeyMaterial, BuildHasherDefault<IdHasher>>;
 pub struct KeyStore {
     by_id: IdMap<[u8; 4]>,
     by_mid: IdMap<(u16, [u8; 4])>,
+    /// Meters (manufacturer or none, ID) whose unprotected payloads are accepted.
+    unprotected: Vec<(Option<u16>, [u8; 4])>,
 }
 
 impl fmt::Debug for KeyStore {
@@ -245,7 +253,11 @@ impl KeyStore {
     }
     /// An empty store with room for `n` keys.
     pub fn with_capacity(n: usize) -> Self {
-        KeyStore { by_id: IdMap::with_capacity_and_hasher(n, Default::default()), by_mid: IdMap::default() }
+        KeyStore {
+            by_id: IdMap::with_capacity_and_hasher(n, Default::default()),
+            by_mid: IdMap::default(),
+            unprotected: Vec::new(),
+        }
     }
     /// Number of keys.
     pub fn len(&self) -> usize {
@@ -262,6 +274,16 @@ impl KeyStore {
             None => self.by_id.insert(id, key),
         };
     }
+    /// Accept unprotected payloads (clear data under an encrypted header, mode 0, clear ELL)
+    /// from meter `id` (of `manufacturer` only, if given) although it has a key: the per-key
+    /// form of `DecodeOptions::accept_unprotected`, for meters behind a receiver that
+    /// decrypts in the radio.
+    pub fn accept_unprotected(&mut self, manufacturer: Option<u16>, id: [u8; 4]) {
+        if !self.unprotected.contains(&(manufacturer, id)) {
+            self.unprotected.push((manufacturer, id));
+        }
+    }
+
     /// The key stored for exactly this identity (manufacturer, or none, and ID).
     fn get_exact(&self, manufacturer: Option<u16>, id: [u8; 4]) -> Option<&KeyMaterial> {
         match manufacturer {
@@ -467,6 +489,10 @@ impl KeyLookup for KeyStore {
             }
         }
         self.by_id.get(&id)
+    }
+
+    fn accepts_unprotected(&self, manufacturer: u16, id: [u8; 4]) -> bool {
+        self.unprotected.iter().any(|&(m, i)| i == id && m.is_none_or(|m| m == manufacturer))
     }
 }
 

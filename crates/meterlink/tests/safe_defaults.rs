@@ -198,6 +198,25 @@ fn a_keyed_meters_unprotected_payload_is_an_error() {
 }
 
 #[test]
+fn unprotected_payloads_are_accepted_per_key() {
+    // The per-key opt-in: this meter sits behind a receiver that decrypts in the radio.
+    let forged = meterlink::hex::parse_hex("1e442d2c7856341201077a000010052f2f03133f420f015b2d2f2f2f2f2f2f").unwrap();
+    let mut k = keys();
+    k.accept_unprotected(Some(KAM), ID);
+    let tg = decode(&forged, &DecodeOptions::default(), &k).unwrap();
+    assert_eq!(tg.protection.decrypted_by().map(|b| b.as_str()), Some("receiver"));
+    assert!(decode(&frame(0, None, false), &DecodeOptions::default(), &k).is_ok());
+    // Another manufacturer's meter with the same ID keeps the default policy.
+    let mut other = keys();
+    other.accept_unprotected(Some(KAM + 1), ID);
+    assert_eq!(decode(&forged, &DecodeOptions::default(), &other).unwrap_err().code(), "unprotected");
+    // An ID-only entry covers every manufacturer.
+    let mut any = keys();
+    any.accept_unprotected(None, ID);
+    assert!(decode(&frame(0, Some(FrameFormat::A), false), &DecodeOptions::default(), &any).is_ok());
+}
+
+#[test]
 fn integrity_names_the_check_that_protected_the_values() {
     let cases = [
         (5, false, Integrity::Filler2f2f),

@@ -1,16 +1,19 @@
 //! The DLMS/COSEM pipeline: framing → APDU → deciphering → data → OBIS rows.
+//!
+//! Each stage reports errors relative to the bytes it was given; [`dlms_error`] is the one place
+//! that turns them into input offsets.
 
 use super::apdu::{self, Apdu};
-use super::hdlc::HdlcAddress;
-use super::security::DlmsKeys;
-use super::wrapper::WrapperHeader;
-use super::{DlmsError, ObisRow};
+use super::hdlc::{self, HdlcAddress};
+use super::security::{self, CipheredApdu, DlmsKeys};
+use super::wrapper::{self, WrapperHeader};
+use super::{push, DlmsError, ObisRow};
 use crate::error::{Error, ErrorKind};
 
 /// How the input is framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Framing {
-    /// Recognised from the first bytes.
+    /// Recognised from the first bytes ([`detect_framing`]).
     #[default]
     Auto,
     /// One HDLC frame (`7E … 7E`).
@@ -19,10 +22,31 @@ pub enum Framing {
     Wrapper,
     /// DLMS over wired M-Bus (one or more long frames).
     Mbus,
-    /// An encrypted (or clear) P1 telegram.
+    /// An encrypted (general-glo-ciphering) or clear P1 text telegram.
     P1,
     /// A bare APDU.
     Apdu,
+}
+
+impl Framing {
+    /// The name used by the Python API and the Arrow output.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Framing::Auto => "auto",
+            Framing::Hdlc => "hdlc",
+            Framing::Wrapper => "wrapper",
+            Framing::Mbus => "mbus",
+            Framing::P1 => "p1",
+            Framing::Apdu => "apdu",
+        }
+    }
+
+    /// The framing named `name` (the inverse of [`Framing::name`]).
+    pub fn from_name(name: &str) -> Option<Framing> {
+        [Framing::Auto, Framing::Hdlc, Framing::Wrapper, Framing::Mbus, Framing::P1, Framing::Apdu]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
 }
 
 /// The keys to decipher with.
@@ -33,8 +57,26 @@ pub enum Keys {
     None,
     /// The same keys for every server.
     Every(DlmsKeys),
-    /// Keys by server system title.
+    /// Keys by server system title. Where a ciphered APDU carries no system title of its own
+    /// (glo-/ded- service APDUs, glo-initiate, RLRQ/RLRE), a one-entry map gives the title.
     ByTitle(Vec<([u8; 8], DlmsKeys)>),
+}
+
+impl Keys {
+    /// The system title and keys to decipher `c` with: its own title if it carries one, else
+    /// the title of a one-entry map (None when the title is unknown or has no keys).
+    fn for_apdu(&self, c: &CipheredApdu) -> Option<([u8; 8], &DlmsKeys)> {
+        match (self, c.system_title) {
+            (Keys::None, _) => None,
+            (Keys::Every(k), Some(t)) => Some((t, k)),
+            (Keys::Every(_), None) => None,
+            (Keys::ByTitle(m), Some(t)) => m.iter().find(|(mt, _)| *mt == t).map(|(t, k)| (*t, k)),
+            (Keys::ByTitle(m), None) => match m.as_slice() {
+                [(t, k)] => Some((*t, k)),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// Options of [`decode`].
@@ -68,34 +110,149 @@ pub struct Message {
     pub hdlc: Option<HdlcInfo>,
     /// The wrapper header, for wrapper framing.
     pub wrapper: Option<WrapperHeader>,
-    /// The outer APDU.
-    pub apdu: Apdu,
-    /// The deciphered plaintext APDU, when deciphered.
+    /// The outer APDU; None for an HDLC frame without one (SNRM, UA, RR, ...) and for a clear
+    /// P1 text telegram.
+    pub apdu: Option<Apdu>,
+    /// The deciphered plaintext (an APDU, or a P1 text telegram), when deciphered.
     pub plaintext: Option<Vec<u8>>,
     /// The plaintext APDU decoded.
     pub inner: Option<Apdu>,
-    /// The decrypted P1 text telegram.
+    /// The P1 text telegram (deciphered, or given in clear).
     pub p1_telegram: Option<String>,
     /// OBIS rows of a push or P1 telegram.
     pub rows: Vec<ObisRow>,
 }
 
+impl Message {
+    /// The APDU that carries the data: the deciphered one, else the outer one.
+    pub fn data_apdu(&self) -> Option<&Apdu> {
+        self.inner.as_ref().or(self.apdu.as_ref())
+    }
+
+    /// The ciphered outer APDU, if the message came ciphered.
+    pub fn ciphered(&self) -> Option<&CipheredApdu> {
+        self.apdu.as_ref().and_then(Apdu::ciphered)
+    }
+
+    /// Whether a ciphered APDU was deciphered.
+    pub fn decrypted(&self) -> bool {
+        self.plaintext.is_some()
+    }
+
+    fn new(framing: Framing) -> Self {
+        Message { framing, hdlc: None, wrapper: None, apdu: None, plaintext: None, inner: None, p1_telegram: None, rows: Vec::new() }
+    }
+}
+
+/// The framing of `data` as its first bytes show it: `7E` HDLC, `00 01` with a matching length
+/// the wrapper, `68 L L 68` M-Bus, `/` a clear P1 telegram, else a bare APDU.
+pub fn detect_framing(data: &[u8]) -> Framing {
+    match data {
+        [0x7E, .., 0x7E] if data.len() >= 9 => Framing::Hdlc,
+        [0x00, 0x01, _, _, _, _, hi, lo, rest @ ..] if usize::from(u16::from_be_bytes([*hi, *lo])) == rest.len() => {
+            Framing::Wrapper
+        }
+        [0x68, l1, l2, 0x68, ..] if l1 == l2 => Framing::Mbus,
+        [b'/', ..] => Framing::P1,
+        _ => Framing::Apdu,
+    }
+}
+
 /// Decode one message.
-pub fn decode(data: &[u8], _keys: &Keys, _opts: &DecodeOptions) -> Result<Message, Error> {
-    let apdu = apdu::decode_apdu(data).map_err(|e| dlms_error(e.into(), 0))?;
-    Ok(Message {
-        framing: Framing::Apdu,
-        hdlc: None,
-        wrapper: None,
-        apdu,
-        plaintext: None,
-        inner: None,
-        p1_telegram: None,
-        rows: Vec::new(),
-    })
+pub fn decode(data: &[u8], keys: &Keys, opts: &DecodeOptions) -> Result<Message, Error> {
+    let framing = match opts.framing {
+        Framing::Auto => detect_framing(data),
+        f => f,
+    };
+    let mut msg = Message::new(framing);
+    let (apdu_bytes, base) = match framing {
+        Framing::Hdlc => match hdlc_apdu(data, &mut msg)? {
+            Some(found) => found,
+            None => return Ok(msg),
+        },
+        Framing::Wrapper => {
+            let (header, apdu) = wrapper::parse(data).map_err(|e| dlms_error(e.into(), 0))?;
+            msg.wrapper = Some(header);
+            (apdu, data.len() - apdu.len())
+        }
+        Framing::P1 if data.first() == Some(&b'/') => {
+            clear_p1(data, &mut msg)?;
+            return Ok(msg);
+        }
+        _ => (data, 0),
+    };
+    decode_apdu_into(apdu_bytes, base, keys, opts, &mut msg)?;
+    Ok(msg)
+}
+
+/// The APDU of one HDLC frame (after its LLC header), or None for a frame without one.
+fn hdlc_apdu<'a>(data: &'a [u8], msg: &mut Message) -> Result<Option<(&'a [u8], usize)>, Error> {
+    let frame = hdlc::parse_frame(data).map_err(|e| dlms_error(e.into(), 0))?;
+    msg.hdlc = Some(HdlcInfo {
+        destination: frame.destination,
+        source: frame.source,
+        control: frame.control,
+        segmented: frame.segmented,
+    });
+    let info = frame.information;
+    if info.is_empty() {
+        return Ok(None);
+    }
+    // IEC 62056-46 8.4.2: the LLC header E6 E6 00 (command) / E6 E7 00 (response).
+    let apdu = match info {
+        [0xE6, 0xE6 | 0xE7, 0x00, rest @ ..] => rest,
+        _ => info,
+    };
+    let base = apdu.as_ptr() as usize - data.as_ptr() as usize;
+    Ok(Some((apdu, base)))
+}
+
+/// Decode the APDU at input offset `base`, decipher it when keys allow, and collect rows.
+fn decode_apdu_into(bytes: &[u8], base: usize, keys: &Keys, opts: &DecodeOptions, msg: &mut Message) -> Result<(), Error> {
+    let apdu = apdu::decode_apdu(bytes).map_err(|e| dlms_error(e.into(), base))?;
+    if let Some(c) = apdu.ciphered() {
+        if let Some((title, k)) = keys.for_apdu(c) {
+            let plain = security::decipher(c, &title, k).map_err(|e| dlms_error(e.into(), base))?;
+            decode_plaintext(&plain, msg)?;
+            msg.plaintext = Some(plain);
+        } else if opts.strict {
+            return Err(Error::new(base, ErrorKind::NoKey { meter: None }));
+        }
+    }
+    msg.apdu = Some(apdu);
+    if msg.rows.is_empty() {
+        if let Some(body) = msg.data_apdu().filter(|a| a.type_name() == "data-notification").and_then(Apdu::value) {
+            msg.rows = push::rows(body);
+        }
+    }
+    Ok(())
+}
+
+/// A deciphered plaintext: a P1 text telegram (it starts with `/`) or an APDU. Its errors
+/// have offsets in the plaintext, which is not part of the input: they are reported at the
+/// plaintext's start.
+fn decode_plaintext(plain: &[u8], msg: &mut Message) -> Result<(), Error> {
+    if plain.first() == Some(&b'/') {
+        return clear_p1(plain, msg);
+    }
+    let inner = apdu::decode_apdu(plain).map_err(|e| dlms_error_at(e.into(), 0))?;
+    msg.inner = Some(inner);
+    Ok(())
+}
+
+/// A P1 text telegram (clear, or deciphered).
+fn clear_p1(text: &[u8], msg: &mut Message) -> Result<(), Error> {
+    msg.p1_telegram = Some(String::from_utf8_lossy(text).into_owned());
+    Ok(())
 }
 
 /// A stage's error as an input error: `base` is where the stage's buffer starts in the input.
 pub fn dlms_error(e: DlmsError, base: usize) -> Error {
     Error::new(base + e.offset().unwrap_or(0), ErrorKind::Dlms(e))
+}
+
+/// A stage's error placed at a fixed input offset (for bytes that are not in the input, such as
+/// a plaintext).
+fn dlms_error_at(e: DlmsError, offset: usize) -> Error {
+    Error::new(offset, ErrorKind::Dlms(e))
 }

@@ -96,7 +96,7 @@ pub(super) fn unprotect(tg: &mut Telegram, tpdu: &[u8], tpl: &Tpl, base: usize, 
             // A receiver that decrypts in the radio forwards clear data under an "encrypted"
             // header: kept, flagged as decrypted by the receiver, only when the caller accepts
             // unprotected payloads for keyed meters (else anyone could forge it).
-            Err(_) if s.clear_2f2f && ctx.opts.accept_unprotected => Ok(by_receiver(tg, &s, base)),
+            Err(_) if s.clear_2f2f && accepts_unprotected(ctx, s.ident) => Ok(by_receiver(tg, &s, base)),
             Err(_) if s.clear_2f2f => {
                 let meter = s.ident.or(ctx.link).unwrap_or_default();
                 Err(Error::new(base + s.data_at, ErrorKind::Unprotected { meter, reason: Unprotected::ClearUnderEncryptedHeader }))
@@ -124,6 +124,13 @@ fn configured_key<'k>(s: &Secured, ctx: &Ctx<'k>) -> Option<&'k KeyMaterial> {
 
 /// The meter that has a configured key, and the key: the identity that protects the TPL,
 /// else the link address.
+/// Whether the caller accepts unprotected payloads: for every meter (the call's option) or
+/// for this keyed meter (its key entry).
+fn accepts_unprotected(ctx: &Ctx, ident: Option<Address>) -> bool {
+    ctx.opts.accept_unprotected
+        || meter_key(ident, ctx).is_some_and(|(a, _)| ctx.keys.accepts_unprotected(a.manufacturer, a.id))
+}
+
 fn meter_key<'k>(ident: Option<Address>, ctx: &Ctx<'k>) -> Option<(Address, &'k KeyMaterial)> {
     let key_of = |a: Address| ctx.keys.key_for(a.manufacturer, a.id).map(|k| (a, k));
     ident.and_then(key_of).or_else(|| ctx.link.and_then(key_of))
@@ -213,7 +220,7 @@ fn require_key_protection(
     has_body: bool,
     (reason, offset): (Unprotected, usize),
 ) -> Result<(), Error> {
-    if ctx.opts.accept_unprotected || !has_body {
+    if !has_body || accepts_unprotected(ctx, ident) {
         return Ok(());
     }
     if matches!(tg.protection.state, ProtectionState::Decrypted(DecryptedBy::Meterlink | DecryptedBy::DefaultKey)) {

@@ -1,0 +1,102 @@
+"""DLMS/COSEM (IEC 62056-5-3): pushes, APDUs, ciphering, A-XDR, HDLC / wrapper / M-Bus transport
+and encrypted P1 telegrams.
+
+>>> import meterlink.dlms
+>>> msg = meterlink.dlms.decode("0f000000010c07e1010101000000ff8000000203090600000101001200")
+>>> msg.apdu_type, msg.invoke_id
+('data-notification', 1)
+
+The decoding runs in the Rust core (``meterlink::dlms``); this module only normalises the
+``keys`` argument.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+from meterlink._native import DlmsMessage, dlms_decode, dlms_decode_data
+
+__all__ = ["DlmsMessage", "Message", "decode", "decode_data"]
+
+Message = DlmsMessage
+
+_Key = Union[bytes, bytearray, str]
+_ServerKeys = Mapping[str, Optional[_Key]]
+KeysArg = Union[None, _ServerKeys, Mapping[str, _ServerKeys]]
+
+_KeyTuple = Tuple[Optional[bytes], bytes, Optional[bytes]]
+
+
+def _key_bytes(value: Optional[_Key], what: str) -> Optional[bytes]:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            raise _argument(f"{what} must be hex text or bytes") from None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise _argument(f"{what} must be hex text or bytes, not {type(value).__name__}")
+
+
+def _argument(message: str) -> Exception:
+    from meterlink.exceptions import MeterlinkError
+
+    return MeterlinkError(message, None, "argument")
+
+
+def _server(entry: Mapping[str, Any], where: str) -> Tuple[bytes, Optional[bytes]]:
+    unknown = set(entry) - {"ek", "ak"}
+    if unknown or "ek" not in entry:
+        raise _argument(f"keys{where}: expected {{'ek': key, 'ak': key or None}}")
+    ek = _key_bytes(entry["ek"], f"keys{where}['ek']")
+    assert ek is not None or entry["ek"] is None
+    if ek is None:
+        raise _argument(f"keys{where}['ek'] is required")
+    return ek, _key_bytes(entry.get("ak"), f"keys{where}['ak']")
+
+
+def _normalise_keys(keys: KeysArg) -> Optional[list[_KeyTuple]]:
+    """The documented key forms → ``[(system_title | None, ek, ak | None)]``."""
+    if keys is None:
+        return None
+    if not isinstance(keys, Mapping):
+        raise _argument(f"keys must be a mapping, not {type(keys).__name__}")
+    if "ek" in keys:
+        ek, ak = _server(keys, "")  # the same keys for every server
+        return [(None, ek, ak)]
+    out: list[_KeyTuple] = []
+    for title, entry in keys.items():
+        t = _key_bytes(title, "a system title") if isinstance(title, str) else None
+        if t is None or len(t) != 8:
+            raise _argument("keys: system titles are 16 hex digits")
+        if not isinstance(entry, Mapping):
+            raise _argument(f"keys[{title!r}] must be a mapping {{'ek': ..., 'ak': ...}}")
+        ek, ak = _server(entry, f"[{title!r}]")
+        out.append((t, ek, ak))
+    return out
+
+
+def decode(
+    data: Union[bytes, bytearray, memoryview, str],
+    keys: KeysArg = None,
+    *,
+    framing: str = "auto",
+    strict: bool = False,
+) -> DlmsMessage:
+    """Decode one DLMS/COSEM message.
+
+    ``data``: bytes, or hex text (a clear P1 telegram may also be given as its text).
+    ``framing``: ``"auto"``, ``"hdlc"``, ``"wrapper"``, ``"mbus"``, ``"p1"`` or ``"apdu"``.
+    ``keys``: ``{"ek": key, "ak": key or None}`` for every server, or a mapping from server
+    system title (16 hex digits) to such a dict. A ciphered APDU with no key is decoded as far
+    as the outer APDU (``decrypted=False``); ``strict=True`` raises ``SecurityError`` instead.
+    """
+    return dlms_decode(data, _normalise_keys(keys), framing, strict)
+
+
+def decode_data(data: Union[bytes, bytearray, memoryview, str]) -> Dict[str, Any]:
+    """One A-XDR ``Data`` item as its tree ``{"type": ..., "value": ...}``."""
+    tree: Dict[str, Any] = dlms_decode_data(data)
+    return tree
