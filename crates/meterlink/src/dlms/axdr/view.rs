@@ -234,6 +234,8 @@ pub struct Tape<'a> {
 /// Check one Data item at the start of `buf` (same errors as [`decode_data`]) and lay it out
 /// as a [`Tape`]: the tape and the bytes the item takes.
 pub fn tape(buf: &[u8]) -> Result<(Tape<'_>, usize), AxdrError> {
+    // Offsets are kept as u32: an item must lie in the first 4 GiB (longer input is truncated).
+    let buf = &buf[..buf.len().min(u32::MAX as usize)];
     let mut nodes: Vec<(u32, u32)> = Vec::with_capacity(buf.len() / 2 + 1);
     let mut open = [0u32; super::MAX_DEPTH + 1];
     let mut sp = 0usize;
