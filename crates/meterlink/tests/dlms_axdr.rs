@@ -679,7 +679,7 @@ fn push_bodies() -> Vec<Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3000))]
+    #![proptest_config(ProptestConfig::with_cases(1500))]
 
     /// Real push bodies with a few octets changed: decode, view and tape agree (same error or
     /// same length), accepted bodies re-encode to themselves and give the same rows both ways.
