@@ -12,9 +12,12 @@ The decoding runs in the Rust core (``meterlink::dlms``); this module only norma
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
 
 from meterlink._native import DlmsMessage, dlms_decode, dlms_decode_data
+
+if TYPE_CHECKING:
+    from meterlink._native import CounterStore
 
 __all__ = ["DlmsMessage", "Message", "decode", "decode_data"]
 
@@ -84,6 +87,7 @@ def decode(
     *,
     framing: str = "auto",
     strict: bool = False,
+    counters: Optional["CounterStore"] = None,
 ) -> DlmsMessage:
     """Decode one DLMS/COSEM message.
 
@@ -92,8 +96,12 @@ def decode(
     ``keys``: ``{"ek": key, "ak": key or None}`` for every server, or a mapping from server
     system title (16 hex digits) to such a dict. A ciphered APDU with no key is decoded as far
     as the outer APDU (``decrypted=False``); ``strict=True`` raises ``SecurityError`` instead.
+    ``counters``: a :class:`meterlink.CounterStore`; an authenticated APDU whose invocation
+    counter is not greater than the last one accepted for its system title and key raises
+    ``SecurityError`` (``cipher_replayed_counter``); counters are recorded only after the tag
+    verified.
     """
-    return dlms_decode(data, _normalise_keys(keys), framing, strict)
+    return dlms_decode(data, _normalise_keys(keys), framing, strict, counters)
 
 
 def decode_data(data: Union[bytes, bytearray, memoryview, str]) -> Dict[str, Any]:

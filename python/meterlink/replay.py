@@ -14,6 +14,11 @@ SQLite file (Python's :mod:`sqlite3`): read when the store is opened, written by
 :meth:`CounterStore.save` / :meth:`CounterStore.close` / the ``with`` block in one transaction.
 A save merges: the file keeps the higher counter of each meter, so it never goes back, even
 when two processes share it. Memory: one entry per (meter, key ID), not bounded.
+
+DLMS/COSEM invocation counters (``meterlink.dlms.decode(..., counters=store)``) are kept per
+sender system title and key kind in the same store (table ``dlms_counters``): an authenticated
+APDU whose counter is not greater than the last accepted one is a ``SecurityError`` with code
+``cipher_replayed_counter``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,16 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS counters (
     counter INTEGER NOT NULL,
     PRIMARY KEY (manufacturer, id, key_id)
 )"""
+
+_DLMS_SCHEMA = """CREATE TABLE IF NOT EXISTS dlms_counters (
+    system_title TEXT NOT NULL,
+    key TEXT NOT NULL,
+    counter INTEGER NOT NULL,
+    PRIMARY KEY (system_title, key)
+)"""
+
+_DLMS_UPSERT = """INSERT INTO dlms_counters (system_title, key, counter) VALUES (?, ?, ?)
+ON CONFLICT (system_title, key) DO UPDATE SET counter = max(counter, excluded.counter)"""
 
 _UPSERT = """INSERT INTO counters (manufacturer, id, key_id, counter) VALUES (?, ?, ?, ?)
 ON CONFLICT (manufacturer, id, key_id) DO UPDATE SET counter = max(counter, excluded.counter)"""
@@ -62,8 +77,11 @@ class CounterStore(_native.CounterStore):
             try:
                 with db:
                     db.execute(_SCHEMA)
+                    db.execute(_DLMS_SCHEMA)
                 rows = db.execute("SELECT manufacturer, id, key_id, counter FROM counters").fetchall()
                 self.load([(str(m), str(i), int(k), int(c)) for m, i, k, c in rows])
+                dlms = db.execute("SELECT system_title, key, counter FROM dlms_counters").fetchall()
+                self.load_dlms([(str(t), str(k), int(c)) for t, k, c in dlms])
             except BaseException:
                 db.close()
                 raise
@@ -76,6 +94,7 @@ class CounterStore(_native.CounterStore):
                 return
             with self._db:
                 self._db.executemany(_UPSERT, self.entries())
+                self._db.executemany(_DLMS_UPSERT, self.dlms_entries())
 
     def close(self) -> None:
         """Save and close the file (idempotent)."""
@@ -86,6 +105,7 @@ class CounterStore(_native.CounterStore):
             try:
                 with db:
                     db.executemany(_UPSERT, self.entries())
+                    db.executemany(_DLMS_UPSERT, self.dlms_entries())
             finally:
                 db.close()
 

@@ -13,6 +13,7 @@ use meterlink::dlms::security::DlmsKeys;
 use meterlink::dlms::{ObisRow, RowValue};
 
 use super::convert::{frame_bytes, hex_lower};
+use super::replay::CounterStore;
 use super::{raise, to_pyerr, ARGUMENT_CODE};
 
 /// One server's keys as the Python layer normalises them: (system title or None for "every
@@ -23,7 +24,7 @@ fn keys_arg(py: Python<'_>, keys: Option<Vec<KeyTuple>>) -> PyResult<Keys> {
     let Some(keys) = keys else { return Ok(Keys::None) };
     let mut by_title = Vec::with_capacity(keys.len());
     for (title, ek, ak) in keys {
-        let k = DlmsKeys { ek, ak };
+        let k = DlmsKeys::new(ek, ak);
         match title {
             None if by_title.is_empty() => return Ok(Keys::Every(k)),
             None => return Err(raise(py, None, "keys: one entry for every server, or entries by system title".into(), None, ARGUMENT_CODE)),
@@ -38,18 +39,19 @@ fn keys_arg(py: Python<'_>, keys: Option<Vec<KeyTuple>>) -> PyResult<Keys> {
     Ok(Keys::ByTitle(by_title))
 }
 
-/// dlms_decode(data, keys=None, framing="auto", strict=False)
+/// dlms_decode(data, keys=None, framing="auto", strict=False, counters=None)
 ///
 /// `keys`: None, or a list of `(system_title | None, ek, ak | None)` (the Python layer builds
 /// it from the documented forms).
 #[pyfunction]
-#[pyo3(signature = (data, keys=None, framing="auto", strict=false))]
+#[pyo3(signature = (data, keys=None, framing="auto", strict=false, counters=None))]
 pub fn dlms_decode(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
     keys: Option<Vec<KeyTuple>>,
     framing: &str,
     strict: bool,
+    counters: Option<&Bound<'_, CounterStore>>,
 ) -> PyResult<DlmsMessage> {
     let Some(framing) = Framing::from_name(framing) else {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
@@ -57,6 +59,7 @@ pub fn dlms_decode(
         )));
     };
     let keys = keys_arg(py, keys)?;
+    let counters = counters.map(|c| &c.get().inner);
     let text;
     let bytes: &[u8] = match data.cast::<pyo3::types::PyString>() {
         // A clear P1 telegram may be given as its text.
@@ -64,14 +67,26 @@ pub fn dlms_decode(
             text = s.to_cow()?.into_owned();
             text.as_bytes()
         }
-        _ => return decode_bytes(py, &frame_bytes(data)?, &keys, framing, strict),
+        _ => return decode_bytes(py, &frame_bytes(data)?, &keys, framing, strict, counters),
     };
-    decode_bytes(py, bytes, &keys, framing, strict)
+    decode_bytes(py, bytes, &keys, framing, strict, counters)
 }
 
-fn decode_bytes(py: Python<'_>, data: &[u8], keys: &Keys, framing: Framing, strict: bool) -> PyResult<DlmsMessage> {
+fn decode_bytes(
+    py: Python<'_>,
+    data: &[u8],
+    keys: &Keys,
+    framing: Framing,
+    strict: bool,
+    counters: Option<&meterlink::replay::CounterStore>,
+) -> PyResult<DlmsMessage> {
     let opts = DecodeOptions { framing, strict };
-    let msg = py.detach(|| pipeline::decode(data, keys, &opts)).map_err(|e| to_pyerr(py, e))?;
+    let msg = py
+        .detach(|| match counters {
+            Some(store) => meterlink::replay::dlms_decode_checked(data, keys, &opts, store),
+            None => pipeline::decode(data, keys, &opts),
+        })
+        .map_err(|e| to_pyerr(py, e))?;
     Ok(DlmsMessage { inner: msg })
 }
 

@@ -7,10 +7,22 @@ use pyo3::prelude::*;
 
 use super::telegram::Telegram;
 use super::to_pyerr;
-use meterlink::replay::{CounterStore as CoreStore, MeterKey};
+use meterlink::dlms::security::KeyKind;
+use meterlink::replay::{CounterStore as CoreStore, DlmsSubject, MeterKey};
 
 /// One entry as Python sees it: (manufacturer, id, key_id, counter).
 type Entry = (String, String, u8, u32);
+
+/// One DLMS entry: (system title as 16 hex digits, key kind name, invocation counter).
+type DlmsEntry = (String, String, u32);
+
+fn dlms_subject(py: Python<'_>, title: &str, key: &str) -> PyResult<DlmsSubject> {
+    let bad = |what: String| super::raise(py, None, what, None, super::ARGUMENT_CODE);
+    let t = meterlink::hex::parse_hex(title).ok().and_then(|t| <[u8; 8]>::try_from(t).ok());
+    let t = t.ok_or_else(|| bad("a system title is 16 hex digits".into()))?;
+    let k = KeyKind::from_name(key).ok_or_else(|| bad(format!("unknown DLMS key kind {key:?}")))?;
+    Ok(DlmsSubject { system_title: t, key: k })
+}
 
 /// The last accepted counter per (meter, key ID); thread-safe, one entry per meter and key ID
 /// (memory grows with the number of meters, it is not bounded).
@@ -62,6 +74,28 @@ impl CounterStore {
     /// Record the counter of a verified telegram (others change nothing).
     fn accept(&self, telegram: &Telegram) {
         self.inner.accept(&telegram.inner);
+    }
+
+    /// Every DLMS entry as (system title hex, key kind, invocation counter), sorted.
+    fn dlms_entries(&self) -> Vec<DlmsEntry> {
+        let e = self.inner.dlms_entries();
+        e.into_iter().map(|(s, c)| (meterlink::hex::to_hex_lower(&s.system_title), s.key.name().to_owned(), c)).collect()
+    }
+
+    /// Add DLMS entries (system title hex, key kind, counter); the higher counter stays.
+    fn load_dlms(&self, py: Python<'_>, entries: Vec<DlmsEntry>) -> PyResult<()> {
+        let mut subjects = Vec::with_capacity(entries.len());
+        for (t, k, c) in &entries {
+            subjects.push((dlms_subject(py, t, k)?, *c));
+        }
+        self.inner.extend_dlms(subjects);
+        Ok(())
+    }
+
+    /// The last accepted invocation counter of a DLMS sender (system title, key kind), or None.
+    #[pyo3(signature = (system_title, key="global-unicast"))]
+    fn last_dlms(&self, py: Python<'_>, system_title: &str, key: &str) -> PyResult<Option<u32>> {
+        Ok(self.inner.last_dlms(dlms_subject(py, system_title, key)?))
     }
 
     /// Forget every counter.

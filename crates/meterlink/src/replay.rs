@@ -13,6 +13,13 @@
 //! the number of distinct meters (about 40 bytes each), which is not bounded. It is
 //! thread-safe (a `Mutex` inside); [`CounterStore::check_and_accept`] checks and records under
 //! one lock, so two threads never both accept the same counter.
+//!
+//! DLMS/COSEM (Green Book DLMS UA 1000-2 9.2.7.2.4.2: a receiver accepts an invocation counter
+//! only if it is greater than the last one received with the same key): the same store keeps
+//! the last accepted invocation counter per [`DlmsSubject`] (sender system title and key kind),
+//! apart from the M-Bus counters. [`CounterStore::check_and_accept_dlms`] is called with a
+//! ciphered APDU after [`crate::dlms::security::decipher`] verified it; a replay is the
+//! `cipher_replayed_counter` error (a `SecurityError` naming the system title).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,7 +30,25 @@ use crate::keys::KeyError;
 use crate::keys::KeyLookup;
 use crate::mbus::compact::FormatCache;
 use crate::mbus::decode::{decode_full, Counters, DecodeOptions, Integrity, Telegram};
+use crate::dlms::security::{CipherError, CipheredApdu, KeyKind};
 use crate::mbus::tpl::{id_to_string, manufacturer_to_str};
+
+/// Whose invocation counter a DLMS counter is: the sender's system title and the key that
+/// protected the APDU ([`KeyKind::of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DlmsSubject {
+    /// The sender's system title (the IV's).
+    pub system_title: [u8; 8],
+    /// The key kind.
+    pub key: KeyKind,
+}
+
+impl DlmsSubject {
+    /// The subject of a ciphered APDU sent by `system_title` (its IV title).
+    pub fn of(c: &CipheredApdu, system_title: [u8; 8]) -> Self {
+        DlmsSubject { system_title, key: KeyKind::of(c) }
+    }
+}
 
 /// Whom a counter belongs to: the meter (manufacturer and ID, as the TPL long header or the
 /// link layer names it) and the key ID of the configuration-field extension (0 without one).
@@ -95,6 +120,7 @@ pub fn subject_of(verified: bool, meter: Option<(u16, [u8; 4])>, c: &Counters) -
 #[derive(Debug, Default)]
 pub struct CounterStore {
     last: Mutex<HashMap<MeterKey, u32>>,
+    dlms: Mutex<HashMap<DlmsSubject, u32>>,
 }
 
 impl CounterStore {
@@ -154,19 +180,69 @@ impl CounterStore {
         self.map().get(&key).copied()
     }
 
-    /// Number of (meter, key ID) entries.
+    /// Number of (meter, key ID) entries and DLMS subjects.
     pub fn len(&self) -> usize {
-        self.map().len()
+        self.map().len() + self.dlms_map().len()
     }
 
     /// True when no counter was accepted yet.
     pub fn is_empty(&self) -> bool {
-        self.map().is_empty()
+        self.map().is_empty() && self.dlms_map().is_empty()
     }
 
-    /// Forget every counter.
+    /// Forget every counter (M-Bus and DLMS).
     pub fn clear(&self) {
         self.map().clear();
+        self.dlms_map().clear();
+    }
+
+    fn dlms_map(&self) -> MutexGuard<'_, HashMap<DlmsSubject, u32>> {
+        self.dlms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `Err(cipher_replayed_counter)` when `counter` is not greater than the last invocation
+    /// counter accepted for `subject`.
+    pub fn check_dlms(&self, subject: DlmsSubject, counter: u32) -> Result<(), CipherError> {
+        check_dlms_in(&self.dlms_map(), subject, counter)
+    }
+
+    /// Record `counter` as the last accepted one of `subject` (a lower value never replaces a
+    /// higher one). Call it only for an APDU whose tag verified (or, encryption-only, that
+    /// decoded).
+    pub fn accept_dlms(&self, subject: DlmsSubject, counter: u32) {
+        let mut m = self.dlms_map();
+        let e = m.entry(subject).or_insert(counter);
+        *e = (*e).max(counter);
+    }
+
+    /// [`CounterStore::check_dlms`] then [`CounterStore::accept_dlms`], under one lock, for a
+    /// deciphered APDU `c` sent by `system_title`.
+    pub fn check_and_accept_dlms(&self, c: &CipheredApdu, system_title: [u8; 8]) -> Result<(), CipherError> {
+        let subject = DlmsSubject::of(c, system_title);
+        let mut m = self.dlms_map();
+        check_dlms_in(&m, subject, c.invocation_counter)?;
+        let e = m.entry(subject).or_insert(c.invocation_counter);
+        *e = (*e).max(c.invocation_counter);
+        Ok(())
+    }
+
+    /// The last accepted invocation counter of `subject`.
+    pub fn last_dlms(&self, subject: DlmsSubject) -> Option<u32> {
+        self.dlms_map().get(&subject).copied()
+    }
+
+    /// Every DLMS entry, sorted (for persistence).
+    pub fn dlms_entries(&self) -> Vec<(DlmsSubject, u32)> {
+        let mut v: Vec<(DlmsSubject, u32)> = self.dlms_map().iter().map(|(k, c)| (*k, *c)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Add DLMS entries (from persistence); the higher counter stays.
+    pub fn extend_dlms(&self, entries: impl IntoIterator<Item = (DlmsSubject, u32)>) {
+        for (k, c) in entries {
+            self.accept_dlms(k, c);
+        }
     }
 
     /// Every entry, sorted by key (for persistence).
@@ -189,6 +265,15 @@ impl CounterStore {
 fn check_in(m: &HashMap<MeterKey, u32>, key: MeterKey, counter: u32) -> Result<(), Error> {
     match m.get(&key) {
         Some(&last) if counter <= last => Err(replayed(key, counter, last)),
+        _ => Ok(()),
+    }
+}
+
+fn check_dlms_in(m: &HashMap<DlmsSubject, u32>, s: DlmsSubject, counter: u32) -> Result<(), CipherError> {
+    match m.get(&s) {
+        Some(&last) if counter <= last => {
+            Err(CipherError::ReplayedCounter { system_title: s.system_title, key: s.key.name(), counter, last })
+        }
         _ => Ok(()),
     }
 }
@@ -356,4 +441,24 @@ mod tests {
             assert_eq!(manufacturer_from_text(std::str::from_utf8(&manufacturer_to_str(m)).unwrap()), Some(m));
         }
     }
+}
+
+/// Decode a DLMS/COSEM message and reject a replay: an authenticated APDU whose invocation
+/// counter is not greater than the last one accepted for its system title and key kind is a
+/// `cipher_replayed_counter` error. A counter is recorded only when the message decoded and its
+/// tag verified (Green Book 9.2.7.2.4); encryption-only APDUs have nothing that verifies their
+/// counter and are neither checked nor recorded.
+pub fn dlms_decode_checked(
+    data: &[u8],
+    keys: &crate::dlms::decode::Keys,
+    opts: &crate::dlms::decode::DecodeOptions,
+    store: &CounterStore,
+) -> Result<crate::dlms::decode::Message, Error> {
+    let msg = crate::dlms::decode::decode(data, keys, opts)?;
+    if let (Some(c), Some(title)) = (msg.ciphered(), msg.system_title) {
+        if c.security_control.authenticated() {
+            store.check_and_accept_dlms(c, title).map_err(|e| crate::dlms::decode::dlms_error(e.into(), 0))?;
+        }
+    }
+    Ok(msg)
 }

@@ -5,10 +5,16 @@
 //! to `ciphertext ‖ tag`. Supported sizes: GCM with a 12-byte IV and a 12- or 16-byte tag
 //! (shorter GCM tags need the RustCrypto `hazmat` feature); CCM with a 13-byte nonce (L = 2)
 //! and a 4-, 8-, 12- or 16-byte tag.
+//!
+//! [`gcm_open_detached`], [`gcm_seal_detached`] and [`gcm_keystream`] take a 128- or 256-bit
+//! key (by its length): AES-GCM-128 of DLMS/COSEM security suites 0 and 1 and AES-GCM-256 of
+//! suite 2 (Green Book DLMS UA 1000-2 9.2.3.3), with a 12-byte IV and a 12- or 16-byte tag.
 
 use aes::cipher::consts::{U12, U13, U16, U4, U8};
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::AesGcm;
+use aes::Aes256;
+use aes::cipher::KeyInit;
 use ccm::Ccm;
 
 use super::block::{aes, Aes128};
@@ -120,4 +126,73 @@ impl Aead {
         });
         Ok(buf)
     }
+}
+
+/// Run `$body` with `$c` bound to AES-GCM under `$key` (16 or 32 bytes) with a `$tag_len`
+/// (12 or 16) byte tag, or return `BadLength` (key) / `BadTagLength`.
+macro_rules! with_gcm {
+    ($key:expr, $tag_len:expr, |$c:ident| $body:expr) => {
+        match ($key.len(), $tag_len) {
+            (16, 12) => {
+                let $c = AesGcm::<Aes128, U12, U12>::new_from_slice($key).map_err(|_| CryptoError::BadLength { len: 16 })?;
+                $body
+            }
+            (16, 16) => {
+                let $c = AesGcm::<Aes128, U12, U16>::new_from_slice($key).map_err(|_| CryptoError::BadLength { len: 16 })?;
+                $body
+            }
+            (32, 12) => {
+                let $c = AesGcm::<Aes256, U12, U12>::new_from_slice($key).map_err(|_| CryptoError::BadLength { len: 32 })?;
+                $body
+            }
+            (32, 16) => {
+                let $c = AesGcm::<Aes256, U12, U16>::new_from_slice($key).map_err(|_| CryptoError::BadLength { len: 32 })?;
+                $body
+            }
+            (16 | 32, n) => return Err(CryptoError::BadTagLength { len: n }),
+            (k, _) => return Err(CryptoError::BadLength { len: k }),
+        }
+    };
+}
+
+/// AES-GCM decryption in place (SP 800-38D §7.2) under a 16- or 32-byte `key`: verifies `tag`
+/// (12 or 16 bytes) over `aad` and the ciphertext in `buf` first; `buf` holds the plaintext
+/// only on success and is left as it was (the ciphertext) on any error.
+pub fn gcm_open_detached(key: &[u8], iv: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Result<(), CryptoError> {
+    with_gcm!(key, tag.len(), |c| {
+        let t = tag.try_into().map_err(|_| CryptoError::BadTagLength { len: tag.len() })?;
+        c.decrypt_inout_detached(iv.into(), aad, buf.into(), t).map_err(|_| CryptoError::TagMismatch)
+    })
+}
+
+/// AES-GCM encryption in place (SP 800-38D §7.1) under a 16- or 32-byte `key`: `buf` becomes
+/// the ciphertext; returns the tag, `tag_len` (12 or 16) bytes long.
+pub fn gcm_seal_detached(key: &[u8], iv: &[u8; 12], aad: &[u8], buf: &mut [u8], tag_len: usize) -> Result<Vec<u8>, CryptoError> {
+    let len = buf.len();
+    with_gcm!(key, tag_len, |c| {
+        let tag = c.encrypt_inout_detached(iv.into(), aad, buf.into()).map_err(|_| CryptoError::BadLength { len })?;
+        Ok(tag.to_vec())
+    })
+}
+
+/// The GCM keystream alone, XORed onto `buf` in place: AES-CTR under a 16- or 32-byte `key`
+/// from the counter block `iv ‖ 00000002` (SP 800-38D §7.1 step 3, GCTR from inc32(J0)). It
+/// encrypts and decrypts; no tag is computed or checked (DLMS encryption-only protection).
+pub fn gcm_keystream(key: &[u8], iv: &[u8; 12], buf: &mut [u8]) -> Result<(), CryptoError> {
+    use aes::cipher::{InnerIvInit, StreamCipher};
+    let mut icb = [0u8; 16];
+    icb[..12].copy_from_slice(iv);
+    icb[15] = 2;
+    match key.len() {
+        16 => {
+            let core = ctr::CtrCore::<Aes128, ctr::flavors::Ctr32BE>::inner_iv_init(Aes128::new_from_slice(key).map_err(|_| CryptoError::BadLength { len: 16 })?, (&icb).into());
+            ctr::Ctr32BE::<Aes128>::from_core(core).apply_keystream(buf);
+        }
+        32 => {
+            let core = ctr::CtrCore::<Aes256, ctr::flavors::Ctr32BE>::inner_iv_init(Aes256::new_from_slice(key).map_err(|_| CryptoError::BadLength { len: 32 })?, (&icb).into());
+            ctr::Ctr32BE::<Aes256>::from_core(core).apply_keystream(buf);
+        }
+        k => return Err(CryptoError::BadLength { len: k }),
+    }
+    Ok(())
 }

@@ -2,12 +2,15 @@
 //!
 //! This module imports nothing from the protocols (`mbus`, `dsmr`) nor from `keys`: it works
 //! on key bytes, IVs and buffers, and the protocol layers build their IVs, nonces and framing
-//! around it. Everything is AES-128 except the DES cipher of the deprecated M-Bus modes 2/3.
+//! around it. Everything is AES-128 except the DES cipher of the deprecated M-Bus modes 2/3 and
+//! the AES-256-GCM of DLMS/COSEM security suite 2 ([`aead::gcm_open_detached`] and its siblings
+//! take 16- or 32-byte keys).
 //!
 //! - [`block`]: AES-128 key schedules and the per-thread cache of expanded keys
 //! - [`cbc`], [`ctr`]: the AES-CBC and AES-CTR modes, in place
 //! - [`mac`]: AES-CMAC (NIST SP 800-38B), AES-GMAC (SP 800-38D), constant-time comparison
-//! - [`aead`]: one AEAD over AES-GCM (SP 800-38D) and AES-CCM (SP 800-38C)
+//! - [`aead`]: one AEAD over AES-GCM (SP 800-38D) and AES-CCM (SP 800-38C); AES-GCM-128/256
+//!   with detached tags and the GCM keystream alone (DLMS suites 0, 1, 2)
 //! - [`kdf`]: key derivation function A of EN 13757-7 §9.6.2 (one CMAC block)
 //! - [`keywrap`]: AES key wrap (RFC 3394)
 //! - [`des`]: the DES-CBC cipher (FIPS 46-3, SP 800-38A chaining)

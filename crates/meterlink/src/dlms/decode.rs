@@ -4,7 +4,9 @@
 //! that turns them into input offsets.
 
 use super::apdu::{self, Apdu};
-use super::hdlc::{self, HdlcAddress};
+use super::hdlc::{self, HdlcAddress, HdlcControl};
+use super::mbus::{self, MbusDlmsInfo};
+use super::p1;
 use super::security::{self, CipheredApdu, DlmsKeys};
 use super::wrapper::{self, WrapperHeader};
 use super::{push, DlmsError, ObisRow};
@@ -110,6 +112,8 @@ pub struct Message {
     pub hdlc: Option<HdlcInfo>,
     /// The wrapper header, for wrapper framing.
     pub wrapper: Option<WrapperHeader>,
+    /// Where the APDU came from, for M-Bus framing.
+    pub mbus: Option<MbusDlmsInfo>,
     /// The outer APDU; None for an HDLC frame without one (SNRM, UA, RR, ...) and for a clear
     /// P1 text telegram.
     pub apdu: Option<Apdu>,
@@ -121,6 +125,9 @@ pub struct Message {
     pub p1_telegram: Option<String>,
     /// OBIS rows of a push or P1 telegram.
     pub rows: Vec<ObisRow>,
+    /// The system title the IV was built from, when deciphered (the APDU's own, or the one
+    /// the keys named).
+    pub system_title: Option<[u8; 8]>,
 }
 
 impl Message {
@@ -140,7 +147,7 @@ impl Message {
     }
 
     fn new(framing: Framing) -> Self {
-        Message { framing, hdlc: None, wrapper: None, apdu: None, plaintext: None, inner: None, p1_telegram: None, rows: Vec::new() }
+        Message { framing, hdlc: None, wrapper: None, mbus: None, apdu: None, plaintext: None, inner: None, p1_telegram: None, rows: Vec::new(), system_title: None }
     }
 }
 
@@ -158,7 +165,7 @@ pub fn detect_framing(data: &[u8]) -> Framing {
     }
 }
 
-/// Decode one message.
+/// Decode one message (replay checks: [`crate::replay::dlms_decode_checked`]).
 pub fn decode(data: &[u8], keys: &Keys, opts: &DecodeOptions) -> Result<Message, Error> {
     let framing = match opts.framing {
         Framing::Auto => detect_framing(data),
@@ -176,7 +183,14 @@ pub fn decode(data: &[u8], keys: &Keys, opts: &DecodeOptions) -> Result<Message,
             (apdu, data.len() - apdu.len())
         }
         Framing::P1 if data.first() == Some(&b'/') => {
-            clear_p1(data, &mut msg)?;
+            clear_p1(data, 0, &mut msg)?;
+            return Ok(msg);
+        }
+        Framing::Mbus => {
+            // Offsets of errors in the reassembled APDU count in that APDU.
+            let (info, apdu) = mbus::reassemble(data).map_err(|e| dlms_error(e.into(), 0))?;
+            msg.mbus = Some(info);
+            decode_apdu_into(&apdu, 0, keys, opts, &mut msg)?;
             return Ok(msg);
         }
         _ => (data, 0),
@@ -185,7 +199,11 @@ pub fn decode(data: &[u8], keys: &Keys, opts: &DecodeOptions) -> Result<Message,
     Ok(msg)
 }
 
-/// The APDU of one HDLC frame (after its LLC header), or None for a frame without one.
+/// The APDU of one HDLC frame (after its LLC header), or None for a frame that carries none:
+/// supervisory and unnumbered frames other than UI (their information field, if any, holds
+/// HDLC parameters), I/UI frames without information, and segments of a segmented message
+/// (IEC 62056-46 6.4.4.4.3.2: only the reassembled message is an APDU; join them with
+/// [`hdlc::HdlcReassembler`]).
 fn hdlc_apdu<'a>(data: &'a [u8], msg: &mut Message) -> Result<Option<(&'a [u8], usize)>, Error> {
     let frame = hdlc::parse_frame(data).map_err(|e| dlms_error(e.into(), 0))?;
     msg.hdlc = Some(HdlcInfo {
@@ -194,25 +212,28 @@ fn hdlc_apdu<'a>(data: &'a [u8], msg: &mut Message) -> Result<Option<(&'a [u8], 
         control: frame.control,
         segmented: frame.segmented,
     });
-    let info = frame.information;
-    if info.is_empty() {
+    let carries_apdu = matches!(frame.kind(), Some(HdlcControl::I { .. } | HdlcControl::Ui { .. }));
+    if !carries_apdu || frame.information.is_empty() || frame.segmented {
         return Ok(None);
     }
-    // IEC 62056-46 8.4.2: the LLC header E6 E6 00 (command) / E6 E7 00 (response).
-    let apdu = match info {
-        [0xE6, 0xE6 | 0xE7, 0x00, rest @ ..] => rest,
-        _ => info,
-    };
+    let apdu = frame.apdu().map_err(|e| dlms_error(e.into(), 0))?;
     let base = apdu.as_ptr() as usize - data.as_ptr() as usize;
     Ok(Some((apdu, base)))
 }
 
 /// Decode the APDU at input offset `base`, decipher it when keys allow, and collect rows.
-fn decode_apdu_into(bytes: &[u8], base: usize, keys: &Keys, opts: &DecodeOptions, msg: &mut Message) -> Result<(), Error> {
+fn decode_apdu_into(
+    bytes: &[u8],
+    base: usize,
+    keys: &Keys,
+    opts: &DecodeOptions,
+    msg: &mut Message,
+) -> Result<(), Error> {
     let apdu = apdu::decode_apdu(bytes).map_err(|e| dlms_error(e.into(), base))?;
     if let Some(c) = apdu.ciphered() {
         if let Some((title, k)) = keys.for_apdu(c) {
             let plain = security::decipher(c, &title, k).map_err(|e| dlms_error(e.into(), base))?;
+            msg.system_title = Some(title);
             decode_plaintext(&plain, msg)?;
             msg.plaintext = Some(plain);
         } else if opts.strict {
@@ -233,15 +254,18 @@ fn decode_apdu_into(bytes: &[u8], base: usize, keys: &Keys, opts: &DecodeOptions
 /// plaintext's start.
 fn decode_plaintext(plain: &[u8], msg: &mut Message) -> Result<(), Error> {
     if plain.first() == Some(&b'/') {
-        return clear_p1(plain, msg);
+        // Errors in a deciphered telegram are reported at its start: it is not in the input.
+        return clear_p1(plain, 0, msg).map_err(|e| Error::new(0, e.kind));
     }
     let inner = apdu::decode_apdu(plain).map_err(|e| dlms_error_at(e.into(), 0))?;
     msg.inner = Some(inner);
     Ok(())
 }
 
-/// A P1 text telegram (clear, or deciphered).
-fn clear_p1(text: &[u8], msg: &mut Message) -> Result<(), Error> {
+/// A P1 text telegram (clear, or deciphered): its CRC checked, its lines as OBIS rows.
+fn clear_p1(text: &[u8], base: usize, msg: &mut Message) -> Result<(), Error> {
+    let telegram = p1::parse(text).map_err(|e| dlms_error(e.into(), base))?;
+    msg.rows = telegram.rows();
     msg.p1_telegram = Some(String::from_utf8_lossy(text).into_owned());
     Ok(())
 }

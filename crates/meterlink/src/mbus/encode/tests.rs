@@ -732,4 +732,11 @@ fn plain_text_vibs_read_back_as_given() {
     let mut out = Vec::new();
     crate::mbus::records::parse_records(&rec, false, &mut out).unwrap();
     assert_eq!((out.len(), out[0].vif.plain_text_unit.as_deref()), (1, Some("%RH")));
+    // Found by the encode fuzz target (session 6): FC 01 07 40 reads as the unprintable text
+    // 07 with VIFE 40 only when nothing follows; before the 2F fillers of a mode-7 payload it
+    // reads as 7 characters "@//////". Refused: it cannot be read back as given.
+    let e = encode_record(0, 0, 0, Function::Instantaneous, &[0xFC, 0x01, 0x07, 0x40], &RecordValue::None).unwrap_err();
+    assert_eq!(e.code(), "encode_plain_text_vib");
+    // The text after the VIFE chain (6.4.3), printable, reads back with or without fillers.
+    assert!(encode_record(0, 0, 0, Function::Instantaneous, &[0xFC, 0x01, 0x03, b'H', b'R', b'%'], &RecordValue::int(1)).is_ok());
 }

@@ -106,6 +106,16 @@ fn check_vib(vif: &[u8]) -> Result<(), EncodeError> {
         if super::vif::parse_vib(vif, 0, 0, false, &mut info) != Ok(vif.len()) {
             return Err(EncodeError::PlainTextVib);
         }
+        // The decoder finds the text by trying its two placements (6.4.3 and the libmbus one);
+        // a VIB that only reads back because nothing follows it would read differently before
+        // the 2F fillers of an encrypted payload's last block (found by the `encode` fuzz
+        // target): it must read the same with fillers after it.
+        let mut padded = vif.to_vec();
+        padded.extend_from_slice(&[0x2F; 16]);
+        let mut info_padded = super::VifInfo::none();
+        if super::vif::parse_vib(&padded, 0, 0, false, &mut info_padded) != Ok(vif.len()) || info_padded != info {
+            return Err(EncodeError::PlainTextVib);
+        }
     }
     if vif.len() > 11 {
         return Err(EncodeError::TooManyVifes);
