@@ -21,7 +21,9 @@ __all__ = [
     "_decode_batch",
     "decode",
     "device_type_name",
+    "DlmsBatch",
     "DlmsMessage",
+    "_dlms_decode_batch",
     "dlms_decode",
     "dlms_decode_data",
     "dlms_apdu_tree",
@@ -451,3 +453,32 @@ def _decode_batch(
     link_crc: str = "source",
     counters: Optional[CounterStore] = None,
 ) -> DecodedBatch: ...
+
+@final
+class DlmsBatch:
+    """DLMS/COSEM messages decoded in bulk: a messages table and an OBIS table."""
+
+    @property
+    def messages(self) -> ArrowTable: ...
+    @property
+    def obis(self) -> ArrowTable: ...
+    def nested(self) -> ArrowTable: ...
+    @property
+    def counts(self) -> Dict[str, int]: ...
+    def __len__(self) -> int: ...
+    @staticmethod
+    def concat(batches: List[DlmsBatch]) -> DlmsBatch: ...
+
+def _dlms_decode_batch(
+    frames: Any,
+    keys: Optional[Sequence[_DlmsKeyTuple]] = None,
+    framing: str = "auto",
+    strict: bool = False,
+    threads: Optional[int] = None,
+    column: Optional[str] = None,
+    index_base: int = 0,
+    metadata: Optional[Mapping[str, Any]] = None,
+    errors: Optional[List[Tuple[int, str]]] = None,
+    chunk_rows: int = 16384,
+    counters: Optional[CounterStore] = None,
+) -> DlmsBatch: ...

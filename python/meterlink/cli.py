@@ -4,6 +4,8 @@
     meterlink decode -                  decode one hex frame per line from stdin
     meterlink decode --table HEX        a readable table instead of JSON
     meterlink bulk INPUT... -o OUT      decode archives to Parquet / Arrow / JSON lines / CSV
+    meterlink decode --dlms HEX         decode DLMS/COSEM messages (--framing, --ek/--ak or --keys)
+    meterlink bulk --protocol dlms ...  DLMS/COSEM (or p1) archives to a messages and an OBIS table
 
 Both commands take the same decoding options, spelled the same: ``--keys FILE``, ``--link``
 (auto, wired, wireless, wireless-a, wireless-b, wireless-nocrc), ``--strict`` and ``--tail``
@@ -20,6 +22,18 @@ cannot be read; a key file that cannot be loaded), 2 for usage errors (``--threa
 1..1024, ``--batch-size`` or ``--max-line-length`` below 1, an unknown output format).
 A closed output pipe (``meterlink decode - | head -1``) ends either command quietly with status
 0. Key-file errors name the file, line and column, never a value from it.
+
+DLMS/COSEM (``decode --dlms``, ``bulk --protocol dlms|p1``): ``--framing`` (auto, hdlc, wrapper,
+mbus, p1, apdu; ``--protocol p1`` is framing p1), keys as ``--ek HEX [--ak HEX]`` for every
+server or ``--keys FILE``, a JSON file in the forms ``meterlink.dlms.decode`` takes
+(``{"ek": ..., "ak": ...}``, or ``{"<system title, 16 hex digits>": {"ek": ..., "ak": ...}}``);
+``--strict`` makes a ciphered message without a key an error. ``decode --dlms`` prints
+``to_dict()`` as JSON lines with the exit statuses above. ``bulk`` writes one row per message
+(status, error, security header, ...) with its OBIS rows nested (``--layout nested``), or the
+OBIS rows to ``<stem>.records<ext>`` (``--layout split``, always for CSV); exit statuses as above.
+``--replay-store FILE`` rejects replayed invocation counters of authenticated messages
+(``cipher_replayed_counter``). The M-Bus options (``--link``, ``--tail``, ``--no-default-keys``,
+``--accept-unprotected``, ``--link-crc``) do not apply to DLMS.
 """
 
 from __future__ import annotations
@@ -131,7 +145,83 @@ def _load_keys(ns: argparse.Namespace, err: TextIO) -> Tuple[bool, Any]:
     return False, None
 
 
+def _load_dlms_keys(ns: argparse.Namespace, err: TextIO) -> Tuple[bool, Any]:
+    """(loaded, keys in the ``meterlink.dlms.decode`` forms or None) from ``--ek``/``--ak`` or the
+    JSON file of ``--keys``; says why on stderr when it cannot (never a key value)."""
+    from meterlink.dlms import _normalise_keys
+
+    keys: Any = None
+    try:
+        if ns.keys:
+            with open(ns.keys, "rb") as f:
+                try:
+                    keys = json.loads(f.read().decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                    err.write(f"meterlink {ns.command}: cannot load keys from {ns.keys}: not JSON ({type(e).__name__})\n")
+                    return False, None
+        elif ns.ek:
+            keys = {"ek": ns.ek, "ak": ns.ak}
+        _normalise_keys(keys)  # checked now, not at the first ciphered message
+    except MeterlinkError as e:
+        err.write(f"meterlink {ns.command}: cannot load keys from {ns.keys or '--ek/--ak'}: {e}\n")
+        return False, None
+    except OSError as e:
+        err.write(f"meterlink {ns.command}: cannot load keys from {ns.keys}: {e.strerror or e}\n")
+        return False, None
+    return True, keys
+
+
+def _dlms_usage(ns: argparse.Namespace, err: TextIO) -> bool:
+    """False after saying on stderr why the DLMS options do not fit together."""
+    if ns.ak and not ns.ek:
+        err.write(f"meterlink {ns.command}: --ak needs --ek\n")
+        return False
+    if ns.ek and ns.keys:
+        err.write(f"meterlink {ns.command}: give keys as --ek/--ak or as --keys FILE, not both\n")
+        return False
+    return True
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, (bytes, bytearray, memoryview)):
+        return bytes(o).hex()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def _cmd_decode_dlms(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    import meterlink.dlms
+
+    if ns.table:
+        err.write("meterlink decode: --table applies to M-Bus telegrams; DLMS messages print as JSON\n")
+        return 2
+    if not _dlms_usage(ns, err):
+        return 2
+    loaded, keys = _load_dlms_keys(ns, err)
+    if not loaded:
+        return 1
+    failed = 0
+    for label, text in _frames_from(ns.frames, stdin):
+        if text is None:
+            failed += 1
+            err.write(f"meterlink: {label}: not UTF-8 text\n")
+            continue
+        try:
+            msg = meterlink.dlms.decode(text, keys, framing=ns.framing, strict=ns.strict)
+        except MeterlinkError as e:
+            failed += 1
+            err.write(f"meterlink: {label}: {_reason(e)}\n")
+            continue
+        d = msg.to_dict()
+        out.write(json.dumps(d, ensure_ascii=False, indent=2 if ns.pretty else None, default=_json_default) + "\n")
+    return 1 if failed else 0
+
+
 def _cmd_decode(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    if ns.dlms:
+        return _cmd_decode_dlms(ns, stdin, out, err)
+    if ns.ek or ns.ak or ns.framing != "auto":
+        err.write("meterlink decode: --ek, --ak and --framing apply to --dlms\n")
+        return 2
     loaded, keys = _load_keys(ns, err)
     if not loaded:
         return 1
@@ -316,21 +406,100 @@ def _bulk_inputs(ns: argparse.Namespace, keys: Any, store: Any, writer: Any, tot
     progress.update(totals.counts["frames"], 1.0, force=True)
 
 
+class _DlmsTotals(_Totals):
+    """Counts over a DLMS bulk run: messages, per status, OBIS rows, per error code."""
+
+    def __init__(self, statuses: Tuple[str, ...]) -> None:
+        super().__init__(statuses)
+        self.counts = dict.fromkeys(("frames",) + statuses + ("obis",), 0)
+
+    def add(self, batch: Any) -> None:
+        for k, v in batch.counts.items():
+            self.counts[k] += v
+        self._add_codes(batch.messages)
+
+
+class _AsTelegrams:
+    """A ``DlmsBatch`` as ``BatchWriter`` writes a decoded batch: the messages with their OBIS
+    rows nested, or (split layout) messages and OBIS rows as the two tables."""
+
+    def __init__(self, batch: Any) -> None:
+        self.batch = batch
+        self.telegrams = batch.messages
+        self.records = batch.obis
+
+    def nested(self) -> Any:
+        return self.batch.nested()
+
+
+def _dlms_bulk_usage(ns: argparse.Namespace, err: TextIO) -> bool:
+    """False after saying on stderr which option does not apply to a DLMS run."""
+    from meterlink.bulk import DLMS_FORMATS
+
+    if not _dlms_usage(ns, err):
+        return False
+    if ns.format not in DLMS_FORMATS:
+        err.write(f"meterlink bulk: --protocol {ns.protocol} reads --format {', '.join(DLMS_FORMATS)}, not {ns.format}\n")
+        return False
+    if ns.protocol == "p1" and ns.framing not in ("auto", "p1"):
+        err.write(f"meterlink bulk: --protocol p1 is --framing p1, not {ns.framing}\n")
+        return False
+    return True
+
+
+def _run_bulk_dlms(ns: argparse.Namespace, fmt: str, keys: Any, totals: _Totals, progress: "_Progress") -> None:
+    from meterlink.bulk import iter_batches
+    from meterlink.writers import BatchWriter
+
+    framing = "p1" if ns.protocol == "p1" else ns.framing
+    store = meterlink.CounterStore(ns.replay_store) if ns.replay_store else None
+    try:
+        with BatchWriter(ns.output, fmt, layout=ns.layout, threads=ns.threads) as writer:
+            for i, path in enumerate(ns.inputs):
+                reader = iter_batches(
+                    path, format=ns.format, keys=keys, threads=ns.threads, protocol="dlms", framing=framing,
+                    batch_size=ns.batch_size, column=ns.column, strict=ns.strict,
+                    max_line_length=ns.max_line_length, counters=store,
+                )
+                for batch in reader:
+                    writer.write(_AsTelegrams(batch))  # type: ignore[arg-type]
+                    totals.add(batch)
+                    progress.update(totals.counts["frames"], _fraction(reader, i, len(ns.inputs)))
+                if store is not None:
+                    store.save()
+            if totals.counts["frames"] == 0:
+                # No message at all: still write the file, empty, with the table schema.
+                writer.write(_AsTelegrams(meterlink.decode_batch([], protocol="dlms")))  # type: ignore[arg-type]
+    finally:
+        if store is not None:
+            store.close()
+    progress.update(totals.counts["frames"], 1.0, force=True)
+
+
 def _cmd_bulk(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     from meterlink.bulk import STATUSES
 
+    dlms = ns.protocol != "mbus"
+    if dlms and not _dlms_bulk_usage(ns, err):
+        return 2
+    if not dlms and (ns.ek or ns.ak or ns.framing != "auto"):
+        err.write("meterlink bulk: --ek, --ak and --framing apply to --protocol dlms and p1\n")
+        return 2
     fmt = _usage_errors(ns, err)
     if fmt is None:
         return 2
-    loaded, keys = _load_keys(ns, err)
+    loaded, keys = _load_dlms_keys(ns, err) if dlms else _load_keys(ns, err)
     if not loaded:
         return 1
-    totals = _Totals(STATUSES)
+    totals = _DlmsTotals(STATUSES) if dlms else _Totals(STATUSES)
     show = not ns.quiet and (ns.progress or (ns.progress is None and err.isatty()))
     progress = _Progress(err, bool(show))
     start = time.monotonic()
     try:
-        _run_bulk(ns, fmt, keys, totals, progress)
+        if dlms:
+            _run_bulk_dlms(ns, fmt, keys, totals, progress)
+        else:
+            _run_bulk(ns, fmt, keys, totals, progress)
     except MeterlinkError as e:  # an archive that cannot be read: it names the file
         progress.close()
         err.write(f"meterlink bulk: {_reason(e)}\n")
@@ -360,6 +529,17 @@ def _os_error(e: OSError) -> str:
 def _summary(ns: argparse.Namespace, totals: _Totals, elapsed: float, err: TextIO) -> None:
     t = totals.counts
     rate = t["frames"] / elapsed if elapsed > 0 else 0.0
+    if "obis" in t:
+        err.write(
+            f"meterlink bulk: {t['frames']:,} messages in {elapsed:.1f} s ({rate:,.0f}/s) -> {ns.output}\n"
+            f"  decoded {t['ok']:,}, no key {t['no_key']:,}, frame errors {t['frame_error']:,}, "
+            f"decode errors {t['decode_error']:,}, security errors {t['security_error']:,}; "
+            f"{t['obis']:,} OBIS rows\n"
+        )
+        line = totals.codes_line()
+        if line is not None:
+            err.write(line + "\n")
+        return
     err.write(
         f"meterlink bulk: {t['frames']:,} telegrams in {elapsed:.1f} s ({rate:,.0f}/s) -> {ns.output}\n"
         f"  decoded {t['ok']:,}, no key {t['no_key']:,}, frame errors {t['frame_error']:,}, "
@@ -407,6 +587,20 @@ def _add_decode_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+#: The ``--framing`` choices (DLMS/COSEM).
+_FRAMINGS = ("auto", "hdlc", "wrapper", "mbus", "p1", "apdu")
+
+
+def _add_dlms_options(p: argparse.ArgumentParser) -> None:
+    """The DLMS/COSEM options ``decode --dlms`` and ``bulk --protocol dlms|p1`` share."""
+    p.add_argument(
+        "--framing", default="auto", choices=_FRAMINGS,
+        help="DLMS framing: auto-detect, HDLC frame, TCP/UDP wrapper, DLMS over M-Bus, (encrypted) P1 telegram, bare APDU",
+    )
+    p.add_argument("--ek", metavar="HEX", help="DLMS encryption key for every server (with --ak; or --keys FILE, JSON)")
+    p.add_argument("--ak", metavar="HEX", help="DLMS authentication key (with --ek)")
+
+
 def _parser() -> argparse.ArgumentParser:
     from meterlink.archive import FORMATS
 
@@ -416,6 +610,8 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("decode", help="decode frames given as hex (or '-' for stdin, one per line)")
     d.add_argument("frames", nargs="+", metavar="HEX|-")
     _add_decode_options(d)
+    d.add_argument("--dlms", action="store_true", help="decode DLMS/COSEM messages (print to_dict() as JSON)")
+    _add_dlms_options(d)
     fmt = d.add_mutually_exclusive_group()
     fmt.add_argument("--table", action="store_true", help="readable table instead of JSON")
     fmt.add_argument("--pretty", action="store_true", help="indented JSON")
@@ -432,6 +628,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("inputs", nargs="+", metavar="INPUT", help="archive files ('-' for stdin)")
     b.add_argument("-o", "--output", required=True, help="out.parquet, out.arrow, out.jsonl or out.csv")
     _add_decode_options(b)
+    b.add_argument(
+        "--protocol", default="mbus", choices=("mbus", "dlms", "p1"),
+        help="mbus (default): M-Bus telegrams; dlms: DLMS/COSEM messages (hex lines, Parquet, Arrow); "
+        "p1: encrypted or clear P1 telegrams (framing p1). DLMS output: a messages table and an OBIS table",
+    )
+    _add_dlms_options(b)
     b.add_argument(
         "--threads", type=_bounded_int(1, MAX_THREADS), default=None,
         help=f"worker threads, 1 to {MAX_THREADS} (default: every core)",

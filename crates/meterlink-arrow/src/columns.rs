@@ -53,19 +53,19 @@ fn prim<P: ArrowPrimitiveType>(v: Vec<P::Native>) -> ArrayRef {
 
 /// Row validity, kept as one flag per row only from the first null on (columns that are never
 /// null cost nothing).
-struct Valid {
+pub(crate) struct Valid {
     ok: Option<Vec<bool>>,
     cap: usize,
 }
 
 impl Valid {
-    fn with_capacity(cap: usize) -> Self {
+    pub(crate) fn with_capacity(cap: usize) -> Self {
         Valid { ok: None, cap }
     }
 
     /// Row `row` (the rows before it are recorded) is valid or null.
     #[inline]
-    fn push(&mut self, row: usize, valid: bool) {
+    pub(crate) fn push(&mut self, row: usize, valid: bool) {
         match &mut self.ok {
             Some(ok) => ok.push(valid),
             None if valid => {}
@@ -81,37 +81,45 @@ impl Valid {
         self.ok = Some(ok);
     }
 
-    fn finish(self) -> Option<NullBuffer> {
+    pub(crate) fn finish(self) -> Option<NullBuffer> {
         self.ok.as_deref().and_then(nulls)
     }
 }
 
 /// A nullable primitive column.
-struct Opt<T> {
+pub(crate) struct Opt<T> {
     v: Vec<T>,
     ok: Valid,
 }
 
 impl<T: Copy + Default> Opt<T> {
-    fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         Opt { v: Vec::with_capacity(n), ok: Valid::with_capacity(n) }
     }
 
     #[inline]
-    fn push(&mut self, x: Option<T>) {
+    pub(crate) fn push(&mut self, x: Option<T>) {
         self.ok.push(self.v.len(), x.is_some());
         self.v.push(x.unwrap_or_default());
     }
 }
 
 impl<T: ArrowNativeType> Opt<T> {
-    fn finish<P: ArrowPrimitiveType<Native = T>>(self) -> ArrayRef {
+    pub(crate) fn finish<P: ArrowPrimitiveType<Native = T>>(self) -> ArrayRef {
         Arc::new(PrimitiveArray::<P>::new(ScalarBuffer::from(self.v), self.ok.finish()))
     }
 }
 
+impl Opt<bool> {
+    /// The column as a boolean array.
+    pub(crate) fn finish_bool(self) -> ArrayRef {
+        let n = self.ok.finish();
+        Arc::new(BooleanArray::new(BooleanBuffer::from(self.v), n))
+    }
+}
+
 /// Two hex digits per byte value.
-static HEX_PAIRS: [[u8; 2]; 256] = {
+pub(crate) static HEX_PAIRS: [[u8; 2]; 256] = {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut t = [[0u8; 2]; 256];
     let mut i = 0;
@@ -125,14 +133,14 @@ static HEX_PAIRS: [[u8; 2]; 256] = {
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 /// A utf8 or binary column: offsets, the values' bytes, validity.
-struct Bytes {
+pub(crate) struct Bytes {
     offsets: Vec<i32>,
     data: Vec<u8>,
     ok: Valid,
 }
 
 impl Bytes {
-    fn with_capacity(rows: usize, bytes: usize) -> Self {
+    pub(crate) fn with_capacity(rows: usize, bytes: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
         Bytes { offsets, data: Vec::with_capacity(bytes), ok: Valid::with_capacity(rows) }
@@ -147,18 +155,18 @@ impl Bytes {
     }
 
     #[inline]
-    fn push_null(&mut self) {
+    pub(crate) fn push_null(&mut self) {
         self.end_row(false);
     }
 
     #[inline]
-    fn push_str(&mut self, s: &str) {
+    pub(crate) fn push_str(&mut self, s: &str) {
         self.data.extend_from_slice(s.as_bytes());
         self.end_row(true);
     }
 
     #[inline]
-    fn push_opt_str(&mut self, s: Option<&str>) {
+    pub(crate) fn push_opt_str(&mut self, s: Option<&str>) {
         match s {
             Some(s) => self.push_str(s),
             None => self.push_null(),
@@ -167,7 +175,7 @@ impl Bytes {
 
     /// ASCII only (checked in debug builds): the utf8 columns rely on it.
     #[inline]
-    fn push_ascii(&mut self, b: &[u8]) {
+    pub(crate) fn push_ascii(&mut self, b: &[u8]) {
         debug_assert!(b.is_ascii());
         self.data.extend_from_slice(b);
         self.end_row(true);
@@ -181,7 +189,7 @@ impl Bytes {
         (offsets, Buffer::from_vec(self.data), n)
     }
 
-    fn finish_utf8(self) -> ArrayRef {
+    pub(crate) fn finish_utf8(self) -> ArrayRef {
         let (offsets, data, n) = self.parts();
         // SAFETY: utf8 columns only receive whole `&str`s (push_str, write_iso) and ASCII
         // (push_ascii, HexRows), so the bytes are UTF-8 and every offset is on a character
@@ -270,34 +278,40 @@ pub(crate) struct Dict {
 }
 
 impl Dict {
-    fn new(rows: usize, hints: usize) -> Self {
+    pub(crate) fn new(rows: usize, hints: usize) -> Self {
         Dict { keys: Vec::with_capacity(rows), names: Names::new(hints) }
     }
 
     /// Append `s` (see [`Names::key`] for `hint`).
     #[inline]
-    fn push(&mut self, hint: usize, s: &'static str) {
+    pub(crate) fn push(&mut self, hint: usize, s: &'static str) {
         let k = self.names.key(hint, s);
         self.keys.push(k);
     }
 
     #[inline]
-    fn push_null(&mut self) {
+    pub(crate) fn push_null(&mut self) {
         self.keys.push(-1);
     }
 
+    /// Append a text that is not static (interned by content).
+    pub(crate) fn push_text(&mut self, s: &str) {
+        let k = self.names.key_text(s);
+        self.keys.push(k);
+    }
+
     #[inline]
-    fn push_opt(&mut self, hint: usize, s: Option<&'static str>) {
+    pub(crate) fn push_opt(&mut self, hint: usize, s: Option<&'static str>) {
         let k = self.names.key_opt(hint, s);
         self.keys.push(k);
     }
 
-    fn finish(self) -> ArrayRef {
+    pub(crate) fn finish(self) -> ArrayRef {
         self.names.finish(self.keys)
     }
 }
 
-fn dict() -> DataType {
+pub(crate) fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 

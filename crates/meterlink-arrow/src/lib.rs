@@ -20,6 +20,7 @@
 
 mod columns;
 mod error;
+pub mod dlms;
 mod lines;
 pub mod replay;
 mod source;

@@ -20,7 +20,7 @@ use meterlink_arrow::{self as batch, BatchOptions, FrameItem, InputError, Status
 
 /// An Arrow-crate error as Python raises it: `TypeError` for a frame column of the wrong type,
 /// `ValueError` otherwise, with the error's message.
-fn batch_err(e: batch::Error) -> PyErr {
+pub(crate) fn batch_err(e: batch::Error) -> PyErr {
     match e {
         batch::Error::FrameType(_) => PyTypeError::new_err(e.to_string()),
         e => PyValueError::new_err(e.to_string()),
@@ -210,7 +210,7 @@ impl DecodedBatch {
 }
 
 /// A metadata column from a Python list (str / int / float / bool / None) or an Arrow array.
-fn metadata_column(name: &str, v: &Bound<'_, PyAny>) -> PyResult<(FieldRef, ArrayRef)> {
+pub(crate) fn metadata_column(name: &str, v: &Bound<'_, PyAny>) -> PyResult<(FieldRef, ArrayRef)> {
     if v.hasattr("__arrow_c_array__")? || v.hasattr("__arrow_c_stream__")? {
         let arr: AnyArray = v.extract()?;
         let chunked = arr.into_chunked_array()?;
@@ -294,7 +294,7 @@ fn frame_item(obj: &Bound<'_, PyAny>) -> PyResult<FrameItem<'static>> {
 /// The frames of a tuple, `bytes` items borrowed in place. This loop runs with the GIL held
 /// (serial), so it does the least per item: one borrowed item, a type check, two calls for the
 /// data pointer and length; no reference counting, no per-item allocation.
-fn list_frames<'a>(tuple: &'a Bound<'_, PyTuple>) -> PyResult<batch::ListFrames<'a>> {
+pub(crate) fn list_frames<'a>(tuple: &'a Bound<'_, PyTuple>) -> PyResult<batch::ListFrames<'a>> {
     let mut src = batch::ListFrames::with_capacity(tuple.len());
     for obj in tuple.iter_borrowed() {
         let p = obj.as_ptr();

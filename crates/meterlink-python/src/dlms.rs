@@ -18,9 +18,9 @@ use super::{raise, to_pyerr, ARGUMENT_CODE};
 
 /// One server's keys as the Python layer normalises them: (system title or None for "every
 /// server", EK, AK or None).
-type KeyTuple = (Option<Vec<u8>>, Vec<u8>, Option<Vec<u8>>);
+pub(crate) type KeyTuple = (Option<Vec<u8>>, Vec<u8>, Option<Vec<u8>>);
 
-fn keys_arg(py: Python<'_>, keys: Option<Vec<KeyTuple>>) -> PyResult<Keys> {
+pub(crate) fn keys_arg(py: Python<'_>, keys: Option<Vec<KeyTuple>>) -> PyResult<Keys> {
     let Some(keys) = keys else { return Ok(Keys::None) };
     let mut by_title = Vec::with_capacity(keys.len());
     for (title, ek, ak) in keys {

@@ -5,6 +5,7 @@
 mod batch;
 mod convert;
 mod dlms;
+mod dlms_batch;
 mod dlms_encode;
 mod encode;
 mod keys;
@@ -84,7 +85,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "_decode_batch",
             "decode",
             "device_type_name",
+            "DlmsBatch",
             "DlmsMessage",
+            "_dlms_decode_batch",
             "dlms_decode",
             "dlms_decode_data",
             "dlms_apdu_tree",
@@ -128,5 +131,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dlms_encode::dlms_hdlc_frame, m)?)?;
     m.add_function(wrap_pyfunction!(dlms_encode::dlms_wrapper_frame, m)?)?;
     m.add_function(wrap_pyfunction!(dlms_encode::dlms_mbus_frames, m)?)?;
+    m.add_class::<dlms_batch::DlmsBatch>()?;
+    m.add_function(wrap_pyfunction!(dlms_batch::_dlms_decode_batch, m)?)?;
     Ok(())
 }

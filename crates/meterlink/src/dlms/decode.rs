@@ -243,7 +243,10 @@ fn decode_apdu_into(
     msg.apdu = Some(apdu);
     if msg.rows.is_empty() {
         if let Some(body) = msg.data_apdu().filter(|a| a.type_name() == "data-notification").and_then(Apdu::value) {
+            // OBIS rows are values with an OBIS code; a body item the layout names no code for
+            // (a bare value of an unknown list) stays in the value tree only.
             msg.rows = push::rows(body);
+            msg.rows.retain(|r| r.obis.is_some());
         }
     }
     Ok(())

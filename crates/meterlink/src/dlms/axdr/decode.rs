@@ -25,10 +25,21 @@ pub fn decode_data_exact(buf: &[u8]) -> Result<Data, AxdrError> {
     Ok(d)
 }
 
+/// What [`Reader::walk`] reports.
+#[derive(Clone, Copy)]
+pub(super) enum Event {
+    /// A scalar (or compact-array) item starting at this offset.
+    Leaf(usize),
+    /// An array or structure starting at this offset; its elements follow.
+    Open(usize),
+    /// The end of the innermost open array or structure.
+    Close,
+}
+
 /// A cursor over the input; offsets in errors are absolute in `buf`.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+pub(super) struct Reader<'a> {
+    pub(super) buf: &'a [u8],
+    pub(super) pos: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -36,7 +47,7 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], AxdrError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], AxdrError> {
         if n > self.remaining() {
             return Err(AxdrError::Truncated {
                 offset: self.buf.len(),
@@ -54,13 +65,13 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
-    fn u8(&mut self) -> Result<u8, AxdrError> {
+    pub(super) fn u8(&mut self) -> Result<u8, AxdrError> {
         Ok(self.array::<1>()?[0])
     }
 
     /// An A-XDR length: short form below 0x80; else 0x81..=0x84 and that many octets, in
     /// the shortest form (anything else would not re-encode to the same bytes).
-    fn length(&mut self) -> Result<usize, AxdrError> {
+    pub(super) fn length(&mut self) -> Result<usize, AxdrError> {
         let at = self.pos;
         let first = self.u8()?;
         if first < 0x80 {
@@ -95,6 +106,62 @@ impl<'a> Reader<'a> {
             });
         }
         Ok(n)
+    }
+
+    /// Step over one tagged Data item, checking it exactly as [`Reader::data`] does, without
+    /// building it (compact-arrays, rare in pushes, are built and dropped).
+    pub(super) fn skip(&mut self, depth: usize) -> Result<(), AxdrError> {
+        self.walk(depth, |_| {})
+    }
+
+    /// [`Reader::skip`] that reports every item to `sink` in order: its offset when it starts
+    /// (`Open` for arrays/structures, `Leaf` for the rest) and `Close` when a sequence ends.
+    /// Iterative, with a stack of the elements still to read at each open level.
+    pub(super) fn walk(&mut self, depth: usize, mut sink: impl FnMut(Event)) -> Result<(), AxdrError> {
+        let mut left = [0usize; MAX_DEPTH + 1];
+        let mut level = 0usize;
+        left[0] = 1;
+        loop {
+            if left[level] == 0 {
+                if level == 0 {
+                    return Ok(());
+                }
+                sink(Event::Close);
+                level -= 1;
+                continue;
+            }
+            left[level] -= 1;
+            let at = self.pos;
+            let t = self.u8()?;
+            let n = match t {
+                tag::ARRAY | tag::STRUCTURE => {
+                    if depth + level >= MAX_DEPTH {
+                        return Err(AxdrError::TooDeep { offset: at });
+                    }
+                    let n = self.count()?;
+                    sink(Event::Open(at));
+                    level += 1;
+                    left[level] = n;
+                    continue;
+                }
+                tag::COMPACT_ARRAY => {
+                    self.compact_array(at, depth + level)?;
+                    sink(Event::Leaf(at));
+                    continue;
+                }
+                tag::NULL_DATA | tag::DONT_CARE => 0,
+                tag::BOOLEAN => {
+                    self.simple(t, at)?;
+                    sink(Event::Leaf(at));
+                    continue;
+                }
+                tag::BIT_STRING => self.length()?.div_ceil(8),
+                tag::OCTET_STRING | tag::VISIBLE_STRING | tag::UTF8_STRING => self.length()?,
+                _ => fixed_size(t).ok_or(AxdrError::UnknownTag { offset: at, tag: t })?,
+            };
+            self.take(n)?;
+            sink(Event::Leaf(at));
+        }
     }
 
     /// One tagged Data item.
@@ -296,4 +363,17 @@ pub(super) fn min_size(d: &TypeDescription) -> usize {
             sum
         }
     }
+}
+
+/// The value size of the fixed-size simple types (after the tag).
+pub(super) fn fixed_size(t: u8) -> Option<usize> {
+    Some(match t {
+        tag::BOOLEAN | tag::BCD | tag::INTEGER | tag::UNSIGNED | tag::ENUM => 1,
+        tag::LONG | tag::LONG_UNSIGNED => 2,
+        tag::DOUBLE_LONG | tag::DOUBLE_LONG_UNSIGNED | tag::FLOAT32 | tag::TIME => 4,
+        tag::DATE => 5,
+        tag::LONG64 | tag::LONG64_UNSIGNED | tag::FLOAT64 => 8,
+        tag::DATE_TIME => 12,
+        _ => return None,
+    })
 }

@@ -4,10 +4,12 @@
 mod decode;
 mod encode;
 mod error;
+mod view;
 
 pub use decode::{decode_data, decode_data_exact, MAX_DEPTH};
 pub use encode::encode_data;
 pub use error::AxdrError;
+pub use view::{tape, view_data, Children, DataView, Scalar, Tape, TapeChildren, TapeNode};
 
 use super::cosem::{Date, DateTime, Time};
 

@@ -3,7 +3,6 @@
 //! deviation). The deviation is UTC minus local time in minutes, so the ISO 8601 offset is its
 //! negation (`FFC4` = −60 → `+01:00`), as dlms-cosem and the corpus read it.
 
-use std::fmt::Write;
 
 /// A COSEM date-time (Blue Book 4.1.6.1): the 12 octets as sent (year, month, day of month,
 /// day of week, hour, minute, second, hundredths, deviation, clock status).
@@ -79,7 +78,19 @@ fn date_iso(b: &[u8], out: &mut String) -> Option<()> {
     if d > days_in_month(y, m) || y > 9999 {
         return None;
     }
-    write!(out, "{y:04}-{m:02}-{d:02}").ok()
+    digits(out, (y / 100) as u8);
+    digits(out, (y % 100) as u8);
+    out.push('-');
+    digits(out, m);
+    out.push('-');
+    digits(out, d);
+    Some(())
+}
+
+/// Two decimal digits (`v` < 100).
+fn digits(out: &mut String, v: u8) {
+    out.push(char::from(b'0' + v / 10));
+    out.push(char::from(b'0' + v % 10));
 }
 
 /// `HH:MM:SS[.hh]` when hour and minute are given; an unspecified second counts as 0 and
@@ -87,10 +98,18 @@ fn date_iso(b: &[u8], out: &mut String) -> Option<()> {
 fn time_iso(t: &[u8], out: &mut String) -> Option<()> {
     let (h, mi) = (ranged(t[0], 23)?, ranged(t[1], 59)?);
     let s = if t[2] == 0xFF { 0 } else { ranged(t[2], 59)? };
-    write!(out, "{h:02}:{mi:02}:{s:02}").ok()?;
+    for (i, v) in [h, mi, s].into_iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        digits(out, v);
+    }
     match t[3] {
         0 | 0xFF => {}
-        c if c <= 99 => write!(out, ".{c:02}").ok()?,
+        c if c <= 99 => {
+            out.push('.');
+            digits(out, c);
+        }
         _ => return None,
     }
     Some(())
@@ -194,7 +213,10 @@ impl DateTime {
             let off = -i32::from(self.deviation()?);
             let sign = if off < 0 { '-' } else { '+' };
             let a = off.unsigned_abs();
-            write!(s, "{sign}{:02}:{:02}", a / 60, a % 60).ok()?;
+            s.push(sign);
+            digits(&mut s, (a / 60) as u8);
+            s.push(':');
+            digits(&mut s, (a % 60) as u8);
         }
         Some(s)
     }
