@@ -439,6 +439,6 @@ def test_apdu_tree_of_bytes_and_hex_agree() -> None:
 
 def test_readme_building_example_runs() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("## DLMS/COSEM: building APDUs", 1)[1]
+    section = readme.split("## DLMS/COSEM\n", 1)[1].split("### Building APDUs", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    exec(compile(code, "README.md (DLMS/COSEM: building APDUs)", "exec"), {})
+    exec(compile(code, "README.md (DLMS/COSEM, Building APDUs)", "exec"), {})
