@@ -442,3 +442,18 @@ def test_readme_building_example_runs() -> None:
     section = readme.split("## DLMS/COSEM\n", 1)[1].split("### Building APDUs", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(code, "README.md (DLMS/COSEM, Building APDUs)", "exec"), {})
+
+
+def test_encipher_forms_pick_their_tags() -> None:
+    plain = bytes.fromhex(GB["dlms-greenbook-glo-get-auth-enc"]["plaintext"])
+    tags = {"glo": 0xC8, "ded": 0xD0, "general-glo-ciphering": 0xDB, "general-ded-ciphering": 0xDC, "general-ciphering": 0xDD}
+    for form, tag in tags.items():
+        c = dlms.encipher(plain, system_title=GB_TITLE, invocation_counter=7, form=form, **GB_KEYS)
+        assert c[0] == tag and dlms.encode(dlms.apdu_tree(c)) == c
+        if "ded" in form:
+            # The decoder takes no dedicated key: the ded forms stop at the security header.
+            with pytest.raises(SecurityError) as e:
+                dlms.decode(c, {GB_TITLE: GB_KEYS})
+            assert e.value.code == "cipher_missing_dedicated_key"
+        else:
+            assert dlms.decode(c, {GB_TITLE: GB_KEYS}).plaintext_apdu == plain
