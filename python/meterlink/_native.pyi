@@ -25,6 +25,8 @@ __all__ = [
     "DlmsMessage",
     "_dlms_decode_batch",
     "dlms_decode",
+    "dlms_hls",
+    "HdlcSplitter",
     "dlms_decode_data",
     "encode",
     "encode_record",
@@ -118,6 +120,26 @@ def dlms_decode(
     counters: Optional[CounterStore] = None,
 ) -> DlmsMessage: ...
 def dlms_decode_data(data: _FrameInput) -> Dict[str, Any]: ...
+def dlms_hls(
+    mechanism: int,
+    challenge: bytes,
+    secret: Optional[bytes] = None,
+    *,
+    invocation_counter: Optional[int] = None,
+    suite: int = 0,
+    system_title: Optional[bytes] = None,
+    ek: Optional[bytes] = None,
+    ak: Optional[bytes] = None,
+) -> bytes: ...
+@final
+class HdlcSplitter:
+    def __new__(cls, unstuff: bool = True) -> HdlcSplitter: ...
+    def feed(self, data: bytes) -> List[Tuple[str, int, Any]]: ...
+    def finish(self) -> List[Tuple[str, int, Any]]: ...
+    @property
+    def frames_total(self) -> int: ...
+    @property
+    def skipped_total(self) -> int: ...
 @final
 class DlmsMessage:
     @property

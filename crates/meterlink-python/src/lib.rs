@@ -5,6 +5,7 @@
 mod batch;
 mod convert;
 mod dlms;
+mod dlms_split;
 mod dlms_batch;
 mod encode;
 mod keys;
@@ -88,6 +89,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "DlmsMessage",
             "_dlms_decode_batch",
             "dlms_decode",
+            "dlms_hls",
+            "HdlcSplitter",
             "dlms_decode_data",
             "encode",
             "encode_record",
@@ -116,6 +119,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dlms::dlms_decode, m)?)?;
     m.add_function(wrap_pyfunction!(dlms::dlms_decode_data, m)?)?;
     m.add_class::<dlms::DlmsMessage>()?;
+    m.add_class::<dlms_split::HdlcSplitter>()?;
+    m.add_function(wrap_pyfunction!(dlms_split::dlms_hls, m)?)?;
     m.add_class::<dlms_batch::DlmsBatch>()?;
     m.add_function(wrap_pyfunction!(dlms_batch::_dlms_decode_batch, m)?)?;
     Ok(())
