@@ -25,6 +25,8 @@ __all__ = [
     "DlmsMessage",
     "_dlms_decode_batch",
     "dlms_decode",
+    "dlms_hls",
+    "HdlcSplitter",
     "dlms_decode_data",
     "dlms_apdu_tree",
     "dlms_encipher",
@@ -154,6 +156,26 @@ def dlms_mbus_frames(
     dtsap: int = 0x67,
     segment_size: int = 245,
 ) -> bytes: ...
+def dlms_hls(
+    mechanism: int,
+    challenge: bytes,
+    secret: Optional[bytes] = None,
+    *,
+    invocation_counter: Optional[int] = None,
+    suite: int = 0,
+    system_title: Optional[bytes] = None,
+    ek: Optional[bytes] = None,
+    ak: Optional[bytes] = None,
+) -> bytes: ...
+@final
+class HdlcSplitter:
+    def __new__(cls, unstuff: bool = True) -> HdlcSplitter: ...
+    def feed(self, data: bytes) -> List[Tuple[str, int, Any]]: ...
+    def finish(self) -> List[Tuple[str, int, Any]]: ...
+    @property
+    def frames_total(self) -> int: ...
+    @property
+    def skipped_total(self) -> int: ...
 @final
 class DlmsMessage:
     @property

@@ -2,9 +2,11 @@
 and encrypted P1 telegrams.
 
 >>> import meterlink.dlms
->>> msg = meterlink.dlms.decode("0f000000010c07e1010101000000ff800000020209060100010800ff06000004d2")
->>> msg.apdu_type, msg.invoke_id
-('data-notification', 1)
+>>> msg = meterlink.dlms.decode("0f000000010c07e1010101000000ff800000020209060100010800ff112a")
+>>> msg.apdu_type, msg.invoke_id, msg.datetime
+('data-notification', 1, '2017-01-01T00:00:00')
+>>> msg.obis_values[0]["obis"], msg.obis_values[0]["value"]
+('1.0.1.8.0.255', 42)
 
 Building runs the other way: :func:`encode` turns an APDU tree (what :func:`apdu_tree` and
 :meth:`DlmsMessage.apdu_tree` return) back into bytes, :func:`encode_data` an A-XDR tree,
@@ -25,10 +27,11 @@ normalises the ``keys`` argument.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 from meterlink._native import (
     DlmsMessage,
+    HdlcSplitter,
     dlms_apdu_tree,
     dlms_decode,
     dlms_decode_data,
@@ -36,9 +39,11 @@ from meterlink._native import (
     dlms_encode,
     dlms_encode_data,
     dlms_hdlc_frame,
+    dlms_hls,
     dlms_mbus_frames,
     dlms_wrapper_frame,
 )
+from meterlink.stream import StreamPiece
 
 if TYPE_CHECKING:
     from meterlink._native import CounterStore
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DlmsMessage",
     "Message",
+    "StreamPiece",
     "apdu_tree",
     "decode",
     "decode_data",
@@ -53,6 +59,8 @@ __all__ = [
     "encode",
     "encode_data",
     "hdlc_frame",
+    "hls",
+    "iter_frames",
     "mbus_frames",
     "wrapper_frame",
 ]
@@ -144,6 +152,63 @@ def decode_data(data: Union[bytes, bytearray, memoryview, str]) -> Dict[str, Any
     """One A-XDR ``Data`` item as its tree ``{"type": ..., "value": ...}``."""
     tree: Dict[str, Any] = dlms_decode_data(data)
     return tree
+
+
+def iter_frames(
+    source: Union[bytes, bytearray, memoryview, BinaryIO],
+    *,
+    chunk_size: int = 1 << 16,
+    skipped: bool = False,
+    unstuff: bool = True,
+) -> Iterator[StreamPiece]:
+    """Yield the HDLC frames (``7E ... 7E``, HCS and FCS verified) found in ``source`` (bytes or
+    a binary file-like object), each ready for ``decode(piece.data, framing="hdlc")``.
+
+    Consecutive frames may share a flag; garbage is skipped and resynchronised on (with
+    ``skipped=True`` the skipped runs are yielded too, so every input byte is accounted for);
+    octet-stuffed frames (some HAN readers) are un-stuffed when they fail as they are, unless
+    ``unstuff=False``.
+    """
+    splitter = HdlcSplitter(unstuff)
+
+    def emit(items: list[Tuple[str, int, Any]]) -> Iterator[StreamPiece]:
+        for kind, offset, payload in items:
+            if kind == "frame":
+                yield StreamPiece("frame", offset, payload, len(payload))
+            elif skipped:
+                yield StreamPiece("skipped", offset, b"", payload)
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        yield from emit(splitter.feed(bytes(source)))
+    else:
+        while True:
+            chunk = source.read(chunk_size)
+            if not chunk:
+                break
+            yield from emit(splitter.feed(chunk))
+    yield from emit(splitter.finish())
+
+
+def hls(
+    mechanism: int,
+    challenge: Union[bytes, str],
+    secret: Union[bytes, str, None] = None,
+    *,
+    invocation_counter: Optional[int] = None,
+    suite: int = 0,
+    system_title: Union[bytes, str, None] = None,
+    ek: Union[bytes, str, None] = None,
+    ak: Union[bytes, str, None] = None,
+) -> bytes:
+    """HLS pass 3/4: f(challenge) for mechanisms 3 (MD5) and 4 (SHA-1) over ``secret``, and
+    mechanism 5 (GMAC): ``SC || IC || GMAC`` with the sender's ``system_title``,
+    ``invocation_counter`` and keys. Bytes arguments may be given as hex text."""
+    def b(v: Union[bytes, str, None], what: str) -> Optional[bytes]:
+        return _key_bytes(v, what)
+
+    return dlms_hls(mechanism, b(challenge, "challenge") or b"", b(secret, "secret"),
+                    invocation_counter=invocation_counter, suite=suite,
+                    system_title=b(system_title, "system_title"), ek=b(ek, "ek"), ak=b(ak, "ak"))
 
 
 _Bytes = Union[bytes, bytearray, memoryview, str]

@@ -5,6 +5,7 @@
 mod batch;
 mod convert;
 mod dlms;
+mod dlms_split;
 mod dlms_batch;
 mod dlms_encode;
 mod encode;
@@ -89,6 +90,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "DlmsMessage",
             "_dlms_decode_batch",
             "dlms_decode",
+            "dlms_hls",
+            "HdlcSplitter",
             "dlms_decode_data",
             "dlms_apdu_tree",
             "dlms_encipher",
@@ -131,6 +134,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dlms_encode::dlms_hdlc_frame, m)?)?;
     m.add_function(wrap_pyfunction!(dlms_encode::dlms_wrapper_frame, m)?)?;
     m.add_function(wrap_pyfunction!(dlms_encode::dlms_mbus_frames, m)?)?;
+    m.add_class::<dlms_split::HdlcSplitter>()?;
+    m.add_function(wrap_pyfunction!(dlms_split::dlms_hls, m)?)?;
     m.add_class::<dlms_batch::DlmsBatch>()?;
     m.add_function(wrap_pyfunction!(dlms_batch::_dlms_decode_batch, m)?)?;
     Ok(())
