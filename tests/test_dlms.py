@@ -451,9 +451,14 @@ def test_encipher_forms_pick_their_tags() -> None:
         c = dlms.encipher(plain, system_title=GB_TITLE, invocation_counter=7, form=form, **GB_KEYS)
         assert c[0] == tag and dlms.encode(dlms.apdu_tree(c)) == c
         if "ded" in form:
-            # The decoder takes no dedicated key: the ded forms stop at the security header.
+            # ded forms need the association's dedicated key (here EK was used as that key).
             with pytest.raises(SecurityError) as e:
                 dlms.decode(c, {GB_TITLE: GB_KEYS})
             assert e.value.code == "cipher_missing_dedicated_key"
+            ded = dict(GB_KEYS, dedicated_key=GB_KEYS["ek"])
+            assert dlms.decode(c, {GB_TITLE: ded}).plaintext_apdu == plain
+            wrong = dict(GB_KEYS, dedicated_key=bytes(16))
+            with pytest.raises(SecurityError):
+                dlms.decode(c, {GB_TITLE: wrong})
         else:
             assert dlms.decode(c, {GB_TITLE: GB_KEYS}).plaintext_apdu == plain

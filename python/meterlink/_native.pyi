@@ -117,7 +117,9 @@ def manufacturer_code(name: str) -> int: ...
 def manufacturer_name(code: int) -> str: ...
 def device_type_name(code: int) -> str: ...
 
-_DlmsKeyTuple = Tuple[Optional[bytes], bytes, Optional[bytes]]
+_DlmsKeyTuple = Tuple[
+    Optional[bytes], bytes, Optional[bytes], Optional[Tuple[Optional[bytes], Optional[bytes], Optional[bytes]]]
+]
 
 def dlms_decode(
     data: _FrameInput,

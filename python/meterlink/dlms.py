@@ -71,7 +71,9 @@ _Key = Union[bytes, bytearray, str]
 _ServerKeys = Mapping[str, Optional[_Key]]
 KeysArg = Union[None, _ServerKeys, Mapping[str, _ServerKeys]]
 
-_KeyTuple = Tuple[Optional[bytes], bytes, Optional[bytes]]
+_Extra = Optional[Tuple[Optional[bytes], Optional[bytes], Optional[bytes]]]
+_KeyTuple = Tuple[Optional[bytes], bytes, Optional[bytes], _Extra]
+_EXTRA = ("broadcast_ek", "dedicated_key", "kek")
 
 
 def _key_bytes(value: Optional[_Key], what: str) -> Optional[bytes]:
@@ -93,26 +95,29 @@ def _argument(message: str) -> Exception:
     return MeterlinkError(message, None, "argument")
 
 
-def _server(entry: Mapping[str, Any], where: str) -> Tuple[bytes, Optional[bytes]]:
-    unknown = set(entry) - {"ek", "ak"}
+def _server(entry: Mapping[str, Any], where: str) -> Tuple[bytes, Optional[bytes], _Extra]:
+    unknown = set(entry) - {"ek", "ak", *_EXTRA}
     if unknown or "ek" not in entry:
-        raise _argument(f"keys{where}: expected {{'ek': key, 'ak': key or None}}")
+        raise _argument(
+            f"keys{where}: expected {{'ek': key, 'ak': key or None}} (optional: broadcast_ek, dedicated_key, kek)"
+        )
     ek = _key_bytes(entry["ek"], f"keys{where}['ek']")
-    assert ek is not None or entry["ek"] is None
     if ek is None:
         raise _argument(f"keys{where}['ek'] is required")
-    return ek, _key_bytes(entry.get("ak"), f"keys{where}['ak']")
+    extra = tuple(_key_bytes(entry.get(k), f"keys{where}[{k!r}]") for k in _EXTRA)
+    more: _Extra = (extra[0], extra[1], extra[2]) if any(x is not None for x in extra) else None
+    return ek, _key_bytes(entry.get("ak"), f"keys{where}['ak']"), more
 
 
 def _normalise_keys(keys: KeysArg) -> Optional[list[_KeyTuple]]:
-    """The documented key forms → ``[(system_title | None, ek, ak | None)]``."""
+    """The documented key forms → ``[(system_title | None, ek, ak | None, extra keys | None)]``."""
     if keys is None:
         return None
     if not isinstance(keys, Mapping):
         raise _argument(f"keys must be a mapping, not {type(keys).__name__}")
     if "ek" in keys:
-        ek, ak = _server(keys, "")  # the same keys for every server
-        return [(None, ek, ak)]
+        ek, ak, more = _server(keys, "")  # the same keys for every server
+        return [(None, ek, ak, more)]
     out: list[_KeyTuple] = []
     for title, entry in keys.items():
         t = _key_bytes(title, "a system title") if isinstance(title, str) else None
@@ -120,8 +125,8 @@ def _normalise_keys(keys: KeysArg) -> Optional[list[_KeyTuple]]:
             raise _argument("keys: system titles are 16 hex digits")
         if not isinstance(entry, Mapping):
             raise _argument(f"keys[{title!r}] must be a mapping {{'ek': ..., 'ak': ...}}")
-        ek, ak = _server(entry, f"[{title!r}]")
-        out.append((t, ek, ak))
+        ek, ak, more = _server(entry, f"[{title!r}]")
+        out.append((t, ek, ak, more))
     return out
 
 
@@ -138,7 +143,9 @@ def decode(
     ``data``: bytes, or hex text (a clear P1 telegram may also be given as its text).
     ``framing``: ``"auto"``, ``"hdlc"``, ``"wrapper"``, ``"mbus"``, ``"p1"`` or ``"apdu"``.
     ``keys``: ``{"ek": key, "ak": key or None}`` for every server, or a mapping from server
-    system title (16 hex digits) to such a dict. A ciphered APDU with no key is decoded as far
+    system title (16 hex digits) to such a dict; a dict may also hold ``broadcast_ek`` (the
+    broadcast key set), ``dedicated_key`` (ded- APDUs, general-ded-ciphering) and ``kek``
+    (general-ciphering's wrapped keys). A ciphered APDU with no key is decoded as far
     as the outer APDU (``decrypted=False``); ``strict=True`` raises ``SecurityError`` instead.
     ``counters``: a :class:`meterlink.CounterStore`; an authenticated APDU whose invocation
     counter is not greater than the last one accepted for its system title and key raises

@@ -17,14 +17,20 @@ use super::replay::CounterStore;
 use super::{raise, to_pyerr, ARGUMENT_CODE};
 
 /// One server's keys as the Python layer normalises them: (system title or None for "every
-/// server", EK, AK or None).
-pub(crate) type KeyTuple = (Option<Vec<u8>>, Vec<u8>, Option<Vec<u8>>);
+/// server", EK, AK or None, and optionally (broadcast EK, dedicated key, KEK)).
+pub(crate) type KeyTuple = (Option<Vec<u8>>, Vec<u8>, Option<Vec<u8>>, Option<ExtraKeys>);
+
+/// The broadcast encryption key, the dedicated key and the key-encryption key, each optional.
+pub(crate) type ExtraKeys = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 
 pub(crate) fn keys_arg(py: Python<'_>, keys: Option<Vec<KeyTuple>>) -> PyResult<Keys> {
     let Some(keys) = keys else { return Ok(Keys::None) };
     let mut by_title = Vec::with_capacity(keys.len());
-    for (title, ek, ak) in keys {
-        let k = DlmsKeys::new(ek, ak);
+    for (title, ek, ak, extra) in keys {
+        let mut k = DlmsKeys::new(ek, ak);
+        if let Some((broadcast_ek, dedicated_key, kek)) = extra {
+            (k.broadcast_ek, k.dedicated_key, k.kek) = (broadcast_ek, dedicated_key, kek);
+        }
         match title {
             None if by_title.is_empty() => return Ok(Keys::Every(k)),
             None => return Err(raise(py, None, "keys: one entry for every server, or entries by system title".into(), None, ARGUMENT_CODE)),
