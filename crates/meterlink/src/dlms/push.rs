@@ -115,16 +115,24 @@ pub fn rows_from_bytes(body: &[u8]) -> Result<Vec<ObisRow>, AxdrError> {
 
 /// The OBIS rows of a body node (see [`rows`]).
 pub fn rows_of<'a, N: Node<'a>>(body: N) -> Vec<ObisRow> {
+    let mut out = Vec::new();
+    rows_into(body, &mut out);
+    out
+}
+
+/// [`rows_of`] into `out` (cleared first), for callers that reuse one buffer.
+pub fn rows_into<'a, N: Node<'a>>(body: N, out: &mut Vec<ObisRow>) {
+    out.clear();
     let items = elements(body);
     if is_seq(body) {
         if let Some(layout) = kaifa_layout(&items) {
-            return items.iter().zip(layout).map(|(d, &(o, s, u))| value_row(Some(o), *d, s, u)).collect();
+            out.extend(items.iter().zip(layout).map(|(d, &(o, s, u))| value_row(Some(o), *d, s, u)));
+            return;
         }
     }
     let defaults = if is_kamstrup(&items) { KAMSTRUP_SCALERS } else { &[] };
-    let mut out = Vec::with_capacity(items.len());
-    walk(&items, defaults, &mut out);
-    out
+    out.reserve(items.len());
+    walk(&items, defaults, out);
 }
 
 /// Rows for a body whose elements follow a user-given capture-objects list, element `i`
