@@ -4,7 +4,7 @@
 //! that turns them into input offsets.
 
 use super::apdu::{self, tags, Apdu, LongInvokeIdAndPriority};
-use super::axdr::view_data;
+use super::axdr::tape;
 use super::cosem::DateTime;
 use super::hdlc::{self, HdlcAddress, HdlcControl};
 use super::mbus::{self, MbusDlmsInfo};
@@ -354,7 +354,7 @@ pub struct BulkScratch {
 /// [`decode`] for the bulk tables: the message's [`Summary`], its OBIS rows in `rows` (cleared
 /// first). Data-notifications, plain or ciphered (deciphered into a reused buffer with the
 /// key setup cached), in bare, wrapper or HDLC framing are read without building the APDU
-/// or the Data tree: the body is checked and walked in place ([`view_data`], [`push::rows_of`]).
+/// or the Data tree: the body is checked and walked in place ([`tape`], [`push::rows_of`]).
 /// Everything else, and every message that fails, goes through [`decode`]: the results
 /// (summary, rows, error) are the same as [`Summary::of`] of [`decode`].
 pub fn decode_bulk(
@@ -442,11 +442,11 @@ fn notification(p: &[u8], s: &mut Summary, rows: &mut Vec<ObisRow>) -> Option<()
         _ => return None,
     };
     let body = p.get(at..)?;
-    let (view, n) = view_data(body).ok()?;
+    let (t, n) = tape(body).ok()?;
     if n != body.len() {
         return None;
     }
-    push::rows_into(view, rows);
+    push::rows_into(t.root(), rows);
     rows.retain(|r| r.obis.is_some());
     s.invoke_id = Some(invoke.invoke_id());
     s.priority_high = Some(invoke.high_priority());
