@@ -577,7 +577,8 @@ fn decode_chunk<S: FrameSource + ?Sized>(
 ) -> Chunk {
     let n = range.len();
     let mut mc = MessageColumns::with_capacity(n);
-    let mut oc = ObisColumns::with_capacity(n * 8);
+    // Sized by the first message with rows (a batch of pushes repeats one layout).
+    let mut oc: Option<ObisColumns> = None;
     let mut counts = Counts::default();
     let mut scratch = Vec::new();
     let mut bulk = BulkScratch::default();
@@ -615,13 +616,16 @@ fn decode_chunk<S: FrameSource + ?Sized>(
                 if let Some((subject, counter)) = count.then(|| counted(&m)).flatten() {
                     counted_rows.push((i, subject, counter));
                 }
-                oc.push_rows(index, &rows);
+                if !rows.is_empty() {
+                    oc.get_or_insert_with(|| ObisColumns::with_capacity(n * rows.len().max(8))).push_rows(index, &rows);
+                }
                 mc.push_message(index, &m, rows.len())
             }
             Err(e) => mc.push_decode_error(index, &e),
         };
         counts.status[status_hint(status)] += 1;
     }
+    let oc = oc.unwrap_or_else(|| ObisColumns::with_capacity(0));
     counts.records = oc.len() as u64;
     let extra = metadata.iter().map(|(f, a)| (f.clone(), a.slice(range.start, n))).collect();
     Chunk { range, messages: mc.finish(extra, schema.clone()), obis: oc.finish(), counts, counted: counted_rows }

@@ -11,6 +11,7 @@
 //! count and the list version `KFM_001`.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use super::axdr::{tag, tape, AxdrError, Children, Data, DataView, Scalar, TapeChildren, TapeNode};
 use super::cosem::{obis_name, scale, scale_float, unit_name, DateTime};
@@ -242,7 +243,7 @@ fn value_row<'a, N: Node<'a>>(obis: Option<Obis>, d: N, scaler: Option<i8>, unit
         mantissa: None,
         scaler: None,
         unit: unit.filter(|&u| u != 255).and_then(unit_name).map(Cow::Borrowed),
-        name: obis.as_ref().and_then(obis_name),
+        name: obis.as_ref().and_then(cached_name),
     };
     let s = scaler.unwrap_or(0);
     match d.scalar() {
@@ -258,6 +259,31 @@ fn value_row<'a, N: Node<'a>>(obis: Option<Obis>, d: N, scaler: Option<i8>, unit
         other => row.value = text_value(other),
     }
     row
+}
+
+/// Slots of the per-thread memo of [`obis_name`] (pushes repeat the same few codes).
+const NAME_SLOTS: usize = 64;
+
+thread_local! {
+    static NAMES: [Cell<(Obis, Option<&'static str>)>; NAME_SLOTS] =
+        const { [const { Cell::new((Obis([0; 6]), None)) }; NAME_SLOTS] };
+}
+
+/// [`obis_name`] through a direct-mapped per-thread memo (the name table's binary search is
+/// a string of unpredictable branches; a memo hit is one compare). The empty slots hold
+/// `0.0.0.0.0.0`, which has no name, so they are correct entries too.
+fn cached_name(o: &Obis) -> Option<&'static str> {
+    let h = o.0.iter().fold(0usize, |h, &b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+    NAMES.with(|slots| {
+        let slot = &slots[h % NAME_SLOTS];
+        let (seen, name) = slot.get();
+        if seen == *o {
+            return name;
+        }
+        let name = obis_name(o);
+        slot.set((*o, name));
+        name
+    })
 }
 
 fn number_f(row: &mut ObisRow, v: f64, s: i8) {
