@@ -134,3 +134,28 @@ fn bulk_path_keeps_no_rows_of_a_failed_message() {
     assert_eq!(e.code(), "cipher_tag_mismatch");
     assert!(rows.is_empty());
 }
+
+#[test]
+fn group_rows_equal_the_general_walk() {
+    use meterlink::dlms::push::{group_rows_from_bytes, rows_from_bytes};
+    let axdr = json(include_str!("vectors/dlms_axdr.json"));
+    let mut taken = 0;
+    let mut out = Vec::new();
+    for v in axdr["pushes"].as_array().unwrap() {
+        let body = hex(&v["body"]);
+        let general = rows_from_bytes(&body);
+        for cut in [body.len(), body.len() - 1] {
+            match group_rows_from_bytes(&body[..cut], &mut out) {
+                Some(()) => {
+                    assert_eq!(cut, body.len(), "{}: a cut body is not taken", v["id"]);
+                    assert_eq!(Ok(out.clone()), general, "{}", v["id"]);
+                    taken += 1;
+                }
+                None => assert!(out.is_empty()),
+            }
+        }
+    }
+    // Aidon (2) and TINETZ take it; EVN (a bare date-time first), Kamstrup (a list version
+    // first) and Kaifa (values only) do not.
+    assert_eq!(taken, 3);
+}

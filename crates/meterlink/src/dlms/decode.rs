@@ -354,7 +354,8 @@ pub struct BulkScratch {
 /// [`decode`] for the bulk tables: the message's [`Summary`], its OBIS rows in `rows` (cleared
 /// first). Data-notifications, plain or ciphered (deciphered into a reused buffer with the
 /// key setup cached), in bare, wrapper or HDLC framing are read without building the APDU
-/// or the Data tree: the body is checked and walked in place ([`tape`], [`push::rows_of`]).
+/// or the Data tree: the body is checked and walked in place ([`push::group_rows_from_bytes`], else [`tape`]
+/// and [`push::rows_of`]).
 /// Everything else, and every message that fails, goes through [`decode`]: the results
 /// (summary, rows, error) are the same as [`Summary::of`] of [`decode`].
 pub fn decode_bulk(
@@ -442,12 +443,14 @@ fn notification(p: &[u8], s: &mut Summary, rows: &mut Vec<ObisRow>) -> Option<()
         _ => return None,
     };
     let body = p.get(at..)?;
-    let (t, n) = tape(body).ok()?;
-    if n != body.len() {
-        return None;
+    if push::group_rows_from_bytes(body, rows).is_none() {
+        let (t, n) = tape(body).ok()?;
+        if n != body.len() {
+            return None;
+        }
+        push::rows_into(t.root(), rows);
+        rows.retain(|r| r.obis.is_some());
     }
-    push::rows_into(t.root(), rows);
-    rows.retain(|r| r.obis.is_some());
     s.invoke_id = Some(invoke.invoke_id());
     s.priority_high = Some(invoke.high_priority());
     s.datetime = datetime;

@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 
-use super::axdr::{tag, tape, AxdrError, Children, Data, DataView, Scalar, TapeChildren, TapeNode};
+use super::axdr::{tag, tape, view_data, AxdrError, Children, Data, DataView, Scalar, TapeChildren, TapeNode};
 use super::cosem::{obis_name, scale, scale_float, unit_name, DateTime};
 use super::{Obis, ObisRow, RowValue};
 
@@ -134,6 +134,59 @@ pub fn rows_into<'a, N: Node<'a>>(body: N, out: &mut Vec<ObisRow>) {
     let defaults = if is_kamstrup(&items) { KAMSTRUP_SCALERS } else { &[] };
     out.reserve(items.len());
     walk(&items, defaults, out);
+}
+
+/// The rows of the commonest self-describing bodies, read straight from their A-XDR bytes:
+/// an array or structure (one-octet count) whose elements are groups `structure(2|3) {
+/// octet-string(6) OBIS, value [, scaler_unit] }` (Aidon, Austrian TINETZ/Sagemcom) or the
+/// same flattened (`OBIS, value [, scaler_unit]`, Austrian EVN), values scalar, a scaler_unit
+/// `structure { integer, enum }`. Each value is checked as A-XDR ([`view_data`]); the body
+/// must fill `body`. `out` (cleared first) then holds what [`rows_from_bytes`] gives; None (and
+/// `out` empty) for any other body, valid or not, which the general path then reads.
+pub fn group_rows_from_bytes(body: &[u8], out: &mut Vec<ObisRow>) -> Option<()> {
+    out.clear();
+    let r = group_rows(body, out);
+    if r.is_none() {
+        out.clear();
+    }
+    r
+}
+
+fn group_rows(body: &[u8], out: &mut Vec<ObisRow>) -> Option<()> {
+    let (&[t, n], mut rest) = body.split_first_chunk::<2>()?;
+    if !matches!(t, tag::ARRAY | tag::STRUCTURE) || n == 0 || n >= 0x80 {
+        return None;
+    }
+    out.reserve(usize::from(n));
+    let mut left = usize::from(n);
+    while left > 0 {
+        let (grouped, r) = match rest.split_first_chunk::<4>()? {
+            (&[tag::STRUCTURE, k @ (2 | 3), tag::OCTET_STRING, 6], r) => (Some(k), r),
+            (&[tag::OCTET_STRING, 6, ..], _) if left >= 2 => (None, &rest[2..]),
+            _ => return None,
+        };
+        let (obis, r) = r.split_first_chunk::<6>()?;
+        let (value, used) = view_data(r).ok()?;
+        if matches!(value.tag(), tag::ARRAY | tag::STRUCTURE | tag::COMPACT_ARRAY) {
+            return None;
+        }
+        rest = &r[used..];
+        // A group's third child must be a scaler_unit; a flat one is taken when it follows.
+        let su = match (grouped, rest.split_first_chunk::<6>()) {
+            (Some(3) | None, Some((&[tag::STRUCTURE, 2, tag::INTEGER, s, tag::ENUM, u], r))) if grouped.is_some() || left >= 3 => {
+                rest = r;
+                Some((s as i8, u))
+            }
+            (Some(3), _) => return None,
+            _ => None,
+        };
+        left -= match grouped {
+            Some(_) => 1,
+            None => 2 + usize::from(su.is_some()),
+        };
+        out.push(value_row(Some(Obis(*obis)), value, su.map(|x| x.0), su.map(|x| x.1)));
+    }
+    rest.is_empty().then_some(())
 }
 
 /// Rows for a body whose elements follow a user-given capture-objects list, element `i`
