@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # meterlink: one script for the two README commands.
-#   ./run.sh        set up .venv, build meterlink, bulk-decode the bundled sample archive to Parquet
+#   ./run.sh        set up .venv, build meterlink, bulk-decode the bundled sample archives (M-Bus, DLMS) to Parquet
 #   ./run.sh test   set up .venv, build meterlink, run every test (Rust, clippy, pytest, stubtest, mypy)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -31,6 +31,10 @@ main)
     mkdir -p out
     "$VENV/bin/meterlink" bulk examples/sample-archive.txt --keys examples/sample-keys.csv \
         -o out/sample-archive.parquet
+    # DLMS/COSEM pushes (HDLC, wrapper, ciphered APDUs, an encrypted P1 telegram; cited vectors)
+    # to a messages table and an OBIS-row table.
+    "$VENV/bin/meterlink" bulk --protocol dlms examples/sample-dlms.txt \
+        --keys examples/sample-dlms-keys.json -o out/sample-dlms.parquet
     ;;
 test)
     echo "== core crate: no PyO3, Arrow or rayon in its dependency tree"

@@ -25,7 +25,16 @@ __all__ = [
     "DlmsMessage",
     "_dlms_decode_batch",
     "dlms_decode",
+    "dlms_hls",
+    "HdlcSplitter",
     "dlms_decode_data",
+    "dlms_apdu_tree",
+    "dlms_encipher",
+    "dlms_encode",
+    "dlms_encode_data",
+    "dlms_hdlc_frame",
+    "dlms_mbus_frames",
+    "dlms_wrapper_frame",
     "encode",
     "encode_record",
     "manufacturer_code",
@@ -108,7 +117,9 @@ def manufacturer_code(name: str) -> int: ...
 def manufacturer_name(code: int) -> str: ...
 def device_type_name(code: int) -> str: ...
 
-_DlmsKeyTuple = Tuple[Optional[bytes], bytes, Optional[bytes]]
+_DlmsKeyTuple = Tuple[
+    Optional[bytes], bytes, Optional[bytes], Optional[Tuple[Optional[bytes], Optional[bytes], Optional[bytes]]]
+]
 
 def dlms_decode(
     data: _FrameInput,
@@ -118,6 +129,55 @@ def dlms_decode(
     counters: Optional[CounterStore] = None,
 ) -> DlmsMessage: ...
 def dlms_decode_data(data: _FrameInput) -> Dict[str, Any]: ...
+def dlms_encode(apdu: Dict[str, Any]) -> bytes: ...
+def dlms_apdu_tree(data: _FrameInput) -> Dict[str, Any]: ...
+def dlms_encode_data(tree: Dict[str, Any]) -> bytes: ...
+def dlms_encipher(
+    apdu: _FrameInput,
+    system_title: _FrameInput,
+    invocation_counter: int,
+    ek: _FrameInput,
+    ak: Optional[_FrameInput] = None,
+    security_control: int = 0x30,
+    form: str = "general-glo-ciphering",
+) -> bytes: ...
+def dlms_hdlc_frame(
+    info: _FrameInput,
+    destination: Any,
+    source: Any,
+    control: Union[str, int, None] = None,
+    segmented: bool = False,
+    llc: Union[bool, str, None] = None,
+) -> bytes: ...
+def dlms_wrapper_frame(apdu: _FrameInput, source_wport: int = 1, destination_wport: int = 1) -> bytes: ...
+def dlms_mbus_frames(
+    apdu: _FrameInput,
+    address: int = 0xFF,
+    control: int = 0x53,
+    stsap: int = 0x01,
+    dtsap: int = 0x67,
+    segment_size: int = 245,
+) -> bytes: ...
+def dlms_hls(
+    mechanism: int,
+    challenge: bytes,
+    secret: Optional[bytes] = None,
+    *,
+    invocation_counter: Optional[int] = None,
+    suite: int = 0,
+    system_title: Optional[bytes] = None,
+    ek: Optional[bytes] = None,
+    ak: Optional[bytes] = None,
+) -> bytes: ...
+@final
+class HdlcSplitter:
+    def __new__(cls, unstuff: bool = True) -> HdlcSplitter: ...
+    def feed(self, data: bytes) -> List[Tuple[str, int, Any]]: ...
+    def finish(self) -> List[Tuple[str, int, Any]]: ...
+    @property
+    def frames_total(self) -> int: ...
+    @property
+    def skipped_total(self) -> int: ...
 @final
 class DlmsMessage:
     @property
@@ -150,6 +210,8 @@ class DlmsMessage:
     def hdlc(self) -> Optional[Dict[str, Any]]: ...
     @property
     def wrapper(self) -> Optional[Dict[str, Any]]: ...
+    def apdu_tree(self) -> Optional[Dict[str, Any]]: ...
+    def plaintext_tree(self) -> Optional[Dict[str, Any]]: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
 @final

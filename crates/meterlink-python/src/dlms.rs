@@ -17,14 +17,20 @@ use super::replay::CounterStore;
 use super::{raise, to_pyerr, ARGUMENT_CODE};
 
 /// One server's keys as the Python layer normalises them: (system title or None for "every
-/// server", EK, AK or None).
-pub(crate) type KeyTuple = (Option<Vec<u8>>, Vec<u8>, Option<Vec<u8>>);
+/// server", EK, AK or None, and optionally (broadcast EK, dedicated key, KEK)).
+pub(crate) type KeyTuple = (Option<Vec<u8>>, Vec<u8>, Option<Vec<u8>>, Option<ExtraKeys>);
+
+/// The broadcast encryption key, the dedicated key and the key-encryption key, each optional.
+pub(crate) type ExtraKeys = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 
 pub(crate) fn keys_arg(py: Python<'_>, keys: Option<Vec<KeyTuple>>) -> PyResult<Keys> {
     let Some(keys) = keys else { return Ok(Keys::None) };
     let mut by_title = Vec::with_capacity(keys.len());
-    for (title, ek, ak) in keys {
-        let k = DlmsKeys::new(ek, ak);
+    for (title, ek, ak, extra) in keys {
+        let mut k = DlmsKeys::new(ek, ak);
+        if let Some((broadcast_ek, dedicated_key, kek)) = extra {
+            (k.broadcast_ek, k.dedicated_key, k.kek) = (broadcast_ek, dedicated_key, kek);
+        }
         match title {
             None if by_title.is_empty() => return Ok(Keys::Every(k)),
             None => return Err(raise(py, None, "keys: one entry for every server, or entries by system title".into(), None, ARGUMENT_CODE)),
@@ -220,6 +226,16 @@ impl DlmsMessage {
         Ok(Some(d))
     }
 
+    /// The full tree of the outer APDU (`meterlink.dlms.encode` builds it back).
+    fn apdu_tree<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner.apdu.as_ref().map(|a| super::dlms_encode::apdu_to_py(py, a)).transpose()
+    }
+
+    /// The full tree of the deciphered APDU.
+    fn plaintext_tree<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner.inner.as_ref().map(|a| super::dlms_encode::apdu_to_py(py, a)).transpose()
+    }
+
     /// Everything above as one JSON-serialisable dict (issue 13 §4).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
@@ -271,7 +287,7 @@ fn row_dict<'py>(py: Python<'py>, r: &ObisRow) -> PyResult<Bound<'py, PyDict>> {
 }
 
 /// The contract's A-XDR tree: `{"type": name, "value": ...}`.
-fn data_tree<'py>(py: Python<'py>, v: &Data) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn data_tree<'py>(py: Python<'py>, v: &Data) -> PyResult<Bound<'py, PyAny>> {
     let d = PyDict::new(py);
     d.set_item(intern!(py, "type"), v.type_name())?;
     d.set_item(intern!(py, "value"), data_value(py, v)?)?;

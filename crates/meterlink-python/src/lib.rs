@@ -5,7 +5,9 @@
 mod batch;
 mod convert;
 mod dlms;
+mod dlms_split;
 mod dlms_batch;
+mod dlms_encode;
 mod encode;
 mod keys;
 mod parquet;
@@ -88,7 +90,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "DlmsMessage",
             "_dlms_decode_batch",
             "dlms_decode",
+            "dlms_hls",
+            "HdlcSplitter",
             "dlms_decode_data",
+            "dlms_apdu_tree",
+            "dlms_encipher",
+            "dlms_encode",
+            "dlms_encode_data",
+            "dlms_hdlc_frame",
+            "dlms_mbus_frames",
+            "dlms_wrapper_frame",
             "encode",
             "encode_record",
             "manufacturer_code",
@@ -116,6 +127,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dlms::dlms_decode, m)?)?;
     m.add_function(wrap_pyfunction!(dlms::dlms_decode_data, m)?)?;
     m.add_class::<dlms::DlmsMessage>()?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_apdu_tree, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_encode_data, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_encipher, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_hdlc_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_wrapper_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(dlms_encode::dlms_mbus_frames, m)?)?;
+    m.add_class::<dlms_split::HdlcSplitter>()?;
+    m.add_function(wrap_pyfunction!(dlms_split::dlms_hls, m)?)?;
     m.add_class::<dlms_batch::DlmsBatch>()?;
     m.add_function(wrap_pyfunction!(dlms_batch::_dlms_decode_batch, m)?)?;
     Ok(())

@@ -17,6 +17,7 @@ mod notification;
 mod set;
 mod sn;
 pub mod tags;
+pub mod tree;
 
 pub use acse::{
     system_title, Aare, Aarq, ApplicationContextName, MechanismName, Release, ResultSourceDiagnostic,
