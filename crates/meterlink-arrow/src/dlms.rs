@@ -1,7 +1,9 @@
 //! DLMS/COSEM in bulk (issue 13 §4 "Bulk"): many messages in, two Arrow tables out.
 //!
 //! [`decode_batch`] decodes every frame of a [`FrameSource`] with
-//! [`meterlink::dlms::decode::decode`] and returns
+//! [`meterlink::dlms::decode::decode_bulk`] (data-notifications read in place, without the APDU
+//! and Data trees; the same tables as decoding each message with
+//! [`meterlink::dlms::decode::decode`], which [`decode_batch_tree`] does) and returns
 //! - `messages`: exactly one row per input frame, in input order, with a `status` (`ok`,
 //!   `no_key` (ciphered and not deciphered), `frame_error`, `decode_error`, `security_error`), the
 //!   error, its code and input offset, the framing, APDU types, security header (the system
