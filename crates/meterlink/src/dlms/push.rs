@@ -358,7 +358,8 @@ fn text_value(v: Scalar<'_>) -> RowValue {
             if let Some(t) = octets_datetime(v) {
                 RowValue::Text(t)
             } else if !b.is_empty() && b.iter().all(|c| (0x20..0x7F).contains(c)) {
-                RowValue::Text(b.iter().map(|&c| char::from(c)).collect())
+                // Printable ASCII: the bytes are the text (one copy, not a char at a time).
+                RowValue::Text(String::from_utf8_lossy(b).into_owned())
             } else {
                 RowValue::Bytes(b.to_vec())
             }
