@@ -326,9 +326,10 @@ thread_local! {
 /// a string of unpredictable branches; a memo hit is one compare). The empty slots hold
 /// `0.0.0.0.0.0`, which has no name, so they are correct entries too.
 fn cached_name(o: &Obis) -> Option<&'static str> {
-    let h = o.0.iter().fold(0usize, |h, &b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+    let [a, b, c, d, e, f] = o.0;
+    let h = u64::from_le_bytes([a, b, c, d, e, f, 0, 0]).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58;
     NAMES.with(|slots| {
-        let slot = &slots[h % NAME_SLOTS];
+        let slot = &slots[h as usize % NAME_SLOTS];
         let (seen, name) = slot.get();
         if seen == *o {
             return name;
