@@ -1,7 +1,9 @@
 //! DLMS/COSEM in bulk (issue 13 §4 "Bulk"): many messages in, two Arrow tables out.
 //!
 //! [`decode_batch`] decodes every frame of a [`FrameSource`] with
-//! [`meterlink::dlms::decode::decode`] and returns
+//! [`meterlink::dlms::decode::decode_bulk`] (data-notifications read in place, without the APDU
+//! and Data trees; the same tables as decoding each message with
+//! [`meterlink::dlms::decode::decode`], which [`decode_batch_tree`] does) and returns
 //! - `messages`: exactly one row per input frame, in input order, with a `status` (`ok`,
 //!   `no_key` (ciphered and not deciphered), `frame_error`, `decode_error`, `security_error`), the
 //!   error, its code and input offset, the framing, APDU types, security header (the system
@@ -28,9 +30,8 @@ use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit};
 use rayon::prelude::*;
 
-use meterlink::dlms::apdu::Apdu;
 use meterlink::dlms::cosem::DateTime;
-use meterlink::dlms::decode::{decode, DecodeOptions, Framing, Keys, Message};
+use meterlink::dlms::decode::{decode, decode_bulk, BulkScratch, DecodeOptions, Framing, Keys, Summary};
 use meterlink::dlms::{Obis, ObisRow, RowValue};
 use meterlink::replay::{dlms_decode_checked, CounterStore, DlmsSubject};
 
@@ -401,34 +402,34 @@ impl MessageColumns {
         status
     }
 
-    /// A decoded message: `ok`, or `no_key` when it came ciphered and was not deciphered.
-    fn push_message(&mut self, index: u64, m: &Message) -> Status {
-        let ciphered = m.ciphered();
-        let status = if ciphered.is_some() && !m.decrypted() { Status::NoKey } else { Status::Ok };
+    /// A decoded message with `rows` OBIS rows: `ok`, or `no_key` when it came ciphered and
+    /// was not deciphered.
+    fn push_message(&mut self, index: u64, m: &Summary, rows: usize) -> Status {
+        let ciphered = m.ciphered.as_ref();
+        let status = if ciphered.is_some() && !m.decrypted { Status::NoKey } else { Status::Ok };
         self.index.push(index);
         self.status.push(status_hint(status), status.as_str());
         self.error.push_null();
         self.error_code.push_null();
         self.error_offset.push(None);
         self.framing.push(0, m.framing.name());
-        self.apdu_type.push_opt(0, m.apdu.as_ref().map(Apdu::type_name));
-        self.plaintext_apdu_type.push_opt(0, m.inner.as_ref().map(Apdu::type_name));
-        self.decrypted.push(Some(m.decrypted()));
+        self.apdu_type.push_opt(0, m.apdu_type);
+        self.plaintext_apdu_type.push_opt(0, m.plaintext_apdu_type);
+        self.decrypted.push(Some(m.decrypted));
         self.security_control.push(ciphered.map(|c| c.security_control.0));
         match ciphered.and_then(|c| c.system_title) {
             Some(t) => self.system_title.push_ascii(&hex8(&t)),
             None => self.system_title.push_null(),
         }
         self.invocation_counter.push(ciphered.map(|c| c.invocation_counter));
-        let data = m.data_apdu();
-        self.invoke_id.push(data.and_then(Apdu::invoke_id));
-        let priority = data.and_then(Apdu::priority_high);
+        self.invoke_id.push(m.invoke_id);
+        let priority = m.priority_high;
         self.priority.push_opt(usize::from(priority == Some(true)), priority.map(|h| if h { "high" } else { "normal" }));
-        let dt = data.and_then(Apdu::datetime);
+        let dt = m.datetime;
         self.datetime.push_opt_str(dt.as_ref().and_then(DateTime::to_iso).as_deref());
         self.timestamp.push(dt.as_ref().and_then(timestamp_micros));
         self.p1_telegram.push_opt_str(m.p1_telegram.as_deref());
-        self.rows.push(u32::try_from(m.rows.len()).unwrap_or(u32::MAX));
+        self.rows.push(u32::try_from(rows).unwrap_or(u32::MAX));
         status
     }
 
@@ -556,8 +557,8 @@ struct Chunk {
 /// The replay subject of a deciphered authenticated message (Green Book 9.2.7.2.4: only a
 /// verified tag vouches for the counter): the IV's system title and the key kind, as
 /// [`dlms_decode_checked`] judges them.
-fn counted(m: &Message) -> Option<(DlmsSubject, u32)> {
-    let c = m.ciphered().filter(|c| m.decrypted() && c.security_control.authenticated())?;
+fn counted(m: &Summary) -> Option<(DlmsSubject, u32)> {
+    let c = m.ciphered.as_ref().filter(|c| m.decrypted && c.security_control.authenticated())?;
     Some((DlmsSubject::of(c, m.system_title?), c.invocation_counter))
 }
 
@@ -574,12 +575,16 @@ fn decode_chunk<S: FrameSource + ?Sized>(
     schema: &SchemaRef,
     count: bool,
     replayed: &[Counted],
+    tree: bool,
 ) -> Chunk {
     let n = range.len();
     let mut mc = MessageColumns::with_capacity(n);
-    let mut oc = ObisColumns::with_capacity(n * 8);
+    // Sized by the first message with rows (a batch of pushes repeats one layout).
+    let mut oc: Option<ObisColumns> = None;
     let mut counts = Counts::default();
     let mut scratch = Vec::new();
+    let mut bulk = BulkScratch::default();
+    let mut rows = Vec::new();
     let mut counted_rows = Vec::new();
     let mut replays = replayed.iter().peekable();
     for i in range.clone() {
@@ -594,9 +599,18 @@ fn decode_chunk<S: FrameSource + ?Sized>(
                 Some(&(_, subject, last)) => {
                     let store = CounterStore::new();
                     store.accept_dlms(subject, last);
-                    dlms_decode_checked(frame, keys, &opts.decode, &store)
+                    dlms_decode_checked(frame, keys, &opts.decode, &store).map(|m| {
+                        let (s, r) = Summary::of(m);
+                        rows = r;
+                        s
+                    })
                 }
-                None => decode(frame, keys, &opts.decode),
+                None if tree => decode(frame, keys, &opts.decode).map(|m| {
+                    let (s, r) = Summary::of(m);
+                    rows = r;
+                    s
+                }),
+                None => decode_bulk(frame, keys, &opts.decode, &mut bulk, &mut rows),
             },
         };
         let status = match decoded {
@@ -604,13 +618,16 @@ fn decode_chunk<S: FrameSource + ?Sized>(
                 if let Some((subject, counter)) = count.then(|| counted(&m)).flatten() {
                     counted_rows.push((i, subject, counter));
                 }
-                oc.push_rows(index, &m.rows);
-                mc.push_message(index, &m)
+                if !rows.is_empty() {
+                    oc.get_or_insert_with(|| ObisColumns::with_capacity(n * rows.len().max(8))).push_rows(index, &rows);
+                }
+                mc.push_message(index, &m, rows.len())
             }
             Err(e) => mc.push_decode_error(index, &e),
         };
         counts.status[status_hint(status)] += 1;
     }
+    let oc = oc.unwrap_or_else(|| ObisColumns::with_capacity(0));
     counts.records = oc.len() as u64;
     let extra = metadata.iter().map(|(f, a)| (f.clone(), a.slice(range.start, n))).collect();
     Chunk { range, messages: mc.finish(extra, schema.clone()), obis: oc.finish(), counts, counted: counted_rows }
@@ -641,6 +658,30 @@ pub fn decode_batch_checked<S: FrameSource + ?Sized>(
     metadata: &[(FieldRef, ArrayRef)],
     counters: Option<&CounterStore>,
 ) -> Result<DlmsBatch, Error> {
+    decode_batch_with(src, keys, opts, metadata, counters, false)
+}
+
+/// [`decode_batch_checked`] decoding every message in full with
+/// [`meterlink::dlms::decode::decode`] (APDU and Data trees) instead of
+/// [`decode_bulk`]'s in-place path: the same tables, slower. For comparisons and tests.
+pub fn decode_batch_tree<S: FrameSource + ?Sized>(
+    src: &S,
+    keys: &Keys,
+    opts: &DlmsBatchOptions,
+    metadata: &[(FieldRef, ArrayRef)],
+    counters: Option<&CounterStore>,
+) -> Result<DlmsBatch, Error> {
+    decode_batch_with(src, keys, opts, metadata, counters, true)
+}
+
+fn decode_batch_with<S: FrameSource + ?Sized>(
+    src: &S,
+    keys: &Keys,
+    opts: &DlmsBatchOptions,
+    metadata: &[(FieldRef, ArrayRef)],
+    counters: Option<&CounterStore>,
+    tree: bool,
+) -> Result<DlmsBatch, Error> {
     let n = src.len();
     if let Some((f, a)) = metadata.iter().find(|(_, a)| a.len() != n) {
         return Err(Error::MetadataLength { name: f.name().clone(), rows: a.len(), frames: n });
@@ -649,7 +690,7 @@ pub fn decode_batch_checked<S: FrameSource + ?Sized>(
     let chunk = chunk_len(n, opts.chunk_rows);
     let ranges: Vec<_> = (0..n).step_by(chunk.max(1)).map(|s| s..(s + chunk).min(n)).collect();
     let count = counters.is_some();
-    let work = |r: Range<usize>| decode_chunk(src, r, keys, opts, metadata, &schema, count, &[]);
+    let work = |r: Range<usize>| decode_chunk(src, r, keys, opts, metadata, &schema, count, &[], tree);
     let mut chunks: Vec<Chunk> = match opts.threads {
         Some(1) => ranges.into_iter().map(work).collect(),
         _ if ranges.len() <= 1 => ranges.into_iter().map(work).collect(),
@@ -660,7 +701,7 @@ pub fn decode_batch_checked<S: FrameSource + ?Sized>(
         for c in &mut chunks {
             let replayed = check_counters(&c.counted, store);
             if !replayed.is_empty() {
-                *c = decode_chunk(src, c.range.clone(), keys, opts, metadata, &schema, false, &replayed);
+                *c = decode_chunk(src, c.range.clone(), keys, opts, metadata, &schema, false, &replayed, tree);
             }
         }
     }

@@ -3,11 +3,14 @@
 //! Each stage reports errors relative to the bytes it was given; [`dlms_error`] is the one place
 //! that turns them into input offsets.
 
-use super::apdu::{self, Apdu};
+use super::apdu::{self, tags, Apdu, LongInvokeIdAndPriority};
+use super::axdr::tape;
+use super::cosem::DateTime;
 use super::hdlc::{self, HdlcAddress, HdlcControl};
 use super::mbus::{self, MbusDlmsInfo};
 use super::p1;
-use super::security::{self, CipheredApdu, DlmsKeys};
+use super::security::gcm::{decipher_cached, GcmCache};
+use super::security::{self, parse_ciphered, CipheredApdu, DlmsKeys};
 use super::wrapper::{self, WrapperHeader};
 use super::{push, DlmsError, ObisRow};
 use crate::error::{Error, ErrorKind};
@@ -271,6 +274,187 @@ fn clear_p1(text: &[u8], base: usize, msg: &mut Message) -> Result<(), Error> {
     msg.rows = telegram.rows();
     msg.p1_telegram = Some(String::from_utf8_lossy(text).into_owned());
     Ok(())
+}
+
+// ---- bulk decoding ------------------------------------------------------------------------
+
+/// What the bulk tables take from one message ([`decode_bulk`]): the message without its
+/// APDU and value trees.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// The framing it came in (never `Auto`).
+    pub framing: Framing,
+    /// The outer APDU's type name ([`Apdu::type_name`]), when there is an APDU.
+    pub apdu_type: Option<&'static str>,
+    /// The deciphered APDU's type name, when deciphered to an APDU.
+    pub plaintext_apdu_type: Option<&'static str>,
+    /// The ciphered outer APDU, if the message came ciphered.
+    pub ciphered: Option<CipheredApdu>,
+    /// Whether a ciphered APDU was deciphered.
+    pub decrypted: bool,
+    /// The system title the IV was built from, when deciphered.
+    pub system_title: Option<[u8; 8]>,
+    /// The data APDU's invoke-id ([`Apdu::invoke_id`]).
+    pub invoke_id: Option<u32>,
+    /// The data APDU's priority bit ([`Apdu::priority_high`]).
+    pub priority_high: Option<bool>,
+    /// The data APDU's date-time ([`Apdu::datetime`]).
+    pub datetime: Option<DateTime>,
+    /// The P1 text telegram (deciphered, or given in clear).
+    pub p1_telegram: Option<String>,
+}
+
+impl Summary {
+    fn new(framing: Framing) -> Self {
+        Summary {
+            framing,
+            apdu_type: None,
+            plaintext_apdu_type: None,
+            ciphered: None,
+            decrypted: false,
+            system_title: None,
+            invoke_id: None,
+            priority_high: None,
+            datetime: None,
+            p1_telegram: None,
+        }
+    }
+
+    /// The summary of a decoded message, and its OBIS rows.
+    pub fn of(m: Message) -> (Summary, Vec<ObisRow>) {
+        let data = m.data_apdu();
+        let s = Summary {
+            framing: m.framing,
+            apdu_type: m.apdu.as_ref().map(Apdu::type_name),
+            plaintext_apdu_type: m.inner.as_ref().map(Apdu::type_name),
+            ciphered: None,
+            decrypted: m.decrypted(),
+            system_title: m.system_title,
+            invoke_id: data.and_then(Apdu::invoke_id),
+            priority_high: data.and_then(Apdu::priority_high),
+            datetime: data.and_then(Apdu::datetime),
+            p1_telegram: m.p1_telegram,
+        };
+        let ciphered = match m.apdu {
+            Some(Apdu::Ciphered(c)) => Some(c),
+            _ => None,
+        };
+        (Summary { ciphered, ..s }, m.rows)
+    }
+}
+
+/// Buffers and prepared keys that [`decode_bulk`] reuses from one message to the next (one
+/// per thread or batch). `Debug` shows no key material.
+#[derive(Clone, Debug, Default)]
+pub struct BulkScratch {
+    plain: Vec<u8>,
+    gcm: GcmCache,
+}
+
+/// [`decode`] for the bulk tables: the message's [`Summary`], its OBIS rows in `rows` (cleared
+/// first). Data-notifications, plain or ciphered (deciphered into a reused buffer with the
+/// key setup cached), in bare, wrapper or HDLC framing are read without building the APDU
+/// or the Data tree: the body is checked and walked in place ([`push::group_rows_from_bytes`], else [`tape`]
+/// and [`push::rows_of`]).
+/// Everything else, and every message that fails, goes through [`decode`]: the results
+/// (summary, rows, error) are the same as [`Summary::of`] of [`decode`].
+pub fn decode_bulk(
+    data: &[u8],
+    keys: &Keys,
+    opts: &DecodeOptions,
+    scratch: &mut BulkScratch,
+    rows: &mut Vec<ObisRow>,
+) -> Result<Summary, Error> {
+    rows.clear();
+    let framing = match opts.framing {
+        Framing::Auto => detect_framing(data),
+        f => f,
+    };
+    if let Some(s) = bulk_apdu(data, framing).and_then(|a| fast_apdu(a, framing, keys, scratch, rows)) {
+        return Ok(s);
+    }
+    rows.clear();
+    let (s, r) = Summary::of(decode(data, keys, opts)?);
+    *rows = r;
+    Ok(s)
+}
+
+/// The APDU of a bare, wrapper or HDLC frame when it carries one (as [`decode`] finds it),
+/// else None.
+fn bulk_apdu(data: &[u8], framing: Framing) -> Option<&[u8]> {
+    match framing {
+        Framing::Apdu => Some(data),
+        Framing::Wrapper => wrapper::parse(data).ok().map(|(_, a)| a),
+        Framing::Hdlc => {
+            let frame = hdlc::parse_frame(data).ok()?;
+            let carries = matches!(frame.kind(), Some(HdlcControl::I { .. } | HdlcControl::Ui { .. }));
+            (carries && !frame.information.is_empty() && !frame.segmented).then(|| frame.apdu().ok()).flatten()
+        }
+        _ => None,
+    }
+}
+
+/// A plain data-notification, or a ciphered APDU with keys that deciphers to one; None for
+/// anything else (the caller then decodes in full).
+fn fast_apdu(
+    apdu: &[u8],
+    framing: Framing,
+    keys: &Keys,
+    scratch: &mut BulkScratch,
+    rows: &mut Vec<ObisRow>,
+) -> Option<Summary> {
+    let mut s = Summary::new(framing);
+    match *apdu.first()? {
+        tags::DATA_NOTIFICATION => {
+            notification(apdu, &mut s, rows)?;
+            s.apdu_type = Some("data-notification");
+        }
+        t if tags::is_ciphered(t) => {
+            let c = parse_ciphered(apdu).ok()?;
+            let (title, k) = keys.for_apdu(&c)?;
+            decipher_cached(&c, &title, k, &mut scratch.gcm, &mut scratch.plain).ok()?;
+            if scratch.plain.first() != Some(&tags::DATA_NOTIFICATION) {
+                return None;
+            }
+            notification(&scratch.plain, &mut s, rows)?;
+            s.apdu_type = Some(c.type_name());
+            s.plaintext_apdu_type = Some("data-notification");
+            s.decrypted = true;
+            s.system_title = Some(title);
+            s.ciphered = Some(c);
+        }
+        _ => return None,
+    }
+    Some(s)
+}
+
+/// A data-notification filling `p` (Green Book 9.3.10: tag 0Fh, long-invoke-id-and-priority,
+/// date-time as an octet string of 0 or 12 octets (or Kaifa's tagged `09 0C` form), one Data
+/// item): its header into `s`, its OBIS rows into `rows`. None where [`decode_apdu`] would
+/// fail.
+///
+/// [`decode_apdu`]: apdu::decode_apdu
+fn notification(p: &[u8], s: &mut Summary, rows: &mut Vec<ObisRow>) -> Option<()> {
+    let invoke = LongInvokeIdAndPriority(u32::from_be_bytes(p.get(1..5)?.try_into().ok()?));
+    let (datetime, at) = match (p.get(5)?, p.get(6)) {
+        (0, _) => (None, 6),
+        (12, _) => (Some(DateTime(p.get(6..18)?.try_into().ok()?)), 18),
+        (9, Some(12)) => (Some(DateTime(p.get(7..19)?.try_into().ok()?)), 19),
+        _ => return None,
+    };
+    let body = p.get(at..)?;
+    if push::group_rows_from_bytes(body, rows).is_none() {
+        let (t, n) = tape(body).ok()?;
+        if n != body.len() {
+            return None;
+        }
+        push::rows_into(t.root(), rows);
+        rows.retain(|r| r.obis.is_some());
+    }
+    s.invoke_id = Some(invoke.invoke_id());
+    s.priority_high = Some(invoke.high_priority());
+    s.datetime = datetime;
+    Some(())
 }
 
 /// A stage's error as an input error: `base` is where the stage's buffer starts in the input.

@@ -11,8 +11,9 @@
 //! count and the list version `KFM_001`.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
-use super::axdr::{tag, tape, AxdrError, Children, Data, DataView, Scalar, TapeChildren, TapeNode};
+use super::axdr::{tag, tape, view_data, AxdrError, Children, Data, DataView, Scalar, TapeChildren, TapeNode};
 use super::cosem::{obis_name, scale, scale_float, unit_name, DateTime};
 use super::{Obis, ObisRow, RowValue};
 
@@ -115,16 +116,77 @@ pub fn rows_from_bytes(body: &[u8]) -> Result<Vec<ObisRow>, AxdrError> {
 
 /// The OBIS rows of a body node (see [`rows`]).
 pub fn rows_of<'a, N: Node<'a>>(body: N) -> Vec<ObisRow> {
+    let mut out = Vec::new();
+    rows_into(body, &mut out);
+    out
+}
+
+/// [`rows_of`] into `out` (cleared first), for callers that reuse one buffer.
+pub fn rows_into<'a, N: Node<'a>>(body: N, out: &mut Vec<ObisRow>) {
+    out.clear();
     let items = elements(body);
     if is_seq(body) {
         if let Some(layout) = kaifa_layout(&items) {
-            return items.iter().zip(layout).map(|(d, &(o, s, u))| value_row(Some(o), *d, s, u)).collect();
+            out.extend(items.iter().zip(layout).map(|(d, &(o, s, u))| value_row(Some(o), *d, s, u)));
+            return;
         }
     }
     let defaults = if is_kamstrup(&items) { KAMSTRUP_SCALERS } else { &[] };
-    let mut out = Vec::with_capacity(items.len());
-    walk(&items, defaults, &mut out);
-    out
+    out.reserve(items.len());
+    walk(&items, defaults, out);
+}
+
+/// The rows of the commonest self-describing bodies, read straight from their A-XDR bytes:
+/// an array or structure (one-octet count) whose elements are groups `structure(2|3) {
+/// octet-string(6) OBIS, value [, scaler_unit] }` (Aidon, Austrian TINETZ/Sagemcom) or the
+/// same flattened (`OBIS, value [, scaler_unit]`, Austrian EVN), values scalar, a scaler_unit
+/// `structure { integer, enum }`. Each value is checked as A-XDR ([`view_data`]); the body
+/// must fill `body`. `out` (cleared first) then holds what [`rows_from_bytes`] gives; None (and
+/// `out` empty) for any other body, valid or not, which the general path then reads.
+pub fn group_rows_from_bytes(body: &[u8], out: &mut Vec<ObisRow>) -> Option<()> {
+    out.clear();
+    let r = group_rows(body, out);
+    if r.is_none() {
+        out.clear();
+    }
+    r
+}
+
+fn group_rows(body: &[u8], out: &mut Vec<ObisRow>) -> Option<()> {
+    let (&[t, n], mut rest) = body.split_first_chunk::<2>()?;
+    if !matches!(t, tag::ARRAY | tag::STRUCTURE) || n == 0 || n >= 0x80 {
+        return None;
+    }
+    out.reserve(usize::from(n));
+    let mut left = usize::from(n);
+    while left > 0 {
+        let (grouped, r) = match rest.split_first_chunk::<4>()? {
+            (&[tag::STRUCTURE, k @ (2 | 3), tag::OCTET_STRING, 6], r) => (Some(k), r),
+            (&[tag::OCTET_STRING, 6, ..], _) if left >= 2 => (None, &rest[2..]),
+            _ => return None,
+        };
+        let (obis, r) = r.split_first_chunk::<6>()?;
+        let (value, used) = view_data(r).ok()?;
+        if matches!(value.tag(), tag::ARRAY | tag::STRUCTURE | tag::COMPACT_ARRAY) {
+            return None;
+        }
+        rest = &r[used..];
+        // A group's third child must be a scaler_unit; a flat one is taken when it follows.
+        let su = match (grouped, rest.split_first_chunk::<6>()) {
+            (Some(3) | None, Some((&[tag::STRUCTURE, 2, tag::INTEGER, s, tag::ENUM, u], r))) if grouped.is_some() || left >= 3 => {
+                rest = r;
+                Some((s as i8, u))
+            }
+            (Some(3), _) => return None,
+            _ => None,
+        };
+        left -= match grouped {
+            Some(_) => 1,
+            None => 2 + usize::from(su.is_some()),
+        };
+        out.push(value_row(Some(Obis(*obis)), value, su.map(|x| x.0), su.map(|x| x.1)));
+    }
+    rest.is_empty().then_some(())
 }
 
 /// Rows for a body whose elements follow a user-given capture-objects list, element `i`
@@ -234,7 +296,7 @@ fn value_row<'a, N: Node<'a>>(obis: Option<Obis>, d: N, scaler: Option<i8>, unit
         mantissa: None,
         scaler: None,
         unit: unit.filter(|&u| u != 255).and_then(unit_name).map(Cow::Borrowed),
-        name: obis.as_ref().and_then(obis_name),
+        name: obis.as_ref().and_then(cached_name),
     };
     let s = scaler.unwrap_or(0);
     match d.scalar() {
@@ -250,6 +312,32 @@ fn value_row<'a, N: Node<'a>>(obis: Option<Obis>, d: N, scaler: Option<i8>, unit
         other => row.value = text_value(other),
     }
     row
+}
+
+/// Slots of the per-thread memo of [`obis_name`] (pushes repeat the same few codes).
+const NAME_SLOTS: usize = 64;
+
+thread_local! {
+    static NAMES: [Cell<(Obis, Option<&'static str>)>; NAME_SLOTS] =
+        const { [const { Cell::new((Obis([0; 6]), None)) }; NAME_SLOTS] };
+}
+
+/// [`obis_name`] through a direct-mapped per-thread memo (the name table's binary search is
+/// a string of unpredictable branches; a memo hit is one compare). The empty slots hold
+/// `0.0.0.0.0.0`, which has no name, so they are correct entries too.
+fn cached_name(o: &Obis) -> Option<&'static str> {
+    let [a, b, c, d, e, f] = o.0;
+    let h = u64::from_le_bytes([a, b, c, d, e, f, 0, 0]).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58;
+    NAMES.with(|slots| {
+        let slot = &slots[h as usize % NAME_SLOTS];
+        let (seen, name) = slot.get();
+        if seen == *o {
+            return name;
+        }
+        let name = obis_name(o);
+        slot.set((*o, name));
+        name
+    })
 }
 
 fn number_f(row: &mut ObisRow, v: f64, s: i8) {
@@ -271,7 +359,8 @@ fn text_value(v: Scalar<'_>) -> RowValue {
             if let Some(t) = octets_datetime(v) {
                 RowValue::Text(t)
             } else if !b.is_empty() && b.iter().all(|c| (0x20..0x7F).contains(c)) {
-                RowValue::Text(b.iter().map(|&c| char::from(c)).collect())
+                // Printable ASCII: the bytes are the text (one copy, not a char at a time).
+                RowValue::Text(String::from_utf8_lossy(b).into_owned())
             } else {
                 RowValue::Bytes(b.to_vec())
             }

@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use crate::crypto::aead::{gcm_keystream, gcm_open_detached, gcm_seal_detached};
+use crate::crypto::aead::{gcm_keystream, gcm_open_detached, gcm_seal_detached, GcmKey};
 use crate::crypto::keywrap;
 use crate::crypto::mac::ct_eq;
 
@@ -188,6 +188,97 @@ fn open(c: &CipheredApdu, system_title: &[u8; 8], keys: &DlmsKeys, out: &mut Vec
     }
     let expected = gcm_seal_detached(&key, &iv, &aad, &mut [], TAG_LEN).map_err(|_| CipherError::TagMismatch)?;
     ct_eq(&expected, tag).then_some(()).ok_or(CipherError::TagMismatch)
+}
+
+/// Most keys a [`GcmCache`] keeps (the oldest is dropped first).
+const CACHE_KEYS: usize = 8;
+
+/// Prepared AES-GCM keys (key schedule and GHASH key) by key bytes, for deciphering many
+/// messages under the same few keys ([`decipher_cached`]). Owned by one batch or thread;
+/// `Debug` shows no key material.
+#[derive(Clone, Default)]
+pub struct GcmCache {
+    entries: Vec<(Vec<u8>, GcmKey)>,
+    next: usize,
+    aad: Vec<u8>,
+}
+
+impl std::fmt::Debug for GcmCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GcmCache {{ keys: {} }}", self.entries.len())
+    }
+}
+
+impl GcmCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        GcmCache::default()
+    }
+
+    /// The prepared form of `key` (16 or 32 bytes), prepared on first use.
+    fn get(&mut self, key: &[u8]) -> Option<&GcmKey> {
+        if let Some(i) = self.entries.iter().position(|(k, _)| k == key) {
+            return Some(&self.entries[i].1);
+        }
+        let prepared = GcmKey::new(key).ok()?;
+        let i = if self.entries.len() < CACHE_KEYS {
+            self.entries.push((key.to_vec(), prepared));
+            self.entries.len() - 1
+        } else {
+            let i = self.next;
+            self.next = (i + 1) % CACHE_KEYS;
+            self.entries[i] = (key.to_vec(), prepared);
+            i
+        };
+        Some(&self.entries[i].1)
+    }
+}
+
+/// [`decipher_into`] with the key setup taken from `cache`: authenticated encryption (the
+/// common case of pushes, 9.2.7.2.4) of glo-/ded- and general-glo/ded-ciphering APDUs uses
+/// the prepared key; every other form goes through [`decipher_into`]. Same results.
+pub fn decipher_cached(
+    c: &CipheredApdu,
+    system_title: &[u8; 8],
+    keys: &DlmsKeys,
+    cache: &mut GcmCache,
+    out: &mut Vec<u8>,
+) -> Result<(), CipherError> {
+    let sc = c.security_control;
+    let (Some(ak), Some(tag), None) = (keys.ak.as_deref(), c.auth_tag(), c.general.as_ref()) else {
+        return decipher_into(c, system_title, keys, out);
+    };
+    if !sc.encrypted() || sc.check_supported().is_err() {
+        return decipher_into(c, system_title, keys, out);
+    }
+    let key: &[u8] = if c.dedicated() {
+        match keys.dedicated_key.as_deref() {
+            Some(k) => k,
+            None => return decipher_into(c, system_title, keys, out),
+        }
+    } else if sc.broadcast() {
+        keys.broadcast_ek.as_deref().unwrap_or(&keys.ek)
+    } else {
+        &keys.ek
+    };
+    if key.len() != sc.key_len() {
+        return decipher_into(c, system_title, keys, out);
+    }
+    let mut aad = std::mem::take(&mut cache.aad);
+    aad.clear();
+    aad.push(sc.0);
+    aad.extend_from_slice(ak);
+    out.clear();
+    out.extend_from_slice(c.data());
+    let r = match cache.get(key) {
+        Some(k) => k.open_detached(&iv(system_title, c.invocation_counter), &aad, out, tag).map_err(|_| CipherError::TagMismatch),
+        None => Err(CipherError::KeyLength { expected: sc.key_len(), got: key.len() }),
+    };
+    cache.aad = aad;
+    if r.is_err() {
+        out.clear();
+    }
+    r
 }
 
 /// What [`encipher`] builds: the form (tag), the security header, the sender's system title
