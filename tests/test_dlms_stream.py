@@ -109,3 +109,24 @@ def test_strict_and_wrong_keys():
     assert not dlms.decode(GGC, keys={"0000000000000000": {"ek": KEY, "ak": KEY}}).decrypted
     with pytest.raises(meterlink.MeterlinkError):
         dlms.decode(GGC, keys={"ek": "zz"})
+
+
+def test_key_forms_parsed_natively_and_in_python_agree():
+    from types import MappingProxyType
+
+    forms = [
+        {"ek": KEY, "ak": KEY},
+        {"ek": KEY.hex(), "ak": KEY.hex().upper()},
+        {"2f19229199164103": {"ek": KEY, "ak": KEY}},
+        {"2F19229199164103": {"ek": bytearray(KEY), "ak": KEY, "dedicated_key": None}},
+    ]
+    for keys in forms:
+        native = dlms.decode(GGC, keys=keys).to_dict()        # dict: parsed by the extension
+        python = dlms.decode(GGC, keys=MappingProxyType(keys)).to_dict()  # other mappings: in Python
+        assert native == python and native["decrypted"]
+    for bad in ({"ek": "zz"}, {"ek": 5}, {"ak": KEY}, {"2f1922": {"ek": KEY}}, {"2f19229199164103": {"ek": KEY, "x": 1}},
+                {"2f19229199164103": "notadict"}):
+        for keys in (bad, MappingProxyType(bad)):
+            with pytest.raises(meterlink.MeterlinkError) as e:
+                dlms.decode(GGC, keys=keys)
+            assert e.value.code == "argument" and "MYDUMMY" not in str(e.value)

@@ -123,7 +123,7 @@ _DlmsKeyTuple = Tuple[
 
 def dlms_decode(
     data: _FrameInput,
-    keys: Optional[Sequence[_DlmsKeyTuple]] = None,
+    keys: Union[Sequence[_DlmsKeyTuple], Dict[str, Any], None] = None,
     framing: str = "auto",
     strict: bool = False,
     counters: Optional[CounterStore] = None,

@@ -152,7 +152,10 @@ def decode(
     ``SecurityError`` (``cipher_replayed_counter``); counters are recorded only after the tag
     verified.
     """
-    return dlms_decode(data, _normalise_keys(keys), framing, strict, counters)
+    # A plain dict (the common case) is parsed by the extension itself: normalising it here
+    # cost as much as the decode.
+    native_keys = keys if type(keys) is dict else _normalise_keys(keys)
+    return dlms_decode(data, native_keys, framing, strict, counters)
 
 
 def decode_data(data: Union[bytes, bytearray, memoryview, str]) -> Dict[str, Any]:

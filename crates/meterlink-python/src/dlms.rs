@@ -45,6 +45,65 @@ pub(crate) fn keys_arg(py: Python<'_>, keys: Option<Vec<KeyTuple>>) -> PyResult<
     Ok(Keys::ByTitle(by_title))
 }
 
+/// A key value: bytes-like, or hex text.
+fn key_value(py: Python<'_>, v: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<Vec<u8>>> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    if let Ok(s) = v.cast::<pyo3::types::PyString>() {
+        return meterlink::hex::parse_hex(&s.to_cow()?)
+            .map(Some)
+            .map_err(|_| raise(py, None, format!("{what} must be hex text or bytes"), None, ARGUMENT_CODE));
+    }
+    if let Ok(b) = v.cast::<pyo3::types::PyBytes>() {
+        return Ok(Some(b.as_bytes().to_vec()));
+    }
+    if let Ok(b) = v.cast::<pyo3::types::PyByteArray>() {
+        return Ok(Some(b.to_vec()));
+    }
+    Err(raise(py, None, format!("{what} must be hex text or bytes, not {}", v.get_type().name()?), None, ARGUMENT_CODE))
+}
+
+const SERVER_KEYS: [&str; 5] = ["ek", "ak", "broadcast_ek", "dedicated_key", "kek"];
+
+/// One server's keys from `{"ek": ..., "ak": ..., "broadcast_ek"?, "dedicated_key"?, "kek"?}`.
+fn server_keys(py: Python<'_>, d: &Bound<'_, PyDict>, at: &str) -> PyResult<DlmsKeys> {
+    let bad = || {
+        let m = format!("keys{at}: expected {{'ek': key, 'ak': key or None}} (optional: broadcast_ek, dedicated_key, kek)");
+        raise(py, None, m, None, ARGUMENT_CODE)
+    };
+    let mut v: [Option<Vec<u8>>; 5] = Default::default();
+    for (k, val) in d.iter() {
+        let k = k.cast::<pyo3::types::PyString>().map_err(|_| bad())?.to_cow()?.into_owned();
+        let i = SERVER_KEYS.iter().position(|n| *n == k).ok_or_else(bad)?;
+        v[i] = key_value(py, &val, &format!("keys{at}[{k:?}]"))?;
+    }
+    let [ek, ak, broadcast_ek, dedicated_key, kek] = v;
+    let ek = ek.ok_or_else(|| raise(py, None, format!("keys{at}['ek'] is required"), None, ARGUMENT_CODE))?;
+    Ok(DlmsKeys { broadcast_ek, dedicated_key, kek, ..DlmsKeys::new(ek, ak) })
+}
+
+/// The documented key forms given as a `dict`, parsed here (the Python layer passes other
+/// mappings normalised): `{"ek": ..., "ak": ...}` for every server, or system title (16 hex
+/// digits) → such a dict.
+pub(crate) fn keys_from_dict(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<Keys> {
+    if d.contains("ek")? {
+        return Ok(Keys::Every(server_keys(py, d, "")?));
+    }
+    let mut by_title = Vec::with_capacity(d.len());
+    for (title, entry) in d.iter() {
+        let t = title.cast::<pyo3::types::PyString>().ok().and_then(|s| meterlink::hex::parse_hex(&s.to_cow().ok()?).ok());
+        let t: [u8; 8] = t
+            .and_then(|t| t.try_into().ok())
+            .ok_or_else(|| raise(py, None, "keys: system titles are 16 hex digits".into(), None, ARGUMENT_CODE))?;
+        let entry = entry.cast::<PyDict>().map_err(|_| {
+            raise(py, None, format!("keys[{title}] must be a mapping {{'ek': ..., 'ak': ...}}"), None, ARGUMENT_CODE)
+        })?;
+        by_title.push((t, server_keys(py, entry, &format!("[{title}]"))?));
+    }
+    Ok(Keys::ByTitle(by_title))
+}
+
 /// dlms_decode(data, keys=None, framing="auto", strict=False, counters=None)
 ///
 /// `keys`: None, or a list of `(system_title | None, ek, ak | None)` (the Python layer builds
@@ -54,7 +113,7 @@ pub(crate) fn keys_arg(py: Python<'_>, keys: Option<Vec<KeyTuple>>) -> PyResult<
 pub fn dlms_decode(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
-    keys: Option<Vec<KeyTuple>>,
+    keys: Option<&Bound<'_, PyAny>>,
     framing: &str,
     strict: bool,
     counters: Option<&Bound<'_, CounterStore>>,
@@ -64,7 +123,13 @@ pub fn dlms_decode(
             "framing must be 'auto', 'hdlc', 'wrapper', 'mbus', 'p1' or 'apdu', not {framing:?}"
         )));
     };
-    let keys = keys_arg(py, keys)?;
+    let keys = match keys {
+        None => Keys::None,
+        Some(k) => match k.cast::<PyDict>() {
+            Ok(d) => keys_from_dict(py, d)?,
+            Err(_) => keys_arg(py, Some(k.extract::<Vec<KeyTuple>>()?))?,
+        },
+    };
     let counters = counters.map(|c| &c.get().inner);
     let text;
     let bytes: &[u8] = match data.cast::<pyo3::types::PyString>() {
