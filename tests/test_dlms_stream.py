@@ -130,3 +130,16 @@ def test_key_forms_parsed_natively_and_in_python_agree():
             with pytest.raises(meterlink.MeterlinkError) as e:
                 dlms.decode(GGC, keys=keys)
             assert e.value.code == "argument" and "MYDUMMY" not in str(e.value)
+
+
+def test_keystore_entries_by_system_title():
+    store = meterlink.KeyStore({"12345678": "000102030405060708090A0B0C0D0E0F"})
+    dl = store.with_dlms({"2f19229199164103": {"ek": KEY, "ak": KEY.hex()}})
+    assert len(dl) == 2 and len(store) == 1
+    assert dlms.decode(GGC, keys=dl).decrypted
+    assert not dlms.decode(GGC, keys=store).decrypted      # the M-Bus keys are no DLMS keys
+    t = meterlink.decode_batch([GGC, GGC], protocol="dlms", keys=dl).messages.to_pyarrow()
+    assert t.column("decrypted").to_pylist() == [True, True]
+    with pytest.raises(meterlink.MeterlinkError):
+        store.with_dlms({"ek": KEY, "ak": KEY})             # a KeyStore entry needs its title
+    assert "MYDUMMY" not in repr(dl)

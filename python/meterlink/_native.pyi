@@ -123,7 +123,7 @@ _DlmsKeyTuple = Tuple[
 
 def dlms_decode(
     data: _FrameInput,
-    keys: Union[Sequence[_DlmsKeyTuple], Dict[str, Any], None] = None,
+    keys: Union[Sequence[_DlmsKeyTuple], Dict[str, Any], KeyStore, None] = None,
     framing: str = "auto",
     strict: bool = False,
     counters: Optional[CounterStore] = None,
@@ -350,6 +350,7 @@ class KeyStore:
         entries: Sequence[Tuple[Any, Any, int]], on_duplicate: _OnDuplicate = "error", source: Optional[str] = None
     ) -> KeyStore: ...
     def with_unprotected(self, meters: Sequence[str]) -> KeyStore: ...
+    def with_dlms(self, servers: Dict[str, Dict[str, Any]]) -> KeyStore: ...
     def __len__(self) -> int: ...
     def __contains__(self, key: str, /) -> bool: ...
     def __reduce__(self) -> NoReturn: ...
@@ -495,7 +496,7 @@ class DlmsBatch:
 
 def _dlms_decode_batch(
     frames: Any,
-    keys: Optional[Sequence[_DlmsKeyTuple]] = None,
+    keys: Union[Sequence[_DlmsKeyTuple], Dict[str, Any], KeyStore, None] = None,
     framing: str = "auto",
     strict: bool = False,
     threads: Optional[int] = None,

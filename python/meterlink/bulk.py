@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Any, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, Union, overload
 
-from meterlink._native import ArrowTable, CounterStore, DecodedBatch, DlmsBatch, _decode_batch, _dlms_decode_batch
+from meterlink._native import ArrowTable, CounterStore, DecodedBatch, DlmsBatch, KeyStore, _decode_batch, _dlms_decode_batch
 from meterlink.archive import (
     ArchivePath,
     ArchiveSource,
@@ -272,6 +272,9 @@ def dlms_framing(protocol: str, framing: Optional[str]) -> str:
 def _dlms_keys(keys: Any) -> Any:
     from meterlink.dlms import _normalise_keys
 
+    # dicts and KeyStores are read by the extension itself
+    if type(keys) is dict or isinstance(keys, KeyStore):
+        return keys
     return _normalise_keys(keys)
 
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterator, Mapping, Option
 from meterlink._native import (
     DlmsMessage,
     HdlcSplitter,
+    KeyStore,
     dlms_apdu_tree,
     dlms_decode,
     dlms_decode_data,
@@ -145,7 +146,8 @@ def decode(
     ``keys``: ``{"ek": key, "ak": key or None}`` for every server, or a mapping from server
     system title (16 hex digits) to such a dict; a dict may also hold ``broadcast_ek`` (the
     broadcast key set), ``dedicated_key`` (ded- APDUs, general-ded-ciphering) and ``kek``
-    (general-ciphering's wrapped keys). A ciphered APDU with no key is decoded as far
+    (general-ciphering's wrapped keys). ``keys`` may also be a :class:`meterlink.KeyStore`
+    holding DLMS servers by system title (``KeyStore.with_dlms``). A ciphered APDU with no key is decoded as far
     as the outer APDU (``decrypted=False``); ``strict=True`` raises ``SecurityError`` instead.
     ``counters``: a :class:`meterlink.CounterStore`; an authenticated APDU whose invocation
     counter is not greater than the last one accepted for its system title and key raises
@@ -154,7 +156,7 @@ def decode(
     """
     # A plain dict (the common case) is parsed by the extension itself: normalising it here
     # cost as much as the decode.
-    native_keys = keys if type(keys) is dict else _normalise_keys(keys)
+    native_keys = keys if type(keys) is dict or isinstance(keys, KeyStore) else _normalise_keys(keys)
     return dlms_decode(data, native_keys, framing, strict, counters)
 
 

@@ -104,6 +104,19 @@ pub(crate) fn keys_from_dict(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<
     Ok(Keys::ByTitle(by_title))
 }
 
+/// The `keys=` argument of the DLMS entry points: None; a dict in the documented forms; a
+/// `KeyStore` (its DLMS servers by system title); or the Python layer's normalised list.
+pub(crate) fn keys_any(py: Python<'_>, keys: Option<&Bound<'_, PyAny>>) -> PyResult<Keys> {
+    let Some(k) = keys else { return Ok(Keys::None) };
+    if let Ok(d) = k.cast::<PyDict>() {
+        return keys_from_dict(py, d);
+    }
+    if let Ok(store) = k.cast::<super::keys::KeyStore>() {
+        return Ok(Keys::ByTitle(store.get().inner.dlms_entries().to_vec()));
+    }
+    keys_arg(py, Some(k.extract::<Vec<KeyTuple>>()?))
+}
+
 /// dlms_decode(data, keys=None, framing="auto", strict=False, counters=None)
 ///
 /// `keys`: None, or a list of `(system_title | None, ek, ak | None)` (the Python layer builds
@@ -123,13 +136,7 @@ pub fn dlms_decode(
             "framing must be 'auto', 'hdlc', 'wrapper', 'mbus', 'p1' or 'apdu', not {framing:?}"
         )));
     };
-    let keys = match keys {
-        None => Keys::None,
-        Some(k) => match k.cast::<PyDict>() {
-            Ok(d) => keys_from_dict(py, d)?,
-            Err(_) => keys_arg(py, Some(k.extract::<Vec<KeyTuple>>()?))?,
-        },
-    };
+    let keys = keys_any(py, keys)?;
     let counters = counters.map(|c| &c.get().inner);
     let text;
     let bytes: &[u8] = match data.cast::<pyo3::types::PyString>() {

@@ -12,7 +12,7 @@ use meterlink_arrow::dlms::{self, DlmsBatchOptions};
 use meterlink_arrow::{InputError, Status};
 
 use super::batch::{batch_err, list_frames, metadata_column, ArrowTable};
-use super::dlms::{keys_arg, KeyTuple};
+use super::dlms::keys_any;
 use super::replay::CounterStore;
 
 /// The result of `decode_batch(..., protocol="dlms")`: `messages` (one row per input frame, in
@@ -118,7 +118,7 @@ fn with_p1_text<'py>(tuple: Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyTuple>
 pub fn _dlms_decode_batch(
     py: Python<'_>,
     frames: &Bound<'_, PyAny>,
-    keys: Option<Vec<KeyTuple>>,
+    keys: Option<&Bound<'_, PyAny>>,
     framing: &str,
     strict: bool,
     threads: Option<usize>,
@@ -131,7 +131,7 @@ pub fn _dlms_decode_batch(
 ) -> PyResult<DlmsBatch> {
     let counters = counters.map(|c| &c.get().inner);
     let opts = batch_options(framing, strict, threads, index_base, chunk_rows)?;
-    let keys = keys_arg(py, keys)?;
+    let keys = keys_any(py, keys)?;
     let mut meta = Vec::new();
     if let Some(m) = metadata {
         for (k, v) in m.iter() {

@@ -139,6 +139,18 @@ impl KeyStore {
         Ok(KeyStore { inner: store })
     }
 
+    /// A copy of this store with DLMS/COSEM servers' keys: `{"<system title, 16 hex digits>":
+    /// {"ek": key, "ak": key or None, ...}}` (the forms of `meterlink.dlms.decode`).
+    /// `meterlink.dlms.decode(..., keys=store)` and the DLMS bulk decoders then use them.
+    fn with_dlms(&self, py: Python<'_>, servers: &Bound<'_, PyDict>) -> PyResult<KeyStore> {
+        let mut inner = self.inner.clone();
+        match super::dlms::keys_from_dict(py, servers)? {
+            meterlink::dlms::decode::Keys::ByTitle(v) => v.into_iter().for_each(|(t, k)| inner.insert_dlms(t, k)),
+            _ => return Err(raise_arg(py, "KeyStore.with_dlms: give the keys by system title (16 hex digits)")),
+        }
+        Ok(KeyStore { inner })
+    }
+
     /// A copy of this store that accepts unprotected payloads (clear data under an encrypted
     /// header, mode 0, clear ELL) from the named keyed meters (`"12345678"` or
     /// `"KAM12345678"`): the per-key form of `accept_unprotected=True`, for meters behind a
@@ -202,4 +214,8 @@ pub(crate) fn keys_arg<'a>(py: Python<'_>, keys: Option<&'a Bound<'_, PyAny>>) -
             }
         }
     }
+}
+
+fn raise_arg(py: Python<'_>, m: &str) -> PyErr {
+    super::raise(py, None, m.to_owned(), None, super::ARGUMENT_CODE)
 }

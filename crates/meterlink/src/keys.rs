@@ -200,6 +200,38 @@ impl KeyLookup for NoKeys {
     }
 }
 
+/// The keys of one DLMS/COSEM server (kept here, with the key store, and re-exported by
+/// `dlms::security`): the encryption key (16 bytes for suites 0 and 1, 32 for suite 2)
+/// and the authentication key, and where needed the broadcast, dedicated and key-encryption keys.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct DlmsKeys {
+    /// Global unicast encryption key (GUEK).
+    pub ek: Vec<u8>,
+    /// Authentication key (GAK).
+    pub ak: Option<Vec<u8>>,
+    /// Global broadcast encryption key (GBEK), for the broadcast key set; `ek` when None.
+    pub broadcast_ek: Option<Vec<u8>>,
+    /// The dedicated key of the association (from the xDLMS InitiateRequest), for ded- APDUs
+    /// and general-ded-ciphering.
+    pub dedicated_key: Option<Vec<u8>>,
+    /// The key-encryption (master) key, for general-ciphering's wrapped-key (RFC 3394).
+    pub kek: Option<Vec<u8>>,
+}
+
+impl DlmsKeys {
+    /// The encryption and authentication keys.
+    pub fn new(ek: impl Into<Vec<u8>>, ak: Option<Vec<u8>>) -> Self {
+        DlmsKeys { ek: ek.into(), ak, ..DlmsKeys::default() }
+    }
+}
+
+impl fmt::Debug for DlmsKeys {
+    /// Key material is never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DlmsKeys(<redacted>: ek {} bytes, ak {})", self.ek.len(), if self.ak.is_some() { "set" } else { "none" })
+    }
+}
+
 /// Hasher for the key maps: meter IDs are 4 bytes, one lookup per telegram, and SipHash was
 /// most of the lookup. The entries come from the user's key list, not from the frames, so
 /// there is no collision attack to defend against; the murmur3 finaliser spreads every
@@ -238,6 +270,8 @@ pub struct KeyStore {
     by_mid: IdMap<(u16, [u8; 4])>,
     /// Meters (manufacturer or none, ID) whose unprotected payloads are accepted.
     unprotected: Vec<(Option<u16>, [u8; 4])>,
+    /// DLMS/COSEM servers' keys by system title.
+    dlms: Vec<([u8; 8], DlmsKeys)>,
 }
 
 impl fmt::Debug for KeyStore {
@@ -257,11 +291,25 @@ impl KeyStore {
             by_id: IdMap::with_capacity_and_hasher(n, Default::default()),
             by_mid: IdMap::default(),
             unprotected: Vec::new(),
+            dlms: Vec::new(),
         }
     }
-    /// Number of keys.
+    /// Number of keys (M-Bus meters and DLMS servers).
     pub fn len(&self) -> usize {
-        self.by_id.len() + self.by_mid.len()
+        self.by_id.len() + self.by_mid.len() + self.dlms.len()
+    }
+
+    /// Add or replace the keys of the DLMS/COSEM server with this system title.
+    pub fn insert_dlms(&mut self, system_title: [u8; 8], keys: DlmsKeys) {
+        match self.dlms.iter_mut().find(|(t, _)| *t == system_title) {
+            Some(entry) => entry.1 = keys,
+            None => self.dlms.push((system_title, keys)),
+        }
+    }
+
+    /// The DLMS/COSEM servers' keys, by system title.
+    pub fn dlms_entries(&self) -> &[([u8; 8], DlmsKeys)] {
+        &self.dlms
     }
     /// True if the store holds no key.
     pub fn is_empty(&self) -> bool {

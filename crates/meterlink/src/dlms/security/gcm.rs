@@ -19,29 +19,8 @@ use super::control::{iv, SecurityControl, TAG_LEN};
 use super::error::CipherError;
 use super::general::{GeneralCiphering, KeyInfo};
 
-/// The keys of one server: the encryption key (16 bytes for suites 0 and 1, 32 for suite 2)
-/// and the authentication key, and where needed the broadcast, dedicated and key-encryption keys.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct DlmsKeys {
-    /// Global unicast encryption key (GUEK).
-    pub ek: Vec<u8>,
-    /// Authentication key (GAK).
-    pub ak: Option<Vec<u8>>,
-    /// Global broadcast encryption key (GBEK), for the broadcast key set; `ek` when None.
-    pub broadcast_ek: Option<Vec<u8>>,
-    /// The dedicated key of the association (from the xDLMS InitiateRequest), for ded- APDUs
-    /// and general-ded-ciphering.
-    pub dedicated_key: Option<Vec<u8>>,
-    /// The key-encryption (master) key, for general-ciphering's wrapped-key (RFC 3394).
-    pub kek: Option<Vec<u8>>,
-}
+pub use crate::keys::DlmsKeys;
 
-impl DlmsKeys {
-    /// The encryption and authentication keys.
-    pub fn new(ek: impl Into<Vec<u8>>, ak: Option<Vec<u8>>) -> Self {
-        DlmsKeys { ek: ek.into(), ak, ..DlmsKeys::default() }
-    }
-}
 
 /// Which key protects a ciphered APDU (replay counters are kept per system title and key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
