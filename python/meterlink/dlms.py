@@ -44,7 +44,7 @@ from meterlink._native import (
     dlms_mbus_frames,
     dlms_wrapper_frame,
 )
-from meterlink.stream import StreamPiece
+from meterlink.stream import StreamPiece, _pieces
 
 if TYPE_CHECKING:
     from meterlink._native import CounterStore
@@ -181,24 +181,7 @@ def iter_frames(
     octet-stuffed frames (some HAN readers) are un-stuffed when they fail as they are, unless
     ``unstuff=False``.
     """
-    splitter = HdlcSplitter(unstuff)
-
-    def emit(items: list[Tuple[str, int, Any]]) -> Iterator[StreamPiece]:
-        for kind, offset, payload in items:
-            if kind == "frame":
-                yield StreamPiece("frame", offset, payload, len(payload))
-            elif skipped:
-                yield StreamPiece("skipped", offset, b"", payload)
-
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        yield from emit(splitter.feed(bytes(source)))
-    else:
-        while True:
-            chunk = source.read(chunk_size)
-            if not chunk:
-                break
-            yield from emit(splitter.feed(chunk))
-    yield from emit(splitter.finish())
+    return _pieces(HdlcSplitter(unstuff), source, chunk_size, skipped)
 
 
 def hls(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator, NamedTuple, Union
+from typing import Any, BinaryIO, Iterator, List, NamedTuple, Protocol, Tuple, Union
 
 from meterlink._native import FrameSplitter
 
@@ -32,9 +32,23 @@ def iter_frames(
     Garbage between frames is skipped and resynchronised on; with ``skipped=True`` the skipped
     runs are yielded too, so every input byte is accounted for.
     """
-    splitter = FrameSplitter(accept_ack)
+    return _pieces(FrameSplitter(accept_ack), source, chunk_size, skipped)
 
-    def emit(items):
+
+class _Splitter(Protocol):
+    def feed(self, data: bytes) -> List[Tuple[str, int, Any]]: ...
+    def finish(self) -> List[Tuple[str, int, Any]]: ...
+
+
+def _pieces(
+    splitter: _Splitter,
+    source: Union[bytes, bytearray, memoryview, BinaryIO],
+    chunk_size: int,
+    skipped: bool,
+) -> Iterator[StreamPiece]:
+    """Feed ``source`` to a native splitter (FT1.2 or HDLC) and yield its pieces."""
+
+    def emit(items: List[Tuple[str, int, Any]]) -> Iterator[StreamPiece]:
         for kind, offset, payload in items:
             if kind == "frame":
                 yield StreamPiece("frame", offset, payload, len(payload))

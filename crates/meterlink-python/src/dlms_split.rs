@@ -2,7 +2,9 @@
 //! the HLS functions.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList};
+
+use super::splitter::piece;
 
 use meterlink::dlms::hdlc::splitter::{FrameSplitter, SplitItem};
 use meterlink::dlms::security::{hls, DlmsKeys};
@@ -21,14 +23,8 @@ fn drain<'py>(py: Python<'py>, s: &mut FrameSplitter) -> PyResult<Bound<'py, PyL
     let out = PyList::empty(py);
     while let Some(item) = s.next_item() {
         let t = match item {
-            SplitItem::Frame { offset, bytes, .. } => PyTuple::new(
-                py,
-                ["frame".into_pyobject(py)?.into_any(), offset.into_pyobject(py)?.into_any(), PyBytes::new(py, &bytes).into_any()],
-            )?,
-            SplitItem::Skipped { offset, len } => PyTuple::new(
-                py,
-                ["skipped".into_pyobject(py)?.into_any(), offset.into_pyobject(py)?.into_any(), len.into_pyobject(py)?.into_any()],
-            )?,
+            SplitItem::Frame { offset, bytes, .. } => piece(py, "frame", offset, PyBytes::new(py, &bytes).into_any())?,
+            SplitItem::Skipped { offset, len } => piece(py, "skipped", offset, len.into_pyobject(py)?.into_any())?,
         };
         out.append(t)?;
     }

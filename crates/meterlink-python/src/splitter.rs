@@ -16,16 +16,17 @@ fn drain<'py>(py: Python<'py>, s: &mut Splitter) -> PyResult<Bound<'py, PyList>>
     let out = PyList::empty(py);
     while let Some(p) = s.next_piece() {
         let item = match p {
-            Piece::Frame { offset, bytes } => {
-                PyTuple::new(py, ["frame".into_pyobject(py)?.into_any(), offset.into_pyobject(py)?.into_any(), PyBytes::new(py, &bytes).into_any()])?
-            }
-            Piece::Skipped { offset, len } => {
-                PyTuple::new(py, ["skipped".into_pyobject(py)?.into_any(), offset.into_pyobject(py)?.into_any(), len.into_pyobject(py)?.into_any()])?
-            }
+            Piece::Frame { offset, bytes } => piece(py, "frame", offset, PyBytes::new(py, &bytes).into_any())?,
+            Piece::Skipped { offset, len } => piece(py, "skipped", offset, len.into_pyobject(py)?.into_any())?,
         };
         out.append(item)?;
     }
     Ok(out)
+}
+
+/// One `(kind, offset, payload)` tuple of a splitter's output (FT1.2 and HDLC alike).
+pub(crate) fn piece<'py>(py: Python<'py>, kind: &str, offset: u64, payload: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, [kind.into_pyobject(py)?.into_any(), offset.into_pyobject(py)?.into_any(), payload])
 }
 
 #[pymethods]
