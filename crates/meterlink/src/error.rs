@@ -12,6 +12,7 @@
 use std::fmt;
 
 use crate::dlms::DlmsError;
+use crate::dsmr::DsmrError;
 use crate::hex::{HexError, HexErrorReason};
 use crate::keys::KeyError;
 use crate::mbus::afl::AflError;
@@ -85,6 +86,8 @@ pub enum ErrorKind {
     Key(KeyError),
     /// DLMS/COSEM (its offsets are input offsets: [`crate::dlms::decode`] rebases them).
     Dlms(DlmsError),
+    /// DSMR P2 control layer, commands and engines (its offsets are input offsets).
+    Dsmr(DsmrError),
 }
 
 /// How a payload came that its meter's key did not protect ([`ErrorKind::Unprotected`]).
@@ -190,6 +193,7 @@ impl ErrorKind {
             | ErrorKind::Record(_)
             | ErrorKind::Key(_) => ErrorClass::Decode,
             ErrorKind::Dlms(e) => e.class(),
+            ErrorKind::Dsmr(e) => e.class(),
         }
     }
 
@@ -231,6 +235,7 @@ impl ErrorKind {
                 KeyError::Header => "key_file_header",
             },
             ErrorKind::Dlms(e) => e.code(),
+            ErrorKind::Dsmr(e) => e.code(),
         }
     }
 
@@ -239,6 +244,7 @@ impl ErrorKind {
         match self {
             // A replay is the telegram as a whole, no byte of it is wrong.
             ErrorKind::Key(_) | ErrorKind::ReplayedCounter { .. } => false,
+            ErrorKind::Dsmr(e) => e.offset().is_some(),
             ErrorKind::Afl(e) => !matches!(
                 e,
                 AflError::MissingFragments { .. }
@@ -260,7 +266,7 @@ impl ErrorKind {
             ErrorKind::Afl(e) => afl_offset(e).is_some(),
             ErrorKind::Security(e) => e.offset().is_some(),
             ErrorKind::Key(_) | ErrorKind::ReplayedCounter { .. } => true,
-            ErrorKind::Dlms(_) => false,
+            ErrorKind::Dlms(_) | ErrorKind::Dsmr(_) => false,
             // Its message has always stood alone.
             ErrorKind::NoAfl => true,
             ErrorKind::AflFragment { .. }
@@ -413,6 +419,7 @@ impl fmt::Display for Error {
             ErrorKind::Hex(reason) => HexError { offset: at, reason: *reason }.fmt(f)?,
             ErrorKind::Key(e) => e.fmt(f)?,
             ErrorKind::Dlms(e) => e.fmt(f)?,
+            ErrorKind::Dsmr(e) => e.fmt(f)?,
         }
         if self.kind.has_position() && !self.kind.names_offset() {
             write!(f, " (at offset {at})")?;
@@ -422,6 +429,12 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl From<DsmrError> for Error {
+    fn from(e: DsmrError) -> Self {
+        Error { offset: e.offset().unwrap_or(0), kind: ErrorKind::Dsmr(e) }
+    }
+}
 
 impl From<FrameError> for Error {
     fn from(e: FrameError) -> Self {

@@ -26,7 +26,7 @@ fn docs_list_every_code_once() {
     assert_eq!(unique.len(), doc.len(), "a code is documented twice");
     let dlms = meterlink::dlms::ALL_CODES.iter().flat_map(|stage| stage.iter());
     let mut ours: Vec<&str> =
-        ALL_CODES.iter().chain(EncodeError::ALL_CODES).chain(OTHER.iter()).chain(dlms).copied().collect();
+        ALL_CODES.iter().chain(EncodeError::ALL_CODES).chain(OTHER.iter()).chain(dlms).chain(meterlink::dsmr::DsmrError::CODES).copied().collect();
     let n = ours.len();
     ours.sort_unstable();
     ours.dedup();
