@@ -24,6 +24,7 @@ __all__ = [
     "DlmsBatch",
     "DlmsMessage",
     "_dlms_decode_batch",
+    "_dsmr_simulate",
     "dlms_decode",
     "dlms_hls",
     "HdlcSplitter",
@@ -507,3 +508,16 @@ def _dlms_decode_batch(
     chunk_rows: int = 16384,
     counters: Optional[CounterStore] = None,
 ) -> DlmsBatch: ...
+
+def _dsmr_simulate(
+    e_meters: int,
+    devices_min: int,
+    devices_max: int,
+    hours: int,
+    start: int,
+    seed: int,
+    wireless: float,
+    loss: float,
+    path: Optional[str] = None,
+    keys_path: Optional[str] = None,
+) -> Tuple[Any, ...]: ...

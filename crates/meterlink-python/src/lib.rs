@@ -8,6 +8,7 @@ mod dlms;
 mod dlms_split;
 mod dlms_batch;
 mod dlms_encode;
+mod dsmr_sim;
 mod encode;
 mod keys;
 mod parquet;
@@ -138,5 +139,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dlms_split::dlms_hls, m)?)?;
     m.add_class::<dlms_batch::DlmsBatch>()?;
     m.add_function(wrap_pyfunction!(dlms_batch::_dlms_decode_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(dsmr_sim::_dsmr_simulate, m)?)?;
     Ok(())
 }

@@ -216,3 +216,31 @@ fn archive_lines() {
     assert!(f[0].starts_with("2024-01-15T00:0") && f[0].ends_with('Z'), "{}", f[0]);
     assert!(f[1].starts_with("ESIM") && f[3].len() > 120);
 }
+
+/// Throughput (not a test of speed: nothing is asserted on time). Run with
+/// `cargo test --release -p meterlink --test dsmr_simulate -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput() {
+    use std::time::Instant;
+    let c = SimConfig { e_meters: 20_000, hours: 48, ..cfg(0, 0, 1) };
+    let t0 = Instant::now();
+    let mut sim = Simulator::new(c.clone()).unwrap();
+    let setup = t0.elapsed();
+    let t1 = Instant::now();
+    let mut bytes = 0usize;
+    let n = sim.run(|t| bytes += t.frame.len());
+    let gen = t1.elapsed().as_secs_f64();
+    let mut sim = Simulator::new(c).unwrap();
+    let t2 = Instant::now();
+    let m = sim.write_archive(&mut std::io::sink()).unwrap();
+    let hex = t2.elapsed().as_secs_f64();
+    println!(
+        "{} devices (set-up {:.0} ms); frames: {n} in {gen:.2} s = {:.0}/s ({} bytes); hex archive lines: {m} in {hex:.2} s = {:.0}/s",
+        sim.devices().len(),
+        setup.as_secs_f64() * 1e3,
+        n as f64 / gen,
+        bytes,
+        m as f64 / hex
+    );
+}

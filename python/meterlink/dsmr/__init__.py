@@ -6,4 +6,6 @@
 """
 from __future__ import annotations
 
-__all__: list[str] = []
+from meterlink.dsmr._simulate import Simulation, SimulatedTelegram, simulate
+
+__all__: list[str] = ["Simulation", "SimulatedTelegram", "simulate"]
