@@ -64,7 +64,9 @@ def _start(start: StartArg) -> int:
 
 
 def _devices(devices: Union[int, Tuple[int, int]]) -> Tuple[int, int]:
-    if isinstance(devices, int) and not isinstance(devices, bool):
+    if isinstance(devices, bool):
+        raise TypeError("devices must be an int or a (min, max) pair")
+    if isinstance(devices, int):
         return 1, devices
     lo, hi = devices
     return int(lo), int(hi)

@@ -140,8 +140,8 @@ pub struct Simulator {
 /// simulated fleet; distinct devices get unrelated keys.
 pub fn user_key(seed: u64, id: &ShortId) -> Key {
     let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&draw(seed, u64::MAX, 0, 0x4B45_59).to_le_bytes());
-    k[8..].copy_from_slice(&draw(seed, u64::MAX - 1, 0, 0x4B45_59).to_le_bytes());
+    k[..8].copy_from_slice(&draw(seed, u64::MAX, 0, purpose::KEY).to_le_bytes());
+    k[8..].copy_from_slice(&draw(seed, u64::MAX - 1, 0, purpose::KEY).to_le_bytes());
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&id.wire());
     b[8..].copy_from_slice(b"DSMRUKEY");

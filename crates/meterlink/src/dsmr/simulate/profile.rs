@@ -119,6 +119,8 @@ pub mod purpose {
     pub const LOSS: u64 = 3;
     /// E-meter poll offset.
     pub const POLL: u64 = 4;
+    /// The seed's key-derivation key.
+    pub const KEY: u64 = 5;
     /// Device set-up draws (add the draw number).
     pub const SETUP: u64 = 16;
 }
