@@ -15,7 +15,7 @@ mod device;
 mod emeter;
 
 pub use device::{DeviceConfig, DeviceState, MBusDevice};
-pub use emeter::{ChannelState, EMeter, EMeterConfig};
+pub use emeter::{Awaiting, ChannelState, EMeter, EMeterConfig, Task};
 
 use super::app::{Command, P2Data};
 use super::control::{Medium, MessageKind};
