@@ -29,13 +29,8 @@ impl EMeter {
     }
 
     fn start_task(&mut self, now: Millis, ch: u8) {
-        let Some(task) = self.chan_mut(ch).tasks.pop_front() else { return };
-        let Some((frame, acc)) = self.task_frame(now, ch, &task) else {
-            // §5.2: the frame counter is unknown: read it first (REQ_UD2), then the task.
-            let c = self.chan_mut(ch);
-            c.tasks.push_front(task);
-            c.tasks.push_front(Task::Request);
-            return self.start_task(now, ch);
+        let Some((task, frame, acc)) = self.next_frame(now, ch, None) else {
+            return self.run(now); // every task failed: the bus is free for the next one
         };
         let awaiting = match task {
             Task::Request => Awaiting::Data { tries: 0 },
@@ -166,6 +161,9 @@ impl EMeter {
             counter: None,
             tasks: VecDeque::new(),
             fac: None,
+            readout_changed: false,
+            unconfirmed_key: None,
+            sync_tried: false,
             view: ChannelView::new(ch),
             last_seen: None,
         });
