@@ -8,7 +8,19 @@
 //! [`readout_records`], [`P2Data`], [`Reading`], [`ReadingKind`], [`parse_data`],
 //! [`type_i`], [`from_type_i`].
 
+mod blocks;
+mod commands;
+mod readout;
+mod time;
+mod walk;
+
+pub use blocks::{is_thermal, is_water};
+pub use commands::{TC_SET_TIME, VIB_CLEAR_STATUS, VIB_KEY};
+pub use time::eu_summer_time;
+pub(crate) use time::civil_from_days;
+
 use super::error::DsmrError;
+use walk::RecordWalk;
 
 /// A command from the E-meter to an M-Bus device (§6.2, §6.3.1, §6.5.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,16 +41,23 @@ pub enum Command {
 
 /// The records of `commands`, in order (no 2F fillers: the message layer adds them).
 pub fn encode_commands(commands: &[Command]) -> Vec<u8> {
-    let _ = commands;
-    todo!("app-layer worker")
+    let mut out = Vec::with_capacity(24);
+    for c in commands {
+        commands::encode_one(c, &mut out);
+    }
+    out
 }
 
 /// Parse the clear application data of an E-meter → device message into commands. Leading
 /// 2F 2F and filler bytes are skipped. `ci` selects the reading: 6Ch (set time) or the records
 /// form (51h, 5Ah, 5Bh). Unknown records are an error (`dsmr_application`, offset in `data`).
+/// A frame-counter record `04 FD 08` among the records is skipped (§5.2); consecutive
+/// selection records make one [`Command::SelectReadout`].
 pub fn parse_commands(ci: u8, data: &[u8]) -> Result<Vec<Command>, DsmrError> {
-    let _ = (ci, data);
-    todo!("app-layer worker")
+    match ci {
+        0x6C => commands::parse_set_time(data),
+        _ => commands::parse_records_form(data),
+    }
 }
 
 /// What an M-Bus device knows and reports (the source of its readout records, §6.3, §6.4).
@@ -63,11 +82,12 @@ pub struct DeviceValues {
 }
 
 /// The records a device sends for a readout: the default list of §6.3 for its device type when
-/// `selection` is None, else the selected items (VIBs as given to [`Command::SelectReadout`]) plus
-/// the status. The frame counter record is not included (the message layer adds it).
+/// `selection` is None (status, equipment identifier, time stamp, the readings, configuration,
+/// the valve if any: the B1.3 order), else only the selected items in the order selected (VIBs
+/// as given to [`Command::SelectReadout`]; as the B1.2 response, which carries only the two
+/// version texts). The frame counter record is not included (the message layer adds it).
 pub fn readout_records(values: &DeviceValues, selection: Option<&[Vec<u8>]>) -> Vec<u8> {
-    let _ = (values, selection);
-    todo!("app-layer worker")
+    readout::records(values, selection)
 }
 
 /// Which quantity a reading is (§6.4.4–§6.4.7, Appendix A).
@@ -118,6 +138,9 @@ pub struct P2Data {
     pub config_mask: Option<u8>,
     /// `46 6D` time stamp of the hourly value (§6.4.3), Unix seconds UTC.
     pub timestamp: Option<i64>,
+    /// The time stamp's type-I SU ("time during daylight saving") flag as sent; §6.2.1
+    /// footnote 4 has devices send 0.
+    pub timestamp_summer: Option<bool>,
     /// The reading records (§6.4.4–§6.4.7).
     pub readings: Vec<Reading>,
     /// FD 0C..0F version texts (§6.4.2), by VIFE.
@@ -130,20 +153,22 @@ pub struct P2Data {
 
 /// Name the §6.4 blocks in a device's clear application data (after decryption; 2F fillers
 /// skipped). `device_type` tells water/thermal/gas apart (same DIF/VIF 4C 13).
+/// Records that are well-formed but none of the §6.4 blocks (a version text with another VIF,
+/// a reading VIF the device type does not have, an invalid BCD value or date) go to
+/// [`P2Data::other`]; a record that does not parse is `dsmr_application` at its offset.
 pub fn parse_data(device_type: u8, data: &[u8]) -> Result<P2Data, DsmrError> {
-    let _ = (device_type, data);
-    todo!("app-layer worker")
+    blocks::parse(device_type, data)
 }
 
 /// Unix seconds (UTC) → the 6 bytes of EN 13757-3 type I as §6.2.1 footnote 4 fills them
 /// (UTC, day of week, week 0, leap-year flag, no daylight saving fields).
+/// Years are sent modulo 100 (type I has no century).
 pub fn type_i(unix_seconds: i64) -> [u8; 6] {
-    let _ = unix_seconds;
-    todo!("app-layer worker")
+    time::encode_type_i(unix_seconds, true)
 }
 
 /// The inverse of [`type_i`] (daylight-saving fields ignored, §6.2.1); None if invalid.
+/// Years 00–80 read as 2000–2080, 81–99 as 1981–1999 (as the M-Bus record decoder does).
 pub fn from_type_i(b: [u8; 6]) -> Option<i64> {
-    let _ = b;
-    todo!("app-layer worker")
+    time::decode_type_i(b).map(|(t, _)| t)
 }
