@@ -244,3 +244,27 @@ fn throughput() {
         m as f64 / hex
     );
 }
+
+#[test]
+fn the_dsmr_layers_read_what_the_simulator_wrote() {
+    use meterlink::dsmr::{app, control::Medium, message, p3, Direction};
+    let (sim, tgs) = run(cfg(25, 2, 4));
+    let devices = sim.devices();
+    let keys = sim.keys();
+    for t in &tgs {
+        let dev = &devices[t.device as usize];
+        let key = keys[t.device as usize].1;
+        let medium = if dev.wireless { Medium::Wireless } else { Medium::Wired };
+        let m = message::parse(medium, Direction::FromDevice, &t.frame).unwrap();
+        let (plain, fc) = m.open(Some(&key), &dev.short_id.0).unwrap();
+        assert_eq!(fc, Some(t.fc));
+        let data = app::parse_data(dev.short_id.0.device_type, &plain).unwrap();
+        assert_eq!(data.equipment_id.as_deref(), Some(dev.equipment_id.as_str()));
+        assert_eq!((data.status, data.timestamp), (Some(0), Some(t.timestamp)));
+        assert_eq!(data.readings.iter().map(|r| r.raw as u64).collect::<Vec<_>>(), t.values);
+        assert!(data.other.is_empty(), "{:?}", data.other);
+        let view = p3::p3_view(&t.frame, dev.channel, Some(&key)).unwrap();
+        assert_eq!(view.client_setup.access_number, t.acc);
+        assert_eq!(view.last.as_ref().map(|(r, at)| (r.raw as u64, *at)), Some((t.values[0], t.timestamp)));
+    }
+}
