@@ -105,7 +105,7 @@ def test_cli_bulk_p1(tmp_path: Path) -> None:
         "0-1:24.2.1(090618110000S)(00000.391*m3)",
     ]
     assert blocks[2].splitlines()[-1] == "0-1:24.2.1(090618130000S)(00000.411*m3)"
-    assert blocks[3].startswith("# line 5 2009-06-18T14:00:05Z\n# error frame_")
+    assert blocks[3].startswith("# line 5 2009-06-18T14:00:05Z\n# error dsmr_frame: ")
     assert "4 telegrams, 1 errors" in err.getvalue()
     # Without keys every telegram is an error block, and the run still succeeds.
     rc = cli.main(["bulk", "--p1", "-q", str(arch), "-o", str(out)])
