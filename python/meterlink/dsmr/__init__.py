@@ -6,4 +6,6 @@
 """
 from __future__ import annotations
 
-__all__: list[str] = []
+from meterlink.dsmr._p3 import DsmrP3View, p3_view, parse_data
+
+__all__: list[str] = ["DsmrP3View", "p3_view", "parse_data"]
