@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from meterlink.dsmr._p3 import DsmrP3View, p3_view, parse_data
 from meterlink.dsmr._simulate import Simulation, SimulatedTelegram, simulate
 
-__all__: list[str] = ["Simulation", "SimulatedTelegram", "simulate"]
+__all__: list[str] = ["DsmrP3View", "Simulation", "SimulatedTelegram", "p3_view", "parse_data", "simulate"]
