@@ -6,4 +6,6 @@
 """
 from __future__ import annotations
 
-__all__: list[str] = []
+from meterlink.dsmr._engine import Bus, EMeter, Event, MBusDevice, Sent, wrap_user_key
+
+__all__: list[str] = ["Bus", "EMeter", "Event", "MBusDevice", "Sent", "wrap_user_key"]
