@@ -117,8 +117,10 @@ fn readings_of(f: &Fields<'_>, key: &str) -> PyResult<Vec<Reading>> {
     f.list(key)?.iter().map(|r| reading_of(&Fields::of(r, key)?)).collect()
 }
 
+/// `[[vife, text], ...]` (lists, not tuples: the same after a JSON round trip).
 fn versions_list<'py>(py: Python<'py>, v: &[(u8, String)]) -> PyResult<Bound<'py, PyList>> {
-    PyList::new(py, v.iter().map(|(k, t)| (*k, t.as_str())))
+    let pairs = v.iter().map(|(k, t)| PyList::new(py, [k.into_pyobject(py)?.into_any(), t.into_pyobject(py)?.into_any()]));
+    PyList::new(py, pairs.collect::<PyResult<Vec<_>>>()?)
 }
 
 fn versions_of(f: &Fields<'_>) -> PyResult<Vec<(u8, String)>> {
@@ -170,7 +172,7 @@ pub(crate) fn p2data_dict<'py>(py: Python<'py>, p: &P2Data) -> PyResult<Bound<'p
     d.set_item("readings", readings_list(py, &p.readings)?)?;
     d.set_item("versions", versions_list(py, &p.versions)?)?;
     d.set_item("valve", p.valve)?;
-    d.set_item("other", PyList::new(py, p.other.iter().map(|(a, b)| (a.as_str(), b.as_str())))?)?;
+    d.set_item("other", p.other.iter().map(|(a, b)| vec![a.as_str(), b.as_str()]).collect::<Vec<_>>())?;
     Ok(d)
 }
 

@@ -306,7 +306,7 @@ pub(crate) fn emeter_state_dict<'py>(py: Python<'py>, s: &EMeterState) -> PyResu
     d.set_item("access_number", s.access_number)?;
     d.set_item("install_until", s.install_until)?;
     d.set_item("detected", s.detected.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-    d.set_item("scan", &s.scan)?;
+    d.set_item("scan", s.scan.iter().map(|&a| u16::from(a)).collect::<Vec<u16>>())?;
     d.set_item("next_scan", s.next_scan)?;
     d.set_item("next_poll", s.next_poll)?;
     let wired = match &s.wired {
