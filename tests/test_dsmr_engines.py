@@ -281,7 +281,7 @@ _steps = st.one_of(
     st.tuples(st.just("run"), st.integers(1, 2 * HOUR)),
     st.tuples(st.just("jump"), st.integers(HOUR, 10 * 24 * HOUR)),
     st.tuples(st.just("key"), st.integers(1, 255)),
-    st.tuples(st.sampled_from(["clock", "readout", "reset", "clear", "request", "persist", "button"]), st.just(0)),
+    st.tuples(st.sampled_from(["clock", "readout", "reset", "clear", "request", "persist", "button", "reregister"]), st.just(0)),
     st.tuples(st.just("lose"), st.integers(1, 6)),
     st.tuples(st.just("misuse"), st.integers(0, 4)),
     st.tuples(st.just("garbage"), st.binary(max_size=40)),
@@ -335,8 +335,11 @@ def _apply(bus: Bus, step: Any) -> None:
         bus.emeter.clear_status(now, 1)
     elif name == "request":
         bus.emeter.request(now, 1)
-    elif name == "button":
-        bus.devices[0].press_button(now)
+    elif name == "button" and medium == "wireless":
+        bus.devices[0].press_button(now)  # back to SND_IR; the registered E-meter confirms
+    elif name == "reregister":  # de-installation and registration again (keys forgotten)
+        bus.emeter.deregister(1)
+        bus.emeter.register(now, 1, medium, SHORT_ID, bus.devices[0].state()["primary_address"])
     elif name == "lose":
         until = len(bus.log) + arg
         bus.lose = lambda i, s: i < until
@@ -368,7 +371,7 @@ def _settle_and_check(bus: Bus) -> None:
 
 
 @pytest.mark.parametrize("medium", ["wired", "wireless"])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=st.lists(_steps, min_size=1, max_size=15))
 def test_random_interleavings_survive_and_agree(medium: str, steps: List[Any]) -> None:
     bus = _bound_pair(medium)
@@ -395,3 +398,19 @@ def test_bus_loss_function_and_log() -> None:
     # No answer within the scan step: the E-meter moves on to address 1 (no retries in a scan).
     assert bus.log[2].data.hex() == "105b015c16" and bus.log[2].at == T0 + 200
     assert bus.emeter.channels() == []
+
+
+def test_deregister_during_a_wired_transaction() -> None:
+    """The answer to a command whose channel was removed meanwhile is ignored (no crash)."""
+    bus = wired_installed()
+    bus.emeter.cover_closed(bus.now)
+    bus.run_for(1000)  # the last scan step times out: the bus is free
+    bus.take_emeter_events()
+    bus.emeter.transfer_key(bus.now, 1, USER_KEY, WRAPPED)  # SND_UD queued, E5 awaited
+    assert bus.emeter.state()["wired"]["awaiting"]["task"]["task"] == "key"
+    bus.emeter.deregister(1)
+    bus.pump()  # the device takes the key and answers E5
+    assert bus.devices[0].state()["user_key"] == USER_KEY.hex()
+    assert bus.emeter.channels() == []
+    assert "key_set" not in kinds(bus.take_emeter_events())
+    bus.run_for(HOUR)

@@ -515,6 +515,7 @@ def _dlms_decode_batch(
 
 _DsmrKey = Union[bytes, str]
 
+@final
 class DsmrMBusDevice:
     def __new__(
         cls,
@@ -542,6 +543,7 @@ class DsmrMBusDevice:
     def set_clock(self, now: int, device_now: int) -> None: ...
     def device_time(self, now: int) -> int: ...
 
+@final
 class DsmrEMeter:
     def __new__(cls, config: Mapping[str, Any], access_number: int = 0) -> Self: ...
     @staticmethod
