@@ -131,6 +131,23 @@ impl EMeter {
             self.out.event(Event::Bound { channel: ch, short_id });
         }
         self.meter_data(now, ch, msg);
+        self.fail_if_counter_unknown(now, ch);
+    }
+
+    /// §5.2: the answer read to learn the frame counter did not give one (it did not decrypt
+    /// with the key the E-meter has): the encrypted task waiting for it fails instead of
+    /// reading again at once, for ever.
+    fn fail_if_counter_unknown(&mut self, now: Millis, ch: u8) {
+        let Some(c) = self.channel(ch) else { return };
+        if c.counter.is_some() || c.user_key.is_none() {
+            return;
+        }
+        let encrypted = |t: &Task| matches!(Self::task_records(0, t), Some((_, false)));
+        if c.tasks.front().is_some_and(encrypted) {
+            if let Some(task) = self.chan_mut(ch).tasks.pop_front() {
+                self.task_failed(ch, &task, now.div_euclid(1000));
+            }
+        }
     }
 
     /// A scanned address answered (§8.3.1): a new device at 0 gets a free address first; one
