@@ -476,9 +476,37 @@ def _run_bulk_dlms(ns: argparse.Namespace, fmt: str, keys: Any, totals: _Totals,
     progress.update(totals.counts["frames"], 1.0, force=True)
 
 
+def _cmd_bulk_p1(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``bulk --p1``: DSMR P2 telegrams (hex lines) to their P3 view as P1 text, one block per
+    telegram (``meterlink.dsmr.write_p1``); keys from ``--keys``."""
+    from meterlink.dsmr._p3 import write_p1
+
+    loaded, keys = _load_keys(ns, err)
+    if not loaded:
+        return 1
+    total = errors = 0
+    try:
+        dest: TextIO = out if ns.output == "-" else open(ns.output, "w", encoding="utf-8")
+        try:
+            for path in ns.inputs:
+                t, e = write_p1(path, dest, keys, ns.p1_channel)
+                total, errors = total + t, errors + e
+        finally:
+            if dest is not out:
+                dest.close()
+    except (OSError, MeterlinkError) as e:
+        err.write(f"meterlink bulk: {_os_error(e) if isinstance(e, OSError) else _reason(e)}\n")
+        return 1
+    if not ns.quiet:
+        err.write(f"meterlink bulk --p1: {total:,} telegrams, {errors:,} errors -> {ns.output}\n")
+    return 0
+
+
 def _cmd_bulk(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     from meterlink.bulk import STATUSES
 
+    if ns.p1:
+        return _cmd_bulk_p1(ns, out, err)
     dlms = ns.protocol != "mbus"
     if dlms and not _dlms_bulk_usage(ns, err):
         return 2
@@ -634,6 +662,15 @@ def _parser() -> argparse.ArgumentParser:
         "p1: encrypted or clear P1 telegrams (framing p1). DLMS output: a messages table and an OBIS table",
     )
     _add_dlms_options(b)
+    b.add_argument(
+        "--p1", action="store_true",
+        help="DSMR P2 telegrams (hex lines, [timestamp;]hex) to their P3 view as DSMR P1 text lines, "
+        "one block per telegram (keys from --keys); -o is a text file or '-'",
+    )
+    b.add_argument(
+        "--p1-channel", type=_bounded_int(1, 4), default=1, metavar="X",
+        help="the E-meter channel (1-4) the --p1 lines name (default 1)",
+    )
     b.add_argument(
         "--threads", type=_bounded_int(1, MAX_THREADS), default=None,
         help=f"worker threads, 1 to {MAX_THREADS} (default: every core)",

@@ -168,6 +168,7 @@ fn channel_view<'py>(py: Python<'py>, c: &ChannelState) -> PyResult<Bound<'py, P
     view.set_item("obis_values", PyList::new(py, rows)?)?;
     view.set_item("p1_lines", c.view.p1_lines())?;
     d.set_item("view", view)?;
+    d.set_item("p3", Bound::new(py, super::dsmr_p3::DsmrP3View { inner: c.view.clone() })?)?;
     Ok(d)
 }
 

@@ -9,6 +9,7 @@ mod dlms_split;
 mod dlms_batch;
 mod dlms_encode;
 mod dsmr_engine;
+mod dsmr_p3;
 mod encode;
 mod keys;
 mod parquet;
@@ -104,6 +105,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "dlms_mbus_frames",
             "dlms_wrapper_frame",
             "dsmr_wrap_user_key",
+            "DsmrP3View",
+            "dsmr_p3_view",
+            "dsmr_parse_data",
             "encode",
             "encode_record",
             "manufacturer_code",
@@ -131,6 +135,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dlms::dlms_decode, m)?)?;
     m.add_function(wrap_pyfunction!(dlms::dlms_decode_data, m)?)?;
     m.add_class::<dlms::DlmsMessage>()?;
+    m.add_function(wrap_pyfunction!(dsmr_p3::dsmr_p3_view, m)?)?;
+    m.add_function(wrap_pyfunction!(dsmr_p3::dsmr_parse_data, m)?)?;
+    m.add_class::<dsmr_p3::DsmrP3View>()?;
     m.add_function(wrap_pyfunction!(dlms_encode::dlms_encode, m)?)?;
     m.add_function(wrap_pyfunction!(dlms_encode::dlms_apdu_tree, m)?)?;
     m.add_function(wrap_pyfunction!(dlms_encode::dlms_encode_data, m)?)?;

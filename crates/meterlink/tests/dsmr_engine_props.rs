@@ -109,6 +109,13 @@ fn apply(bus: &mut Bus, s: &Step) {
         }
         Step::Mutate(i, ..) | Step::Replay(i) if !bus.log.is_empty() => {
             let sent = bus.log[i % bus.log.len()].clone();
+            if sent.bytes == [0xE5] || (!sent.delivered && matches!(s, Step::Replay(_))) {
+                // Outside what any engine can check: a single character carries nothing to
+                // verify (a forged E5 makes any master believe its command was done, EN 13757-2);
+                // a key change that never arrived, delivered later, is a fresh key change to the
+                // device (§6.5.1 sends it in clear without a frame counter; docs/decisions.md).
+                return;
+            }
             let mut b = sent.bytes.clone();
             if let Step::Mutate(_, at, x) = s {
                 let k = at % b.len();
@@ -147,15 +154,15 @@ fn settle_and_check(bus: &mut Bus) {
     if bus.devices[0].config().medium == Medium::Wired {
         assert_eq!(ch.primary_address, st.primary_address);
     }
-    if ch.user_key.is_some() && ch.user_key == st.user_key {
-        let last_em = bus.em_events.iter().rev().find_map(|e| match e {
-            Event::Reading { frame_counter, .. } => Some(*frame_counter),
+    assert!(ch.tasks.is_empty(), "work left after a quiet period: {:?}", ch.tasks);
+    if ch.user_key.is_some() {
+        // The settling REQ_UD2 was answered and read: both ends hold the same frame counter.
+        assert_eq!(ch.counter, Some(st.frame_counter));
+        let last = bus.em_events.iter().rev().find_map(|e| match e {
+            Event::Reading { frame_counter, data, .. } => Some((*frame_counter, data.is_some())),
             _ => None,
         });
-        if let Some(Some(fc)) = last_em {
-            assert_eq!(ch.counter, Some(fc));
-            assert!(fc <= st.frame_counter);
-        }
+        assert_eq!(last, Some((Some(st.frame_counter), true)));
     }
 }
 
@@ -168,7 +175,8 @@ fn run(medium: Medium, steps: &[Step]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // 64 cases in CI; PROPTEST_CASES=N for a longer local run.
+    #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)))]
 
     #[test]
     fn wired_engines_survive_and_agree(steps in proptest::collection::vec(step(), 1..25)) {

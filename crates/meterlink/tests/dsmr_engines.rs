@@ -42,7 +42,7 @@ fn gas_values(equipment_id: &str) -> DeviceValues {
 
 fn device(medium: Medium, id: u32, mode: Mode, user_key: Option<[u8; 16]>, address: u8) -> MBusDevice {
     let s = sid(id, 0x42);
-    let eq = format!("XXXXX11001{id:08}");
+    let eq = format!("XXXXX1101{id:08}");
     MBusDevice::new(DeviceConfig::new(medium, s, DEFAULT_KEY), mode, gas_values(&eq), user_key, address, 0xF5)
 }
 
@@ -77,7 +77,7 @@ fn wired_installation_figure_6() {
     assert_eq!(frames[1], "e5");
     assert_eq!(frames[2], "105b005b16");
     assert!(frames[3].starts_with("68") && frames[3][8..14].eq("080072"), "{}", frames[3]);
-    assert_eq!(frames[4], "6806066853005101" .to_owned() + "7a01" + "22" + "16");
+    assert_eq!(frames[4], "68060668530051017a012016"); // CS = 53+00+51+7A+01 = 20h
     assert_eq!(frames[5], "e5");
     let em = bus.take_em_events();
     assert!(has(&em, |e| matches!(e, Event::DeviceFound { primary_address: Some(0), .. })));
@@ -159,8 +159,12 @@ fn wired_hourly_poll_replay_and_unknown_ci() {
     assert_eq!(d.readings[0].raw, 1391);
     // §5.2: the same RSP_UD again is a replay.
     let last = bus.log.iter().rev().find(|s| s.from == Some(0) && s.bytes[0] == 0x68).unwrap().bytes.clone();
-    bus.emeter.slave_install(bus.now); // the bus needs a request outstanding to take an answer
+    // An attacker answers the next REQ_UD2 in the device's place (its own answer is lost).
+    bus.lose = Box::new(|_, s| s.from == Some(0));
+    bus.emeter.command(bus.now, 1, Task::Request).unwrap();
+    bus.pump();
     bus.inject(Some(0), Medium::Wired, &last);
+    bus.lose = Box::new(|_, _| false);
     let em = bus.take_em_events();
     assert!(has(&em, |e| matches!(e, Event::Rejected { error, .. } if error.code() == "dsmr_replay")), "{em:?}");
     // §4.1: SND_UD with CI 72h to a device is not in Table 5: rejected, no answer.
@@ -224,12 +228,13 @@ fn wireless_local_binding_figure_11() {
     bus.run_for(3 * MIN + 1000); // 3, 4: SND_IR every minute
     let irs = bus.log.iter().filter(|x| x.from == Some(0)).count();
     assert_eq!(irs, 4, "SND_IR at 0, 1, 2, 3 minutes");
-    assert!(bus.log.iter().all(|x| x.bytes[1] == 0x46), "only SND_IR so far");
+    let radio: Vec<_> = bus.log.iter().filter(|x| x.medium == Medium::Wireless).collect();
+    assert!(radio.iter().all(|x| x.bytes[1] == 0x46), "only SND_IR on the radio so far");
     assert_eq!(bus.emeter.detected(), &[s]);
     let ch = bus.emeter.select(bus.now, s).unwrap(); // 5
     assert_eq!(ch, 1);
     bus.run_for(MIN); // 6: next SND_IR → CNF_IR
-    let cnf = bus.log.iter().find(|x| x.from.is_none()).unwrap();
+    let cnf = bus.log.iter().find(|x| x.from.is_none() && x.medium == Medium::Wireless).unwrap();
     assert_eq!(cnf.bytes[1], 0x06, "CNF_IR");
     assert!(has(&bus.take_dev_events(0), |e| matches!(e, Event::Bound { .. })));
     assert_eq!(bus.devices[0].state().mode, Mode::Customer);
@@ -338,4 +343,45 @@ fn wired_scan_finds_preconfigured_devices_and_stops_at_four() {
     let bound: Vec<u8> = bus.emeter.channels().filter(|c| c.bound).map(|c| c.primary_address).collect();
     assert_eq!(bound, vec![10, 11, 12, 13]);
     assert!(!bus.emeter.installing(), "four devices end installation mode");
+}
+
+/// §6.5.1 sends key changes in clear without a frame counter: a recorded key change replayed
+/// after a newer one would put the old key back. The device refuses it (`dsmr_key_replay`).
+#[test]
+fn replayed_key_change_is_refused() {
+    let mut bus = wired_installed();
+    bus.emeter.cover_closed(bus.now);
+    bus.emeter.transfer_key(bus.now, 1, USER_KEY, wrapped()).unwrap();
+    bus.run_for(MIN);
+    let first = bus.log.iter().find(|s| s.from.is_none() && s.bytes.len() > 6 && s.bytes[6] == 0x51 && s.bytes[7] == 0x07).unwrap().bytes.clone();
+    let k2 = [0x42u8; 16];
+    bus.emeter.transfer_key(bus.now, 1, k2, mode15::wrap_user_key(&DEFAULT_KEY, &k2)).unwrap();
+    bus.run_for(MIN);
+    assert_eq!(bus.devices[0].state().user_key, Some(k2));
+    bus.take_dev_events(0);
+    bus.inject(None, Medium::Wired, &first);
+    let dev = bus.take_dev_events(0);
+    assert!(has(&dev, |e| matches!(e, Event::Rejected { error, .. } if error.code() == "dsmr_key_replay")), "{dev:?}");
+    assert_eq!(bus.devices[0].state().user_key, Some(k2));
+}
+
+/// An E5h proves nothing (no identity): when the device's next meter data shows it does not
+/// use the new key, the E-meter keeps the old one and reports the key change failed.
+#[test]
+fn key_change_acknowledged_but_not_applied_is_rolled_back() {
+    let mut bus = wired_installed();
+    bus.emeter.cover_closed(bus.now);
+    bus.run_for(1000); // the scan step in progress ends
+    // The key change never reaches the device, and a forged E5 answers in its place.
+    let start = bus.log.len();
+    bus.lose = Box::new(move |i, _| i == start);
+    bus.emeter.transfer_key(bus.now, 1, USER_KEY, wrapped()).unwrap();
+    bus.pump();
+    bus.lose = Box::new(|_, _| false);
+    bus.inject(Some(0), Medium::Wired, &[0xE5]);
+    bus.run_for(MIN);
+    let em = bus.take_em_events();
+    assert!(has(&em, |e| matches!(e, Event::CommandFailed { command: Command::SetKey(_), .. })), "{em:?}");
+    assert_eq!(bus.emeter.channel(1).unwrap().user_key, None);
+    assert_eq!(bus.devices[0].state().user_key, None);
 }

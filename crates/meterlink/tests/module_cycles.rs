@@ -223,7 +223,9 @@ fn families_do_not_depend_on_each_other_in_a_cycle() {
     if let Some(c) = cycle(&top) {
         panic!("import cycle between families: {}", c.join(" -> "));
     }
-    assert!(top["dsmr"].iter().all(|t| t != "mbus"), "dsmr depends on mbus: {:?}", top["dsmr"]);
+    // DSMR P2 is built on M-Bus (EN 13757-2/-3/-4): `dsmr` uses `mbus`, and `mbus` (whose TPL
+    // security mode 15 is DSMR's cipher) never knows about `dsmr`.
+    assert!(top["mbus"].iter().all(|t| t != "dsmr"), "mbus depends on dsmr: {:?}", top["mbus"]);
 }
 
 #[test]

@@ -7,5 +7,16 @@
 from __future__ import annotations
 
 from meterlink.dsmr._engine import Bus, EMeter, Event, MBusDevice, Sent, wrap_user_key
+from meterlink.dsmr._p3 import DsmrP3View, p3_view, parse_data
 
-__all__: list[str] = ["Bus", "EMeter", "Event", "MBusDevice", "Sent", "wrap_user_key"]
+__all__: list[str] = [
+    "Bus",
+    "DsmrP3View",
+    "EMeter",
+    "Event",
+    "MBusDevice",
+    "Sent",
+    "p3_view",
+    "parse_data",
+    "wrap_user_key",
+]

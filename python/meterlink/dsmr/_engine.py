@@ -372,7 +372,9 @@ class EMeter:
         """The registered channels: ``channel``, ``medium``, ``short_id``, ``primary_address``,
         ``bound``, ``user_key`` (hex, in clear), ``counter``, ``tasks``, ``last_seen`` and
         ``view``, the channel's P3 view (Appendix A) with ``obis_values`` (OBIS rows: ``obis``,
-        ``value``, ``scaler``, ``unit``, ``name``) and ``p1_lines`` (DSMR P1 text lines)."""
+        ``value``, ``scaler``, ``unit``, ``name``) and ``p1_lines`` (DSMR P1 text lines), and
+        ``p3``, the same view as the :class:`meterlink.dsmr.DsmrP3View` that
+        :func:`meterlink.dsmr.p3_view` returns."""
         return self._n.channels()
 
     def channel(self, channel: int) -> Optional[Dict[str, Any]]:

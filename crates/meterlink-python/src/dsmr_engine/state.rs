@@ -63,6 +63,7 @@ pub(crate) fn device_state_dict<'py>(py: Python<'py>, s: &DeviceState) -> PyResu
     d.set_item("next_tx", s.next_tx)?;
     d.set_item("listen_until", s.listen_until)?;
     d.set_item("fac", s.fac.as_ref().map(|f| fac_dict(py, f)).transpose()?)?;
+    d.set_item("key_history", s.key_history.iter().map(|k| hex_lower(k)).collect::<Vec<_>>())?;
     Ok(d)
 }
 
@@ -87,7 +88,13 @@ pub(crate) fn device_state_of(f: &Fields<'_>, device_type: u8) -> PyResult<Devic
         next_tx: f.opt_int("next_tx")?,
         listen_until: f.opt_int("listen_until")?,
         fac,
+        key_history: keys_of(f, "key_history")?,
     })
+}
+
+fn keys_of(f: &Fields<'_>, key: &str) -> PyResult<Vec<[u8; 16]>> {
+    let bad = |v: &Bound<'_, PyAny>| argument(v.py(), format!("{key} holds 16-byte keys (hex)"));
+    f.list(key)?.iter().map(|v| super::fields::bytes_of(v).and_then(|b| <[u8; 16]>::try_from(b).ok()).ok_or_else(|| bad(v))).collect()
 }
 
 /// [`EMeterConfig`] as a dict.
@@ -276,6 +283,18 @@ pub(crate) fn channel_dict<'py>(py: Python<'py>, c: &ChannelState) -> PyResult<B
     d.set_item("counter", c.counter)?;
     d.set_item("tasks", PyList::new(py, c.tasks.iter().map(|t| task_dict(py, t)).collect::<PyResult<Vec<_>>>()?)?)?;
     d.set_item("fac", c.fac.as_ref().map(|a| awaiting_dict(py, a)).transpose()?)?;
+    d.set_item("readout_changed", c.readout_changed)?;
+    let unconfirmed = match &c.unconfirmed_key {
+        Some((before, task)) => {
+            let u = PyDict::new(py);
+            u.set_item("key_before", before.as_ref().map(|k| hex_lower(k)))?;
+            u.set_item("task", task_dict(py, task)?)?;
+            Some(u)
+        }
+        None => None,
+    };
+    d.set_item("unconfirmed_key", unconfirmed)?;
+    d.set_item("sync_tried", c.sync_tried)?;
     d.set_item("view", view_dict(py, &c.view)?)?;
     d.set_item("last_seen", c.last_seen)?;
     Ok(d)
@@ -294,6 +313,12 @@ fn channel_of(f: &Fields<'_>) -> PyResult<ChannelState> {
         counter: f.opt_int("counter")?,
         tasks,
         fac: f.opt_dict("fac")?.map(|a| awaiting_of(&a)).transpose()?,
+        readout_changed: f.bool("readout_changed")?,
+        unconfirmed_key: match f.opt_dict("unconfirmed_key")? {
+            Some(u) => Some((u.opt_key("key_before")?, task_of(&u.dict("task")?)?)),
+            None => None,
+        },
+        sync_tried: f.bool("sync_tried")?,
         view: view_of(&f.dict("view")?)?,
         last_seen: f.opt_int("last_seen")?,
     })

@@ -68,6 +68,9 @@ pub enum DsmrError {
         /// The last validated frame counter.
         last: u32,
     },
+    /// A set-new-key command (§6.5.1, sent in clear without a frame counter) carrying a user
+    /// key the device used before: a replayed key change, refused (docs/decisions.md).
+    KeyReplay,
     /// A message that must be encrypted came in clear (§6.5: with a user key set only set-key
     /// and REQ_UD2 are accepted unencrypted; §4.3.4 clock sync; §6.2.2 set address).
     Unencrypted {
@@ -99,6 +102,7 @@ impl DsmrError {
         "dsmr_decrypt",
         "dsmr_no_key",
         "dsmr_replay",
+        "dsmr_key_replay",
         "dsmr_unencrypted",
         "dsmr_application",
         "dsmr_state",
@@ -114,6 +118,7 @@ impl DsmrError {
             DsmrError::Decrypt { .. } => "dsmr_decrypt",
             DsmrError::NoKey => "dsmr_no_key",
             DsmrError::Replay { .. } => "dsmr_replay",
+            DsmrError::KeyReplay => "dsmr_key_replay",
             DsmrError::Unencrypted { .. } => "dsmr_unencrypted",
             DsmrError::Application { .. } => "dsmr_application",
             DsmrError::State { .. } => "dsmr_state",
@@ -132,6 +137,7 @@ impl DsmrError {
             | DsmrError::Decrypt { .. }
             | DsmrError::NoKey
             | DsmrError::Replay { .. }
+            | DsmrError::KeyReplay
             | DsmrError::Unencrypted { .. } => ErrorClass::Security,
         }
     }
@@ -145,9 +151,11 @@ impl DsmrError {
             | DsmrError::ConfigWord { offset, .. }
             | DsmrError::Application { offset, .. } => Some(*offset),
             DsmrError::Decrypt { error, offset } => Some(offset + mode15_offset(error)),
-            DsmrError::NoKey | DsmrError::Replay { .. } | DsmrError::Unencrypted { .. } | DsmrError::State { .. } => {
-                None
-            }
+            DsmrError::NoKey
+            | DsmrError::Replay { .. }
+            | DsmrError::KeyReplay
+            | DsmrError::Unencrypted { .. }
+            | DsmrError::State { .. } => None,
         }
     }
 
@@ -196,6 +204,7 @@ impl fmt::Display for DsmrError {
             DsmrError::Replay { counter, last } => {
                 write!(f, "DSMR P2 §5.2: frame counter {counter} is not above the last validated {last} (replay)")
             }
+            DsmrError::KeyReplay => write!(f, "DSMR P2 §6.5.1: a key change to a user key used before (replayed key change)"),
             DsmrError::Unencrypted { what } => write!(f, "DSMR P2 §6.5: {what} must be encrypted once a user key is set"),
             DsmrError::Application { reason, .. } => write!(f, "DSMR P2 application data: {reason}"),
             DsmrError::State { reason } => write!(f, "DSMR P2 engine: {reason}"),

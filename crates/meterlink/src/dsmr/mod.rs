@@ -11,8 +11,8 @@
 //!   (§4.3/§4.4 message flows, §5.2 frame counters, §6.5 keys, §8 installation and binding);
 //! - [`simulate`]: a fast generator of realistic P2 traffic archives.
 //!
-//! The M-Bus security layer calls [`mode15`] for TPL security mode 15; [`mode15`] depends on
-//! [`crate::crypto`] and the address type only.
+//! The family is built on the M-Bus layers ([`crate::mbus`]: link frames, records, TPL security
+//! mode 15) and renders P3 rows with the DLMS family's OBIS types; `mbus` never uses `dsmr`.
 
 pub mod app;
 pub mod control;

@@ -27,6 +27,7 @@ use super::message::{self, LinkAddress};
 use super::short_id::ShortId;
 use crate::address::Address;
 use crate::crypto::Key;
+use crate::keys::KeyLookup;
 use crate::dlms::obis::{Obis, ObisRow, RowValue};
 
 /// The M-Bus client setup attributes of Appendix A's header table (class 72).
@@ -272,6 +273,18 @@ pub fn p3_view(frame: &[u8], channel: u8, key: Option<&Key>) -> Result<ChannelVi
 /// Appendix B1.3 telegram says 42h in its header but its ciphertext was made with 40h (the IV
 /// printed in the Appendix B preamble; `mode15` module doc). `None` follows §5.2.
 pub fn p3_view_with_iv(frame: &[u8], channel: u8, key: Option<&Key>, iv_version: Option<u8>) -> Result<ChannelView, DsmrError> {
+    view(frame, channel, |_| key.copied(), iv_version)
+}
+
+/// [`p3_view_with_iv`] with the key looked up by the device's manufacturer and identification
+/// number (the Short ID) in `keys` (e.g. a [`crate::keys::KeyStore`]).
+pub fn p3_view_with_keys(frame: &[u8], channel: u8, keys: &dyn KeyLookup, iv_version: Option<u8>) -> Result<ChannelView, DsmrError> {
+    view(frame, channel, |s| keys.key_for(s.0.manufacturer, s.0.id).and_then(|k| k.aes().copied()), iv_version)
+}
+
+/// Medium by the first byte (68h: wired long frame, else a wireless L field), §4.1 check,
+/// decryption with the device identity (§5.2), §6.4 blocks, a fresh view.
+fn view(frame: &[u8], channel: u8, key_for: impl Fn(&ShortId) -> Option<Key>, iv_version: Option<u8>) -> Result<ChannelView, DsmrError> {
     let medium = if frame.first() == Some(&0x68) { Medium::Wired } else { Medium::Wireless };
     let m = message::parse(medium, Direction::FromDevice, frame)?;
     if !matches!(m.kind, MessageKind::MeterData | MessageKind::PeriodicData | MessageKind::Installation) {
@@ -280,7 +293,8 @@ pub fn p3_view_with_iv(frame: &[u8], channel: u8, key: Option<&Key>, iv_version:
     let (sid, primary) = identity(&m)?;
     let a = sid.0;
     let dev = Address::new(a.manufacturer, a.id, iv_version.unwrap_or(a.version), a.device_type);
-    let (clear, _) = m.open(key, &dev)?;
+    let key = if m.encrypted() { key_for(&sid) } else { None };
+    let (clear, _) = m.open(key.as_ref(), &dev)?;
     let data = parse_data(a.device_type, &clear).map_err(|e| e.rebased(m.payload_offset))?;
     let mut v = ChannelView::new(channel);
     v.update(&sid, m.header.map_or(0, |h| h.acc), primary, &data);

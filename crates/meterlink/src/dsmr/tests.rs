@@ -126,3 +126,92 @@ fn dsmr_key_transport() {
     );
 }
 
+
+// ---- the message layer on the Appendix B frames ------------------------------------------
+
+use crate::dsmr::control::{ConfigWord, Medium, MessageKind};
+use crate::dsmr::message::{self, Header, LinkAddress, Message};
+use crate::dsmr::short_id::ShortId;
+use crate::dsmr::Direction;
+
+fn frame(s: &str) -> Vec<u8> {
+    hx(s)
+}
+
+/// Appendix B1.1 (checksum 8Eh; the text's 4Eh is an erratum, security-notes §f): SND_UD CI 51h
+/// without header, the two key records, from the E-meter.
+#[test]
+fn b11_key_change_parses_and_rebuilds() {
+    let b = frame("68 19 19 68 53 01 51 07FD19 03E0EED1F68E9B8F 47FD19 5E1372754AB79F27 8E 16");
+    let m = message::parse(Medium::Wired, Direction::ToDevice, &b).unwrap();
+    assert_eq!((m.kind, m.link, m.header), (MessageKind::Unencrypted, LinkAddress::Primary(1), None));
+    let wrapped = mode15::wrap_user_key(&mode15::DEFAULT_KEY_EXAMPLE, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+    assert_eq!(m.payload, mode15::key_transport_records(&wrapped).to_vec());
+    assert_eq!(m.encode().unwrap(), b);
+    let mut printed = b.clone();
+    printed[b.len() - 2] = 0x4E;
+    assert_eq!(message::parse(Medium::Wired, Direction::ToDevice, &printed).unwrap_err().code(), "dsmr_frame");
+    // The same bytes arriving at the E-meter: SND_UD is not something a device sends (§4.1).
+    let e = message::parse(Medium::Wired, Direction::FromDevice, &b).unwrap_err();
+    assert_eq!((e.code(), e.offset()), ("dsmr_control", Some(4)));
+}
+
+/// Appendix B1.3: the gas meter's RSP_UD, encrypted (IV version byte 40h, the erratum) — the
+/// long header gives the Short ID, the configuration word 3 blocks of method 15, and the
+/// message opens to the published plaintext with the user key.
+#[test]
+fn b13_rsp_ud_parses_and_opens() {
+    let v = get(DSMR, "dsmr-p2-v422-B13-iv-40");
+    let mut data = hx("89674523 B438 42 03 F6 00 30 0F");
+    data.extend_from_slice(&input(&v));
+    data.extend_from_slice(&hx("04FD08 01000000"));
+    let b = crate::mbus::link::wired::build_long(0x08, 0x01, 0x72, &data).unwrap();
+    let m = message::parse(Medium::Wired, Direction::FromDevice, &b).unwrap();
+    assert_eq!(m.kind, MessageKind::MeterData);
+    let h = m.header.unwrap();
+    let sid = h.short_id.unwrap();
+    assert_eq!(sid.to_string(), "NET-23456789-42-03");
+    assert_eq!((h.acc, h.status, h.cw, m.frame_counter()), (0xF6, 0, ConfigWord(0x0F30), Some(1)));
+    let key = k16(s(&v, &["keys", "user_key"]));
+    let iv_identity = Address { version: 0x40, ..sid.0 };
+    let (plain, fc) = m.open(Some(&key), &iv_identity).unwrap();
+    assert_eq!((plain, fc), (hx(s(&v, &["expected", "plaintext"])), Some(1)));
+    // With the header's own version (42h, the §5.2 rule) the first block differs: still 2F 2F,
+    // but plaintext byte 6 reads 0Fh instead of 0Dh (the erratum's signature).
+    let (plain42, _) = m.open(Some(&key), &sid.0).unwrap();
+    let expected = hx(s(&v, &["expected", "plaintext"]));
+    assert_eq!((plain42[6], &plain42[7..]), (0x0F, &expected[7..]));
+    assert_eq!(m.encode().unwrap(), b, "re-encodes byte-exact");
+    assert_eq!(m.open(Some(&[0u8; 16]), &sid.0).unwrap_err().code(), "dsmr_decrypt");
+    assert_eq!(m.open(None, &sid.0).unwrap_err().code(), "dsmr_no_key");
+}
+
+/// §4.3/§4.4 templates: short frames, seal/open round trip on both media, and the header rules.
+#[test]
+fn messages_round_trip_on_both_media() {
+    let sid = ShortId::from_wire(hx("89674523B4384203").try_into().unwrap());
+    let key = [7u8; 16];
+    // Wired REQ_UD2 (§4.3.2) and SND_NKE (§4.3.1) are short frames.
+    let m = Message::new(Medium::Wired, MessageKind::DataRequest, LinkAddress::Primary(5), None, vec![]).unwrap();
+    assert_eq!(m.encode().unwrap(), hx("10 5B 05 60 16"));
+    // Wireless control message (§4.4.3): SND_UD CI 5Bh with the long header of the target.
+    let h = Header { short_id: Some(sid), acc: 9, status: 0, cw: ConfigWord::default() };
+    let mut m = Message::new(Medium::Wireless, MessageKind::Control, LinkAddress::Radio(Address::default()), Some(h), vec![]).unwrap();
+    m.seal(&hx("01 FD 97 06 73"), Some(&key), &sid.0, 11);
+    let b = m.encode().unwrap();
+    let back = message::parse(Medium::Wireless, Direction::ToDevice, &b).unwrap();
+    assert_eq!((back.kind, back.header.unwrap().cw.mode(), back.frame_counter()), (MessageKind::Control, 15, Some(11)));
+    let (plain, _) = back.open(Some(&key), &sid.0).unwrap();
+    assert!(plain.starts_with(&hx("2F2F 01FD970673 2F2F")));
+    // A wireless device's SND_NR carries B and S (§4.2.6); an E-meter may not send it.
+    let h = Header { short_id: None, acc: 1, status: 0, cw: ConfigWord::default() };
+    let mut m = Message::new(Medium::Wireless, MessageKind::PeriodicData, LinkAddress::Radio(sid.0), Some(h), vec![]).unwrap();
+    m.seal(&hx("01FD1700"), None, &sid.0, 0);
+    assert_eq!(m.header.unwrap().cw, ConfigWord(0xA000));
+    let b = m.encode().unwrap();
+    assert!(message::parse(Medium::Wireless, Direction::FromDevice, &b).is_ok());
+    assert_eq!(message::parse(Medium::Wireless, Direction::ToDevice, &b).unwrap_err().code(), "dsmr_control");
+    // A header cut short.
+    let short = crate::mbus::link::wired::build_long(0x08, 1, 0x72, &hx("89674523B438")).unwrap();
+    assert_eq!(message::parse(Medium::Wired, Direction::FromDevice, &short).unwrap_err().code(), "dsmr_header");
+}

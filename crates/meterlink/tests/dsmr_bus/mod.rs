@@ -6,6 +6,9 @@
 use meterlink::dsmr::control::Medium;
 use meterlink::dsmr::engine::{EMeter, Event, MBusDevice, Millis};
 
+/// Decides whether a transmission is lost (index in the log, the transmission).
+pub type LoseFn = Box<dyn FnMut(usize, &Sent) -> bool>;
+
 /// One transmission on the bus.
 #[derive(Clone, Debug)]
 pub struct Sent {
@@ -25,7 +28,7 @@ pub struct Bus {
     pub em_events: Vec<Event>,
     pub dev_events: Vec<Vec<Event>>,
     /// Decides whether a transmission is lost (index in `log`, the transmission).
-    pub lose: Box<dyn FnMut(usize, &Sent) -> bool>,
+    pub lose: LoseFn,
 }
 
 impl Bus {

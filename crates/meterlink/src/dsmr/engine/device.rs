@@ -69,7 +69,13 @@ pub struct DeviceState {
     pub listen_until: Option<Millis>,
     /// Wireless: the frequent access cycle, if running.
     pub fac: Option<FacState>,
+    /// The wrapped forms of the last [`KEY_HISTORY`] key changes accepted (newest last): a
+    /// replayed older one is refused (`dsmr_key_replay`).
+    pub key_history: Vec<[u8; 16]>,
 }
+
+/// How many past key changes a device remembers to refuse their replay.
+pub const KEY_HISTORY: usize = 8;
 
 /// A running frequent access cycle (§4.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +113,7 @@ impl MBusDevice {
             next_tx: None,
             listen_until: None,
             fac: None,
+            key_history: Vec::new(),
         };
         MBusDevice { cfg, st, out: Outbox::default() }
     }
@@ -296,7 +303,7 @@ impl MBusDevice {
                 return None;
             }
         };
-        if let Err(e) = self.allowed_in_clear(msg, &cmds) {
+        if let Err(e) = self.allowed_in_clear(msg, &cmds).and_then(|()| self.fresh_keys(&cmds)) {
             self.out.reject(self.cfg.medium, e);
             return None;
         }
@@ -334,6 +341,18 @@ impl MBusDevice {
         Ok(())
     }
 
+    /// §6.5.1 key changes travel in clear without a frame counter: a recorded one replayed later
+    /// would put an old key back. A key change to one of the last [`KEY_HISTORY`] keys other
+    /// than the current one is refused (the current one again is harmless: the E-meter's retry).
+    fn fresh_keys(&self, cmds: &[Command]) -> Result<(), DsmrError> {
+        let h = &self.st.key_history;
+        let old = |w: &[u8; 16]| h.iter().rev().skip(1).any(|k| k == w);
+        match cmds.iter().any(|c| matches!(c, Command::SetKey(w) if old(w))) {
+            true => Err(DsmrError::KeyReplay),
+            false => Ok(()),
+        }
+    }
+
     fn apply(&mut self, now: Millis, c: Command) {
         match &c {
             Command::SetTime(t) => {
@@ -356,6 +375,11 @@ impl MBusDevice {
             Command::SetKey(wrapped) => {
                 let k = mode15::unwrap_user_key(&self.cfg.default_key, wrapped);
                 self.st.user_key = (k != [0u8; 16]).then_some(k); // a zero key unsets it (§6.2.2)
+                if self.st.key_history.last() != Some(wrapped) {
+                    self.st.key_history.push(*wrapped);
+                    let n = self.st.key_history.len().saturating_sub(KEY_HISTORY);
+                    self.st.key_history.drain(..n);
+                }
                 self.out.event(Event::KeySet { channel: 0 });
             }
             Command::SelectReadout(v) => self.st.selection = Some(v.clone()),

@@ -160,5 +160,3 @@ pub(crate) fn fnv(parts: &[&[u8]]) -> u64 {
     h
 }
 
-#[cfg(test)]
-mod tests;

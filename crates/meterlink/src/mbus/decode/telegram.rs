@@ -407,7 +407,7 @@ impl Telegram {
         let c = self.protection.config.filter(|c| c.mode == 15)?;
         let EncryptedLength::AesBlocks(n) = c.encrypted else { return None };
         let tail = self.payload.get(usize::from(n) * 16..)?;
-        crate::dsmr::mode15::frame_counter(tail)
+        crate::mbus::security::mode15::frame_counter(tail)
     }
 }
 

@@ -9,7 +9,7 @@ use crate::mbus::afl::{self, Afl};
 use crate::mbus::security::config::{tag_code, EncryptedLength, SecurityConfig};
 use crate::crypto::kdf::kdf_a_pair;
 use crate::crypto::Key;
-use crate::dsmr::mode15 as dsmr;
+use crate::mbus::security::mode15 as dsmr;
 use crate::mbus::security::{des, mode10, mode5, mode7, mode8, mode9};
 use crate::mbus::tpl::Address;
 

@@ -242,7 +242,7 @@ fn kat_mode10_kaw() {
 
 #[test]
 fn kat_dsmr_b13_mode15() {
-    // DSMR P2 v4.2.2 Appendix B.1.3 with the IV version byte 0x40 (see dsmr::mode15):
+    // DSMR P2 v4.2.2 Appendix B.1.3 with the IV version byte 0x40 (see mbus::security::mode15):
     // TPDU 72 89674523 B438 40 03 F6 00 300F <48 bytes> 04FD08 01000000.
     let mut b = Builder::wired(0x08, 0x01, addr(0x38B4, 0x2345_6789, 0x40, 0x03));
     b.access_number = 0xF6;

@@ -17,7 +17,7 @@
 //! * The per-mode modules hold the primitives and their `encrypt_*` counterparts for the encoder:
 //!   [`mode5`] (AES-CBC, IV = address ‖ ACC×8), [`mode7`] (AES-CBC IV 0 + KDF-A + AFL CMAC),
 //!   [`mode8`] (AES-CTR + CMAC, layout hypothesis), [`mode9`] (AES-GCM, layout hypothesis),
-//!   [`mode10`] (AES-CCM, OMS profile D), [`des`] (modes 2/3), [`crate::dsmr::mode15`] (DSMR P2
+//!   [`mode10`] (AES-CCM, OMS profile D), [`des`] (modes 2/3), [`mode15`] (DSMR P2
 //!   "mode 15"). Modes 9 and 10 share one AEAD framing ([`framing`]).
 //! * The primitives (AES key cache, CBC, CTR, CMAC, GMAC, AEAD, DES, KDF-A) are in
 //!   [`crate::crypto`]; this module adds what is M-Bus: IVs and nonces from the meter address,
@@ -35,6 +35,7 @@ pub mod config;
 pub mod des;
 pub mod framing;
 pub mod mode10;
+pub mod mode15;
 pub mod mode5;
 pub mod mode7;
 pub mod mode8;
@@ -53,7 +54,7 @@ use std::fmt;
 
 pub use crate::crypto::Key;
 use crate::crypto::CryptoError;
-use crate::dsmr::mode15::Mode15Error;
+use self::mode15::Mode15Error;
 use crate::address::Address;
 
 /// Errors of the security layer. Offsets are byte offsets into the buffer documented on the

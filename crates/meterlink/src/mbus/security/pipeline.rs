@@ -5,7 +5,7 @@ use crate::mbus::afl::{verify_mac, Afl, AflError};
 use super::config::{parse_config, EncryptedLength, SecurityConfig};
 use crate::crypto::aead::Aead;
 use crate::crypto::kdf::kdf_a_pair;
-use crate::dsmr::mode15;
+use super::mode15;
 
 use super::framing::open_framed;
 use super::{des, mode10, mode5, mode7, mode8, mode9};

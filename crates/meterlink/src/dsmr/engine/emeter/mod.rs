@@ -97,6 +97,15 @@ pub struct ChannelState {
     pub tasks: VecDeque<Task>,
     /// Wireless: a frequent access cycle the E-meter is running: what it waits for.
     pub fac: Option<Awaiting>,
+    /// The readout list is changed (§6.3.1) and not reset yet.
+    pub readout_changed: bool,
+    /// After a key change was acknowledged: the key before it and the task, until the device's
+    /// next meter data shows which key it really uses (an acknowledgement proves nothing: E5h
+    /// carries no identity).
+    pub unconfirmed_key: Option<(Option<Key>, Task)>,
+    /// A REQ_UD2 was sent to learn the frame counter for the next task (§5.2); if the counter is
+    /// still unknown after it, that task fails instead of asking again.
+    pub sync_tried: bool,
     /// The P3 view (Appendix A).
     pub view: ChannelView,
     /// When the device was last heard.
@@ -261,6 +270,9 @@ impl EMeter {
             counter: None,
             tasks: VecDeque::new(),
             fac: None,
+            readout_changed: false,
+            unconfirmed_key: None,
+            sync_tried: false,
             view: ChannelView::new(channel),
             last_seen: None,
         });
@@ -449,6 +461,29 @@ impl EMeter {
         Some((m.encode().ok()?, acc))
     }
 
+    /// The frame for the next task of `ch`, learning the frame counter first where needed
+    /// (§5.2: a REQ_UD2 before an encrypted command when the counter is unknown). Returns the
+    /// task and its frame; None when nothing is queued.
+    fn next_frame(&mut self, now: Millis, ch: u8, default: Option<Task>) -> Option<(Task, Vec<u8>, u8)> {
+        loop {
+            let task = self.chan_mut(ch).tasks.pop_front().or_else(|| default.clone())?;
+            if let Some((frame, acc)) = self.task_frame(now, ch, &task) {
+                if task != Task::Request {
+                    self.chan_mut(ch).sync_tried = false;
+                }
+                return Some((task, frame, acc));
+            }
+            if std::mem::take(&mut self.chan_mut(ch).sync_tried) {
+                self.task_failed(ch, &task, now.div_euclid(1000)); // still no counter: give up
+                continue;
+            }
+            let c = self.chan_mut(ch);
+            c.sync_tried = true;
+            c.tasks.push_front(task);
+            c.tasks.push_front(Task::Request);
+        }
+    }
+
     fn chan_mut(&mut self, ch: u8) -> &mut ChannelState {
         self.channels[usize::from(ch) - 1].as_mut().expect("registered channel")
     }
@@ -460,6 +495,7 @@ impl EMeter {
     /// Meter data from channel `ch` (RSP_UD, SND_NR, SND_IR): §6.5 clear data refused once a key
     /// is set, mode-15 decryption, §5.2 counter check, §6.4 blocks, the P3 view.
     fn meter_data(&mut self, now: Millis, ch: u8, msg: &Message) {
+        self.confirm_key(ch, msg);
         let c = self.chan_mut(ch);
         c.last_seen = Some(now);
         let sid = c.short_id;
@@ -491,6 +527,26 @@ impl EMeter {
         self.out.event(Event::Reading { channel: ch, kind: msg.kind, frame_counter: fc, data: Some(data) });
     }
 
+    /// The first meter data after a key change settles it: decrypted by the new key, it is
+    /// confirmed; clear, or readable only with the old key, the change did not happen — the old
+    /// key stays and the key task is reported failed.
+    fn confirm_key(&mut self, ch: u8, msg: &Message) {
+        let c = self.chan_mut(ch);
+        let Some((old, task)) = c.unconfirmed_key.take() else { return };
+        let sid = c.short_id.0;
+        let reads = |k: Option<&Key>| match (msg.encrypted(), k) {
+            (false, None) => true,
+            (true, Some(k)) => msg.open(Some(k), &sid).is_ok(),
+            _ => false,
+        };
+        if reads(c.user_key.as_ref()) || !reads(old.as_ref()) {
+            return;
+        }
+        c.user_key = old;
+        c.counter = None;
+        self.task_failed(ch, &task, 0);
+    }
+
     /// A task was acknowledged: its effect on the E-meter side and what follows (§8.1).
     fn task_done(&mut self, ch: u8, task: Task, time: i64) {
         let admin = self.cfg.auto_administer;
@@ -498,6 +554,7 @@ impl EMeter {
         let c = self.chan_mut(ch);
         match &task {
             Task::Key { user, .. } => {
+                c.unconfirmed_key = Some((c.user_key, task.clone()));
                 c.user_key = Some(*user);
                 c.counter = None; // learnt from the next encrypted message (§5.2)
                 if admin {
@@ -508,10 +565,18 @@ impl EMeter {
             }
             Task::Clock => self.out.event(Event::ClockSet { channel: ch, time, deviation: 0 }),
             Task::Readout(_) => {
-                c.tasks.push_front(Task::ResetReadout);
+                // Read the selection, then restore the default list (§6.3.1, §8.1): wired with
+                // SND_NKE; wireless the SND_NKE that ends the FAC does it (§6.3.2).
+                c.readout_changed = true;
+                if c.medium == Medium::Wired {
+                    c.tasks.push_front(Task::ResetReadout);
+                }
                 c.tasks.push_front(Task::Request);
             }
-            Task::ResetReadout => self.out.event(Event::ReadoutReset { channel: ch }),
+            Task::ResetReadout => {
+                c.readout_changed = false;
+                self.out.event(Event::ReadoutReset { channel: ch });
+            }
             Task::Address(a) => {
                 c.primary_address = *a;
                 self.out.event(Event::AddressSet { channel: ch, address: *a });

@@ -29,13 +29,8 @@ impl EMeter {
     }
 
     fn start_task(&mut self, now: Millis, ch: u8) {
-        let Some(task) = self.chan_mut(ch).tasks.pop_front() else { return };
-        let Some((frame, acc)) = self.task_frame(now, ch, &task) else {
-            // §5.2: the frame counter is unknown: read it first (REQ_UD2), then the task.
-            let c = self.chan_mut(ch);
-            c.tasks.push_front(task);
-            c.tasks.push_front(Task::Request);
-            return self.start_task(now, ch);
+        let Some((task, frame, acc)) = self.next_frame(now, ch, None) else {
+            return self.run(now); // every task failed: the bus is free for the next one
         };
         let awaiting = match task {
             Task::Request => Awaiting::Data { tries: 0 },
@@ -131,23 +126,6 @@ impl EMeter {
             self.out.event(Event::Bound { channel: ch, short_id });
         }
         self.meter_data(now, ch, msg);
-        self.fail_if_counter_unknown(now, ch);
-    }
-
-    /// §5.2: the answer read to learn the frame counter did not give one (it did not decrypt
-    /// with the key the E-meter has): the encrypted task waiting for it fails instead of
-    /// reading again at once, for ever.
-    fn fail_if_counter_unknown(&mut self, now: Millis, ch: u8) {
-        let Some(c) = self.channel(ch) else { return };
-        if c.counter.is_some() || c.user_key.is_none() {
-            return;
-        }
-        let encrypted = |t: &Task| matches!(Self::task_records(0, t), Some((_, false)));
-        if c.tasks.front().is_some_and(encrypted) {
-            if let Some(task) = self.chan_mut(ch).tasks.pop_front() {
-                self.task_failed(ch, &task, now.div_euclid(1000));
-            }
-        }
     }
 
     /// A scanned address answered (§8.3.1): a new device at 0 gets a free address first; one
@@ -183,6 +161,9 @@ impl EMeter {
             counter: None,
             tasks: VecDeque::new(),
             fac: None,
+            readout_changed: false,
+            unconfirmed_key: None,
+            sync_tried: false,
             view: ChannelView::new(ch),
             last_seen: None,
         });

@@ -64,6 +64,7 @@ impl EMeter {
                     self.task_done(ch, task, time);
                 } else if tries < retries {
                     self.chan_mut(ch).tasks.push_front(task); // lost: send it again
+                    return self.send_next_try(now, ch, tries + 1);
                 } else {
                     self.task_failed(ch, &task, time);
                 }
@@ -71,6 +72,7 @@ impl EMeter {
             Some(Awaiting::Data { tries }) => {
                 if msg.kind != MessageKind::MeterData && tries < retries {
                     self.chan_mut(ch).tasks.push_front(Task::Request);
+                    return self.send_next_try(now, ch, tries + 1);
                 }
             }
             Some(_) => {}
@@ -79,26 +81,25 @@ impl EMeter {
     }
 
     fn send_next(&mut self, now: Millis, ch: u8) {
-        let queued = self.chan_mut(ch).tasks.pop_front();
-        let explicit = queued.is_some();
-        let task = queued.unwrap_or(Task::ResetReadout); // nothing left: SND_NKE ends the FAC
-        let Some((frame, acc)) = self.task_frame(now, ch, &task) else {
-            let c = self.chan_mut(ch);
-            c.tasks.push_front(task);
-            c.tasks.push_front(Task::Request);
-            return self.send_next(now, ch);
-        };
+        self.send_next_try(now, ch, 0);
+    }
+
+    /// Send the next task as its `tries`-th retry (0 = first try).
+    fn send_next_try(&mut self, now: Millis, ch: u8, tries: u8) {
+        // Nothing left: SND_NKE ends the FAC.
+        let Some((task, frame, acc)) = self.next_frame(now, ch, Some(Task::ResetReadout)) else { return };
         self.out.send(Medium::Wireless, frame);
         let fac = match task {
             // §6.3.2: SND_NKE resets the readout list and ends the FAC; nothing comes back.
             Task::ResetReadout => {
-                if explicit {
+                let c = self.chan_mut(ch);
+                if std::mem::take(&mut c.readout_changed) {
                     self.out.event(Event::ReadoutReset { channel: ch });
                 }
                 None
             }
-            Task::Request => Some(Awaiting::Data { tries: 0 }),
-            task => Some(Awaiting::Ack { task, acc, tries: 0, time: now.div_euclid(1000) }),
+            Task::Request => Some(Awaiting::Data { tries }),
+            task => Some(Awaiting::Ack { task, acc, tries, time: now.div_euclid(1000) }),
         };
         self.chan_mut(ch).fac = fac;
     }
