@@ -18,7 +18,7 @@ use super::{raise, to_pyerr, ARGUMENT_CODE};
 /// One channel's P3 view (see `meterlink.dsmr.p3_view`).
 #[pyclass(frozen, module = "meterlink._native")]
 pub struct DsmrP3View {
-    inner: ChannelView,
+    pub(crate) inner: ChannelView,
 }
 
 fn reading_kind(r: &Reading) -> &'static str {

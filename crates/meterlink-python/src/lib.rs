@@ -8,6 +8,7 @@ mod dlms;
 mod dlms_split;
 mod dlms_batch;
 mod dlms_encode;
+mod dsmr_engine;
 mod dsmr_p3;
 mod dsmr_sim;
 mod encode;
@@ -90,6 +91,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "device_type_name",
             "DlmsBatch",
             "DlmsMessage",
+            "DsmrEMeter",
+            "DsmrMBusDevice",
             "_dlms_decode_batch",
             "dlms_decode",
             "dlms_hls",
@@ -102,6 +105,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "dlms_hdlc_frame",
             "dlms_mbus_frames",
             "dlms_wrapper_frame",
+            "dsmr_wrap_user_key",
             "DsmrP3View",
             "dsmr_p3_view",
             "dsmr_parse_data",
@@ -146,6 +150,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dlms_split::dlms_hls, m)?)?;
     m.add_class::<dlms_batch::DlmsBatch>()?;
     m.add_function(wrap_pyfunction!(dlms_batch::_dlms_decode_batch, m)?)?;
+    m.add_class::<dsmr_engine::DsmrMBusDevice>()?;
+    m.add_class::<dsmr_engine::DsmrEMeter>()?;
+    m.add_function(wrap_pyfunction!(dsmr_engine::dsmr_wrap_user_key, m)?)?;
     m.add_function(wrap_pyfunction!(dsmr_sim::_dsmr_simulate, m)?)?;
     Ok(())
 }

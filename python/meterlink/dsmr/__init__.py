@@ -6,7 +6,21 @@
 """
 from __future__ import annotations
 
+from meterlink.dsmr._engine import Bus, EMeter, Event, MBusDevice, Sent, wrap_user_key
 from meterlink.dsmr._p3 import DsmrP3View, p3_view, parse_data
 from meterlink.dsmr._simulate import Simulation, SimulatedTelegram, simulate
 
-__all__: list[str] = ["DsmrP3View", "Simulation", "SimulatedTelegram", "p3_view", "parse_data", "simulate"]
+__all__: list[str] = [
+    "Bus",
+    "DsmrP3View",
+    "EMeter",
+    "Event",
+    "MBusDevice",
+    "Sent",
+    "Simulation",
+    "SimulatedTelegram",
+    "p3_view",
+    "parse_data",
+    "simulate",
+    "wrap_user_key",
+]

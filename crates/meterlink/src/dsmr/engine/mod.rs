@@ -14,8 +14,8 @@
 mod device;
 mod emeter;
 
-pub use device::{DeviceConfig, DeviceState, MBusDevice};
-pub use emeter::{Awaiting, ChannelState, EMeter, EMeterConfig, Task};
+pub use device::{DeviceConfig, DeviceState, FacState, MBusDevice};
+pub use emeter::{Awaiting, ChannelState, EMeter, EMeterConfig, EMeterState, Pending, Task};
 
 use super::app::{Command, P2Data};
 use super::control::{Medium, MessageKind};

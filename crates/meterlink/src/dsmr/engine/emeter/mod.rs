@@ -2,8 +2,11 @@
 //! polls, scans and commands) and wireless (§4.4: it listens, answers SND_IR with CNF_IR and
 //! commands a device inside the frequent access cycle after one of its transmissions).
 
+mod state;
 mod wired;
 mod wireless;
+
+pub use state::EMeterState;
 
 use std::collections::VecDeque;
 
@@ -146,13 +149,17 @@ pub enum Awaiting {
     },
 }
 
-/// A wired transaction in progress.
+/// A wired transaction in progress (part of [`EMeterState`]).
 #[derive(Clone, Debug, PartialEq)]
-struct Pending {
-    channel: u8,
-    awaiting: Awaiting,
-    deadline: Millis,
-    frame: Vec<u8>,
+pub struct Pending {
+    /// The channel it is for (0 = the installation scan).
+    pub channel: u8,
+    /// What the E-meter waits for.
+    pub awaiting: Awaiting,
+    /// When it counts as unanswered.
+    pub deadline: Millis,
+    /// The frame sent (sent again on a retry).
+    pub frame: Vec<u8>,
 }
 
 /// The E-meter engine.
@@ -291,6 +298,10 @@ impl EMeter {
     /// Remove a channel's registration (de-installation).
     pub fn deregister(&mut self, channel: u8) -> Result<(), DsmrError> {
         *self.slot(channel)? = None;
+        // A wired transaction of that channel is dropped: its answer has no channel to go to.
+        if self.wired.as_ref().is_some_and(|p| p.channel == channel) {
+            self.wired = None;
+        }
         Ok(())
     }
 
