@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # meterlink: one script for the two README commands.
-#   ./run.sh        set up .venv, build meterlink, bulk-decode the bundled sample archives (M-Bus, DLMS) to Parquet
+#   ./run.sh        set up .venv, build meterlink, bulk-decode the bundled sample archives (M-Bus, DLMS, DSMR P2)
 #   ./run.sh test   set up .venv, build meterlink, run every test (Rust, clippy, pytest, stubtest, mypy)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -35,6 +35,13 @@ main)
     # to a messages table and an OBIS-row table.
     "$VENV/bin/meterlink" bulk --protocol dlms examples/sample-dlms.txt \
         --keys examples/sample-dlms-keys.json -o out/sample-dlms.parquet
+    # DSMR P2: a simulated day of E-meter <-> gas/water/heat meter traffic (method 15, per-device
+    # keys; examples/make_sample_dsmr.py), decoded, then rendered as the E-meter's P3 view in P1
+    # text lines (DSMR P2 Appendix A).
+    "$VENV/bin/meterlink" bulk examples/sample-dsmr.txt --keys examples/sample-dsmr-keys.csv \
+        -o out/sample-dsmr.parquet
+    "$VENV/bin/meterlink" bulk --p1 examples/sample-dsmr.txt --keys examples/sample-dsmr-keys.csv \
+        -o out/sample-dsmr-p1.txt
     ;;
 test)
     echo "== core crate: no PyO3, Arrow or rayon in its dependency tree"

@@ -86,21 +86,31 @@ class P1Block(NamedTuple):
     error: Optional[Tuple[str, str]] = None
 
 
-def _columns(header: List[str]) -> Tuple[int, Optional[int]]:
+def _columns(header: List[str]) -> Tuple[int, Optional[int], Optional[int]]:
     names = [h.lower() for h in header]
     frame = next((names.index(n) for n in _FRAME_NAMES if n in names), len(names) - 1)
     ts = next((names.index(n) for n in _TIME_NAMES if n in names), None)
-    return frame, ts
+    ch = names.index("channel") if "channel" in names else None
+    return frame, ts, ch
+
+
+def _channel(f: List[str], ci: Optional[int], default: int) -> int:
+    """The archive's own channel column (as `simulate` writes it) wins over the default."""
+    if ci is None or ci >= len(f) or not f[ci].isdigit():
+        return default
+    return int(f[ci])
 
 
 def iter_p1_blocks(path: Any, keys: Union[KeyStore, _Input, None] = None, channel: int = 1) -> Iterator[P1Block]:
     """The P3 view of every telegram of a hex-line archive (``[timestamp;]hex`` lines, a header
     line naming the columns, ``#`` comments; gzip/zstd recognised) as :class:`P1Block`\\ s, in
-    order. A telegram that does not decode gives a block with its error, never stops the run."""
+    order. A ``channel`` column (as :func:`meterlink.dsmr.simulate` writes) gives each telegram's
+    channel; else ``channel``. A telegram that does not decode gives a block with its error, never
+    stops the run."""
     from meterlink.archive import open_input
 
     stream, _, _ = open_input(path)
-    cols: Optional[Tuple[int, Optional[int]]] = None
+    cols: Optional[Tuple[int, Optional[int], Optional[int]]] = None
     for n, raw in enumerate(io.TextIOWrapper(stream, encoding="utf-8", errors="replace"), 1):
         text = raw.strip()
         if not text or text.startswith("#"):
@@ -109,11 +119,11 @@ def iter_p1_blocks(path: Any, keys: Union[KeyStore, _Input, None] = None, channe
         if cols is None and not _is_hex(f[-1]) and not any(_is_hex(x) for x in f):
             cols = _columns(f)
             continue
-        fi, ti = cols if cols is not None else (len(f) - 1, 0 if len(f) > 1 else None)
+        fi, ti, ci = cols if cols is not None else (len(f) - 1, 0 if len(f) > 1 else None, None)
         ts = f[ti] if ti is not None and ti < len(f) else None
         frame = f[fi] if fi < len(f) else ""
         try:
-            yield P1Block(n, ts, p3_view(frame, channel, keys).p1_lines())
+            yield P1Block(n, ts, p3_view(frame, _channel(f, ci, channel), keys).p1_lines())
         except MeterlinkError as e:
             yield P1Block(n, ts, [], (e.code or "error", str(e)))
 
