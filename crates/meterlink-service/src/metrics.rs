@@ -1,0 +1,77 @@
+//! Prometheus metrics (issue 15 §4), one registry per worker, rendered at `/metrics`.
+//!
+//! CONTRACT (lead-owned; the ops worker adds the HTTP endpoints, alarms and may add metrics).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Labels of per-intake, per-gateway counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    /// Intake name.
+    pub intake: String,
+    /// Gateway name.
+    pub gateway: String,
+}
+
+/// Labels of per-code counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabels {
+    /// Error code.
+    pub code: String,
+}
+
+/// Labels of per-intake counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IntakeLabels {
+    /// Intake name.
+    pub intake: String,
+}
+
+/// Every metric of the service.
+#[derive(Default)]
+pub struct Metrics {
+    /// `meterlink_received_total{intake,gateway}`: receptions taken in.
+    pub received: Family<SourceLabels, Counter>,
+    /// `meterlink_decoded_total`: telegrams decoded (before dedup).
+    pub decoded: Counter,
+    /// `meterlink_stored_total`: telegrams stored.
+    pub stored: Counter,
+    /// `meterlink_duplicates_total`: receptions of a telegram already stored.
+    pub duplicates: Counter,
+    /// `meterlink_replays_total`: replayed counters.
+    pub replays: Counter,
+    /// `meterlink_decrypt_failures_total`.
+    pub decrypt_failures: Counter,
+    /// `meterlink_rejected_total{code}`.
+    pub rejected: Family<CodeLabels, Counter>,
+    /// `meterlink_qos0_dropped_total{intake}`: QoS 0 / UDP receptions dropped on a full queue.
+    pub qos0_dropped: Family<IntakeLabels, Counter>,
+    /// `meterlink_queue_depth`: receptions waiting for the pipeline.
+    pub queue_depth: Gauge,
+    /// `meterlink_store_lag_ms`: age of the oldest reception of the last committed batch.
+    pub store_lag_ms: Gauge,
+    /// `meterlink_batches_total`: committed transactions.
+    pub batches: Counter,
+}
+
+impl Metrics {
+    /// Register every metric in `registry` under `meterlink_`.
+    pub fn register(&self, registry: &mut Registry) {
+        let r = registry.sub_registry_with_prefix("meterlink");
+        r.register("received", "Receptions taken in", self.received.clone());
+        r.register("decoded", "Telegrams decoded", self.decoded.clone());
+        r.register("stored", "Telegrams stored", self.stored.clone());
+        r.register("duplicates", "Receptions of a telegram already stored", self.duplicates.clone());
+        r.register("replays", "Telegrams with a replayed counter", self.replays.clone());
+        r.register("decrypt_failures", "Telegrams that failed decryption or verification", self.decrypt_failures.clone());
+        r.register("rejected", "Rejected receptions by error code", self.rejected.clone());
+        r.register("qos0_dropped", "QoS 0 / UDP receptions dropped on a full queue", self.qos0_dropped.clone());
+        r.register("queue_depth", "Receptions waiting for the pipeline", self.queue_depth.clone());
+        r.register("store_lag_ms", "Age of the oldest reception of the last committed batch (ms)", self.store_lag_ms.clone());
+        r.register("batches", "Committed store transactions", self.batches.clone());
+    }
+}
