@@ -8,5 +8,7 @@
 
 use crate::reception::Reception;
 
+pub mod files;
+
 /// The sending end of the pipeline's queue.
 pub type Sink = tokio::sync::mpsc::Sender<Reception>;
