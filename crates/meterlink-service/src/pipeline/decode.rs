@@ -3,8 +3,10 @@
 //! with the store's keys by system title. A failure is a [`RejectedRow`] with the error's
 //! stable code, message and offset (docs/errors.md) — never dropped.
 //!
-//! Decoding is strict (`strict = true`): an encrypted telegram without a key is rejected
-//! (`no_key`), so that it is stored as a telegram once its key arrives, not kept as a header.
+//! An encrypted telegram without a key is rejected (`no_key`, as `strict = true` would raise
+//! it), so that it is stored as a telegram once its key arrives, not kept as a header. The
+//! decoder itself runs with `strict = false`, because `strict` also demands link-layer CRCs,
+//! which many receivers strip.
 
 use std::sync::Arc;
 
@@ -68,7 +70,6 @@ impl Decoder {
                 LinkCrc::Present | LinkCrc::Auto => LinkMode::Auto,
             },
             require_link_crc: rx.link_crc == LinkCrc::Present,
-            strict: true,
             ..DecodeOptions::default()
         };
         let tg = &mut self.tg;
@@ -76,6 +77,10 @@ impl Decoder {
             return Err(rejected(rx, e.code(), e.to_string(), e.position(), None));
         }
         let meter = tg.address.map(|a| meter_text(a.manufacturer, a.id));
+        if tg.is_opaque() {
+            let reason = "no_key: encrypted and no key is known for the meter".to_string();
+            return Err(rejected(rx, "no_key", reason, None, meter));
+        }
         let Some(address) = tg.address else {
             return Err(rejected(rx, "service_no_meter", "the telegram names no meter (no address)".into(), None, None));
         };

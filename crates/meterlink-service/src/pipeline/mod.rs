@@ -36,11 +36,12 @@ use keys::KeyFiles;
 /// Start every configured component and run until a shutdown signal (or, when every intake
 /// has finished — files with `once = true` — until the queue is drained).
 pub async fn serve(config: Config) -> Result<(), ServiceError> {
-    serve_with(config, Arc::new(Metrics::default())).await
+    serve_with(config, Arc::new(Metrics::default()), shutdown_signal()).await
 }
 
-/// [`serve`] with the metrics registry the HTTP side renders.
-pub async fn serve_with(config: Config, metrics: Arc<Metrics>) -> Result<(), ServiceError> {
+/// [`serve`] with the metrics registry the HTTP side renders, until `shutdown` completes
+/// (SIGINT/SIGTERM for [`serve`]; tests pass their own).
+pub async fn serve_with(config: Config, metrics: Arc<Metrics>, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ServiceError> {
     let mut store = open_store(&config)?;
     store.migrate()?;
     let keys = KeyFiles::load(config.keys.files.clone())?;
@@ -51,7 +52,7 @@ pub async fn serve_with(config: Config, metrics: Arc<Metrics>) -> Result<(), Ser
     let window_ms = (config.dedup.window_s * 1000.0).round() as i64;
     let (writer_tx, writer) = ack::spawn_writer(store, window_ms, metrics.clone());
     let mut p = Pipeline::new(&config, keys, metrics, writer_tx);
-    p.run(queue, stop_tx).await;
+    p.run(queue, stop_tx, shutdown).await;
     drop(p);
     for h in handles {
         let _ = h.await;
@@ -109,11 +110,11 @@ impl Pipeline {
     }
 
     /// Receive until every intake is gone (or a signal and a drained queue), then commit.
-    async fn run(&mut self, mut queue: mpsc::Receiver<Reception>, stop: watch::Sender<bool>) {
+    async fn run(&mut self, mut queue: mpsc::Receiver<Reception>, stop: watch::Sender<bool>, shutdown: impl std::future::Future<Output = ()>) {
         let mut tick = tokio::time::interval(self.interval.min(Duration::from_millis(250)));
         let mut last_poll = Instant::now();
         let mut stopping: Option<Instant> = None;
-        let mut signal = Box::pin(shutdown_signal());
+        let mut signal = std::pin::pin!(shutdown);
         let mut buf = Vec::with_capacity(1024);
         loop {
             tokio::select! {
@@ -226,7 +227,7 @@ fn is_decrypt_failure(code: &str) -> bool {
 }
 
 /// SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
