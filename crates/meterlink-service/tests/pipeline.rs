@@ -252,3 +252,22 @@ fn graceful_shutdown_commits_the_tail() {
     r.stop();
     assert_eq!((count(&db, "telegrams"), count(&db, "readings")), (500, 1500));
 }
+
+/// The service's codes are documented in docs/errors.md, "# Service", each once.
+#[test]
+fn service_codes_are_documented() {
+    let doc = include_str!("../../../docs/errors.md");
+    let section = doc.split("\n# Service\n").nth(1).expect("a # Service section");
+    let codes: Vec<&str> = section.lines().filter_map(|l| l.strip_prefix("| `")).filter_map(|l| l.split_once("` |").map(|c| c.0)).collect();
+    use meterlink_service::ServiceError as E;
+    let ours = [
+        E::Config { path: String::new(), reason: String::new() }.code(),
+        E::Store(String::new()).code(),
+        E::Intake(String::new()).code(),
+        E::Io(String::new()).code(),
+        "service_no_meter",
+    ];
+    for c in ours {
+        assert_eq!(codes.iter().filter(|d| **d == c).count(), 1, "{c}");
+    }
+}
