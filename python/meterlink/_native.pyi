@@ -46,6 +46,7 @@ __all__ = [
     "encode_record",
     "manufacturer_code",
     "manufacturer_name",
+    "serve",
 ]
 
 __version__: str
