@@ -103,9 +103,10 @@ fn reception_spans(batch: &Batch) -> HashMap<[u8; 16], (i64, i64, usize)> {
     m
 }
 
-/// Last counters per (meter, key id) touched by this batch: loaded once, updated as telegrams
-/// are stored, written back at the end.
-type Counters = HashMap<(String, u8), (Option<u32>, i64)>;
+/// Per (meter, key id) touched by this batch: the last counter (read from `meters` once, the
+/// first time a telegram with a counter needs it), the latest time seen, whether the counter
+/// was read. Written back at the end (an upsert that only moves forward).
+type Counters = HashMap<(String, u8), (Option<u32>, i64, bool)>;
 
 fn write_batch(tx: &Connection, batch: &Batch, window_ms: i64) -> rusqlite::Result<WriteReport> {
     let spans = reception_spans(batch);
@@ -141,16 +142,15 @@ fn decide(tx: &Connection, t: &TelegramRow, span: (i64, i64), window_ms: i64, co
     if let Some(k) = reception_within(tx, &t.dedup_key, span.0 - window_ms, span.1 + window_ms)? {
         return Ok(Outcome::Duplicate(k));
     }
-    let last = last_counter(tx, counters, &t.meter, t.key_id)?;
-    if let (Some(c), Some(l)) = (t.counter, last) {
-        if c <= l {
+    if let Some(c) = t.counter {
+        if last_counter(tx, counters, &t.meter, t.key_id)?.is_some_and(|l| c <= l) {
             return Ok(Outcome::Replay);
         }
     }
     if !insert_telegram(tx, t)? {
         return Ok(Outcome::Duplicate(t.dedup_key));
     }
-    let e = counters.get_mut(&(t.meter.clone(), t.key_id)).expect("loaded above");
+    let e = counters.entry((t.meter.clone(), t.key_id)).or_insert((None, i64::MIN, false));
     e.0 = t.counter.or(e.0);
     e.1 = e.1.max(span.1);
     Ok(Outcome::Stored)
@@ -174,14 +174,14 @@ fn reception_within(tx: &Connection, key: &[u8; 16], from: i64, to: i64) -> rusq
 
 /// The last counter of (meter, key id), from the batch's cache or the `meters` table.
 fn last_counter(tx: &Connection, counters: &mut Counters, meter: &str, key_id: u8) -> rusqlite::Result<Option<u32>> {
-    if let Some(e) = counters.get(&(meter.to_string(), key_id)) {
-        return Ok(e.0);
+    let e = counters.entry((meter.to_string(), key_id)).or_insert((None, i64::MIN, false));
+    if !e.2 {
+        let mut s = tx.prepare_cached("SELECT last_counter FROM meters WHERE meter = ?1 AND key_id = ?2")?;
+        let stored: Option<Option<i64>> = s.query_row(params![meter, key_id], |r| r.get(0)).optional()?;
+        e.0 = e.0.max(stored.flatten().map(|c| c as u32));
+        e.2 = true;
     }
-    let mut s = tx.prepare_cached("SELECT last_counter, last_seen_ms FROM meters WHERE meter = ?1 AND key_id = ?2")?;
-    let row: Option<(Option<i64>, i64)> = s.query_row(params![meter, key_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-    let (last, seen) = row.map_or((None, i64::MIN), |(c, s)| (c.map(|c| c as u32), s));
-    counters.insert((meter.to_string(), key_id), (last, seen));
-    Ok(last)
+    Ok(e.0)
 }
 
 /// True when the row is new.
@@ -270,7 +270,7 @@ fn write_meters(tx: &Connection, counters: &Counters) -> rusqlite::Result<()> {
          last_counter = MAX(COALESCE(meters.last_counter, excluded.last_counter), COALESCE(excluded.last_counter, meters.last_counter)), \
          last_seen_ms = MAX(meters.last_seen_ms, excluded.last_seen_ms)",
     )?;
-    for ((meter, key_id), (last, seen)) in counters {
+    for ((meter, key_id), (last, seen, _)) in counters {
         if *seen == i64::MIN {
             continue;
         }
