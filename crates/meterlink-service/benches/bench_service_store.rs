@@ -3,7 +3,8 @@
 //! bulk insert of the very same rows (telegrams, receptions, readings) through rusqlite's
 //! fastest path (one transaction, cached prepared statements, no checks, no decoding).
 //!
-//! `cargo bench -p meterlink-service --bench bench_service_store [-- N]` (default 200,000).
+//! `cargo bench -p meterlink-service --bench bench_service_store [-- N [BATCH_MAX]]` (defaults
+//! 200,000 telegrams, the default `batch_max` 10,000).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -58,12 +59,13 @@ fn write_archive(dir: &Path, n: u32) {
     std::fs::write(dir.join("keys.csv"), keys).unwrap();
 }
 
-fn service(dir: &Path) -> f64 {
+fn service(dir: &Path, batch_max: usize) -> f64 {
     let mut c = Config::default();
     c.mqtt.clear();
     c.http.clear();
     c.broker.embedded = false;
     c.store.path = dir.join("service.db");
+    c.service.batch_max = batch_max;
     c.keys.files = vec![dir.join("keys.csv")];
     c.files = vec![FileIntake { name: "bench".into(), path: dir.join("rx.txt"), format: "hex".into(), once: true }];
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -118,16 +120,18 @@ fn bare(dir: &Path) -> f64 {
 }
 
 fn main() {
-    let n: u32 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200_000);
+    let nums: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let n = nums.first().map_or(200_000, |&n| n as u32);
+    let batch_max = nums.get(1).copied().unwrap_or(10_000);
     let dir = std::env::temp_dir().join(format!("ml-bench-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     write_archive(&dir, n);
-    let s = service(&dir);
+    let s = service(&dir, batch_max);
     let stored: i64 = Connection::open(dir.join("service.db")).unwrap().query_row("SELECT COUNT(*) FROM telegrams", [], |r| r.get(0)).unwrap();
     assert_eq!(stored, i64::from(n), "every telegram stored");
     let b = bare(&dir);
     let (rs, rb) = (f64::from(n) / s, f64::from(n) / b);
-    println!("telegrams                      {n}");
+    println!("telegrams                      {n} (batch_max {batch_max})");
     println!("service (file → SQLite)        {s:8.3} s  {rs:>10.0} telegrams/s");
     println!("bare rusqlite insert, same rows {b:8.3} s  {rb:>10.0} telegrams/s");
     println!("service / bare                 {:8.1} %", 100.0 * rs / rb);

@@ -156,7 +156,8 @@ fn decide(tx: &Connection, t: &TelegramRow, span: (i64, i64), window_ms: i64, co
     Ok(Outcome::Stored)
 }
 
-/// The key (own, else a neighbour bucket's) with a reception in `from..=to`, if any.
+/// A key (own or a neighbour bucket's) with a reception in `from..=to`, if any (no sort: when
+/// both have one, which takes the receptions does not matter).
 fn reception_within(tx: &Connection, key: &[u8; 16], from: i64, to: i64) -> rusqlite::Result<Option<[u8; 16]>> {
     let n = neighbour_keys(key);
     let (a, b) = match n.as_slice() {
@@ -165,8 +166,7 @@ fn reception_within(tx: &Connection, key: &[u8; 16], from: i64, to: i64) -> rusq
         _ => (*key, *key),
     };
     let mut s = tx.prepare_cached(
-        "SELECT dedup_key FROM receptions WHERE dedup_key IN (?1, ?2, ?3) AND received_at_ms BETWEEN ?4 AND ?5 \
-         ORDER BY dedup_key = ?1 DESC LIMIT 1",
+        "SELECT dedup_key FROM receptions WHERE dedup_key IN (?1, ?2, ?3) AND received_at_ms BETWEEN ?4 AND ?5 LIMIT 1",
     )?;
     let k: Option<Vec<u8>> = s.query_row(params![&key[..], &a[..], &b[..], from, to], |r| r.get(0)).optional()?;
     Ok(k.and_then(|k| k.try_into().ok()))
