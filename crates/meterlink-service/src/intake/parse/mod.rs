@@ -32,8 +32,9 @@ mod wmbusmeters;
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
-use crate::reception::{LinkCrc, Protocol};
+use crate::reception::{Ack, LinkCrc, Protocol, Reception};
 
 /// One reception parsed out of a payload: a [`crate::reception::Reception`] without the
 /// intake's own parts (its name, the acknowledgement).
@@ -238,6 +239,21 @@ impl Parser {
     fn expire(&mut self, now_ms: i64) {
         let timeout = self.limits.timeout_ms;
         self.pending.retain(|_, p| now_ms - p.last_ms <= timeout);
+    }
+}
+
+/// The [`Reception`] of a parsed part: the payload's gateway, else `default_gateway` (the MQTT
+/// topic, the intake's name); the payload's time, else `now_ms`.
+pub fn to_reception(p: Parsed, intake: &Arc<str>, default_gateway: &str, now_ms: i64, ack: Option<Ack>) -> Reception {
+    Reception {
+        intake: intake.clone(),
+        gateway: p.gateway.as_deref().unwrap_or(default_gateway).into(),
+        received_at_ms: p.received_at_ms.unwrap_or(now_ms),
+        rssi: p.rssi,
+        frame: p.frame,
+        link_crc: p.link_crc,
+        protocol: p.protocol,
+        ack,
     }
 }
 
