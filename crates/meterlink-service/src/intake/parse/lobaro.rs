@@ -34,7 +34,7 @@ fn split_by_port(p: &mut Pending, up: &Uplink, max_bytes: usize) -> Result<Vec<T
         p.parts.clear();
     } else if p.parts.last().is_some_and(|&(f, k, _)| f == up.f_cnt && k == part) {
         return Ok(Vec::new()); // the same uplink again
-    } else if !p.parts.last().is_some_and(|&(f, k, _)| f.wrapping_add(1) == up.f_cnt && k + 1 == part) {
+    } else if p.parts.last().is_none_or(|&(f, k, _)| f.wrapping_add(1) != up.f_cnt || k + 1 != part) {
         p.parts.clear();
         return Err(ParseError::new(format!("Lobaro {}: part {part}/{total} (fCnt {}) without its previous part", up.device, up.f_cnt)));
     }
@@ -55,7 +55,7 @@ fn control_byte(p: &mut Pending, up: &Uplink, max_bytes: usize) -> Result<Vec<Te
         p.parts.clear();
     } else if p.parts.last().is_some_and(|&(f, _, _)| f == up.f_cnt) {
         return Ok(Vec::new());
-    } else if !p.parts.last().is_some_and(|&(f, _, _)| f.wrapping_add(1) == up.f_cnt) {
+    } else if p.parts.last().is_none_or(|&(f, _, _)| f.wrapping_add(1) != up.f_cnt) {
         p.parts.clear();
         return Err(ParseError::new(format!("Lobaro {}: fCnt {} continues no message", up.device, up.f_cnt)));
     }
