@@ -385,3 +385,33 @@ async fn username_and_password() {
     r.ack.unwrap().resolve(AckOutcome::Committed);
     h.shutdown().await;
 }
+
+/// `meterlink-serve --broker-only ADDR` runs the embedded broker in a process of its own; a
+/// persistent subscriber that is away while messages are published gets them when it comes
+/// back (the broker keeps them while its process lives).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_only_process_keeps_messages_for_an_absent_persistent_subscriber() {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlink-serve"))
+        .args(["--broker-only", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    broker::wait_listening(format!("127.0.0.1:{port}").parse().unwrap(), Duration::from_secs(10)).expect("broker process listening");
+    let (sink, mut rx) = mpsc::channel(16);
+    let metrics = Arc::new(Metrics::default());
+    let h = mqtt::spawn(intake(port, "absent"), "w", sink.clone(), metrics.clone()).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.shutdown().await;
+    publish(publisher(port, "absent-pub"), (0..5u8).map(|i| ("telegrams/z".to_string(), telegram(i))).collect()).await;
+    let h = mqtt::spawn(intake(port, "absent"), "w", sink, metrics).unwrap();
+    let got = drain(&mut rx, Duration::from_millis(2000)).await;
+    assert_eq!(got.iter().map(access_number).collect::<BTreeSet<u8>>(), (0..5).collect());
+    for r in got {
+        r.ack.unwrap().resolve(AckOutcome::Committed);
+    }
+    h.shutdown().await;
+    let _ = child.kill();
+    let _ = child.wait();
+}
