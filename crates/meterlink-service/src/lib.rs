@@ -14,6 +14,7 @@
 //! [`store::Store`], [`store::Batch`] and its rows, [`config::Config`], [`metrics::Metrics`],
 //! [`error::ServiceError`].
 
+pub mod alarms;
 pub mod config;
 pub mod error;
 pub mod intake;
