@@ -120,9 +120,9 @@ async fn publish(opts: MqttOptions, msgs: Vec<(String, String)>) {
     });
     let mut acked = 0;
     while acked < n {
-        match timeout(Duration::from_secs(10), ev.poll()).await.expect("publisher stalled").expect("publisher") {
-            rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)) => acked += 1,
-            _ => {}
+        let e = timeout(Duration::from_secs(30), ev.poll()).await.expect("publisher stalled").expect("publisher");
+        if let rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)) = e {
+            acked += 1;
         }
     }
     let client = pub_task.await.unwrap();
@@ -414,4 +414,47 @@ async fn broker_only_process_keeps_messages_for_an_absent_persistent_subscriber(
     h.shutdown().await;
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Benchmark (run explicitly: `cargo test -p meterlink-service --release --test intake_mqtt
+/// -- --ignored --nocapture bench`): mosquitto holds N QoS 1 messages for an absent persistent
+/// session; then the same broker delivers them to `mosquitto_sub` (a bare C subscriber) and,
+/// for a second session holding the same N, to this intake whose consumer acknowledges each
+/// reception at once. Rates printed side by side; nothing asserted about speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_drain_rate_vs_mosquitto_sub() {
+    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000);
+    if !std::path::Path::new("/usr/bin/mosquitto_sub").exists() {
+        eprintln!("SKIP: mosquitto_sub not installed");
+        return;
+    }
+    let Some((_m, port)) = mosquitto("max_queued_messages 0\nmax_inflight_messages 100") else { return };
+    let p = port.to_string();
+    let sub = |id: &str| Command::new("/usr/bin/mosquitto_sub").args(["-h", "127.0.0.1", "-p", &p, "-q", "1", "-c", "-i", id, "-t", "telegrams/#", "-E"]).status().unwrap();
+    assert!(sub("bench-c").success());
+    let (sink, mut rx) = mpsc::channel(65_536);
+    let h = mqtt::spawn(intake(port, "bench-ml"), "w", sink.clone(), Arc::new(Metrics::default())).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.shutdown().await;
+    publish(publisher(port, "bench-pub"), (0..n).map(|i| ("telegrams/b".to_string(), telegram(i as u8))).collect()).await;
+
+    let t = std::time::Instant::now();
+    let out = Command::new("/usr/bin/mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &p, "-q", "1", "-c", "-i", "bench-c", "-t", "telegrams/#", "-C", &n.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    let c_rate = n as f64 / t.elapsed().as_secs_f64();
+    assert!(out.success());
+
+    let t = std::time::Instant::now();
+    let h = mqtt::spawn(intake(port, "bench-ml"), "w", sink, Arc::new(Metrics::default())).unwrap();
+    for _ in 0..n {
+        let r = timeout(Duration::from_secs(30), rx.recv()).await.expect("stalled").unwrap();
+        r.ack.unwrap().resolve(AckOutcome::Committed);
+    }
+    let ml_rate = n as f64 / t.elapsed().as_secs_f64();
+    h.shutdown().await;
+    eprintln!("BENCH n={n}: mosquitto_sub {c_rate:.0} msg/s, meterlink MQTT intake {ml_rate:.0} msg/s ({:.0}%)", 100.0 * ml_rate / c_rate);
 }
