@@ -56,6 +56,10 @@ pub struct Metrics {
     pub store_lag_ms: Gauge,
     /// `meterlink_batches_total`: committed transactions.
     pub batches: Counter,
+    /// `meterlink_silent_gateways`: gateways not heard for `[alarms] gateway_silence_s`.
+    pub silent_gateways: Gauge,
+    /// `meterlink_silent_meters`: meters not heard for `[alarms] meter_silence_s`.
+    pub silent_meters: Gauge,
 }
 
 impl Metrics {
@@ -73,5 +77,7 @@ impl Metrics {
         r.register("queue_depth", "Receptions waiting for the pipeline", self.queue_depth.clone());
         r.register("store_lag_ms", "Age of the oldest reception of the last committed batch (ms)", self.store_lag_ms.clone());
         r.register("batches", "Committed store transactions", self.batches.clone());
+        r.register("silent_gateways", "Gateways silent longer than the configured alarm time", self.silent_gateways.clone());
+        r.register("silent_meters", "Meters silent longer than the configured alarm time", self.silent_meters.clone());
     }
 }

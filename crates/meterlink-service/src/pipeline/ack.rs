@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::intake::http::HealthStatus;
 use crate::metrics::{CodeLabels, Metrics};
 use crate::reception::AckOutcome;
 use crate::store::{Store, WriteReport};
@@ -23,15 +24,15 @@ pub const ATTEMPTS: u32 = 6;
 pub const FIRST_DELAY: Duration = Duration::from_millis(50);
 
 /// Start the writer thread; batches go in through the returned sender (capacity 1: one batch
-/// is written while the next is built).
-pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>) -> (mpsc::Sender<Pending>, JoinHandle<()>) {
+/// is written while the next is built). `health` (`/health`) learns of every commit and failure.
+pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>, health: Arc<HealthStatus>) -> (mpsc::Sender<Pending>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Pending>(1);
     let handle = std::thread::Builder::new()
         .name("meterlink-store".into())
         .spawn(move || {
             let mut store = store;
             while let Some(p) = rx.blocking_recv() {
-                commit(store.as_mut(), p, window_ms, &metrics);
+                commit(store.as_mut(), p, window_ms, &metrics, &health);
             }
         })
         .expect("spawn the store thread");
@@ -39,11 +40,12 @@ pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>
 }
 
 /// Write one batch (with retries) and resolve its acks.
-pub fn commit(store: &mut dyn Store, p: Pending, window_ms: i64, metrics: &Metrics) {
+pub fn commit(store: &mut dyn Store, p: Pending, window_ms: i64, metrics: &Metrics, health: &HealthStatus) {
     let mut delay = FIRST_DELAY;
     for attempt in 1..=ATTEMPTS {
         match store.write(&p.batch, window_ms) {
             Ok(report) => {
+                health.committed(crate::intake::files::now_ms());
                 count(&p, &report, metrics);
                 for a in p.acks {
                     a.resolve(AckOutcome::Committed);
@@ -51,11 +53,15 @@ pub fn commit(store: &mut dyn Store, p: Pending, window_ms: i64, metrics: &Metri
                 return;
             }
             Err(e) if attempt < ATTEMPTS => {
+                health.store_failed();
                 tracing::warn!(error = %e, attempt, "store write failed, retrying");
                 std::thread::sleep(delay);
                 delay *= 2;
             }
-            Err(e) => tracing::error!(error = %e, code = e.code(), rows = p.batch.receptions.len(), "store write failed, batch not acknowledged"),
+            Err(e) => {
+                health.store_failed();
+                tracing::error!(error = %e, code = e.code(), rows = p.batch.receptions.len(), "store write failed, batch not acknowledged");
+            }
         }
     }
     for a in p.acks {

@@ -14,6 +14,7 @@ pub mod decode;
 pub mod dedup;
 pub mod intakes;
 pub mod keys;
+pub mod silence;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,10 +48,12 @@ pub async fn serve_with(config: Config, metrics: Arc<Metrics>, shutdown: impl st
     let keys = KeyFiles::load(config.keys.files.clone())?;
     let (sink, queue) = mpsc::channel(config.service.queue_capacity);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let handles = intakes::start(&config, &sink, &stop_rx, &metrics)?;
-    drop(sink);
+    let health = Arc::new(crate::intake::http::HealthStatus::default());
+    let shared = intakes::Shared { sink, stop: stop_rx, metrics: metrics.clone(), health: health.clone() };
+    let handles = intakes::start(&config, &shared).await?;
+    drop(shared);
     let window_ms = (config.dedup.window_s * 1000.0).round() as i64;
-    let (writer_tx, writer) = ack::spawn_writer(store, window_ms, metrics.clone());
+    let (writer_tx, writer) = ack::spawn_writer(store, window_ms, metrics.clone(), health);
     let mut p = Pipeline::new(&config, keys, metrics, writer_tx);
     p.run(queue, stop_tx, shutdown).await;
     drop(p);
@@ -89,6 +92,7 @@ struct Pipeline {
     metrics: Arc<Metrics>,
     received: HashMap<(Arc<str>, Arc<str>), prometheus_client::metrics::counter::Counter>,
     writer: mpsc::Sender<Pending>,
+    alarms: silence::Alarms,
 }
 
 impl Pipeline {
@@ -103,6 +107,7 @@ impl Pipeline {
             batcher: Batcher::default(),
             batch_max: config.service.batch_max,
             interval: Duration::from_millis(config.service.batch_interval_ms.max(1)),
+            alarms: silence::Alarms::new(&config.alarms, metrics.clone()),
             metrics,
             received: HashMap::new(),
             writer,
@@ -122,6 +127,7 @@ impl Pipeline {
                     if n == 0 {
                         break;
                     }
+                    self.alarms.tick();
                     for rx in buf.drain(..) {
                         self.process(rx);
                         if self.batcher.rows() >= self.batch_max {
@@ -134,6 +140,7 @@ impl Pipeline {
                     if last_poll.elapsed() >= Duration::from_secs(1) {
                         last_poll = Instant::now();
                         self.reload_keys();
+                        self.alarms.check();
                     }
                     if self.batcher.started().is_some_and(|s| s.elapsed() >= self.interval) {
                         self.flush().await;
@@ -164,13 +171,21 @@ impl Pipeline {
         self.count_received(&rx);
         let raw = raw_hash(&rx.frame);
         let (identity, decoded) = match self.batcher.known(&rx.frame, raw) {
-            Some(id) => (id, None),
+            Some(id) => {
+                // The same bytes were decoded in this batch: their meter was heard then.
+                self.alarms.heard(&rx.gateway, None);
+                (id, None)
+            }
             None => match self.decoder.decode(&rx, &self.current) {
                 Ok(d) => {
                     self.metrics.decoded.inc();
+                    self.alarms.heard(&rx.gateway, Some(&d.telegram.meter));
                     (d.identity, Some(d))
                 }
-                Err(r) => return self.reject(*r, rx),
+                Err(r) => {
+                    self.alarms.heard(&rx.gateway, None);
+                    return self.reject(*r, rx);
+                }
             },
         };
         let key = match identity {
