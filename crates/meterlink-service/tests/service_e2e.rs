@@ -120,6 +120,8 @@ fn the_embedded_default_takes_mqtt_and_http_into_sqlite() {
     let (c, mqtt_port, http_port) = default_on_free_ports(&dir);
     let db = c.store.path.clone();
     let svc = Running::start(c);
+    wait_port(http_port);
+    wait_port(mqtt_port);
     let t = telegrams(5, 5);
     publish(mqtt_port, "gw-publisher", shapes(&t));
     // HTTP: hex lines, answered after the commit.
@@ -180,6 +182,7 @@ fn silence_alarms_raise_and_clear_with_gauges() {
     c.alarms.gateway_silence_s = 1;
     c.alarms.meter_silence_s = 1;
     let svc = Running::start(c);
+    wait_port(http_port);
     let t = telegrams(3, 3);
     assert_eq!(http(http_port, "POST", "/telegrams?gateway=gw-a", &hex(&t[0])).0, 200);
     let gauges = || {

@@ -76,6 +76,13 @@ async fn network(config: &Config, s: &Shared) -> Result<Vec<JoinHandle<()>>, Ser
     Ok(handles)
 }
 
+/// Names of the intakes that count `meterlink_received_total` themselves (MQTT, HTTP, TCP,
+/// UDP; file intakes do not).
+pub fn self_counting(config: &Config) -> std::collections::HashSet<Arc<str>> {
+    let names = config.mqtt.iter().map(|m| &m.name).chain(config.http.iter().map(|h| &h.name));
+    names.chain(config.tcp.iter().chain(&config.udp).map(|l| &l.name)).map(|n| Arc::from(n.as_str())).collect()
+}
+
 /// The registry `/metrics` renders: every metric of `metrics`.
 pub fn registry(metrics: &Metrics) -> Registry {
     let mut r = Registry::default();

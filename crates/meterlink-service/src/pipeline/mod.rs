@@ -93,6 +93,9 @@ struct Pipeline {
     received: HashMap<(Arc<str>, Arc<str>), prometheus_client::metrics::counter::Counter>,
     writer: mpsc::Sender<Pending>,
     alarms: silence::Alarms,
+    /// Network intakes count `meterlink_received_total` themselves (QoS 0 drops included):
+    /// the pipeline counts only the others' receptions (files).
+    counted_by_intake: std::collections::HashSet<Arc<str>>,
 }
 
 impl Pipeline {
@@ -108,6 +111,7 @@ impl Pipeline {
             batch_max: config.service.batch_max,
             interval: Duration::from_millis(config.service.batch_interval_ms.max(1)),
             alarms: silence::Alarms::new(&config.alarms, metrics.clone()),
+            counted_by_intake: intakes::self_counting(config),
             metrics,
             received: HashMap::new(),
             writer,
@@ -211,6 +215,9 @@ impl Pipeline {
     }
 
     fn count_received(&mut self, rx: &Reception) {
+        if self.counted_by_intake.contains(&rx.intake) {
+            return;
+        }
         let k = (rx.intake.clone(), rx.gateway.clone());
         let m = &self.metrics;
         self.received
