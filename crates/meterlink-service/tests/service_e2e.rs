@@ -294,3 +294,42 @@ fn kill_9_mid_run_then_restart_stores_every_telegram_exactly_once() {
     assert_eq!(one("SELECT COUNT(*) FROM readings"), 3 * N as i64);
     assert_eq!(one("SELECT COUNT(*) FROM rejected"), 0);
 }
+
+/// Issue 15 §2: while the store is stalled (another connection holds SQLite's write lock) the
+/// service takes no more than its bounded queue and batches hold, leaves the rest unacknowledged
+/// in the broker, and stores everything once the store moves again — nothing dropped.
+#[test]
+fn a_stalled_store_stops_the_intake_instead_of_dropping() {
+    const N: usize = 2_000;
+    let dir = tempdir("e2e-backpressure");
+    let (mut c, mqtt_port, http_port) = default_on_free_ports(&dir);
+    c.http.clear();
+    let _ = http_port;
+    c.service.queue_capacity = 64;
+    c.service.batch_max = 50;
+    c.service.batch_interval_ms = 20;
+    key_file(&dir.join("keys.csv"), &(1..=100).collect::<Vec<_>>(), KEY);
+    let db = c.store.path.clone();
+    let svc = Running::start(c);
+    wait_port(mqtt_port);
+    wait_rows(&db, "schema_version", 1, Duration::from_secs(30));
+    let lock = Connection::open(&db).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let msgs = telegrams(N, 100).iter().enumerate().map(|(i, f)| ("telegrams/gw-1".to_string(), format!(r#"{{"telegram":"{}","time":{}}}"#, hex(f), 1_760_000_000_000i64 + i as i64))).collect();
+    publish(mqtt_port, "gw-bp", msgs);
+    std::thread::sleep(Duration::from_millis(1500));
+    let metrics = svc.metrics.clone();
+    let received = || metrics.received.get_or_create(&meterlink_service::metrics::SourceLabels { intake: "mqtt".into(), gateway: "telegrams/gw-1".into() }).get();
+    let taken = received();
+    // Queue (64) + the batch being built, the one waiting for the writer and the one it writes
+    // (50 each) + one reception waiting for room.
+    assert!(taken <= 64 + 3 * 50 + 1, "took {taken} of {N} while the store was stalled");
+    assert!(taken > 0);
+    assert_eq!(try_count(&db, "telegrams"), 0);
+    lock.execute_batch("COMMIT").unwrap();
+    wait_rows(&db, "telegrams", N as i64, Duration::from_secs(60));
+    svc.stop();
+    assert_eq!(count(&db, "telegrams"), N as i64);
+    assert_eq!(count(&db, "receptions"), N as i64);
+    assert_eq!(received(), N as u64, "each message taken once: none was dropped and redelivered");
+}
