@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import pytest
 
@@ -108,3 +108,84 @@ def test_sigterm_drains_and_commits(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     assert _counts(db)["telegrams"] == sim.count
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(pred: Callable[[], bool], what: str, within: float = 30.0) -> None:
+    end = time.monotonic() + within
+    while not pred():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _telegrams_or_zero(db: Path) -> int:
+    try:
+        return _counts(db)["telegrams"]
+    except sqlite3.Error:
+        return 0
+
+
+def test_serve_embedded_head_end_mqtt_and_http(tmp_path: Path) -> None:
+    """The embedded default (issue 15 §1) on free ports: the embedded broker takes a telegram
+    published with Debian's ``mosquitto_pub`` (when installed), ``POST /telegrams`` takes hex
+    lines and answers after the commit, ``/health`` and ``/metrics`` answer; SIGTERM exits 0."""
+    import json
+    import shutil
+    import urllib.request
+
+    sim = simulate(e_meters=2, devices=1, hours=1, seed=5, path=str(tmp_path / "p2.txt"))
+    frames = [line.split(";")[-1] for line in (tmp_path / "p2.txt").read_text(encoding="utf-8").splitlines()[1:]]
+    mqtt_port, http_port = _free_port(), _free_port()
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text(
+        f'[broker]\nlisten = "127.0.0.1:{mqtt_port}"\n'
+        f'[[mqtt]]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\n'
+        f'[[http]]\nlisten = "127.0.0.1:{http_port}"\n',
+        encoding="utf-8",
+    )
+    db = tmp_path / "m.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meterlink", "serve", "--config", str(cfg), "--keys", str(sim.keys_path), "--db", str(db)],
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{http_port}"
+
+    def up() -> bool:
+        try:
+            urllib.request.urlopen(base + "/health", timeout=2).read()
+            return True
+        except OSError:
+            return False
+
+    try:
+        _wait(up, "the HTTP intake")
+        via_mqtt = 0
+        if shutil.which("mosquitto_pub"):
+            subprocess.run(["mosquitto_pub", "-p", str(mqtt_port), "-q", "1", "-t", "telegrams/gw-1", "-m", frames[0]], check=True, timeout=30)
+            via_mqtt = 1
+        body = "\n".join(frames[via_mqtt:]).encode()
+        req = urllib.request.Request(base + "/telegrams?gateway=gw-http", data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200
+            assert json.loads(r.read()) == {"accepted": len(frames) - via_mqtt}
+        _wait(lambda: _telegrams_or_zero(db) >= len(frames), "every telegram committed")
+        with urllib.request.urlopen(base + "/health", timeout=5) as r:
+            assert json.loads(r.read())["store_ok"] is True
+        with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
+            metrics = r.read().decode()
+        assert f'meterlink_received_total{{intake="http",gateway="gw-http"}} {len(frames) - via_mqtt}' in metrics
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert _counts(db)["telegrams"] == sim.count == len(frames)
+    assert _counts(db)["rejected"] == 0
