@@ -1,0 +1,301 @@
+//! Store conformance (issue 15 §2, §3): the same semantic tests against every [`Store`]
+//! (PostgreSQL on a throwaway cluster started here; SQLite joins when its store lands). Rows are
+//! built the way the pipeline builds them: the dedup key is `meter ‖ key id ‖ counter` for a
+//! telegram with a counter, else a hash of the frame plus the time bucket.
+
+mod pg;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use meterlink_service::store::postgres::PgStore;
+use meterlink_service::store::{Batch, ReadingRow, ReceptionRow, RejectedRow, Store, TelegramRow, WriteReport};
+
+const WINDOW: i64 = 10_000;
+const T0: i64 = 1_750_000_000_000;
+const HOUR: i64 = 3_600_000;
+
+/// What the tests read back from a store (each store's own query path).
+trait Inspect: Store {
+    /// `SELECT count(*) FROM table [WHERE ...]`.
+    fn count(&mut self, table: &str, filter: &str) -> i64;
+    /// `meters.last_counter` of (meter, key id).
+    fn last_counter(&mut self, meter: &str, key_id: u8) -> Option<i64>;
+}
+
+impl Inspect for PgStore {
+    fn count(&mut self, table: &str, filter: &str) -> i64 {
+        let w = if filter.is_empty() { String::new() } else { format!(" WHERE {filter}") };
+        self.query_i64(&format!("SELECT count(*) FROM {table}{w}")).unwrap()[0][0].unwrap()
+    }
+    fn last_counter(&mut self, meter: &str, key_id: u8) -> Option<i64> {
+        let q = format!("SELECT last_counter FROM meters WHERE meter = '{meter}' AND key_id = {key_id}");
+        self.query_i64(&q).unwrap().first().and_then(|r| r[0])
+    }
+}
+
+fn counter_key(meter: &str, key_id: u8, counter: u32) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    let m = meter.as_bytes();
+    k[..m.len().min(11)].copy_from_slice(&m[..m.len().min(11)]);
+    k[11] = key_id;
+    k[12..].copy_from_slice(&counter.to_be_bytes());
+    k
+}
+
+/// FNV-1a of the frame, then the time bucket (the window's width).
+fn frame_key(frame: &[u8], at_ms: i64) -> [u8; 16] {
+    let h = frame.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&h.to_be_bytes());
+    k[8..].copy_from_slice(&(at_ms / WINDOW).to_be_bytes());
+    k
+}
+
+fn frame_of(meter: &str, counter: u32) -> Vec<u8> {
+    let mut f = vec![0x2e, 0x44, 0x2d, 0x2c];
+    f.extend_from_slice(meter.as_bytes());
+    f.extend_from_slice(&counter.to_le_bytes());
+    f
+}
+
+/// One telegram heard by `gateways` (one reception each, 100 ms apart), three readings.
+fn telegram(b: &mut Batch, meter: &str, counter: Option<u32>, at: i64, gateways: &[&str]) -> [u8; 16] {
+    let frame = frame_of(meter, counter.unwrap_or(0));
+    let key = match counter {
+        Some(c) => counter_key(meter, 0, c),
+        None => frame_key(&frame, at),
+    };
+    b.telegrams.push(TelegramRow {
+        dedup_key: key,
+        meter: meter.into(),
+        device_type: Some(7),
+        key_id: 0,
+        counter,
+        access_number: Some(counter.unwrap_or(0) as u8),
+        status: Some(0),
+        integrity: if counter.is_some() { "mac" } else { "clear" },
+        protocol: "mbus",
+        received_at_ms: at,
+        frame,
+        worker: Arc::from("w1"),
+    });
+    for (i, g) in gateways.iter().enumerate() {
+        b.receptions.push(ReceptionRow {
+            dedup_key: key,
+            gateway: Arc::from(*g),
+            intake: Arc::from("mqtt"),
+            received_at_ms: at + 100 * i as i64,
+            rssi: Some(-70.0 - i as f32),
+        });
+    }
+    for idx in 0..3u16 {
+        b.readings.push(ReadingRow {
+            dedup_key: key,
+            idx,
+            quantity: ["volume", "flow", "date"][idx as usize].into(),
+            unit: Some("m3".into()),
+            value: Some(f64::from(counter.unwrap_or(1)) * 0.001 + f64::from(idx)),
+            text: None,
+            storage: 0,
+            tariff: 0,
+            subunit: 0,
+            function: "instantaneous",
+            time_ms: None,
+        });
+    }
+    key
+}
+
+fn rejected(b: &mut Batch, at: i64) {
+    b.rejected.push(RejectedRow {
+        received_at_ms: at,
+        gateway: Arc::from("gw1"),
+        intake: Arc::from("mqtt"),
+        code: "security_mac",
+        reason: "MAC mismatch".into(),
+        offset: Some(11),
+        meter: Some("KAM00000009".into()),
+        frame: vec![1, 2, 3],
+    });
+}
+
+fn report(stored: usize, duplicates: usize, replays: usize, rejected: usize) -> WriteReport {
+    WriteReport { stored, duplicates, replays, rejected }
+}
+
+/// Every table's row count, in the order telegrams, receptions, readings, rejected, meters.
+fn counts<S: Inspect>(s: &mut S) -> [i64; 5] {
+    ["telegrams", "receptions", "readings", "rejected", "meters"].map(|t| s.count(t, ""))
+}
+
+fn insert_and_duplicate<S: Inspect>(s: &mut S) {
+    let mut b = Batch::default();
+    telegram(&mut b, "KAM00000001", Some(10), T0, &["gw1", "gw2"]);
+    telegram(&mut b, "KAM00000002", None, T0, &["gw1"]);
+    rejected(&mut b, T0);
+    assert_eq!(s.write(&b, WINDOW).unwrap(), report(2, 0, 0, 1));
+    assert_eq!(counts(s), [2, 3, 6, 1, 2]);
+    assert_eq!(s.last_counter("KAM00000001", 0), Some(10));
+    assert_eq!(s.count("readings", "quantity = 'flow' AND value = 1.01"), 1);
+
+    // A third gateway's reception 3 s later, in the next batch: only the reception is added.
+    let mut d = Batch::default();
+    let key = telegram(&mut d, "KAM00000001", Some(10), T0 + 3_000, &["gw3"]);
+    assert_eq!(s.write(&d, WINDOW).unwrap(), report(0, 1, 0, 0));
+    assert_eq!(counts(s), [2, 4, 6, 1, 2]);
+    assert_eq!(key, counter_key("KAM00000001", 0, 10));
+}
+
+fn replay_outside_window<S: Inspect>(s: &mut S) {
+    let mut b = Batch::default();
+    telegram(&mut b, "KAM00000003", Some(20), T0, &["gw1"]);
+    s.write(&b, WINDOW).unwrap();
+    // The same counter an hour later (a recorded telegram sent again) and an older counter.
+    let mut r = Batch::default();
+    telegram(&mut r, "KAM00000003", Some(20), T0 + HOUR, &["gw2"]);
+    telegram(&mut r, "KAM00000003", Some(19), T0 + HOUR, &["gw2"]);
+    assert_eq!(s.write(&r, WINDOW).unwrap(), report(0, 0, 2, 2));
+    assert_eq!(s.count("rejected", "code = 'replayed_counter' AND meter = 'KAM00000003' AND gateway = 'gw2'"), 2);
+    assert_eq!(s.count("telegrams", "meter = 'KAM00000003'"), 1);
+    assert_eq!(s.count("receptions", "gateway = 'gw2'"), 0);
+    assert_eq!(s.last_counter("KAM00000003", 0), Some(20));
+    // The last counter again under another key (other bytes: a key that hashes the frame):
+    // not above the last one, so a replay.
+    let mut o = Batch::default();
+    telegram(&mut o, "KAM00000003", Some(20), T0 + HOUR, &["gw2"]);
+    o.telegrams[0].dedup_key[0] ^= 0xff;
+    o.telegrams[0].frame.push(0);
+    o.receptions[0].dedup_key[0] ^= 0xff;
+    o.readings.iter_mut().for_each(|r| r.dedup_key[0] ^= 0xff);
+    assert_eq!(s.write(&o, WINDOW).unwrap(), report(0, 0, 1, 1));
+    // A counter above the last one is a new telegram and advances the counter.
+    let mut n = Batch::default();
+    telegram(&mut n, "KAM00000003", Some(21), T0 + HOUR, &["gw2"]);
+    assert_eq!(s.write(&n, WINDOW).unwrap(), report(1, 0, 0, 0));
+    assert_eq!(s.last_counter("KAM00000003", 0), Some(21));
+}
+
+fn counterless_repeat_is_new<S: Inspect>(s: &mut S) {
+    let mut a = Batch::default();
+    let k1 = telegram(&mut a, "KAM00000004", None, T0, &["gw1"]);
+    s.write(&a, WINDOW).unwrap();
+    let mut b = Batch::default();
+    let k2 = telegram(&mut b, "KAM00000004", None, T0 + HOUR, &["gw1"]);
+    assert_ne!(k1, k2);
+    assert_eq!(a.telegrams[0].frame, b.telegrams[0].frame);
+    assert_eq!(s.write(&b, WINDOW).unwrap(), report(1, 0, 0, 0));
+    assert_eq!(s.count("telegrams", "meter = 'KAM00000004'"), 2);
+    assert_eq!(s.count("readings", ""), 6);
+}
+
+fn idempotent_rewrite<S: Inspect>(s: &mut S) {
+    let mut b = Batch::default();
+    for i in 0..50u32 {
+        telegram(&mut b, &format!("KAM{:08}", 100 + i), Some(i + 1), T0 + i64::from(i), &["gw1", "gw2", "gw3"]);
+    }
+    telegram(&mut b, "KAM00000099", None, T0, &["gw1"]);
+    rejected(&mut b, T0);
+    rejected(&mut b, T0 + 1);
+    assert_eq!(s.write(&b, WINDOW).unwrap(), report(51, 0, 0, 2));
+    let before = counts(s);
+    assert_eq!(before, [51, 151, 153, 2, 51]);
+    assert_eq!(s.write(&b, WINDOW).unwrap(), report(0, 51, 0, 0));
+    assert_eq!(counts(s), before);
+    // A redelivery of a batch holding a replay writes its rejection once.
+    let mut r = Batch::default();
+    telegram(&mut r, "KAM00000100", Some(1), T0 + HOUR, &["gw9"]);
+    assert_eq!(s.write(&r, WINDOW).unwrap(), report(0, 0, 1, 1));
+    assert_eq!(s.write(&r, WINDOW).unwrap(), report(0, 0, 1, 0));
+    assert_eq!(s.count("rejected", "code = 'replayed_counter'"), 1);
+}
+
+fn empty_batch<S: Inspect>(s: &mut S) {
+    assert_eq!(s.write(&Batch::default(), WINDOW).unwrap(), report(0, 0, 0, 0));
+    assert_eq!(counts(s), [0; 5]);
+}
+
+/// Run one case on a fresh, migrated store.
+fn case<S: Inspect>(mut s: S, f: fn(&mut S)) {
+    s.migrate().unwrap();
+    f(&mut s);
+}
+
+macro_rules! pg_cases {
+    ($($name:ident),*) => {$(
+        #[test]
+        fn $name() {
+            let Some(c) = pg::cluster_or_skip(concat!("pg_", stringify!($name))) else { return };
+            case(PgStore::connect(&c.new_database()).unwrap(), super::$name);
+        }
+    )*};
+}
+
+mod postgres {
+    use super::*;
+    pg_cases!(insert_and_duplicate, replay_outside_window, counterless_repeat_is_new, idempotent_rewrite, empty_batch);
+}
+
+#[test]
+fn pg_migration_twice_and_by_two_workers_at_once() {
+    let Some(c) = pg::cluster_or_skip("pg_migration_twice_and_by_two_workers_at_once") else { return };
+    let url = c.new_database();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PgStore::connect(&url).unwrap().migrate())
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    let mut s = PgStore::connect(&url).unwrap();
+    s.migrate().unwrap();
+    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.count("schema_version", ""), 1);
+    empty_batch(&mut s);
+}
+
+/// Two workers write overlapping batches at the same time (each telegram heard by both
+/// workers' gateways, so every key is written twice, concurrently): every telegram is stored
+/// exactly once, every reception kept, the counters end at the maximum.
+#[test]
+fn pg_concurrent_writers_overlapping_batches() {
+    let Some(c) = pg::cluster_or_skip("pg_concurrent_writers_overlapping_batches") else { return };
+    let url = c.new_database();
+    PgStore::connect(&url).unwrap().migrate().unwrap();
+    const METERS: u32 = 200;
+    const ROUNDS: u32 = 20;
+    let worker = |gw: &'static str, reverse: bool| {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let mut s = PgStore::connect(&url).unwrap();
+            let mut stored = 0;
+            for round in 0..ROUNDS {
+                let mut b = Batch::default();
+                let mut meters: Vec<u32> = (0..METERS).collect();
+                if reverse {
+                    meters.reverse();
+                }
+                for m in meters {
+                    let at = T0 + i64::from(round) * 60_000 + i64::from(m);
+                    telegram(&mut b, &format!("KAM{m:08}"), Some(round + 1), at, &[gw]);
+                }
+                let r = s.write(&b, WINDOW).unwrap();
+                assert_eq!(r.replays, 0);
+                assert_eq!(r.stored + r.duplicates, METERS as usize);
+                stored += r.stored;
+            }
+            stored
+        })
+    };
+    let (a, b) = (worker("gwA", false), worker("gwB", true));
+    let total = a.join().unwrap() + b.join().unwrap();
+    let mut s = PgStore::connect(&url).unwrap();
+    let n = i64::from(METERS * ROUNDS);
+    assert_eq!(total as i64, n);
+    assert_eq!(counts(&mut s), [n, 2 * n, 3 * n, 0, i64::from(METERS)]);
+    assert_eq!(s.count("meters", &format!("last_counter = {ROUNDS}")), i64::from(METERS));
+    let keys: HashSet<i64> = s.query_i64("SELECT count(*) FROM telegrams GROUP BY meter").unwrap().iter().map(|r| r[0].unwrap()).collect();
+    assert_eq!(keys, HashSet::from([i64::from(ROUNDS)]));
+}
