@@ -17,6 +17,9 @@ use std::sync::Arc;
 
 use crate::error::ServiceError;
 
+pub mod schema;
+pub mod sqlite;
+
 /// An accepted telegram (before the store's dedup/replay decision).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TelegramRow {
