@@ -1,7 +1,8 @@
 //! Store conformance (issue 15 §2, §3): the same semantic tests against every [`Store`]
-//! (PostgreSQL on a throwaway cluster started here; SQLite joins when its store lands). Rows are
-//! built the way the pipeline builds them: the dedup key is `meter ‖ key id ‖ counter` for a
-//! telegram with a counter, else a hash of the frame plus the time bucket.
+//! (SQLite files in temp dirs; PostgreSQL on a throwaway cluster started here). Rows are built
+//! the way the pipeline builds them, with its key functions (`store::schema`): the dedup key is
+//! `meter ‖ key id ‖ counter` for a telegram with a counter, else a hash of the frame plus the
+//! time bucket.
 
 mod pg;
 
@@ -9,6 +10,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use meterlink_service::store::postgres::PgStore;
+use meterlink_service::store::schema;
+use meterlink_service::store::sqlite::SqliteStore;
 use meterlink_service::store::{Batch, ReadingRow, ReceptionRow, RejectedRow, Store, TelegramRow, WriteReport};
 
 const WINDOW: i64 = 10_000;
@@ -34,22 +37,27 @@ impl Inspect for PgStore {
     }
 }
 
-fn counter_key(meter: &str, key_id: u8, counter: u32) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    let m = meter.as_bytes();
-    k[..m.len().min(11)].copy_from_slice(&m[..m.len().min(11)]);
-    k[11] = key_id;
-    k[12..].copy_from_slice(&counter.to_be_bytes());
-    k
+impl Inspect for SqliteStore {
+    fn count(&mut self, table: &str, filter: &str) -> i64 {
+        let w = if filter.is_empty() { String::new() } else { format!(" WHERE {filter}") };
+        self.connection().query_row(&format!("SELECT count(*) FROM {table}{w}"), [], |r| r.get(0)).unwrap()
+    }
+    fn last_counter(&mut self, meter: &str, key_id: u8) -> Option<i64> {
+        let q = format!("SELECT last_counter FROM meters WHERE meter = '{meter}' AND key_id = {key_id}");
+        self.connection().query_row(&q, [], |r| r.get(0)).ok().flatten()
+    }
 }
 
-/// FNV-1a of the frame, then the time bucket (the window's width).
-fn frame_key(frame: &[u8], at_ms: i64) -> [u8; 16] {
-    let h = frame.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&h.to_be_bytes());
-    k[8..].copy_from_slice(&(at_ms / WINDOW).to_be_bytes());
-    k
+/// The M-Bus identity bytes of a meter name (its digits as the ID), as the pipeline keys it.
+fn identity(meter: &str) -> [u8; 9] {
+    let id: u32 = meter[3..].parse().unwrap();
+    let mut i = [0x2d, 0x2c, 0, 0, 0, 0, 0x30, 0x07, 0];
+    i[2..6].copy_from_slice(&id.to_le_bytes());
+    i
+}
+
+fn counter_key(meter: &str, key_id: u8, counter: u32) -> [u8; 16] {
+    schema::counter_key(identity(meter), key_id, counter)
 }
 
 fn frame_of(meter: &str, counter: u32) -> Vec<u8> {
@@ -64,7 +72,7 @@ fn telegram(b: &mut Batch, meter: &str, counter: Option<u32>, at: i64, gateways:
     let frame = frame_of(meter, counter.unwrap_or(0));
     let key = match counter {
         Some(c) => counter_key(meter, 0, c),
-        None => frame_key(&frame, at),
+        None => schema::frame_key(&schema::frame_hash(&frame), at, WINDOW),
     };
     b.telegrams.push(TelegramRow {
         dedup_key: key,
@@ -124,9 +132,10 @@ fn report(stored: usize, duplicates: usize, replays: usize, rejected: usize) -> 
     WriteReport { stored, duplicates, replays, rejected }
 }
 
-/// Every table's row count, in the order telegrams, receptions, readings, rejected, meters.
-fn counts<S: Inspect>(s: &mut S) -> [i64; 5] {
-    ["telegrams", "receptions", "readings", "rejected", "meters"].map(|t| s.count(t, ""))
+/// Every table's row count, in the order telegrams, receptions, readings, rejected, meters,
+/// meter_gateways.
+fn counts<S: Inspect>(s: &mut S) -> [i64; 6] {
+    ["telegrams", "receptions", "readings", "rejected", "meters", "meter_gateways"].map(|t| s.count(t, ""))
 }
 
 fn insert_and_duplicate<S: Inspect>(s: &mut S) {
@@ -135,7 +144,7 @@ fn insert_and_duplicate<S: Inspect>(s: &mut S) {
     telegram(&mut b, "KAM00000002", None, T0, &["gw1"]);
     rejected(&mut b, T0);
     assert_eq!(s.write(&b, WINDOW).unwrap(), report(2, 0, 0, 1));
-    assert_eq!(counts(s), [2, 3, 6, 1, 2]);
+    assert_eq!(counts(s), [2, 3, 6, 1, 2, 3]);
     assert_eq!(s.last_counter("KAM00000001", 0), Some(10));
     assert_eq!(s.count("readings", "quantity = 'flow' AND value = 1.01"), 1);
 
@@ -143,7 +152,8 @@ fn insert_and_duplicate<S: Inspect>(s: &mut S) {
     let mut d = Batch::default();
     let key = telegram(&mut d, "KAM00000001", Some(10), T0 + 3_000, &["gw3"]);
     assert_eq!(s.write(&d, WINDOW).unwrap(), report(0, 1, 0, 0));
-    assert_eq!(counts(s), [2, 4, 6, 1, 2]);
+    assert_eq!(counts(s), [2, 4, 6, 1, 2, 4]);
+    assert_eq!(s.count("meter_gateways", "meter = 'KAM00000001' AND gateway = 'gw3' AND rssi = -70"), 1);
     assert_eq!(key, counter_key("KAM00000001", 0, 10));
 }
 
@@ -189,6 +199,33 @@ fn counterless_repeat_is_new<S: Inspect>(s: &mut S) {
     assert_eq!(s.count("readings", ""), 6);
 }
 
+/// The same counter-less bytes 4 s apart straddling a bucket boundary: one telegram, two
+/// receptions under the first key.
+fn neighbour_bucket_is_duplicate<S: Inspect>(s: &mut S) {
+    let at = (T0 / WINDOW + 1) * WINDOW - 2_000;
+    let mut a = Batch::default();
+    let k1 = telegram(&mut a, "KAM00000005", None, at, &["gw1"]);
+    assert_eq!(s.write(&a, WINDOW).unwrap(), report(1, 0, 0, 0));
+    let mut b = Batch::default();
+    let k2 = telegram(&mut b, "KAM00000005", None, at + 4_000, &["gw2"]);
+    assert_ne!(k1, k2);
+    assert_eq!(s.write(&b, WINDOW).unwrap(), report(0, 1, 0, 0));
+    assert_eq!(counts(s), [1, 2, 3, 0, 1, 2]);
+    assert_eq!(s.count("receptions", "gateway = 'gw2' AND received_at_ms = 1750000012000"), 1);
+}
+
+/// Counters in one batch are checked in batch order: a lower one after a higher one of the same
+/// meter is a replay.
+fn counters_within_a_batch<S: Inspect>(s: &mut S) {
+    let mut b = Batch::default();
+    telegram(&mut b, "KAM00000006", Some(7), T0, &["gw1"]);
+    telegram(&mut b, "KAM00000006", Some(5), T0 + 60_000, &["gw1"]);
+    telegram(&mut b, "KAM00000006", Some(8), T0 + 120_000, &["gw1"]);
+    assert_eq!(s.write(&b, WINDOW).unwrap(), report(2, 0, 1, 1));
+    assert_eq!(s.last_counter("KAM00000006", 0), Some(8));
+    assert_eq!(s.count("rejected", "code = 'replayed_counter' AND meter = 'KAM00000006'"), 1);
+}
+
 fn idempotent_rewrite<S: Inspect>(s: &mut S) {
     let mut b = Batch::default();
     for i in 0..50u32 {
@@ -199,7 +236,7 @@ fn idempotent_rewrite<S: Inspect>(s: &mut S) {
     rejected(&mut b, T0 + 1);
     assert_eq!(s.write(&b, WINDOW).unwrap(), report(51, 0, 0, 2));
     let before = counts(s);
-    assert_eq!(before, [51, 151, 153, 2, 51]);
+    assert_eq!(before, [51, 151, 153, 2, 51, 151]);
     assert_eq!(s.write(&b, WINDOW).unwrap(), report(0, 51, 0, 0));
     assert_eq!(counts(s), before);
     // A redelivery of a batch holding a replay writes its rejection once.
@@ -212,13 +249,26 @@ fn idempotent_rewrite<S: Inspect>(s: &mut S) {
 
 fn empty_batch<S: Inspect>(s: &mut S) {
     assert_eq!(s.write(&Batch::default(), WINDOW).unwrap(), report(0, 0, 0, 0));
-    assert_eq!(counts(s), [0; 5]);
+    assert_eq!(counts(s), [0; 6]);
 }
 
 /// Run one case on a fresh, migrated store.
 fn case<S: Inspect>(mut s: S, f: fn(&mut S)) {
     s.migrate().unwrap();
     f(&mut s);
+}
+
+macro_rules! sqlite_cases {
+    ($($name:ident),*) => {$(
+        #[test]
+        fn $name() {
+            let dir = std::env::temp_dir().join(format!("mlsq-{}-{}", std::process::id(), stringify!($name)));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            case(SqliteStore::open(&dir.join("t.db")).unwrap(), super::$name);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    )*};
 }
 
 macro_rules! pg_cases {
@@ -231,9 +281,21 @@ macro_rules! pg_cases {
     )*};
 }
 
+macro_rules! all_cases {
+    ($m:ident) => {
+        $m!(insert_and_duplicate, replay_outside_window, counterless_repeat_is_new, neighbour_bucket_is_duplicate,
+            idempotent_rewrite, counters_within_a_batch, empty_batch);
+    };
+}
+
 mod postgres {
     use super::*;
-    pg_cases!(insert_and_duplicate, replay_outside_window, counterless_repeat_is_new, idempotent_rewrite, empty_batch);
+    all_cases!(pg_cases);
+}
+
+mod sqlite {
+    use super::*;
+    all_cases!(sqlite_cases);
 }
 
 #[test]
@@ -251,7 +313,7 @@ fn pg_migration_twice_and_by_two_workers_at_once() {
     }
     let mut s = PgStore::connect(&url).unwrap();
     s.migrate().unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), schema::SCHEMA_VERSION);
     assert_eq!(s.count("schema_version", ""), 1);
     empty_batch(&mut s);
 }
@@ -294,7 +356,7 @@ fn pg_concurrent_writers_overlapping_batches() {
     let mut s = PgStore::connect(&url).unwrap();
     let n = i64::from(METERS * ROUNDS);
     assert_eq!(total as i64, n);
-    assert_eq!(counts(&mut s), [n, 2 * n, 3 * n, 0, i64::from(METERS)]);
+    assert_eq!(counts(&mut s), [n, 2 * n, 3 * n, 0, i64::from(METERS), 2 * i64::from(METERS)]);
     assert_eq!(s.count("meters", &format!("last_counter = {ROUNDS}")), i64::from(METERS));
     let keys: HashSet<i64> = s.query_i64("SELECT count(*) FROM telegrams GROUP BY meter").unwrap().iter().map(|r| r[0].unwrap()).collect();
     assert_eq!(keys, HashSet::from([i64::from(ROUNDS)]));

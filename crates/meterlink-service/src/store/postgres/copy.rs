@@ -4,9 +4,12 @@
 //! format (big-endian integers and IEEE floats, raw bytes for `bytea`, UTF-8 for `text`); a
 //! 16-bit -1 ends the data. Written by hand into one buffer: no per-value boxing.
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 
-use crate::store::{Batch, ReadingRow, ReceptionRow, RejectedRow, TelegramRow};
+use crate::store::schema::{neighbour_keys, rejected_key};
+use crate::store::{Batch, ReadingRow, ReceptionRow, RejectedRow};
 
 /// The file header: signature, flags (no OIDs), no extension.
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -85,11 +88,14 @@ impl CopyBuf {
     }
 }
 
-/// `telegrams` columns in COPY order (see [`super::sql::COPY_TELEGRAMS`]).
-pub fn telegrams(rows: &[TelegramRow]) -> Vec<u8> {
-    let mut c = CopyBuf::new(rows.iter().map(|r| r.frame.len() + r.meter.len() + 96).sum());
-    for r in rows {
-        c.tuple(12);
+/// `telegrams` columns in COPY order (see [`super::sql::COPY_DIRECT`]); with `staging`, the
+/// staging columns after them ([`super::sql::COPY_STAGING`]): batch position, the neighbour
+/// bucket keys ([`neighbour_keys`]), the span of its receptions' times and its first reception.
+pub fn telegrams(b: &Batch, staging: bool) -> Vec<u8> {
+    let firsts = if staging { first_receptions(b) } else { HashMap::new() };
+    let mut c = CopyBuf::new(b.telegrams.iter().map(|r| r.frame.len() + r.meter.len() + 160).sum());
+    for (ord, r) in b.telegrams.iter().enumerate() {
+        c.tuple(if staging { 19 } else { 12 });
         c.bytes(&r.dedup_key);
         c.bytes(r.meter.as_bytes());
         c.opt(r.device_type, |c, v| c.i16(v.into()));
@@ -102,8 +108,30 @@ pub fn telegrams(rows: &[TelegramRow]) -> Vec<u8> {
         c.i64(r.received_at_ms);
         c.bytes(&r.frame);
         c.bytes(r.worker.as_bytes());
+        if staging {
+            c.i32(ord as i32);
+            let nb = neighbour_keys(&r.dedup_key);
+            c.opt(nb.first(), |c, k| c.bytes(k));
+            c.opt(nb.get(1), |c, k| c.bytes(k));
+            let f = firsts.get(&r.dedup_key);
+            c.i64(f.map_or(r.received_at_ms, |f| f.1));
+            c.i64(f.map_or(r.received_at_ms, |f| f.2));
+            c.opt(f, |c, f| c.bytes(f.0.gateway.as_bytes()));
+            c.opt(f, |c, f| c.bytes(f.0.intake.as_bytes()));
+        }
     }
     c.finish()
+}
+
+/// Per key: its first reception in batch order, the earliest and the latest reception time.
+fn first_receptions(b: &Batch) -> HashMap<[u8; 16], (&ReceptionRow, i64, i64)> {
+    let mut m: HashMap<[u8; 16], (&ReceptionRow, i64, i64)> = HashMap::with_capacity(b.telegrams.len());
+    for r in &b.receptions {
+        let e = m.entry(r.dedup_key).or_insert((r, r.received_at_ms, r.received_at_ms));
+        e.1 = e.1.min(r.received_at_ms);
+        e.2 = e.2.max(r.received_at_ms);
+    }
+    m
 }
 
 /// `receptions` columns in COPY order.
@@ -141,11 +169,12 @@ pub fn readings(rows: &[ReadingRow]) -> Vec<u8> {
     c.finish()
 }
 
-/// `rejected` columns in COPY order (without the generated id).
+/// `rejected` columns in COPY order, the key first (`schema::rejected_key`).
 pub fn rejected(rows: &[RejectedRow]) -> Vec<u8> {
     let mut c = CopyBuf::new(rows.iter().map(|r| r.frame.len() + r.reason.len() + 96).sum());
     for r in rows {
-        c.tuple(8);
+        c.tuple(9);
+        c.bytes(&rejected_key(r));
         c.i64(r.received_at_ms);
         c.bytes(r.gateway.as_bytes());
         c.bytes(r.intake.as_bytes());
@@ -159,9 +188,9 @@ pub fn rejected(rows: &[RejectedRow]) -> Vec<u8> {
 }
 
 /// The four streams of a batch, `None` where the batch has no rows of that kind.
-pub fn batch(b: &Batch) -> [Option<Bytes>; 4] {
+pub fn batch(b: &Batch, staging: bool) -> [Option<Bytes>; 4] {
     [
-        (!b.telegrams.is_empty()).then(|| telegrams(&b.telegrams).into()),
+        (!b.telegrams.is_empty()).then(|| telegrams(b, staging).into()),
         (!b.receptions.is_empty()).then(|| receptions(&b.receptions).into()),
         (!b.readings.is_empty()).then(|| readings(&b.readings).into()),
         (!b.rejected.is_empty()).then(|| rejected(&b.rejected).into()),

@@ -19,7 +19,7 @@ use tokio::runtime::Runtime;
 use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::error::ServiceError;
-use crate::store::{Batch, Store, WriteReport};
+use crate::store::{schema, Batch, Store, WriteReport};
 
 pub use copy::CopyBuf;
 
@@ -64,10 +64,10 @@ impl PgStore {
     }
 
     /// The schema version in the database (0 before the first migration).
-    pub fn schema_version(&mut self) -> Result<i32, ServiceError> {
+    pub fn schema_version(&mut self) -> Result<i64, ServiceError> {
         let rows = self
             .rt
-            .block_on(self.client.query("SELECT coalesce(max(version), 0) FROM schema_version", &[]))
+            .block_on(self.client.query("SELECT coalesce(max(version), 0)::bigint FROM schema_version", &[]))
             .map_err(pg_err("schema_version"))?;
         Ok(rows[0].get(0))
     }
@@ -86,7 +86,7 @@ impl PgStore {
     /// The bare-COPY baseline of the benchmark: the batch's rows straight into the tables in one
     /// transaction, no dedup, no replay check (fails on a key already stored).
     pub fn copy_direct(&mut self, batch: &Batch) -> Result<(), ServiceError> {
-        let streams = copy::batch(batch);
+        let streams = copy::batch(batch, false);
         let client = &mut self.client;
         self.rt.block_on(async move {
             let tx = client.transaction().await?;
@@ -140,19 +140,32 @@ impl Store for PgStore {
     /// start together apply each migration once (the others wait, then find it applied).
     fn migrate(&mut self) -> Result<(), ServiceError> {
         let client = &mut self.client;
-        self.rt
+        let newer = self
+            .rt
             .block_on(async move {
                 let tx = client.transaction().await?;
                 tx.execute("SELECT pg_advisory_xact_lock($1)", &[&sql::MIGRATION_LOCK]).await?;
-                tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())").await?;
-                let have: i32 = tx.query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[]).await?.get(0);
-                for (i, ddl) in sql::MIGRATIONS.iter().enumerate().skip(have.max(0) as usize) {
-                    tx.batch_execute(ddl).await?;
-                    tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&(i as i32 + 1)]).await?;
+                tx.batch_execute(schema::SCHEMA_VERSION_DDL).await?;
+                let have: i64 = tx.query_one("SELECT coalesce(max(version), 0)::bigint FROM schema_version", &[]).await?.get(0);
+                if have > schema::SCHEMA_VERSION {
+                    return Ok(Some(have));
                 }
-                tx.commit().await
+                for ddl in &schema::POSTGRES_MIGRATIONS[have as usize..] {
+                    tx.batch_execute(ddl).await?;
+                }
+                if have < schema::SCHEMA_VERSION {
+                    tx.execute("DELETE FROM schema_version", &[]).await?;
+                    tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&schema::SCHEMA_VERSION]).await?;
+                }
+                tx.commit().await.map(|_| None)
             })
             .map_err(pg_err("migrate"))?;
+        if let Some(have) = newer {
+            return Err(ServiceError::Store(format!(
+                "the database has schema version {have}, newer than this build's {}",
+                schema::SCHEMA_VERSION
+            )));
+        }
         self.write = None;
         Ok(())
     }
@@ -161,7 +174,7 @@ impl Store for PgStore {
     /// deadlock or serialization failure between workers rolls back and runs again.
     fn write(&mut self, batch: &Batch, window_ms: i64) -> Result<WriteReport, ServiceError> {
         self.prepare_session()?;
-        let streams = copy::batch(batch);
+        let streams = copy::batch(batch, true);
         let st = self.write.clone().expect("prepared");
         let mut tries = 0;
         loop {
