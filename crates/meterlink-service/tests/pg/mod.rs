@@ -106,6 +106,11 @@ impl Cluster {
         self.url(&name)
     }
 
+    /// The server log so far (plans logged by `auto_explain`, errors).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
     /// The connection string of a database.
     pub fn url(&self, db: &str) -> String {
         format!("host=127.0.0.1 port={} user=postgres dbname={db}", self.port)

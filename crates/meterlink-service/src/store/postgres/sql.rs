@@ -61,7 +61,7 @@ WITH cls0 AS (
                  AND r.received_at_ms BETWEEN s.span_lo - $1 AND s.span_hi + $1) THEN s.nb_next
         END AS dup_key
     FROM s_tel s, LATERAL (SELECT
-        EXISTS (SELECT 1 FROM telegrams t WHERE t.dedup_key = s.dedup_key) AS own,
+        coalesce((SELECT true FROM telegrams t WHERE t.dedup_key = s.dedup_key LIMIT 1), false) AS own,
         (SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id) AS last_counter
     ) k
 ),
