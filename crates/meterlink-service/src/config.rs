@@ -318,6 +318,9 @@ impl Config {
         if !(self.dedup.window_s.is_finite() && self.dedup.window_s >= 0.0) {
             return bad("dedup.window_s".into(), "must be a non-negative number of seconds");
         }
+        if !matches!(self.service.log_format.as_str(), "json" | "text") {
+            return bad("service.log_format".into(), "must be \"json\" or \"text\"");
+        }
         if self.service.queue_capacity == 0 || self.service.batch_max == 0 {
             return bad("service".into(), "queue_capacity and batch_max must be positive");
         }

@@ -14,6 +14,7 @@
 //! [`store::Store`], [`store::Batch`] and its rows, [`config::Config`], [`metrics::Metrics`],
 //! [`error::ServiceError`].
 
+pub mod alarms;
 pub mod config;
 pub mod error;
 pub mod intake;
@@ -28,10 +29,21 @@ pub use error::ServiceError;
 /// batch commits and is acknowledged), on a multi-threaded tokio runtime of its own.
 pub fn run(config: config::Config) -> Result<(), ServiceError> {
     config.validate()?;
+    init_logging(&config.service.log_format);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("meterlink-serve")
         .build()
         .map_err(|e| ServiceError::Io(format!("tokio runtime: {e}")))?;
     rt.block_on(pipeline::serve(config))
+}
+
+/// Structured logs on stderr (issue 15 §4): `json` (one object per event: time, level, target,
+/// fields) or `text`; the level from `RUST_LOG` (default `info`). Only the first call installs
+/// a subscriber (the Python process may run the service more than once).
+pub fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" { b.json().try_init() } else { b.with_ansi(false).try_init() };
 }
