@@ -4,12 +4,11 @@
 //! format (big-endian integers and IEEE floats, raw bytes for `bytea`, UTF-8 for `text`); a
 //! 16-bit -1 ends the data. Written by hand into one buffer: no per-value boxing.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 
 use crate::store::schema::{neighbour_keys, rejected_key};
-use crate::store::{Batch, ReadingRow, ReceptionRow, RejectedRow};
+use super::plan::Spans;
+use crate::store::{Batch, ReadingRow, ReceptionRow, RejectedRow, TelegramRow};
 
 /// The file header: signature, flags (no OIDs), no extension.
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -88,58 +87,83 @@ impl CopyBuf {
     }
 }
 
-/// `telegrams` columns in COPY order (see [`super::sql::COPY_DIRECT`]); with `staging`, the
-/// staging columns after them ([`super::sql::COPY_STAGING`]): batch position, the neighbour
-/// bucket keys ([`neighbour_keys`]), the span of its receptions' times and its first reception.
-pub fn telegrams(b: &Batch, staging: bool) -> Vec<u8> {
-    let firsts = if staging { first_receptions(b) } else { HashMap::new() };
-    let mut c = CopyBuf::new(b.telegrams.iter().map(|r| r.frame.len() + r.meter.len() + 160).sum());
-    for (ord, r) in b.telegrams.iter().enumerate() {
-        c.tuple(if staging { 19 } else { 12 });
-        c.bytes(&r.dedup_key);
-        c.bytes(r.meter.as_bytes());
-        c.opt(r.device_type, |c, v| c.i16(v.into()));
-        c.i16(r.key_id.into());
-        c.opt(r.counter, |c, v| c.i64(v.into()));
-        c.opt(r.access_number, |c, v| c.i16(v.into()));
-        c.opt(r.status, |c, v| c.i16(v.into()));
-        c.bytes(r.integrity.as_bytes());
-        c.bytes(r.protocol.as_bytes());
-        c.i64(r.received_at_ms);
-        c.bytes(&r.frame);
-        c.bytes(r.worker.as_bytes());
-        if staging {
-            c.i32(ord as i32);
-            let nb = neighbour_keys(&r.dedup_key);
-            c.opt(nb.first(), |c, k| c.bytes(k));
-            c.opt(nb.get(1), |c, k| c.bytes(k));
-            let f = firsts.get(&r.dedup_key);
-            c.i64(f.map_or(r.received_at_ms, |f| f.1));
-            c.i64(f.map_or(r.received_at_ms, |f| f.2));
-            c.opt(f, |c, f| c.bytes(f.0.gateway.as_bytes()));
-            c.opt(f, |c, f| c.bytes(f.0.intake.as_bytes()));
-        }
+fn telegram(c: &mut CopyBuf, r: &TelegramRow, fields: i16) {
+    c.tuple(fields);
+    c.bytes(&r.dedup_key);
+    c.bytes(r.meter.as_bytes());
+    c.opt(r.device_type, |c, v| c.i16(v.into()));
+    c.i16(r.key_id.into());
+    c.opt(r.counter, |c, v| c.i64(v.into()));
+    c.opt(r.access_number, |c, v| c.i16(v.into()));
+    c.opt(r.status, |c, v| c.i16(v.into()));
+    c.bytes(r.integrity.as_bytes());
+    c.bytes(r.protocol.as_bytes());
+    c.i64(r.received_at_ms);
+    c.bytes(&r.frame);
+    c.bytes(r.worker.as_bytes());
+}
+
+fn capacity(rows: &[&TelegramRow]) -> usize {
+    rows.iter().map(|r| r.frame.len() + r.meter.len() + 160).sum()
+}
+
+/// `telegrams` columns in COPY order ([`super::sql::COPY_DIRECT`]).
+pub fn telegrams_direct(rows: &[&TelegramRow]) -> Vec<u8> {
+    let mut c = CopyBuf::new(capacity(rows));
+    for r in rows {
+        telegram(&mut c, r, 12);
     }
     c.finish()
 }
 
-/// Per key: its first reception in batch order, the earliest and the latest reception time.
-fn first_receptions(b: &Batch) -> HashMap<[u8; 16], (&ReceptionRow, i64, i64)> {
-    let mut m: HashMap<[u8; 16], (&ReceptionRow, i64, i64)> = HashMap::with_capacity(b.telegrams.len());
-    for r in &b.receptions {
-        let e = m.entry(r.dedup_key).or_insert((r, r.received_at_ms, r.received_at_ms));
-        e.1 = e.1.min(r.received_at_ms);
-        e.2 = e.2.max(r.received_at_ms);
+/// The safe path's `s_tel` ([`super::sql::COPY_STAGING`]): the `telegrams` columns, then batch
+/// position, the neighbour bucket keys ([`neighbour_keys`]), the span of its receptions' times
+/// and its first reception.
+pub fn telegrams_staging(b: &Batch, spans: &Spans) -> Vec<u8> {
+    let mut c = CopyBuf::new(capacity(&b.telegrams.iter().collect::<Vec<_>>()));
+    for (ord, r) in b.telegrams.iter().enumerate() {
+        telegram(&mut c, r, 19);
+        c.i32(ord as i32);
+        let nb = neighbour_keys(&r.dedup_key);
+        c.opt(nb.first(), |c, k| c.bytes(k));
+        c.opt(nb.get(1), |c, k| c.bytes(k));
+        let (lo, hi) = spans.span(r);
+        c.i64(lo);
+        c.i64(hi);
+        let f = spans.first(b, r);
+        c.opt(f, |c, f| c.bytes(f.gateway.as_bytes()));
+        c.opt(f, |c, f| c.bytes(f.intake.as_bytes()));
     }
-    m
+    c.finish()
 }
 
-/// `receptions` columns in COPY order.
-pub fn receptions(rows: &[ReceptionRow]) -> Vec<u8> {
-    let mut c = CopyBuf::new(rows.len() * 80);
-    for r in rows {
-        c.tuple(5);
+/// The fast path's `s_key` ([`super::sql::COPY_KEYS`]): what the decision needs of each
+/// telegram, no payload.
+pub fn keys(b: &Batch, spans: &Spans) -> Vec<u8> {
+    let mut c = CopyBuf::new(b.telegrams.iter().map(|r| r.meter.len() + 120).sum());
+    for (ord, r) in b.telegrams.iter().enumerate() {
+        c.tuple(9);
         c.bytes(&r.dedup_key);
+        c.bytes(r.meter.as_bytes());
+        c.i16(r.key_id.into());
+        c.opt(r.counter, |c, v| c.i64(v.into()));
+        c.i32(ord as i32);
+        let nb = neighbour_keys(&r.dedup_key);
+        c.opt(nb.first(), |c, k| c.bytes(k));
+        c.opt(nb.get(1), |c, k| c.bytes(k));
+        let (lo, hi) = spans.span(r);
+        c.i64(lo);
+        c.i64(hi);
+    }
+    c.finish()
+}
+
+/// `receptions` columns in COPY order, each under the given key.
+pub fn receptions(rows: &[([u8; 16], &ReceptionRow)]) -> Vec<u8> {
+    let mut c = CopyBuf::new(rows.len() * 80);
+    for (key, r) in rows {
+        c.tuple(5);
+        c.bytes(key);
         c.bytes(r.gateway.as_bytes());
         c.bytes(r.intake.as_bytes());
         c.i64(r.received_at_ms);
@@ -149,7 +173,7 @@ pub fn receptions(rows: &[ReceptionRow]) -> Vec<u8> {
 }
 
 /// `readings` columns in COPY order.
-pub fn readings(rows: &[ReadingRow]) -> Vec<u8> {
+pub fn readings(rows: &[&ReadingRow]) -> Vec<u8> {
     let mut c = CopyBuf::new(rows.len() * 120);
     for r in rows {
         c.tuple(11);
@@ -170,7 +194,7 @@ pub fn readings(rows: &[ReadingRow]) -> Vec<u8> {
 }
 
 /// `rejected` columns in COPY order, the key first (`schema::rejected_key`).
-pub fn rejected(rows: &[RejectedRow]) -> Vec<u8> {
+pub fn rejected(rows: &[&RejectedRow]) -> Vec<u8> {
     let mut c = CopyBuf::new(rows.iter().map(|r| r.frame.len() + r.reason.len() + 96).sum());
     for r in rows {
         c.tuple(9);
@@ -187,13 +211,46 @@ pub fn rejected(rows: &[RejectedRow]) -> Vec<u8> {
     c.finish()
 }
 
-/// The four streams of a batch, `None` where the batch has no rows of that kind.
-pub fn batch(b: &Batch, staging: bool) -> [Option<Bytes>; 4] {
+/// `meters` columns (meter, key id, last counter, last seen).
+pub fn meters(rows: &[(&str, u8, Option<u32>, i64)]) -> Vec<u8> {
+    let mut c = CopyBuf::new(rows.len() * 48);
+    for (meter, key_id, counter, seen) in rows {
+        c.tuple(4);
+        c.bytes(meter.as_bytes());
+        c.i16((*key_id).into());
+        c.opt(*counter, |c, v| c.i64(v.into()));
+        c.i64(*seen);
+    }
+    c.finish()
+}
+
+/// `meter_gateways` columns (meter, gateway, RSSI, last seen).
+pub fn gateways(rows: &[(&str, &str, Option<f32>, i64)]) -> Vec<u8> {
+    let mut c = CopyBuf::new(rows.len() * 56);
+    for (meter, gateway, rssi, seen) in rows {
+        c.tuple(4);
+        c.bytes(meter.as_bytes());
+        c.bytes(gateway.as_bytes());
+        c.opt(*rssi, CopyBuf::f32);
+        c.i64(*seen);
+    }
+    c.finish()
+}
+
+fn some(v: Vec<u8>, rows: usize) -> Option<Bytes> {
+    (rows > 0).then(|| v.into())
+}
+
+/// The safe path's four staging streams, `None` where the batch has no rows of that kind.
+pub fn staging(b: &Batch, spans: &Spans) -> [Option<Bytes>; 4] {
+    let recs: Vec<_> = b.receptions.iter().map(|r| (r.dedup_key, r)).collect();
+    let reads: Vec<_> = b.readings.iter().collect();
+    let rejs: Vec<_> = b.rejected.iter().collect();
     [
-        (!b.telegrams.is_empty()).then(|| telegrams(b, staging).into()),
-        (!b.receptions.is_empty()).then(|| receptions(&b.receptions).into()),
-        (!b.readings.is_empty()).then(|| readings(&b.readings).into()),
-        (!b.rejected.is_empty()).then(|| rejected(&b.rejected).into()),
+        some(telegrams_staging(b, spans), b.telegrams.len()),
+        some(receptions(&recs), recs.len()),
+        some(readings(&reads), reads.len()),
+        some(rejected(&rejs), rejs.len()),
     ]
 }
 

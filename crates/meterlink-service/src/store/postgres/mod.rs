@@ -1,16 +1,26 @@
-//! The PostgreSQL store (issue 15 §3): binary COPY into session-private staging tables, then one
-//! statement that decides dedup and replay **in the database** and inserts with
-//! `ON CONFLICT DO NOTHING` / monotonic upserts, all in one transaction per batch. Several
-//! workers on one database stay correct: the `telegrams` primary key arbitrates two workers
-//! inserting the same telegram (the loser counts it as a duplicate), the `meters` upsert only
-//! ever raises `last_counter` (row lock, `greatest`), and receptions/rejections have unique keys,
-//! so writing a batch again changes nothing.
+//! The PostgreSQL store (issue 15 §3, §5), one transaction per batch, two paths:
+//! - **fast** (every batch first): the decision inputs go by binary COPY into a session-private
+//!   staging table, one statement decides dedup and replay **in the database**
+//!   ([`sql::DECIDE`], returning only the telegrams that are not new), then the new telegrams,
+//!   readings and receptions go by binary COPY **straight into the tables** and one statement
+//!   upserts the rest ([`sql::FINISH`]: receptions of duplicates, rejections, `meters`,
+//!   `meter_gateways`, aggregated per batch);
+//! - **safe** (when the fast path hits a unique violation: another worker committed or is
+//!   committing the same telegram, or the batch repeats a row): everything staged, then one
+//!   statement deciding and inserting with `ON CONFLICT DO NOTHING` ([`sql::WRITE`]).
+//!
+//! Several workers on one database stay correct: the `telegrams` primary key arbitrates two
+//! workers inserting the same telegram (the fast path's COPY fails and the batch runs again on
+//! the safe path, where the loser counts it as a duplicate), the `meters` upsert only ever raises
+//! `last_counter` (row lock, `greatest`), and receptions/rejections have unique keys, so writing
+//! a batch again changes nothing.
 //!
 //! The [`Store`] trait is synchronous: [`PgStore`] drives its `tokio-postgres` client on a
 //! current-thread runtime of its own. Call it from a blocking context (a thread of its own or
 //! `tokio::task::spawn_blocking`), never from inside an async task.
 
 mod copy;
+mod plan;
 mod sql;
 
 use bytes::Bytes;
@@ -20,6 +30,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::error::ServiceError;
 use crate::store::{schema, Batch, Store, WriteReport};
+use plan::{Spans, Verdict};
 
 pub use copy::CopyBuf;
 
@@ -31,7 +42,15 @@ const RETRIES: usize = 5;
 pub struct PgStore {
     rt: Runtime,
     client: Client,
-    write: Option<Statement>,
+    statements: Option<Statements>,
+}
+
+/// The session's prepared statements.
+#[derive(Clone)]
+struct Statements {
+    decide: Statement,
+    finish: Statement,
+    write: Statement,
 }
 
 fn pg_err(what: &str) -> impl Fn(tokio_postgres::Error) -> ServiceError + '_ {
@@ -39,6 +58,11 @@ fn pg_err(what: &str) -> impl Fn(tokio_postgres::Error) -> ServiceError + '_ {
         let detail = e.as_db_error().map(|d| format!(" ({}: {})", d.code().code(), d.message())).unwrap_or_default();
         ServiceError::Store(format!("postgres {what}: {e}{detail}"))
     }
+}
+
+/// Whether the fast path met a row already stored (SQLSTATE 23505): run the safe path.
+fn unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
 }
 
 /// Whether a failed transaction may simply be run again (SQLSTATE 40001, 40P01).
@@ -60,7 +84,7 @@ impl PgStore {
                 tracing::warn!(error = %e, "postgres connection closed");
             }
         });
-        Ok(PgStore { rt, client, write: None })
+        Ok(PgStore { rt, client, statements: None })
     }
 
     /// The schema version in the database (0 before the first migration).
@@ -84,48 +108,103 @@ impl PgStore {
     }
 
     /// The bare-COPY baseline of the benchmark: the batch's rows straight into the tables in one
-    /// transaction, no dedup, no replay check (fails on a key already stored).
+    /// transaction, no dedup, no replay check (fails on a key already stored); the same streams
+    /// (sorted by primary key) as the fast path writes for an all-new batch.
     pub fn copy_direct(&mut self, batch: &Batch) -> Result<(), ServiceError> {
-        let streams = copy::batch(batch, false);
+        let spans = Spans::of(batch);
+        let p = plan::plan(batch, &spans, &vec![Verdict::New; batch.telegrams.len()]);
+        let rejs: Vec<_> = batch.rejected.iter().collect();
+        let rejected = (!rejs.is_empty()).then(|| Bytes::from(copy::rejected(&rejs)));
+        let streams = p.direct.into_iter().chain([rejected]);
         let client = &mut self.client;
-        self.rt.block_on(async move {
-            let tx = client.transaction().await?;
-            for (stmt, data) in sql::COPY_DIRECT.iter().zip(streams) {
-                if let Some(data) = data {
-                    copy_in(&tx, stmt, data).await?;
+        self.rt
+            .block_on(async move {
+                let tx = client.transaction().await?;
+                for (stmt, data) in sql::COPY_DIRECT.iter().zip(streams) {
+                    if let Some(data) = data {
+                        copy_in(&tx, stmt, data).await?;
+                    }
                 }
-            }
-            tx.commit().await
-        })
-        .map_err(pg_err("copy"))
+                tx.commit().await
+            })
+            .map_err(pg_err("copy"))
     }
 
-    fn prepare_session(&mut self) -> Result<(), ServiceError> {
-        if self.write.is_none() {
-            self.rt.block_on(self.client.batch_execute(sql::STAGING)).map_err(pg_err("staging tables"))?;
-            let st = self.rt.block_on(self.client.prepare(sql::WRITE)).map_err(pg_err("prepare"))?;
-            self.write = Some(st);
+    fn prepare_session(&mut self) -> Result<Statements, ServiceError> {
+        if self.statements.is_none() {
+            let c = &self.client;
+            let st = self.rt.block_on(async move {
+                c.batch_execute(sql::STAGING).await?;
+                Ok::<_, tokio_postgres::Error>(Statements {
+                    decide: c.prepare(sql::DECIDE).await?,
+                    finish: c.prepare(sql::FINISH).await?,
+                    write: c.prepare(sql::WRITE).await?,
+                })
+            });
+            self.statements = Some(st.map_err(pg_err("prepare"))?);
         }
-        Ok(())
+        Ok(self.statements.clone().expect("prepared"))
     }
+}
 
-    async fn write_once(client: &mut Client, st: &Statement, streams: &[Option<Bytes>; 4], window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
-        let tx = client.transaction().await?;
-        for (stmt, data) in sql::COPY_STAGING.iter().zip(streams) {
+/// The verdicts of a batch from [`sql::DECIDE`]'s rows (the telegrams not listed are new).
+fn verdicts(n: usize, rows: &[tokio_postgres::Row]) -> Vec<Verdict> {
+    let mut v = vec![Verdict::New; n];
+    for r in rows {
+        let (ord, verdict, into): (i32, &str, &[u8]) = (r.get(0), r.get(1), r.get(2));
+        v[ord as usize] = match verdict {
+            "replay" => Verdict::Replay,
+            _ => Verdict::Dup(into.try_into().unwrap_or_default()),
+        };
+    }
+    v
+}
+
+/// The fast path (module documentation).
+async fn write_fast(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans, window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    let rows = if b.telegrams.is_empty() {
+        Vec::new()
+    } else {
+        copy_in(&tx, sql::COPY_KEYS, copy::keys(b, spans).into()).await?;
+        tx.query(&st.decide, &[&window_ms]).await?
+    };
+    let p = plan::plan(b, spans, &verdicts(b.telegrams.len(), &rows));
+    for (stmt, data) in sql::COPY_DIRECT.iter().zip(p.direct) {
+        if let Some(data) = data {
+            copy_in(&tx, stmt, data).await?;
+        }
+    }
+    let mut report = p.report;
+    if p.staged.iter().any(Option::is_some) {
+        for (stmt, data) in sql::COPY_STAGED.iter().zip(p.staged) {
             if let Some(data) = data {
-                copy_in(&tx, stmt, data.clone()).await?;
+                copy_in(&tx, stmt, data).await?;
             }
         }
-        let row = tx.query_one(st, &[&window_ms]).await?;
-        tx.commit().await?;
-        let (candidates, stored, replays, rejected): (i64, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
-        Ok(WriteReport {
-            stored: stored as usize,
-            duplicates: (candidates - stored - replays) as usize,
-            replays: replays as usize,
-            rejected: rejected as usize,
-        })
+        report.rejected = tx.query_one(&st.finish, &[]).await?.get::<_, i64>(0) as usize;
     }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// The safe path (module documentation): staging, then [`sql::WRITE`].
+async fn write_safe(client: &mut Client, st: &Statement, streams: &[Option<Bytes>; 4], window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    for (stmt, data) in sql::COPY_STAGING.iter().zip(streams) {
+        if let Some(data) = data {
+            copy_in(&tx, stmt, data.clone()).await?;
+        }
+    }
+    let row = tx.query_one(st, &[&window_ms]).await?;
+    tx.commit().await?;
+    let (candidates, stored, replays, rejected): (i64, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    Ok(WriteReport {
+        stored: stored as usize,
+        duplicates: (candidates - stored - replays) as usize,
+        replays: replays as usize,
+        rejected: rejected as usize,
+    })
 }
 
 async fn copy_in(tx: &tokio_postgres::Transaction<'_>, stmt: &str, data: Bytes) -> Result<u64, tokio_postgres::Error> {
@@ -166,20 +245,26 @@ impl Store for PgStore {
                 schema::SCHEMA_VERSION
             )));
         }
-        self.write = None;
+        self.statements = None;
         Ok(())
     }
 
-    /// One transaction: COPY the batch into the staging tables, then [`sql::WRITE`]. A
-    /// deadlock or serialization failure between workers rolls back and runs again.
+    /// One transaction: the fast path, or the safe path after a unique violation (module
+    /// documentation). A deadlock or serialization failure between workers rolls back and
+    /// runs again.
     fn write(&mut self, batch: &Batch, window_ms: i64) -> Result<WriteReport, ServiceError> {
-        self.prepare_session()?;
-        let streams = copy::batch(batch, true);
-        let st = self.write.clone().expect("prepared");
+        let st = self.prepare_session()?;
+        let spans = Spans::of(batch);
+        let mut safe: Option<[Option<Bytes>; 4]> = None;
         let mut tries = 0;
         loop {
-            match self.rt.block_on(Self::write_once(&mut self.client, &st, &streams, window_ms)) {
+            let r = match &safe {
+                None => self.rt.block_on(write_fast(&mut self.client, &st, batch, &spans, window_ms)),
+                Some(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, streams, window_ms)),
+            };
+            match r {
                 Ok(r) => return Ok(r),
+                Err(e) if safe.is_none() && unique_violation(&e) => safe = Some(copy::staging(batch, &spans)),
                 Err(e) if retryable(&e) && tries < RETRIES => tries += 1,
                 Err(e) => return Err(pg_err("write")(e)),
             }

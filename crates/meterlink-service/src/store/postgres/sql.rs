@@ -13,6 +13,12 @@ CREATE TEMP TABLE IF NOT EXISTS s_tel (
 CREATE TEMP TABLE IF NOT EXISTS s_rec (LIKE receptions) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS s_read (LIKE readings) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS s_rej (LIKE rejected) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS s_key (
+    dedup_key BYTEA NOT NULL, meter TEXT NOT NULL, key_id SMALLINT NOT NULL, counter BIGINT,
+    ord INTEGER NOT NULL, nb_prev BYTEA, nb_next BYTEA, span_lo BIGINT NOT NULL, span_hi BIGINT NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS s_met (LIKE meters) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS s_mg (LIKE meter_gateways) ON COMMIT DELETE ROWS;
 SET enable_nestloop = off;
 SET enable_mergejoin = off;
 "#;
@@ -25,7 +31,19 @@ pub const COPY_STAGING: [&str; 4] = [
     "COPY s_rej (reject_key, received_at_ms, gateway, intake, code, reason, byte_offset, meter, frame) FROM STDIN (FORMAT binary)",
 ];
 
-/// The same streams straight into the tables (the benchmark's bare COPY baseline).
+/// The fast path's decision input (`copy::keys`).
+pub const COPY_KEYS: &str =
+    "COPY s_key (dedup_key, meter, key_id, counter, ord, nb_prev, nb_next, span_lo, span_hi) FROM STDIN (FORMAT binary)";
+
+/// The fast path's staged rows (`plan::Plan::staged`), for [`FINISH`].
+pub const COPY_STAGED: [&str; 4] = [
+    "COPY s_rec (dedup_key, gateway, intake, received_at_ms, rssi) FROM STDIN (FORMAT binary)",
+    "COPY s_rej (reject_key, received_at_ms, gateway, intake, code, reason, byte_offset, meter, frame) FROM STDIN (FORMAT binary)",
+    "COPY s_met (meter, key_id, last_counter, last_seen_ms) FROM STDIN (FORMAT binary)",
+    "COPY s_mg (meter, gateway, rssi, last_seen_ms) FROM STDIN (FORMAT binary)",
+];
+
+/// Straight into the tables: the fast path's new rows and the benchmark's bare COPY baseline.
 pub const COPY_DIRECT: [&str; 4] = [
     "COPY telegrams (dedup_key, meter, device_type, key_id, counter, access_number, status, integrity, protocol, received_at_ms, frame, worker) FROM STDIN (FORMAT binary)",
     "COPY receptions (dedup_key, gateway, intake, received_at_ms, rssi) FROM STDIN (FORMAT binary)",
@@ -33,7 +51,73 @@ pub const COPY_DIRECT: [&str; 4] = [
     "COPY rejected (reject_key, received_at_ms, gateway, intake, code, reason, byte_offset, meter, frame) FROM STDIN (FORMAT binary)",
 ];
 
-/// The decision and every insert of one batch, in one statement (one snapshot, so the dedup
+/// The fast path's decision (one statement, one snapshot), `$1` = the dedup window (ms): the
+/// same rules as [`WRITE`] (see there), over `s_key`; returns only the telegrams that are not
+/// new: (`ord`, `dup` or `replay`, the key their receptions go under). Usually no rows.
+pub const DECIDE: &str = r#"
+SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
+    SELECT ord, dedup_key, dup_key, CASE
+        WHEN dup_key IS NOT NULL THEN 'dup'
+        WHEN counter IS NOT NULL AND counter <= prior THEN 'replay'
+        WHEN own THEN 'dup'
+        ELSE 'new' END AS verdict
+    FROM (
+        SELECT s.ord, s.dedup_key, s.counter, k.own,
+            greatest(k.last_counter, max(s.counter) OVER (PARTITION BY s.meter, s.key_id ORDER BY s.ord
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS prior,
+            CASE
+                WHEN k.own AND EXISTS (SELECT 1 FROM receptions r WHERE r.dedup_key = s.dedup_key
+                     AND r.received_at_ms BETWEEN s.span_lo - $1 AND s.span_hi + $1) THEN s.dedup_key
+                WHEN s.nb_prev IS NOT NULL AND EXISTS (SELECT 1 FROM receptions r WHERE r.dedup_key = s.nb_prev
+                     AND r.received_at_ms BETWEEN s.span_lo - $1 AND s.span_hi + $1) THEN s.nb_prev
+                WHEN s.nb_next IS NOT NULL AND EXISTS (SELECT 1 FROM receptions r WHERE r.dedup_key = s.nb_next
+                     AND r.received_at_ms BETWEEN s.span_lo - $1 AND s.span_hi + $1) THEN s.nb_next
+            END AS dup_key
+        FROM s_key s, LATERAL (SELECT
+            coalesce((SELECT true FROM telegrams t WHERE t.dedup_key = s.dedup_key LIMIT 1), false) AS own,
+            (SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id) AS last_counter
+        ) k
+    ) c0
+) c WHERE verdict <> 'new'
+"#;
+
+/// The fast path's upserts after the direct COPYs, from the staged rows (staged in key order,
+/// so workers lock `meters` / `meter_gateways` rows in one order): receptions of duplicates
+/// and rejections with `ON CONFLICT DO NOTHING`; `meters` and `meter_gateways` only move
+/// forward and are not rewritten when nothing moves (a redelivered batch writes nothing).
+/// Returns the rejected rows inserted.
+pub const FINISH: &str = r#"
+WITH rc AS (
+    INSERT INTO receptions (dedup_key, gateway, intake, received_at_ms, rssi)
+    SELECT * FROM s_rec ON CONFLICT DO NOTHING RETURNING 1
+),
+rj AS (
+    INSERT INTO rejected (reject_key, received_at_ms, gateway, intake, code, reason, byte_offset, meter, frame)
+    SELECT * FROM s_rej ON CONFLICT DO NOTHING RETURNING 1
+),
+mt AS (
+    INSERT INTO meters (meter, key_id, last_counter, last_seen_ms) SELECT * FROM s_met
+    ON CONFLICT (meter, key_id) DO UPDATE SET
+        last_counter = greatest(meters.last_counter, excluded.last_counter),
+        last_seen_ms = greatest(meters.last_seen_ms, excluded.last_seen_ms)
+    WHERE excluded.last_seen_ms > meters.last_seen_ms OR excluded.last_counter > meters.last_counter
+       OR (meters.last_counter IS NULL AND excluded.last_counter IS NOT NULL)
+    RETURNING 1
+),
+mg AS (
+    INSERT INTO meter_gateways (meter, gateway, rssi, last_seen_ms) SELECT * FROM s_mg
+    ON CONFLICT (meter, gateway) DO UPDATE SET rssi = excluded.rssi, last_seen_ms = excluded.last_seen_ms
+    WHERE excluded.last_seen_ms > meter_gateways.last_seen_ms
+       OR (excluded.last_seen_ms = meter_gateways.last_seen_ms AND excluded.rssi IS DISTINCT FROM meter_gateways.rssi)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM rj) AS rejected,
+       (SELECT count(*) FROM rc) + (SELECT count(*) FROM mt) + (SELECT count(*) FROM mg) AS touched
+"#;
+
+/// The safe path (after a unique violation of the fast path: another worker wrote the same
+/// telegram at the same time, or the batch repeats a row): the decision and every insert of
+/// one batch, in one statement (one snapshot, so the dedup
 /// and the counter checks agree), `$1` = the dedup window (ms). The decisions are those of the
 /// SQLite store (`sqlite.rs`), per telegram in batch order (`ord`):
 /// 1. its key is stored, or a neighbour bucket's key of the same frame, with a reception within
