@@ -13,6 +13,28 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Settings of the test clusters: throwaway data, so no fsync (tests assert behaviour, never
+/// speed).
+pub const TEST_SETTINGS: &[&str] =
+    &["fsync=off", "full_page_writes=off", "max_connections=50", "shared_buffers=256MB", "max_wal_size=4GB"];
+
+/// Settings of the benchmark cluster: **durable** (fsync, full-page writes and synchronous
+/// commit at their defaults, as the service acknowledges after commit), sized for a bulk-ingest
+/// head-end as an operator would size it: a shared-buffer pool holding the hot indexes, WAL
+/// buffers large enough for one batch, checkpoints spaced by size rather than every 5 min
+/// (fewer full-page images), WAL compressed (full-page images shrink), autovacuum kept up with
+/// the update-heavy `meters` / `meter_gateways`.
+pub const BENCH_SETTINGS: &[&str] = &[
+    "max_connections=50",
+    "shared_buffers=1GB",
+    "wal_buffers=64MB",
+    "max_wal_size=8GB",
+    "checkpoint_timeout=30min",
+    "checkpoint_completion_target=0.9",
+    "wal_compression=lz4",
+    "autovacuum_naptime=10s",
+];
+
 /// A running cluster.
 pub struct Cluster {
     dir: PathBuf,
@@ -53,8 +75,13 @@ fn is_root() -> bool {
 }
 
 impl Cluster {
-    /// Start a cluster, or say why it cannot be started.
+    /// Start a test cluster ([`TEST_SETTINGS`]), or say why it cannot be started.
     pub fn start() -> Result<Cluster, String> {
+        Self::start_with(TEST_SETTINGS)
+    }
+
+    /// Start a cluster with these `name=value` server settings, or say why it cannot.
+    pub fn start_with(settings: &[&str]) -> Result<Cluster, String> {
         let bin = bin_dir().ok_or("no PostgreSQL server binaries (initdb) found")?;
         let as_user = is_root().then_some("nobody");
         let dir = std::env::temp_dir().join(format!("mlpg-{}-{}", std::process::id(), unique()));
@@ -64,7 +91,7 @@ impl Cluster {
         }
         let port = free_port().map_err(|e| format!("free port: {e}"))?;
         let mut c = Cluster { dir, bin, port, as_user, next_db: AtomicUsize::new(0) };
-        c.init_and_start()?;
+        c.init_and_start(settings)?;
         Ok(c)
     }
 
@@ -80,14 +107,14 @@ impl Cluster {
         }
     }
 
-    fn init_and_start(&mut self) -> Result<(), String> {
+    fn init_and_start(&mut self, settings: &[&str]) -> Result<(), String> {
         let data = self.dir.join("data");
         run(self.command("initdb").arg("-D").arg(&data).args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]))?;
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=50 -c shared_buffers=256MB -c max_wal_size=4GB",
-            self.port,
-            self.dir.display()
-        );
+        let mut opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.display());
+        for s in settings {
+            opts.push_str(" -c ");
+            opts.push_str(s);
+        }
         let log = self.dir.join("log");
         run(self.command("pg_ctl").arg("-D").arg(&data).arg("-l").arg(&log).args(["-o", &opts, "-w", "-t", "60", "start"]))
             .map_err(|e| format!("{e}; log: {}", std::fs::read_to_string(&log).unwrap_or_default()))
@@ -138,9 +165,14 @@ impl Drop for Cluster {
     }
 }
 
-/// Start a cluster or print why not (the caller then returns: a skip with a clear reason).
+/// Start a test cluster or print why not (the caller then returns: a skip with a clear reason).
 pub fn cluster_or_skip(test: &str) -> Option<Cluster> {
-    match Cluster::start() {
+    cluster_with_or_skip(test, TEST_SETTINGS)
+}
+
+/// [`cluster_or_skip`] with these server settings.
+pub fn cluster_with_or_skip(test: &str, settings: &[&str]) -> Option<Cluster> {
+    match Cluster::start_with(settings) {
         Ok(c) => Some(c),
         Err(e) => {
             eprintln!("SKIPPED {test}: PostgreSQL cannot be started here: {e}");

@@ -4,6 +4,8 @@
 //! format (big-endian integers and IEEE floats, raw bytes for `bytea`, UTF-8 for `text`); a
 //! 16-bit -1 ends the data. Written by hand into one buffer: no per-value boxing.
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 
 use crate::store::schema::{neighbour_keys, rejected_key};
@@ -138,11 +140,13 @@ pub fn telegrams_staging(b: &Batch, spans: &Spans) -> Vec<u8> {
 }
 
 /// The fast path's `s_key` ([`super::sql::COPY_KEYS`]): what the decision needs of each
-/// telegram, no payload.
+/// telegram, no payload; `batch_prior` is the highest counter of the same meter and key id
+/// earlier in the batch.
 pub fn keys(b: &Batch, spans: &Spans) -> Vec<u8> {
-    let mut c = CopyBuf::new(b.telegrams.iter().map(|r| r.meter.len() + 120).sum());
+    let mut c = CopyBuf::new(b.telegrams.iter().map(|r| r.meter.len() + 130).sum());
+    let mut highest: HashMap<(&str, u8), u32> = HashMap::new();
     for (ord, r) in b.telegrams.iter().enumerate() {
-        c.tuple(9);
+        c.tuple(10);
         c.bytes(&r.dedup_key);
         c.bytes(r.meter.as_bytes());
         c.i16(r.key_id.into());
@@ -154,6 +158,12 @@ pub fn keys(b: &Batch, spans: &Spans) -> Vec<u8> {
         let (lo, hi) = spans.span(r);
         c.i64(lo);
         c.i64(hi);
+        // The replay rule's "counters before it in the batch" (EN 13757-7 7.5.8, batch order).
+        let key = (r.meter.as_str(), r.key_id);
+        c.opt(highest.get(&key).copied(), |c, v| c.i64(v.into()));
+        if let Some(v) = r.counter {
+            highest.entry(key).and_modify(|h| *h = (*h).max(v)).or_insert(v);
+        }
     }
     c.finish()
 }

@@ -191,6 +191,7 @@ async fn write_fast(client: &mut Client, st: &Statements, b: &Batch, spans: &Spa
 /// The safe path (module documentation): staging, then [`sql::WRITE`].
 async fn write_safe(client: &mut Client, st: &Statement, streams: &[Option<Bytes>; 4], window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
     let tx = client.transaction().await?;
+    tx.batch_execute(sql::SAFE_PLAN).await?;
     for (stmt, data) in sql::COPY_STAGING.iter().zip(streams) {
         if let Some(data) = data {
             copy_in(&tx, stmt, data.clone()).await?;
@@ -232,6 +233,7 @@ impl Store for PgStore {
                 for ddl in &schema::POSTGRES_MIGRATIONS[have as usize..] {
                     tx.batch_execute(ddl).await?;
                 }
+                tx.batch_execute(sql::STORAGE).await?;
                 if have < schema::SCHEMA_VERSION {
                     tx.execute("DELETE FROM schema_version", &[]).await?;
                     tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&schema::SCHEMA_VERSION]).await?;

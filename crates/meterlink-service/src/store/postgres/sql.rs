@@ -4,6 +4,21 @@
 /// Advisory lock key serialising migrations across workers ("mlschema" in ASCII).
 pub const MIGRATION_LOCK: i64 = 0x6d6c_7363_6865_6d61;
 
+/// Storage parameters (not schema: no column, key or index changes), set at every migration:
+/// `meters` and `meter_gateways` are rewritten for every stored telegram, so half of each page
+/// is left free for the new row versions to stay on the page (HOT updates: no index entry, no
+/// new page per update; PostgreSQL docs, "Heap-Only Tuples"). Only when not set yet, so a
+/// worker's start takes no table lock in the common case.
+pub const STORAGE: &str = r#"
+DO $$ DECLARE t text; BEGIN
+    FOREACH t IN ARRAY ARRAY['meters', 'meter_gateways'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = t::regclass AND 'fillfactor=50' = ANY (coalesce(reloptions, '{}'))) THEN
+            EXECUTE format('ALTER TABLE %I SET (fillfactor = 50)', t);
+        END IF;
+    END LOOP;
+END $$;
+"#;
+
 /// The session's staging tables: unlogged, private, emptied at every commit.
 pub const STAGING: &str = r#"
 CREATE TEMP TABLE IF NOT EXISTS s_tel (
@@ -15,13 +30,17 @@ CREATE TEMP TABLE IF NOT EXISTS s_read (LIKE readings) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS s_rej (LIKE rejected) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS s_key (
     dedup_key BYTEA NOT NULL, meter TEXT NOT NULL, key_id SMALLINT NOT NULL, counter BIGINT,
-    ord INTEGER NOT NULL, nb_prev BYTEA, nb_next BYTEA, span_lo BIGINT NOT NULL, span_hi BIGINT NOT NULL
+    ord INTEGER NOT NULL, nb_prev BYTEA, nb_next BYTEA, span_lo BIGINT NOT NULL, span_hi BIGINT NOT NULL,
+    batch_prior BIGINT
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS s_met (LIKE meters) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS s_mg (LIKE meter_gateways) ON COMMIT DELETE ROWS;
-SET enable_nestloop = off;
-SET enable_mergejoin = off;
 "#;
+
+/// The safe path's planner settings (transaction-local): its staging joins are hash joins
+/// whatever the (missing) temp-table statistics; lookups into the big tables are correlated
+/// subqueries (index probes) in any case.
+pub const SAFE_PLAN: &str = "SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off";
 
 /// COPY statements, columns in the order `copy.rs` writes them.
 pub const COPY_STAGING: [&str; 4] = [
@@ -33,7 +52,7 @@ pub const COPY_STAGING: [&str; 4] = [
 
 /// The fast path's decision input (`copy::keys`).
 pub const COPY_KEYS: &str =
-    "COPY s_key (dedup_key, meter, key_id, counter, ord, nb_prev, nb_next, span_lo, span_hi) FROM STDIN (FORMAT binary)";
+    "COPY s_key (dedup_key, meter, key_id, counter, ord, nb_prev, nb_next, span_lo, span_hi, batch_prior) FROM STDIN (FORMAT binary)";
 
 /// The fast path's staged rows (`plan::Plan::staged`), for [`FINISH`].
 pub const COPY_STAGED: [&str; 4] = [
@@ -52,30 +71,32 @@ pub const COPY_DIRECT: [&str; 4] = [
 ];
 
 /// The fast path's decision (one statement, one snapshot), `$1` = the dedup window (ms): the
-/// same rules as [`WRITE`] (see there), over `s_key`; returns only the telegrams that are not
-/// new: (`ord`, `dup` or `replay`, the key their receptions go under). Usually no rows.
+/// rules of [`WRITE`] (see there), over `s_key`, whose `batch_prior` (the highest counter of the
+/// same meter and key id earlier in the batch) the client computed; each big-table probe runs
+/// once per telegram (`OFFSET 0` keeps the subquery from being inlined, which would repeat the
+/// `telegrams` probe). Returns only the telegrams that are not new: (`ord`, `dup` or
+/// `replay`, the key their receptions go under); usually no rows.
 pub const DECIDE: &str = r#"
 SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
     SELECT ord, dedup_key, dup_key, CASE
         WHEN dup_key IS NOT NULL THEN 'dup'
-        WHEN counter IS NOT NULL AND counter <= prior THEN 'replay'
+        WHEN counter <= greatest(last_counter, batch_prior) THEN 'replay'
         WHEN own THEN 'dup'
         ELSE 'new' END AS verdict
     FROM (
-        SELECT s.ord, s.dedup_key, s.counter, k.own,
-            greatest(k.last_counter, max(s.counter) OVER (PARTITION BY s.meter, s.key_id ORDER BY s.ord
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS prior,
-            CASE
-                WHEN k.own AND EXISTS (SELECT 1 FROM receptions r WHERE r.dedup_key = s.dedup_key
-                     AND r.received_at_ms BETWEEN s.span_lo - $1 AND s.span_hi + $1) THEN s.dedup_key
-                WHEN s.nb_prev IS NOT NULL AND EXISTS (SELECT 1 FROM receptions r WHERE r.dedup_key = s.nb_prev
-                     AND r.received_at_ms BETWEEN s.span_lo - $1 AND s.span_hi + $1) THEN s.nb_prev
-                WHEN s.nb_next IS NOT NULL AND EXISTS (SELECT 1 FROM receptions r WHERE r.dedup_key = s.nb_next
-                     AND r.received_at_ms BETWEEN s.span_lo - $1 AND s.span_hi + $1) THEN s.nb_next
+        SELECT k.*, CASE
+            WHEN k.own AND EXISTS (SELECT 1 FROM receptions r WHERE r.dedup_key = k.dedup_key
+                 AND r.received_at_ms BETWEEN k.span_lo - $1 AND k.span_hi + $1) THEN k.dedup_key
+            WHEN k.nb_prev IS NOT NULL AND EXISTS (SELECT 1 FROM receptions r WHERE r.dedup_key = k.nb_prev
+                 AND r.received_at_ms BETWEEN k.span_lo - $1 AND k.span_hi + $1) THEN k.nb_prev
+            WHEN k.nb_next IS NOT NULL AND EXISTS (SELECT 1 FROM receptions r WHERE r.dedup_key = k.nb_next
+                 AND r.received_at_ms BETWEEN k.span_lo - $1 AND k.span_hi + $1) THEN k.nb_next
             END AS dup_key
-        FROM s_key s, LATERAL (SELECT
-            coalesce((SELECT true FROM telegrams t WHERE t.dedup_key = s.dedup_key LIMIT 1), false) AS own,
-            (SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id) AS last_counter
+        FROM (
+            SELECT s.*,
+                EXISTS (SELECT 1 FROM telegrams t WHERE t.dedup_key = s.dedup_key) AS own,
+                (SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id) AS last_counter
+            FROM s_key s OFFSET 0
         ) k
     ) c0
 ) c WHERE verdict <> 'new'
@@ -85,7 +106,10 @@ SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
 /// so workers lock `meters` / `meter_gateways` rows in one order): receptions of duplicates
 /// and rejections with `ON CONFLICT DO NOTHING`; `meters` and `meter_gateways` only move
 /// forward and are not rewritten when nothing moves (a redelivered batch writes nothing).
-/// Returns the rejected rows inserted.
+/// Rows that exist are changed by a plain `UPDATE ... FROM` (one heap update, HOT with the
+/// tables' fill factor; `INSERT ... ON CONFLICT DO UPDATE` would lock each row first, a second
+/// WAL record per row); the rest are inserted, `ON CONFLICT` covering a row another worker
+/// inserted after this statement's snapshot. Returns the rejected rows inserted.
 pub const FINISH: &str = r#"
 WITH rc AS (
     INSERT INTO receptions (dedup_key, gateway, intake, received_at_ms, rssi)
@@ -95,24 +119,38 @@ rj AS (
     INSERT INTO rejected (reject_key, received_at_ms, gateway, intake, code, reason, byte_offset, meter, frame)
     SELECT * FROM s_rej ON CONFLICT DO NOTHING RETURNING 1
 ),
-mt AS (
-    INSERT INTO meters (meter, key_id, last_counter, last_seen_ms) SELECT * FROM s_met
+mu AS (
+    UPDATE meters m SET last_counter = greatest(m.last_counter, s.last_counter),
+                        last_seen_ms = greatest(m.last_seen_ms, s.last_seen_ms)
+    FROM s_met s WHERE m.meter = s.meter AND m.key_id = s.key_id
+      AND (s.last_seen_ms > m.last_seen_ms OR s.last_counter > m.last_counter
+           OR (m.last_counter IS NULL AND s.last_counter IS NOT NULL))
+    RETURNING 1
+),
+mi AS (
+    INSERT INTO meters (meter, key_id, last_counter, last_seen_ms)
+    SELECT * FROM s_met s WHERE NOT EXISTS (SELECT 1 FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id)
     ON CONFLICT (meter, key_id) DO UPDATE SET
         last_counter = greatest(meters.last_counter, excluded.last_counter),
         last_seen_ms = greatest(meters.last_seen_ms, excluded.last_seen_ms)
-    WHERE excluded.last_seen_ms > meters.last_seen_ms OR excluded.last_counter > meters.last_counter
-       OR (meters.last_counter IS NULL AND excluded.last_counter IS NOT NULL)
     RETURNING 1
 ),
-mg AS (
-    INSERT INTO meter_gateways (meter, gateway, rssi, last_seen_ms) SELECT * FROM s_mg
+gu AS (
+    UPDATE meter_gateways g SET rssi = s.rssi, last_seen_ms = s.last_seen_ms
+    FROM s_mg s WHERE g.meter = s.meter AND g.gateway = s.gateway
+      AND (s.last_seen_ms > g.last_seen_ms OR (s.last_seen_ms = g.last_seen_ms AND s.rssi IS DISTINCT FROM g.rssi))
+    RETURNING 1
+),
+gi AS (
+    INSERT INTO meter_gateways (meter, gateway, rssi, last_seen_ms)
+    SELECT * FROM s_mg s WHERE NOT EXISTS (SELECT 1 FROM meter_gateways g WHERE g.meter = s.meter AND g.gateway = s.gateway)
     ON CONFLICT (meter, gateway) DO UPDATE SET rssi = excluded.rssi, last_seen_ms = excluded.last_seen_ms
-    WHERE excluded.last_seen_ms > meter_gateways.last_seen_ms
-       OR (excluded.last_seen_ms = meter_gateways.last_seen_ms AND excluded.rssi IS DISTINCT FROM meter_gateways.rssi)
+    WHERE excluded.last_seen_ms >= meter_gateways.last_seen_ms
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM rj) AS rejected,
-       (SELECT count(*) FROM rc) + (SELECT count(*) FROM mt) + (SELECT count(*) FROM mg) AS touched
+       (SELECT count(*) FROM rc) + (SELECT count(*) FROM mu) + (SELECT count(*) FROM mi)
+           + (SELECT count(*) FROM gu) + (SELECT count(*) FROM gi) AS touched
 "#;
 
 /// The safe path (after a unique violation of the fast path: another worker wrote the same
