@@ -247,6 +247,15 @@ fn idempotent_rewrite<S: Inspect>(s: &mut S) {
     assert_eq!(s.count("rejected", "code = 'replayed_counter'"), 1);
 }
 
+/// A batch that carries one reception twice (an intake that repeated a line): stored once.
+fn repeated_reception_in_a_batch<S: Inspect>(s: &mut S) {
+    let mut b = Batch::default();
+    telegram(&mut b, "KAM00000007", Some(3), T0, &["gw1"]);
+    b.receptions.push(b.receptions[0].clone());
+    assert_eq!(s.write(&b, WINDOW).unwrap(), report(1, 0, 0, 0));
+    assert_eq!(counts(s), [1, 1, 3, 0, 1, 1]);
+}
+
 fn empty_batch<S: Inspect>(s: &mut S) {
     assert_eq!(s.write(&Batch::default(), WINDOW).unwrap(), report(0, 0, 0, 0));
     assert_eq!(counts(s), [0; 6]);
@@ -284,7 +293,7 @@ macro_rules! pg_cases {
 macro_rules! all_cases {
     ($m:ident) => {
         $m!(insert_and_duplicate, replay_outside_window, counterless_repeat_is_new, neighbour_bucket_is_duplicate,
-            idempotent_rewrite, counters_within_a_batch, empty_batch);
+            idempotent_rewrite, counters_within_a_batch, repeated_reception_in_a_batch, empty_batch);
     };
 }
 
@@ -360,4 +369,79 @@ fn pg_concurrent_writers_overlapping_batches() {
     assert_eq!(s.count("meters", &format!("last_counter = {ROUNDS}")), i64::from(METERS));
     let keys: HashSet<i64> = s.query_i64("SELECT count(*) FROM telegrams GROUP BY meter").unwrap().iter().map(|r| r[0].unwrap()).collect();
     assert_eq!(keys, HashSet::from([i64::from(ROUNDS)]));
+}
+
+/// A digest of a table's rows (every column, order-independent) as a number.
+fn digest(s: &mut PgStore, table: &str) -> i64 {
+    let q = format!(
+        "SELECT ('x' || substr(md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')), 1, 15))::bit(60)::bigint FROM {table} t"
+    );
+    s.query_i64(&q).unwrap()[0][0].unwrap()
+}
+
+/// A history mixing every decision: new telegrams heard by two gateways, a counter-less one and
+/// a rejection; then late receptions (duplicates), counters replayed an hour later, a lower
+/// counter after a higher one in one batch, the same counter-less bytes in the neighbour bucket,
+/// new counters; then that batch again (a redelivery).
+fn mixed_history() -> Vec<Batch> {
+    let at = (T0 / WINDOW + 1) * WINDOW - 2_000;
+    let mut a = Batch::default();
+    for m in 0..20u32 {
+        telegram(&mut a, &format!("KAM{:08}", 200 + m), Some(5), at + i64::from(m), &["gw1", "gw2"]);
+    }
+    telegram(&mut a, "KAM00000299", None, at, &["gw1"]);
+    rejected(&mut a, at);
+    let mut b = Batch::default();
+    for m in 0..5u32 {
+        telegram(&mut b, &format!("KAM{:08}", 200 + m), Some(5), at + 3_000, &["gw3"]);
+    }
+    for m in 5..10u32 {
+        telegram(&mut b, &format!("KAM{:08}", 200 + m), Some(4 + m % 2), at + HOUR, &["gw3"]);
+    }
+    telegram(&mut b, "KAM00000215", Some(9), at + 60_000, &["gw1"]);
+    telegram(&mut b, "KAM00000215", Some(7), at + 61_000, &["gw1"]);
+    telegram(&mut b, "KAM00000299", None, at + 4_000, &["gw2"]);
+    telegram(&mut b, "KAM00000216", Some(6), at + 60_000, &["gw2", "gw4"]);
+    rejected(&mut b, at + 5);
+    vec![a, b.clone(), b]
+}
+
+/// The fast path (direct COPY after the database's decision) and the safe path (one statement)
+/// decide alike and leave identical tables, row by row.
+#[test]
+fn pg_fast_and_safe_paths_agree() {
+    let Some(c) = pg::cluster_or_skip("pg_fast_and_safe_paths_agree") else { return };
+    let (mut fast, mut safe) = (PgStore::connect(&c.new_database()).unwrap(), PgStore::connect(&c.new_database()).unwrap());
+    fast.migrate().unwrap();
+    safe.migrate().unwrap();
+    safe.set_safe_only(true);
+    let reports: Vec<_> = mixed_history().iter().map(|b| (fast.write(b, WINDOW).unwrap(), safe.write(b, WINDOW).unwrap())).collect();
+    for (f, s) in &reports {
+        assert_eq!(f, s);
+    }
+    assert_eq!(reports[0].0, report(21, 0, 0, 1));
+    // 5 late receptions, 1 neighbour-bucket repeat; 5 replays an hour later, 1 lower counter.
+    assert_eq!(reports[1].0, report(2, 6, 6, 7));
+    assert_eq!(reports[2].0, report(0, 8, 6, 0));
+    assert_eq!((fast.safe_writes(), safe.safe_writes()), (0, 3));
+    for t in ["telegrams", "receptions", "readings", "rejected", "meters", "meter_gateways"] {
+        assert_eq!(digest(&mut fast, t), digest(&mut safe, t), "{t}");
+    }
+    assert_eq!(counts(&mut fast), [23, 50, 69, 8, 21, 48]);
+    assert_eq!(fast.last_counter("KAM00000215", 0), Some(9));
+}
+
+/// A unique violation on the fast path (here: a reception repeated within the batch) sends the
+/// batch through the safe path, in a new transaction: nothing of the failed attempt remains.
+#[test]
+fn pg_unique_violation_falls_back_to_the_safe_path() {
+    let Some(c) = pg::cluster_or_skip("pg_unique_violation_falls_back_to_the_safe_path") else { return };
+    let mut s = PgStore::connect(&c.new_database()).unwrap();
+    s.migrate().unwrap();
+    repeated_reception_in_a_batch(&mut s);
+    assert_eq!(s.safe_writes(), 1);
+    let mut b = Batch::default();
+    telegram(&mut b, "KAM00000008", Some(1), T0, &["gw1"]);
+    assert_eq!(s.write(&b, WINDOW).unwrap(), report(1, 0, 0, 0));
+    assert_eq!(s.safe_writes(), 1);
 }

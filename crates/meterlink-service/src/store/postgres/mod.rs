@@ -43,6 +43,8 @@ pub struct PgStore {
     rt: Runtime,
     client: Client,
     statements: Option<Statements>,
+    safe_only: bool,
+    safe_writes: u64,
 }
 
 /// The session's prepared statements.
@@ -84,7 +86,18 @@ impl PgStore {
                 tracing::warn!(error = %e, "postgres connection closed");
             }
         });
-        Ok(PgStore { rt, client, statements: None })
+        Ok(PgStore { rt, client, statements: None, safe_only: false, safe_writes: 0 })
+    }
+
+    /// Write every batch through the safe path (tests comparing the two paths, diagnosis).
+    pub fn set_safe_only(&mut self, on: bool) {
+        self.safe_only = on;
+    }
+
+    /// How many batches went through the safe path (after a unique violation of the fast path,
+    /// or all of them with [`PgStore::set_safe_only`]).
+    pub fn safe_writes(&self) -> u64 {
+        self.safe_writes
     }
 
     /// The schema version in the database (0 before the first migration).
@@ -257,7 +270,7 @@ impl Store for PgStore {
     fn write(&mut self, batch: &Batch, window_ms: i64) -> Result<WriteReport, ServiceError> {
         let st = self.prepare_session()?;
         let spans = Spans::of(batch);
-        let mut safe: Option<[Option<Bytes>; 4]> = None;
+        let mut safe = self.safe_only.then(|| copy::staging(batch, &spans));
         let mut tries = 0;
         loop {
             let r = match &safe {
@@ -265,7 +278,10 @@ impl Store for PgStore {
                 Some(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, streams, window_ms)),
             };
             match r {
-                Ok(r) => return Ok(r),
+                Ok(r) => {
+                    self.safe_writes += u64::from(safe.is_some());
+                    return Ok(r);
+                }
                 Err(e) if safe.is_none() && unique_violation(&e) => safe = Some(copy::staging(batch, &spans)),
                 Err(e) if retryable(&e) && tries < RETRIES => tries += 1,
                 Err(e) => return Err(pg_err("write")(e)),

@@ -74,7 +74,8 @@ pub const COPY_DIRECT: [&str; 4] = [
 /// rules of [`WRITE`] (see there), over `s_key`, whose `batch_prior` (the highest counter of the
 /// same meter and key id earlier in the batch) the client computed; each big-table probe runs
 /// once per telegram (`OFFSET 0` keeps the subquery from being inlined, which would repeat the
-/// `telegrams` probe). Returns only the telegrams that are not new: (`ord`, `dup` or
+/// `telegrams` probe); the probes are scalar subqueries with `LIMIT 1`, never turned into a
+/// hashed scan of the whole table as an `EXISTS` can be. Returns only the telegrams that are not new: (`ord`, `dup` or
 /// `replay`, the key their receptions go under); usually no rows.
 pub const DECIDE: &str = r#"
 SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
@@ -94,7 +95,7 @@ SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
             END AS dup_key
         FROM (
             SELECT s.*,
-                EXISTS (SELECT 1 FROM telegrams t WHERE t.dedup_key = s.dedup_key) AS own,
+                coalesce((SELECT true FROM telegrams t WHERE t.dedup_key = s.dedup_key LIMIT 1), false) AS own,
                 (SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id) AS last_counter
             FROM s_key s OFFSET 0
         ) k
