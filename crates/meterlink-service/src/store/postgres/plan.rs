@@ -101,9 +101,9 @@ pub fn replay_row(t: &TelegramRow, first: Option<&ReceptionRow>) -> RejectedRow 
 pub fn plan(b: &Batch, spans: &Spans, verdicts: &[Verdict]) -> Plan {
     let verdict = |key: &[u8; 16]| spans.telegram(key).map(|i| verdicts[i]);
     let mut new: Vec<&TelegramRow> = b.telegrams.iter().zip(verdicts).filter(|(_, v)| **v == Verdict::New).map(|(t, _)| t).collect();
-    new.sort_unstable_by(|a, b| a.dedup_key.cmp(&b.dedup_key));
+    new.sort_unstable_by_key(|t| t.dedup_key);
     let mut readings: Vec<_> = b.readings.iter().filter(|r| verdict(&r.dedup_key) == Some(Verdict::New)).collect();
-    readings.sort_unstable_by(|a, b| (a.dedup_key, a.idx).cmp(&(b.dedup_key, b.idx)));
+    readings.sort_unstable_by_key(|r| (r.dedup_key, r.idx));
     let (mut own, mut dup) = (Vec::with_capacity(b.receptions.len()), Vec::new());
     for r in &b.receptions {
         match verdict(&r.dedup_key) {
