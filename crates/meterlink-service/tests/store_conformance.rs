@@ -382,9 +382,16 @@ fn digest(s: &mut PgStore, table: &str) -> i64 {
 /// A history mixing every decision: new telegrams heard by two gateways, a counter-less one and
 /// a rejection; then late receptions (duplicates), counters replayed an hour later, a lower
 /// counter after a higher one in one batch, the same counter-less bytes in the neighbour bucket,
-/// new counters; then that batch again (a redelivery).
+/// new counters; then that batch again (a redelivery); then new counters only (taken as new
+/// without a decision), then among new counters one below the stored one (a replay that only
+/// the database sees).
 fn mixed_history() -> Vec<Batch> {
     let at = (T0 / WINDOW + 1) * WINDOW - 2_000;
+    let (mut c, mut d) = (Batch::default(), Batch::default());
+    for m in 0..20u32 {
+        telegram(&mut c, &format!("KAM{:08}", 200 + m), Some(20), at + 2 * HOUR, &["gw1"]);
+        telegram(&mut d, &format!("KAM{:08}", 200 + m), Some(if m == 7 { 3 } else { 21 }), at + 3 * HOUR, &["gw1"]);
+    }
     let mut a = Batch::default();
     for m in 0..20u32 {
         telegram(&mut a, &format!("KAM{:08}", 200 + m), Some(5), at + i64::from(m), &["gw1", "gw2"]);
@@ -403,14 +410,15 @@ fn mixed_history() -> Vec<Batch> {
     telegram(&mut b, "KAM00000299", None, at + 4_000, &["gw2"]);
     telegram(&mut b, "KAM00000216", Some(6), at + 60_000, &["gw2", "gw4"]);
     rejected(&mut b, at + 5);
-    vec![a, b.clone(), b]
+    vec![a, b.clone(), b, c, d]
 }
 
-/// The fast path (direct COPY after the database's decision) and the safe path (one statement)
-/// decide alike and leave identical tables, row by row.
+/// The optimistic path (direct COPY, the database refusing what is not new), the decided path
+/// (direct COPY after the database's decision) and the safe path (one statement) decide alike
+/// and leave identical tables, row by row.
 #[test]
-fn pg_fast_and_safe_paths_agree() {
-    let Some(c) = pg::cluster_or_skip("pg_fast_and_safe_paths_agree") else { return };
+fn pg_all_write_paths_agree() {
+    let Some(c) = pg::cluster_or_skip("pg_all_write_paths_agree") else { return };
     let (mut fast, mut safe) = (PgStore::connect(&c.new_database()).unwrap(), PgStore::connect(&c.new_database()).unwrap());
     fast.migrate().unwrap();
     safe.migrate().unwrap();
@@ -423,25 +431,33 @@ fn pg_fast_and_safe_paths_agree() {
     // 5 late receptions, 1 neighbour-bucket repeat; 5 replays an hour later, 1 lower counter.
     assert_eq!(reports[1].0, report(2, 6, 6, 7));
     assert_eq!(reports[2].0, report(0, 8, 6, 0));
-    assert_eq!((fast.safe_writes(), safe.safe_writes()), (0, 3));
+    assert_eq!(reports[3].0, report(20, 0, 0, 0));
+    assert_eq!(reports[4].0, report(19, 0, 1, 1));
+    // Decided: the first three (a frame key; duplicates) and the replay after the trap fired.
+    let p = fast.path_counts();
+    assert_eq!((p.optimistic, p.decided, p.safe, p.missed), (1, 4, 0, 1));
+    assert_eq!(safe.path_counts().safe, 5);
     for t in ["telegrams", "receptions", "readings", "rejected", "meters", "meter_gateways"] {
         assert_eq!(digest(&mut fast, t), digest(&mut safe, t), "{t}");
     }
-    assert_eq!(counts(&mut fast), [23, 50, 69, 8, 21, 48]);
-    assert_eq!(fast.last_counter("KAM00000215", 0), Some(9));
+    assert_eq!(counts(&mut fast), [62, 89, 186, 9, 21, 48]);
+    assert_eq!(fast.last_counter("KAM00000215", 0), Some(21));
+    assert_eq!(fast.last_counter("KAM00000207", 0), Some(20));
 }
 
-/// A unique violation on the fast path (here: a reception repeated within the batch) sends the
-/// batch through the safe path, in a new transaction: nothing of the failed attempt remains.
+/// A unique violation (here: a reception repeated within the batch) sends the batch down the
+/// paths (optimistic, decided) to the safe one, each in a new transaction: nothing of a failed
+/// attempt remains.
 #[test]
 fn pg_unique_violation_falls_back_to_the_safe_path() {
     let Some(c) = pg::cluster_or_skip("pg_unique_violation_falls_back_to_the_safe_path") else { return };
     let mut s = PgStore::connect(&c.new_database()).unwrap();
     s.migrate().unwrap();
     repeated_reception_in_a_batch(&mut s);
-    assert_eq!(s.safe_writes(), 1);
+    let p = s.path_counts();
+    assert_eq!((p.optimistic, p.decided, p.safe, p.missed), (0, 0, 1, 1));
     let mut b = Batch::default();
     telegram(&mut b, "KAM00000008", Some(1), T0, &["gw1"]);
     assert_eq!(s.write(&b, WINDOW).unwrap(), report(1, 0, 0, 0));
-    assert_eq!(s.safe_writes(), 1);
+    assert_eq!(s.path_counts().safe, 1);
 }

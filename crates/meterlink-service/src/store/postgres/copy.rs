@@ -139,7 +139,7 @@ pub fn telegrams_staging(b: &Batch, spans: &Spans) -> Vec<u8> {
     c.finish()
 }
 
-/// The fast path's `s_key` ([`super::sql::COPY_KEYS`]): what the decision needs of each
+/// The decided path's `s_key` ([`super::sql::COPY_KEYS`]): what the decision needs of each
 /// telegram, no payload; `batch_prior` is the highest counter of the same meter and key id
 /// earlier in the batch.
 pub fn keys(b: &Batch, spans: &Spans) -> Vec<u8> {
@@ -221,15 +221,19 @@ pub fn rejected(rows: &[&RejectedRow]) -> Vec<u8> {
     c.finish()
 }
 
-/// `meters` columns (meter, key id, last counter, last seen).
-pub fn meters(rows: &[(&str, u8, Option<u32>, i64)]) -> Vec<u8> {
-    let mut c = CopyBuf::new(rows.len() * 48);
-    for (meter, key_id, counter, seen) in rows {
-        c.tuple(4);
+/// A `meters` row of a batch: meter, key id, highest counter, last seen, lowest counter.
+pub type MeterRow<'a> = (&'a str, u8, Option<u32>, i64, Option<u32>);
+
+/// `s_met` columns (meter, key id, last counter, last seen, first counter).
+pub fn meters(rows: &[MeterRow<'_>]) -> Vec<u8> {
+    let mut c = CopyBuf::new(rows.len() * 60);
+    for (meter, key_id, counter, seen, first) in rows {
+        c.tuple(5);
         c.bytes(meter.as_bytes());
         c.i16((*key_id).into());
         c.opt(*counter, |c, v| c.i64(v.into()));
         c.i64(*seen);
+        c.opt(*first, |c, v| c.i64(v.into()));
     }
     c.finish()
 }

@@ -1,17 +1,21 @@
-//! The PostgreSQL store (issue 15 §3, §5), one transaction per batch, two paths:
-//! - **fast** (every batch first): the decision inputs go by binary COPY into a session-private
-//!   staging table, one statement decides dedup and replay **in the database**
-//!   ([`sql::DECIDE`], returning only the telegrams that are not new), then the new telegrams,
-//!   readings and receptions go by binary COPY **straight into the tables** and one statement
-//!   upserts the rest ([`sql::FINISH`]: receptions of duplicates, rejections, `meters`,
-//!   `meter_gateways`, aggregated per batch);
-//! - **safe** (when the fast path hits a unique violation: another worker committed or is
-//!   committing the same telegram, or the batch repeats a row): everything staged, then one
-//!   statement deciding and inserting with `ON CONFLICT DO NOTHING` ([`sql::WRITE`]).
+//! The PostgreSQL store (issue 15 §3, §5), one transaction per batch, three paths:
+//! - **optimistic** (a batch that looks all new: `recent.rs`): its telegrams, readings and
+//!   receptions go by binary COPY **straight into the tables** (sorted by primary key), then one
+//!   statement ([`sql::FINISH`]) upserts `meters` / `meter_gateways` (aggregated per batch) and
+//!   the rejections. Nothing is looked up first: the `telegrams` primary key refuses a stored
+//!   telegram (SQLSTATE 23505) and the `meters` update traps a counter not above the stored one
+//!   (SQLSTATE `MLRPL`); either rolls back and the batch is **decided**;
+//! - **decided**: the decision inputs go by binary COPY into a session-private staging table,
+//!   one statement decides dedup and replay **in the database** ([`sql::DECIDE`], returning
+//!   only the telegrams that are not new), then the new rows go straight into the tables as
+//!   above and [`sql::FINISH`] adds the duplicates' receptions and the replays' rejections;
+//! - **safe** (when the decided path hits a unique violation: another worker is committing the
+//!   same telegram, or the batch repeats a row): everything staged, then one statement
+//!   deciding and inserting with `ON CONFLICT DO NOTHING` ([`sql::WRITE`]).
 //!
 //! Several workers on one database stay correct: the `telegrams` primary key arbitrates two
-//! workers inserting the same telegram (the fast path's COPY fails and the batch runs again on
-//! the safe path, where the loser counts it as a duplicate), the `meters` upsert only ever raises
+//! workers inserting the same telegram (a COPY fails and the batch runs again on the next
+//! path, where the loser counts it as a duplicate), the `meters` upsert only ever raises
 //! `last_counter` (row lock, `greatest`), and receptions/rejections have unique keys, so writing
 //! a batch again changes nothing.
 //!
@@ -21,6 +25,7 @@
 
 mod copy;
 mod plan;
+mod recent;
 mod sql;
 
 use bytes::Bytes;
@@ -44,7 +49,28 @@ pub struct PgStore {
     client: Client,
     statements: Option<Statements>,
     safe_only: bool,
-    safe_writes: u64,
+    counts: PathCounts,
+    recent: recent::Recent,
+}
+
+/// How many batches each path committed, and how often the optimistic path missed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathCounts {
+    /// Committed on the optimistic path.
+    pub optimistic: u64,
+    /// Committed on the decided path.
+    pub decided: u64,
+    /// Committed on the safe path.
+    pub safe: u64,
+    /// Optimistic attempts refused by the database (a duplicate or a replay).
+    pub missed: u64,
+}
+
+/// How a batch is written (module documentation).
+enum Path {
+    Optimistic,
+    Decided,
+    Safe([Option<Bytes>; 4]),
 }
 
 /// The session's prepared statements.
@@ -62,9 +88,14 @@ fn pg_err(what: &str) -> impl Fn(tokio_postgres::Error) -> ServiceError + '_ {
     }
 }
 
-/// Whether the fast path met a row already stored (SQLSTATE 23505): run the safe path.
+/// Whether a path met a row already stored (SQLSTATE 23505): run the next path.
 fn unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+}
+
+/// Whether the optimistic path's replay trap fired (SQLSTATE `MLRPL`, [`sql::FINISH`]).
+fn trapped(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|c| c.code() == "MLRPL")
 }
 
 /// Whether a failed transaction may simply be run again (SQLSTATE 40001, 40P01).
@@ -86,7 +117,7 @@ impl PgStore {
                 tracing::warn!(error = %e, "postgres connection closed");
             }
         });
-        Ok(PgStore { rt, client, statements: None, safe_only: false, safe_writes: 0 })
+        Ok(PgStore { rt, client, statements: None, safe_only: false, counts: PathCounts::default(), recent: recent::Recent::default() })
     }
 
     /// Write every batch through the safe path (tests comparing the two paths, diagnosis).
@@ -94,10 +125,9 @@ impl PgStore {
         self.safe_only = on;
     }
 
-    /// How many batches went through the safe path (after a unique violation of the fast path,
-    /// or all of them with [`PgStore::set_safe_only`]).
-    pub fn safe_writes(&self) -> u64 {
-        self.safe_writes
+    /// How many batches each path committed (module documentation).
+    pub fn path_counts(&self) -> PathCounts {
+        self.counts
     }
 
     /// The schema version in the database (0 before the first migration).
@@ -122,7 +152,7 @@ impl PgStore {
 
     /// The bare-COPY baseline of the benchmark: the batch's rows straight into the tables in one
     /// transaction, no dedup, no replay check (fails on a key already stored); the same streams
-    /// (sorted by primary key) as the fast path writes for an all-new batch.
+    /// (sorted by primary key) as the optimistic path writes.
     pub fn copy_direct(&mut self, batch: &Batch) -> Result<(), ServiceError> {
         let spans = Spans::of(batch);
         let p = plan::plan(batch, &spans, &vec![Verdict::New; batch.telegrams.len()]);
@@ -150,7 +180,7 @@ impl PgStore {
                 c.batch_execute(sql::STAGING).await?;
                 Ok::<_, tokio_postgres::Error>(Statements {
                     decide: c.prepare(sql::DECIDE).await?,
-                    finish: c.prepare(sql::FINISH).await?,
+                    finish: c.prepare_typed(sql::FINISH, &[tokio_postgres::types::Type::BOOL]).await?,
                     write: c.prepare(sql::WRITE).await?,
                 })
             });
@@ -173,8 +203,36 @@ fn verdicts(n: usize, rows: &[tokio_postgres::Row]) -> Vec<Verdict> {
     v
 }
 
-/// The fast path (module documentation).
-async fn write_fast(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans, window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
+/// COPY a plan's streams and run [`sql::FINISH`] (`trap`: the optimistic path) when anything
+/// was staged; the report with the rejections the database inserted.
+async fn apply(tx: &tokio_postgres::Transaction<'_>, st: &Statements, p: plan::Plan, trap: bool) -> Result<WriteReport, tokio_postgres::Error> {
+    for (stmt, data) in sql::COPY_DIRECT.iter().zip(p.direct) {
+        if let Some(data) = data {
+            copy_in(tx, stmt, data).await?;
+        }
+    }
+    let mut report = p.report;
+    if p.staged.iter().any(Option::is_some) {
+        for (stmt, data) in sql::COPY_STAGED.iter().zip(p.staged) {
+            if let Some(data) = data {
+                copy_in(tx, stmt, data).await?;
+            }
+        }
+        report.rejected = tx.query_one(&st.finish, &[&trap]).await?.get::<_, i64>(0) as usize;
+    }
+    Ok(report)
+}
+
+/// The optimistic path (module documentation): every telegram taken as new, no decision.
+async fn write_optimistic(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans) -> Result<WriteReport, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    let report = apply(&tx, st, plan::plan(b, spans, &vec![Verdict::New; b.telegrams.len()]), true).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// The decided path (module documentation).
+async fn write_decided(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans, window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     let rows = if b.telegrams.is_empty() {
         Vec::new()
@@ -182,21 +240,7 @@ async fn write_fast(client: &mut Client, st: &Statements, b: &Batch, spans: &Spa
         copy_in(&tx, sql::COPY_KEYS, copy::keys(b, spans).into()).await?;
         tx.query(&st.decide, &[&window_ms]).await?
     };
-    let p = plan::plan(b, spans, &verdicts(b.telegrams.len(), &rows));
-    for (stmt, data) in sql::COPY_DIRECT.iter().zip(p.direct) {
-        if let Some(data) = data {
-            copy_in(&tx, stmt, data).await?;
-        }
-    }
-    let mut report = p.report;
-    if p.staged.iter().any(Option::is_some) {
-        for (stmt, data) in sql::COPY_STAGED.iter().zip(p.staged) {
-            if let Some(data) = data {
-                copy_in(&tx, stmt, data).await?;
-            }
-        }
-        report.rejected = tx.query_one(&st.finish, &[]).await?.get::<_, i64>(0) as usize;
-    }
+    let report = apply(&tx, st, plan::plan(b, spans, &verdicts(b.telegrams.len(), &rows)), false).await?;
     tx.commit().await?;
     Ok(report)
 }
@@ -264,27 +308,45 @@ impl Store for PgStore {
         Ok(())
     }
 
-    /// One transaction: the fast path, or the safe path after a unique violation (module
-    /// documentation). A deadlock or serialization failure between workers rolls back and
-    /// runs again.
+    /// One transaction: the optimistic path where the batch looks all new, else (or after its
+    /// unique violation or replay trap) the decided path, else (after its unique violation) the
+    /// safe path (module documentation). A deadlock or serialization failure between workers
+    /// rolls back and runs again.
     fn write(&mut self, batch: &Batch, window_ms: i64) -> Result<WriteReport, ServiceError> {
         let st = self.prepare_session()?;
         let spans = Spans::of(batch);
-        let mut safe = self.safe_only.then(|| copy::staging(batch, &spans));
+        let mut path = if self.safe_only {
+            Path::Safe(copy::staging(batch, &spans))
+        } else if self.recent.looks_new(batch) {
+            Path::Optimistic
+        } else {
+            Path::Decided
+        };
         let mut tries = 0;
         loop {
-            let r = match &safe {
-                None => self.rt.block_on(write_fast(&mut self.client, &st, batch, &spans, window_ms)),
-                Some(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, streams, window_ms)),
+            let r = match &path {
+                Path::Optimistic => self.rt.block_on(write_optimistic(&mut self.client, &st, batch, &spans)),
+                Path::Decided => self.rt.block_on(write_decided(&mut self.client, &st, batch, &spans, window_ms)),
+                Path::Safe(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, streams, window_ms)),
             };
-            match r {
-                Ok(r) => {
-                    self.safe_writes += u64::from(safe.is_some());
+            match (r, &path) {
+                (Ok(r), _) => {
+                    *match path {
+                        Path::Optimistic => &mut self.counts.optimistic,
+                        Path::Decided => &mut self.counts.decided,
+                        Path::Safe(_) => &mut self.counts.safe,
+                    } += 1;
+                    self.recent.committed(batch);
                     return Ok(r);
                 }
-                Err(e) if safe.is_none() && unique_violation(&e) => safe = Some(copy::staging(batch, &spans)),
-                Err(e) if retryable(&e) && tries < RETRIES => tries += 1,
-                Err(e) => return Err(pg_err("write")(e)),
+                (Err(e), Path::Optimistic) if unique_violation(&e) || trapped(&e) => {
+                    self.counts.missed += 1;
+                    self.recent.missed();
+                    path = Path::Decided;
+                }
+                (Err(e), Path::Decided) if unique_violation(&e) => path = Path::Safe(copy::staging(batch, &spans)),
+                (Err(e), _) if retryable(&e) && tries < RETRIES => tries += 1,
+                (Err(e), _) => return Err(pg_err("write")(e)),
             }
         }
     }

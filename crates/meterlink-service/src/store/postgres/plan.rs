@@ -1,4 +1,4 @@
-//! The fast write path's client side (issue 15 §3, §5): once the database has decided which
+//! The client side of the optimistic and decided paths (issue 15 §3, §5): once it is known which
 //! telegrams of a batch are duplicates or replays ([`super::sql::DECIDE`]), everything else is
 //! plain rows: the new telegrams, their readings and receptions go by binary COPY straight into
 //! the tables (sorted by primary key), the rest (receptions of duplicates, rejections, the
@@ -144,15 +144,20 @@ fn dup_count(verdicts: &[Verdict]) -> usize {
 }
 
 /// One `meters` row per (meter, key id) of the stored telegrams: the highest counter, the
-/// latest reception; sorted by key (lock order between workers).
-fn meters<'a>(new: &[&'a TelegramRow], spans: &Spans) -> Vec<(&'a str, u8, Option<u32>, i64)> {
-    let mut m: HashMap<(&str, u8), (Option<u32>, i64)> = HashMap::with_capacity(new.len());
+/// latest reception, the lowest counter (the optimistic path's replay trap); sorted by key
+/// (lock order between workers).
+fn meters<'a>(new: &[&'a TelegramRow], spans: &Spans) -> Vec<copy::MeterRow<'a>> {
+    let mut m: HashMap<(&str, u8), (Option<u32>, i64, Option<u32>)> = HashMap::with_capacity(new.len());
     for t in new {
-        let e = m.entry((t.meter.as_str(), t.key_id)).or_insert((None, i64::MIN));
+        let e = m.entry((t.meter.as_str(), t.key_id)).or_insert((None, i64::MIN, None));
         e.0 = e.0.max(t.counter);
         e.1 = e.1.max(spans.span(t).1);
+        e.2 = match (e.2, t.counter) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
-    let mut v: Vec<_> = m.into_iter().map(|((meter, k), (c, s))| (meter, k, c, s)).collect();
+    let mut v: Vec<_> = m.into_iter().map(|((meter, k), (c, s, f))| (meter, k, c, s, f)).collect();
     v.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     v
 }

@@ -33,7 +33,11 @@ CREATE TEMP TABLE IF NOT EXISTS s_key (
     ord INTEGER NOT NULL, nb_prev BYTEA, nb_next BYTEA, span_lo BIGINT NOT NULL, span_hi BIGINT NOT NULL,
     batch_prior BIGINT
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS s_met (LIKE meters) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS s_met (LIKE meters, first_counter BIGINT) ON COMMIT DELETE ROWS;
+CREATE OR REPLACE FUNCTION pg_temp.ml_replayed(meter text) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'counter of % not above the stored one', meter USING ERRCODE = 'MLRPL';
+END $$;
 CREATE TEMP TABLE IF NOT EXISTS s_mg (LIKE meter_gateways) ON COMMIT DELETE ROWS;
 "#;
 
@@ -50,19 +54,19 @@ pub const COPY_STAGING: [&str; 4] = [
     "COPY s_rej (reject_key, received_at_ms, gateway, intake, code, reason, byte_offset, meter, frame) FROM STDIN (FORMAT binary)",
 ];
 
-/// The fast path's decision input (`copy::keys`).
+/// The decided path's decision input (`copy::keys`).
 pub const COPY_KEYS: &str =
     "COPY s_key (dedup_key, meter, key_id, counter, ord, nb_prev, nb_next, span_lo, span_hi, batch_prior) FROM STDIN (FORMAT binary)";
 
-/// The fast path's staged rows (`plan::Plan::staged`), for [`FINISH`].
+/// The optimistic and decided paths' staged rows (`plan::Plan::staged`), for [`FINISH`].
 pub const COPY_STAGED: [&str; 4] = [
     "COPY s_rec (dedup_key, gateway, intake, received_at_ms, rssi) FROM STDIN (FORMAT binary)",
     "COPY s_rej (reject_key, received_at_ms, gateway, intake, code, reason, byte_offset, meter, frame) FROM STDIN (FORMAT binary)",
-    "COPY s_met (meter, key_id, last_counter, last_seen_ms) FROM STDIN (FORMAT binary)",
+    "COPY s_met (meter, key_id, last_counter, last_seen_ms, first_counter) FROM STDIN (FORMAT binary)",
     "COPY s_mg (meter, gateway, rssi, last_seen_ms) FROM STDIN (FORMAT binary)",
 ];
 
-/// Straight into the tables: the fast path's new rows and the benchmark's bare COPY baseline.
+/// Straight into the tables: the new rows of the optimistic and decided paths and the benchmark's bare COPY baseline.
 pub const COPY_DIRECT: [&str; 4] = [
     "COPY telegrams (dedup_key, meter, device_type, key_id, counter, access_number, status, integrity, protocol, received_at_ms, frame, worker) FROM STDIN (FORMAT binary)",
     "COPY receptions (dedup_key, gateway, intake, received_at_ms, rssi) FROM STDIN (FORMAT binary)",
@@ -70,7 +74,7 @@ pub const COPY_DIRECT: [&str; 4] = [
     "COPY rejected (reject_key, received_at_ms, gateway, intake, code, reason, byte_offset, meter, frame) FROM STDIN (FORMAT binary)",
 ];
 
-/// The fast path's decision (one statement, one snapshot), `$1` = the dedup window (ms): the
+/// The decided path's decision (one statement, one snapshot), `$1` = the dedup window (ms): the
 /// rules of [`WRITE`] (see there), over `s_key`, whose `batch_prior` (the highest counter of the
 /// same meter and key id earlier in the batch) the client computed; each big-table probe runs
 /// once per telegram (`OFFSET 0` keeps the subquery from being inlined, which would repeat the
@@ -103,7 +107,7 @@ SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
 ) c WHERE verdict <> 'new'
 "#;
 
-/// The fast path's upserts after the direct COPYs, from the staged rows (staged in key order,
+/// The optimistic and decided paths' upserts after the direct COPYs, from the staged rows (staged in key order,
 /// so workers lock `meters` / `meter_gateways` rows in one order): receptions of duplicates
 /// and rejections with `ON CONFLICT DO NOTHING`; `meters` and `meter_gateways` only move
 /// forward and are not rewritten when nothing moves (a redelivered batch writes nothing).
@@ -111,6 +115,12 @@ SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
 /// tables' fill factor; `INSERT ... ON CONFLICT DO UPDATE` would lock each row first, a second
 /// WAL record per row); the rest are inserted, `ON CONFLICT` covering a row another worker
 /// inserted after this statement's snapshot. Returns the rejected rows inserted.
+///
+/// `$1` = **trap** (the optimistic path, which inserted without [`DECIDE`]): a stored
+/// telegram's counter not above its meter's stored one (`first_counter`, the batch's lowest,
+/// against the row as locked by the update, so a concurrent worker's commit is seen), or a
+/// meter row inserted by another worker meanwhile, raises SQLSTATE `MLRPL`
+/// (`pg_temp.ml_replayed`) and the batch runs again on the decided path.
 pub const FINISH: &str = r#"
 WITH rc AS (
     INSERT INTO receptions (dedup_key, gateway, intake, received_at_ms, rssi)
@@ -121,18 +131,22 @@ rj AS (
     SELECT * FROM s_rej ON CONFLICT DO NOTHING RETURNING 1
 ),
 mu AS (
-    UPDATE meters m SET last_counter = greatest(m.last_counter, s.last_counter),
-                        last_seen_ms = greatest(m.last_seen_ms, s.last_seen_ms)
+    UPDATE meters m SET
+        last_counter = CASE WHEN $1 AND s.first_counter <= m.last_counter THEN pg_temp.ml_replayed(m.meter)
+                            ELSE greatest(m.last_counter, s.last_counter) END,
+        last_seen_ms = greatest(m.last_seen_ms, s.last_seen_ms)
     FROM s_met s WHERE m.meter = s.meter AND m.key_id = s.key_id
       AND (s.last_seen_ms > m.last_seen_ms OR s.last_counter > m.last_counter
-           OR (m.last_counter IS NULL AND s.last_counter IS NOT NULL))
+           OR (m.last_counter IS NULL AND s.last_counter IS NOT NULL) OR ($1 AND s.first_counter <= m.last_counter))
     RETURNING 1
 ),
 mi AS (
     INSERT INTO meters (meter, key_id, last_counter, last_seen_ms)
-    SELECT * FROM s_met s WHERE NOT EXISTS (SELECT 1 FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id)
+    SELECT s.meter, s.key_id, s.last_counter, s.last_seen_ms FROM s_met s
+    WHERE NOT EXISTS (SELECT 1 FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id)
     ON CONFLICT (meter, key_id) DO UPDATE SET
-        last_counter = greatest(meters.last_counter, excluded.last_counter),
+        last_counter = CASE WHEN $1 THEN pg_temp.ml_replayed(meters.meter)
+                            ELSE greatest(meters.last_counter, excluded.last_counter) END,
         last_seen_ms = greatest(meters.last_seen_ms, excluded.last_seen_ms)
     RETURNING 1
 ),
@@ -154,7 +168,7 @@ SELECT (SELECT count(*) FROM rj) AS rejected,
            + (SELECT count(*) FROM gu) + (SELECT count(*) FROM gi) AS touched
 "#;
 
-/// The safe path (after a unique violation of the fast path: another worker wrote the same
+/// The safe path (after a unique violation of the decided path: another worker wrote the same
 /// telegram at the same time, or the batch repeats a row): the decision and every insert of
 /// one batch, in one statement (one snapshot, so the dedup
 /// and the counter checks agree), `$1` = the dedup window (ms). The decisions are those of the
