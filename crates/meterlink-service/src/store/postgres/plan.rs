@@ -147,7 +147,9 @@ fn dup_count(verdicts: &[Verdict]) -> usize {
 /// latest reception, the lowest counter (the optimistic path's replay trap); sorted by key
 /// (lock order between workers).
 fn meters<'a>(new: &[&'a TelegramRow], spans: &Spans) -> Vec<copy::MeterRow<'a>> {
-    let mut m: HashMap<(&str, u8), (Option<u32>, i64, Option<u32>)> = HashMap::with_capacity(new.len());
+    // (meter, key id) → (highest counter, last seen, lowest counter)
+    type Agg = (Option<u32>, i64, Option<u32>);
+    let mut m: HashMap<(&str, u8), Agg> = HashMap::with_capacity(new.len());
     for t in new {
         let e = m.entry((t.meter.as_str(), t.key_id)).or_insert((None, i64::MIN, None));
         e.0 = e.0.max(t.counter);
