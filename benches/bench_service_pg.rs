@@ -116,6 +116,7 @@ fn main() {
     println!("  PgStore::write (dedup + replay in the database): {s:>10.0} telegrams/s");
     println!("  bare binary COPY into the same tables:          {d:>10.0} telegrams/s");
     println!("  ratio: {:.1} %", 100.0 * s / d);
+    println!("  paths: {:?}", store.path_counts());
     // The same batches again: every telegram a duplicate (a redelivery after a crash).
     let t = Instant::now();
     for n in 0..batches.min(5) {
