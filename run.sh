@@ -44,6 +44,19 @@ main)
         -o out/sample-dsmr-p1.txt
     ;;
 test)
+    # Real servers for the service tests: PostgreSQL's server binaries and Debian's mosquitto
+    # (the embedded broker needs nothing). Installed when missing and possible; the tests that
+    # need one skip with a reason otherwise.
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        missing=()
+        command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto mosquitto-clients)
+        ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+        if [ ${#missing[@]} -gt 0 ]; then
+            echo "== installing ${missing[*]} (Debian) for the service tests"
+            { apt-get install -y -q "${missing[@]}" || { apt-get update -q && apt-get install -y -q "${missing[@]}"; }; } \
+                >/dev/null 2>&1 || echo "   could not install them: the tests that need them skip"
+        fi
+    fi
     echo "== core crate: no PyO3, Arrow or rayon in its dependency tree"
     if cargo tree -p meterlink -e normal,build --prefix none | grep -E '^(pyo3|arrow|parquet|rayon)'; then
         echo "crates/meterlink depends on the crates above; the core must not" >&2

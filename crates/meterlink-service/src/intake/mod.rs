@@ -6,6 +6,12 @@
 //! Workers add: `mqtt.rs` (+ `parse/`: payload shapes), `http.rs`, `lines.rs` (TCP/UDP),
 //! `files.rs`, `broker.rs` (embedded).
 
+pub mod broker;
+pub mod http;
+pub mod lines;
+pub mod mqtt;
+pub mod parse;
+
 use crate::reception::Reception;
 
 /// The sending end of the pipeline's queue.

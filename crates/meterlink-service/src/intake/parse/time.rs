@@ -1,0 +1,93 @@
+//! Time stamps as gateways write them: RFC 3339 (`2023-12-07T15:31:49.433679+00:00`, `...Z`),
+//! and `YYYY-MM-DD hh:mm:ss[.frac]` without a zone (read as UTC: rtl_433 `-M time:utc`,
+//! rtl_wmbus, Elvaco rows), or Unix numbers (seconds, or ms when too large to be seconds).
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn num(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Unix ms of a text time stamp, or None when it is not one of the accepted forms.
+pub fn parse_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Some(n) = num(s) {
+        return Some(unix_number_ms(n as f64));
+    }
+    let (date, rest) = (s.get(..10)?, s.get(10..)?);
+    let sep = rest.chars().next()?;
+    if sep != 'T' && sep != 't' && sep != ' ' {
+        return None;
+    }
+    let mut dp = date.split('-');
+    let (y, mo, d) = (num(dp.next()?)?, num(dp.next()?)?, num(dp.next()?)?);
+    let rest = &rest[1..];
+    let (clock, offset_s) = split_zone(rest)?;
+    let (hms, frac) = clock.split_once('.').map_or((clock, ""), |(a, b)| (a, b));
+    let mut tp = hms.split(':');
+    let (h, mi, sec) = (num(tp.next()?)?, num(tp.next()?)?, num(tp.next().unwrap_or("0"))?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let ms_frac = if frac.is_empty() { 0 } else { num(&format!("{:0<3}", &frac[..frac.len().min(3)]))? };
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
+    Some(secs * 1000 + ms_frac)
+}
+
+/// Split `hh:mm:ss[.f](Z|±hh:mm|±hhmm)?` into the clock and the zone offset in seconds.
+fn split_zone(s: &str) -> Option<(&str, i64)> {
+    if let Some(c) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
+        return Some((c, 0));
+    }
+    match s.rfind(['+', '-']) {
+        Some(i) => {
+            let (clock, zone) = (&s[..i], &s[i + 1..]);
+            let sign = if s.as_bytes()[i] == b'-' { -1 } else { 1 };
+            let z: String = zone.chars().filter(|c| *c != ':').collect();
+            if z.len() != 4 {
+                return None;
+            }
+            Some((clock, sign * (num(&z[..2])? * 3600 + num(&z[2..])? * 60)))
+        }
+        None => Some((s, 0)),
+    }
+}
+
+/// Unix seconds, or ms when the number is beyond year 5138 as seconds (> 1e11).
+pub fn unix_number_ms(n: f64) -> i64 {
+    if n.abs() > 1e11 {
+        n as i64
+    } else {
+        (n * 1000.0).round() as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_and_naive_forms() {
+        // 2020-02-24T16:00:26Z is Unix 1582560026 (Lobaro's port-101 example).
+        assert_eq!(parse_ms("2020-02-24T16:00:26Z"), Some(1_582_560_026_000));
+        assert_eq!(parse_ms("2020-02-24T17:00:26+01:00"), Some(1_582_560_026_000));
+        assert_eq!(parse_ms("2020-02-24 16:00:26"), Some(1_582_560_026_000));
+        assert_eq!(parse_ms("2020-02-24T16:00:26.433679+00:00"), Some(1_582_560_026_433));
+        assert_eq!(parse_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_ms("1582560026"), Some(1_582_560_026_000));
+        assert_eq!(parse_ms("2020-13-01 00:00:00"), None);
+        assert_eq!(parse_ms("yesterday"), None);
+    }
+}
