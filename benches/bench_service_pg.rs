@@ -8,7 +8,8 @@
 //! ratio (target: ≥ 150,000/s and ≥ 80 % of the bare COPY).
 //!
 //! `cargo bench -p meterlink-service --bench bench_service_pg` (env: `BATCHES`, `BATCH`;
-//! `SETTINGS=test` for the tests' fsync-off cluster).
+//! `SETTINGS=test` for the tests' fsync-off cluster; `WRITE_PATH=safe` for the single-statement
+//! path only, the former write path).
 
 #[path = "../crates/meterlink-service/tests/pg/mod.rs"]
 mod pg;
@@ -78,6 +79,8 @@ fn main() {
     let mut bare = PgStore::connect(&c.new_database()).unwrap();
     store.migrate().unwrap();
     bare.migrate().unwrap();
+    // WRITE_PATH=safe: every batch through the safe (single-statement) path, the former write path.
+    store.set_safe_only(std::env::var("WRITE_PATH").as_deref() == Ok("safe"));
     // EXPLAIN=1: plans (with timings) in the server log; TIMING=1: statement durations only.
     let explain = std::env::var_os("EXPLAIN").is_some();
     let timing = std::env::var_os("TIMING").is_some();
