@@ -4,12 +4,12 @@
 //!
 //! Decisions per telegram of a batch, in batch order (the database is the arbiter, so two
 //! processes writing one file stay correct: `BEGIN IMMEDIATE` serialises their batches):
-//! 1. its key (or, for a frame key, the same frame's key in a neighbour bucket) is stored with a
-//!    reception within the window → **duplicate**: its receptions are added under that key;
+//! 1. its key (or, for a frame key, the same frame's key in a neighbour bucket) has a stored
+//!    reception within the window → **duplicate**: its receptions are added under that key
+//!    (one indexed query for the three keys);
 //! 2. else its counter is not above its meter's last counter for the key id → **replay**: one
 //!    `rejected` row `replayed_counter` (EN 13757-7 7.5.8, as `meterlink::replay::CounterStore`);
-//! 3. else its own key is stored already (a counter key outside the window: the same counter
-//!    again, caught by 2 when `meters` has it) → duplicate;
+//! 3. else `INSERT OR IGNORE` of the telegram finds its key stored already → duplicate;
 //! 4. else **stored**: the telegram, its readings and receptions; `meters` and
 //!    `meter_gateways` updated.
 
@@ -103,9 +103,10 @@ fn reception_spans(batch: &Batch) -> HashMap<[u8; 16], (i64, i64, usize)> {
     m
 }
 
-/// Last counters per (meter, key id) touched by this batch: loaded once, updated as telegrams
-/// are stored, written back at the end.
-type Counters = HashMap<(String, u8), (Option<u32>, i64)>;
+/// Per (meter, key id) touched by this batch: the last counter (read from `meters` once, the
+/// first time a telegram with a counter needs it), the latest time seen, whether the counter
+/// was read. Written back at the end (an upsert that only moves forward).
+type Counters = HashMap<(String, u8), (Option<u32>, i64, bool)>;
 
 fn write_batch(tx: &Connection, batch: &Batch, window_ms: i64) -> rusqlite::Result<WriteReport> {
     let spans = reception_spans(batch);
@@ -117,10 +118,7 @@ fn write_batch(tx: &Connection, batch: &Batch, window_ms: i64) -> rusqlite::Resu
         let span = spans.get(&t.dedup_key).map_or((t.received_at_ms, t.received_at_ms), |s| (s.0, s.1));
         let outcome = decide(tx, t, span, window_ms, &mut counters)?;
         match outcome {
-            Outcome::Stored => {
-                insert_telegram(tx, t)?;
-                report.stored += 1;
-            }
+            Outcome::Stored => report.stored += 1,
             Outcome::Duplicate(_) => report.duplicates += 1,
             Outcome::Replay => {
                 let first = spans.get(&t.dedup_key).map(|s| &batch.receptions[s.2]);
@@ -139,68 +137,60 @@ fn write_batch(tx: &Connection, batch: &Batch, window_ms: i64) -> rusqlite::Resu
     Ok(report)
 }
 
-/// Steps 1–4 of the module documentation for one telegram.
+/// Steps 1–4 of the module documentation for one telegram (inserting it when stored).
 fn decide(tx: &Connection, t: &TelegramRow, span: (i64, i64), window_ms: i64, counters: &mut Counters) -> rusqlite::Result<Outcome> {
-    let own_exists = telegram_exists(tx, &t.dedup_key)?;
-    let candidates = std::iter::once(t.dedup_key).filter(|_| own_exists).chain(neighbour_keys(&t.dedup_key));
-    for k in candidates {
-        if reception_within(tx, &k, span.0 - window_ms, span.1 + window_ms)? {
-            return Ok(Outcome::Duplicate(k));
-        }
+    if let Some(k) = reception_within(tx, &t.dedup_key, span.0 - window_ms, span.1 + window_ms)? {
+        return Ok(Outcome::Duplicate(k));
     }
     if let Some(c) = t.counter {
-        let last = last_counter(tx, counters, &t.meter, t.key_id)?;
-        if last.is_some_and(|l| c <= l) {
+        if last_counter(tx, counters, &t.meter, t.key_id)?.is_some_and(|l| c <= l) {
             return Ok(Outcome::Replay);
         }
-        let e = counters.get_mut(&(t.meter.clone(), t.key_id)).expect("loaded above");
-        e.0 = Some(c);
-        e.1 = e.1.max(span.1);
-    } else {
-        note_seen(tx, counters, t, span.1)?;
     }
-    if own_exists {
+    if !insert_telegram(tx, t)? {
         return Ok(Outcome::Duplicate(t.dedup_key));
     }
+    let e = counters.entry((t.meter.clone(), t.key_id)).or_insert((None, i64::MIN, false));
+    e.0 = t.counter.or(e.0);
+    e.1 = e.1.max(span.1);
     Ok(Outcome::Stored)
 }
 
-fn telegram_exists(tx: &Connection, key: &[u8; 16]) -> rusqlite::Result<bool> {
-    let mut s = tx.prepare_cached("SELECT 1 FROM telegrams WHERE dedup_key = ?1")?;
-    s.exists([&key[..]])
-}
-
-fn reception_within(tx: &Connection, key: &[u8; 16], from: i64, to: i64) -> rusqlite::Result<bool> {
-    let mut s = tx.prepare_cached("SELECT 1 FROM receptions WHERE dedup_key = ?1 AND received_at_ms BETWEEN ?2 AND ?3 LIMIT 1")?;
-    s.exists(params![&key[..], from, to])
+/// A key (own or a neighbour bucket's) with a reception in `from..=to`, if any (no sort: when
+/// both have one, which takes the receptions does not matter).
+fn reception_within(tx: &Connection, key: &[u8; 16], from: i64, to: i64) -> rusqlite::Result<Option<[u8; 16]>> {
+    let n = neighbour_keys(key);
+    let (a, b) = match n.as_slice() {
+        [a, b] => (*a, *b),
+        [a] => (*a, *a),
+        _ => (*key, *key),
+    };
+    let mut s = tx.prepare_cached(
+        "SELECT dedup_key FROM receptions WHERE dedup_key IN (?1, ?2, ?3) AND received_at_ms BETWEEN ?4 AND ?5 LIMIT 1",
+    )?;
+    let k: Option<Vec<u8>> = s.query_row(params![&key[..], &a[..], &b[..], from, to], |r| r.get(0)).optional()?;
+    Ok(k.and_then(|k| k.try_into().ok()))
 }
 
 /// The last counter of (meter, key id), from the batch's cache or the `meters` table.
 fn last_counter(tx: &Connection, counters: &mut Counters, meter: &str, key_id: u8) -> rusqlite::Result<Option<u32>> {
-    if let Some(e) = counters.get(&(meter.to_string(), key_id)) {
-        return Ok(e.0);
+    let e = counters.entry((meter.to_string(), key_id)).or_insert((None, i64::MIN, false));
+    if !e.2 {
+        let mut s = tx.prepare_cached("SELECT last_counter FROM meters WHERE meter = ?1 AND key_id = ?2")?;
+        let stored: Option<Option<i64>> = s.query_row(params![meter, key_id], |r| r.get(0)).optional()?;
+        e.0 = e.0.max(stored.flatten().map(|c| c as u32));
+        e.2 = true;
     }
-    let mut s = tx.prepare_cached("SELECT last_counter, last_seen_ms FROM meters WHERE meter = ?1 AND key_id = ?2")?;
-    let row: Option<(Option<i64>, i64)> = s.query_row(params![meter, key_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-    let (last, seen) = row.map_or((None, i64::MIN), |(c, s)| (c.map(|c| c as u32), s));
-    counters.insert((meter.to_string(), key_id), (last, seen));
-    Ok(last)
+    Ok(e.0)
 }
 
-/// A counter-less telegram: only `last_seen_ms` of its meter moves.
-fn note_seen(tx: &Connection, counters: &mut Counters, t: &TelegramRow, at: i64) -> rusqlite::Result<()> {
-    last_counter(tx, counters, &t.meter, t.key_id)?;
-    let e = counters.get_mut(&(t.meter.clone(), t.key_id)).expect("loaded above");
-    e.1 = e.1.max(at);
-    Ok(())
-}
-
-fn insert_telegram(tx: &Connection, t: &TelegramRow) -> rusqlite::Result<()> {
+/// True when the row is new.
+fn insert_telegram(tx: &Connection, t: &TelegramRow) -> rusqlite::Result<bool> {
     let mut s = tx.prepare_cached(
         "INSERT OR IGNORE INTO telegrams (dedup_key, meter, device_type, key_id, counter, access_number, status, integrity, protocol, received_at_ms, frame, worker) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    s.execute(params![
+    let n = s.execute(params![
         &t.dedup_key[..],
         t.meter,
         t.device_type,
@@ -214,7 +204,7 @@ fn insert_telegram(tx: &Connection, t: &TelegramRow) -> rusqlite::Result<()> {
         t.frame,
         &*t.worker
     ])?;
-    Ok(())
+    Ok(n == 1)
 }
 
 fn insert_readings(tx: &Connection, readings: &[ReadingRow], outcomes: &HashMap<[u8; 16], (Outcome, usize)>) -> rusqlite::Result<()> {
@@ -280,7 +270,7 @@ fn write_meters(tx: &Connection, counters: &Counters) -> rusqlite::Result<()> {
          last_counter = MAX(COALESCE(meters.last_counter, excluded.last_counter), COALESCE(excluded.last_counter, meters.last_counter)), \
          last_seen_ms = MAX(meters.last_seen_ms, excluded.last_seen_ms)",
     )?;
-    for ((meter, key_id), (last, seen)) in counters {
+    for ((meter, key_id), (last, seen, _)) in counters {
         if *seen == i64::MIN {
             continue;
         }
