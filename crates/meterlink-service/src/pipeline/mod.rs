@@ -43,17 +43,27 @@ pub async fn serve(config: Config) -> Result<(), ServiceError> {
 /// [`serve`] with the metrics registry the HTTP side renders, until `shutdown` completes
 /// (SIGINT/SIGTERM for [`serve`]; tests pass their own).
 pub async fn serve_with(config: Config, metrics: Arc<Metrics>, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ServiceError> {
-    let mut store = open_store(&config)?;
-    store.migrate()?;
+    // Opened and migrated on a blocking thread: the PostgreSQL store runs a runtime of its own
+    // (it must not be created, used or dropped inside an async task).
+    let c = config.clone();
+    let store = tokio::task::spawn_blocking(move || -> Result<Box<dyn Store>, ServiceError> {
+        let mut store = open_store(&c)?;
+        store.migrate()?;
+        Ok(store)
+    })
+    .await
+    .map_err(|e| ServiceError::Io(format!("store thread: {e}")))??;
+    // The writer thread owns the store from here on (on an early error below, its channel
+    // closes and the store is dropped on that thread).
+    let health = Arc::new(crate::intake::http::HealthStatus::default());
+    let window_ms = (config.dedup.window_s * 1000.0).round() as i64;
+    let (writer_tx, writer) = ack::spawn_writer(store, window_ms, metrics.clone(), health.clone());
     let keys = KeyFiles::load(config.keys.files.clone())?;
     let (sink, queue) = mpsc::channel(config.service.queue_capacity);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let health = Arc::new(crate::intake::http::HealthStatus::default());
-    let shared = intakes::Shared { sink, stop: stop_rx, metrics: metrics.clone(), health: health.clone() };
+    let shared = intakes::Shared { sink, stop: stop_rx, metrics: metrics.clone(), health };
     let handles = intakes::start(&config, &shared).await?;
     drop(shared);
-    let window_ms = (config.dedup.window_s * 1000.0).round() as i64;
-    let (writer_tx, writer) = ack::spawn_writer(store, window_ms, metrics.clone(), health);
     let mut p = Pipeline::new(&config, keys, metrics, writer_tx);
     p.run(queue, stop_tx, shutdown).await;
     drop(p);
@@ -72,11 +82,10 @@ pub fn open_store(config: &Config) -> Result<Box<dyn Store>, ServiceError> {
     }
 }
 
-/// `store.kind = "postgres"`: `store::postgres::PgStore::connect(url)`, written by the
-/// PostgreSQL worker; connected at the merge.
+/// `store.kind = "postgres"`: [`store::postgres::PgStore`] (call from a blocking thread: it
+/// runs a runtime of its own).
 fn connect_postgres(url: &str) -> Result<Box<dyn Store>, ServiceError> {
-    let _ = url;
-    Err(ServiceError::Store("todo: the PostgreSQL store is not in this build yet (store::postgres::PgStore::connect)".into()))
+    Ok(Box::new(store::postgres::PgStore::connect(url)?))
 }
 
 /// The pipeline task's state.

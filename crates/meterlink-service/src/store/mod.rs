@@ -11,6 +11,8 @@
 //! CONTRACT (lead-owned): [`Store`], [`Batch`] and the row types. The SQLite worker writes
 //! `sqlite.rs` and the shared DDL (`schema.rs`), the PostgreSQL worker `postgres.rs`.
 
+pub mod postgres;
+
 use std::sync::Arc;
 
 use crate::error::ServiceError;
