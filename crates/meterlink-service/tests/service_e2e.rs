@@ -3,6 +3,7 @@
 //! rumqttd, in this process or in a `meterlink-serve --broker-only` process of its own), real
 //! HTTP, a real SQLite file; telegrams built with the meterlink encoder.
 
+mod pg;
 mod pipeline_common;
 
 use std::io::{Read, Write};
@@ -332,4 +333,37 @@ fn a_stalled_store_stops_the_intake_instead_of_dropping() {
     assert_eq!(count(&db, "telegrams"), N as i64);
     assert_eq!(count(&db, "receptions"), N as i64);
     assert_eq!(received(), N as u64, "each message taken once: none was dropped and redelivered");
+}
+
+/// `store.kind = "postgres"` end to end: HTTP in, rows in a throwaway PostgreSQL cluster; the
+/// same telegrams sent again are duplicates (skipped with the reason when no cluster starts).
+#[test]
+fn the_postgres_store_end_to_end() {
+    let Some(cluster) = pg::cluster_or_skip("the_postgres_store_end_to_end") else { return };
+    let url = cluster.new_database();
+    let dir = tempdir("e2e-pg");
+    let (mut c, _, http_port) = default_on_free_ports(&dir);
+    c.broker.embedded = false;
+    c.mqtt.clear();
+    c.store.kind = "postgres".into();
+    c.store.url = Some(url.clone());
+    let svc = Running::start(c);
+    wait_port(http_port);
+    let t = telegrams(6, 6);
+    let body: String = t.iter().map(|f| hex(f) + "\n").collect();
+    assert_eq!(http(http_port, "POST", "/telegrams?gateway=gw-1", &body), (200, r#"{"accepted":6}"#.to_string()));
+    assert_eq!(http(http_port, "POST", "/telegrams?gateway=gw-2", &body).0, 200);
+    svc.stop();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let counts = rt.block_on(async move {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let mut out = Vec::new();
+        for t in ["telegrams", "receptions", "readings", "rejected"] {
+            let n: i64 = client.query_one(&format!("SELECT COUNT(*) FROM {t}"), &[]).await.unwrap().get(0);
+            out.push(n);
+        }
+        out
+    });
+    assert_eq!(counts, vec![6, 12, 18, 0], "telegrams, receptions (2 gateways), readings, rejected");
 }
