@@ -245,9 +245,15 @@ impl Parser {
 /// The [`Reception`] of a parsed part: the payload's gateway, else `default_gateway` (the MQTT
 /// topic, the intake's name); the payload's time, else `now_ms`.
 pub fn to_reception(p: Parsed, intake: &Arc<str>, default_gateway: &str, now_ms: i64, ack: Option<Ack>) -> Reception {
+    let gateway = p.gateway.as_deref().unwrap_or(default_gateway).into();
+    to_reception_at(p, intake, gateway, now_ms, ack)
+}
+
+/// [`to_reception`] with the gateway already resolved (the MQTT intake caches its names).
+pub fn to_reception_at(p: Parsed, intake: &Arc<str>, gateway: Arc<str>, now_ms: i64, ack: Option<Ack>) -> Reception {
     Reception {
         intake: intake.clone(),
-        gateway: p.gateway.as_deref().unwrap_or(default_gateway).into(),
+        gateway,
         received_at_ms: p.received_at_ms.unwrap_or(now_ms),
         rssi: p.rssi,
         frame: p.frame,
@@ -293,16 +299,18 @@ fn detect_json(text: &str) -> Shape {
     }
 }
 
-/// Decode hex text (`0x` prefix, blanks, `:`/`-` separators allowed).
+/// Decode hex text (`0x` prefix, blanks, `:`/`-` separators allowed), in one pass without
+/// an intermediate copy (the MQTT hot path).
 pub(crate) fn hex_decode(s: &str) -> Result<Vec<u8>, ParseError> {
     let s = s.trim();
     let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
-    let digits: Vec<u8> = s.bytes().filter(|b| !matches!(b, b' ' | b'\t' | b':' | b'-')).collect();
-    if digits.is_empty() {
+    let sep = |b: &u8| matches!(b, b' ' | b'\t' | b':' | b'-');
+    let n = s.bytes().filter(|b| !sep(b)).count();
+    if n == 0 {
         return Err(ParseError::new("no hex digits"));
     }
-    if digits.len() % 2 != 0 {
-        return Err(ParseError::new(format!("odd number of hex digits ({})", digits.len())));
+    if n % 2 != 0 {
+        return Err(ParseError::new(format!("odd number of hex digits ({n})")));
     }
     let nib = |c: u8| match c {
         b'0'..=b'9' => Ok(c - b'0'),
@@ -310,7 +318,16 @@ pub(crate) fn hex_decode(s: &str) -> Result<Vec<u8>, ParseError> {
         b'A'..=b'F' => Ok(c - b'A' + 10),
         _ => Err(ParseError::new(format!("not a hex digit: {:?}", c as char))),
     };
-    digits.chunks(2).map(|p| Ok(nib(p[0])? << 4 | nib(p[1])?)).collect()
+    let mut out = Vec::with_capacity(n / 2);
+    let mut high = None;
+    for c in s.bytes().filter(|b| !sep(b)) {
+        let v = nib(c)?;
+        match high.take() {
+            None => high = Some(v),
+            Some(h) => out.push(h << 4 | v),
+        }
+    }
+    Ok(out)
 }
 
 /// The CRC state of a frame whose L-field tells: `L + 1 == len` means no CRCs.
