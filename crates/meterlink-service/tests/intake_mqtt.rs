@@ -509,18 +509,32 @@ async fn bench_drain_qos1_vs_mosquitto_sub() {
     h.shutdown().await;
     bench_publish(port, 1, n);
 
-    let t = std::time::Instant::now();
+    let (t, cpu) = (std::time::Instant::now(), cpu_seconds());
     let out = Command::new("/usr/bin/mosquitto_sub").args(bench_sub_args(port, 1, "bench-c")).args(["-C", &n.to_string()]).stdout(Stdio::null()).status().unwrap();
     let c_rate = n as f64 / t.elapsed().as_secs_f64();
+    let c_us = (cpu_seconds().1 - cpu.1) * 1e6 / n as f64;
     assert!(out.success(), "mosquitto_sub on port {p}");
 
-    let t = std::time::Instant::now();
+    let (t, cpu) = (std::time::Instant::now(), cpu_seconds());
     let h = mqtt::spawn(intake(port, "bench-ml"), "w", sink, Arc::new(Metrics::default())).unwrap();
     let (got, _) = bench_consume(&mut rx, n, Duration::from_secs(30)).await;
     let ml_rate = got as f64 / t.elapsed().as_secs_f64();
+    let ml_us = (cpu_seconds().0 - cpu.0) * 1e6 / n as f64;
     h.shutdown().await;
     assert_eq!(got, n, "every held message drained");
-    eprintln!("BENCH drain qos1 n={n}: mosquitto_sub {c_rate:.0} msg/s, meterlink MQTT intake {ml_rate:.0} msg/s ({:.0}%)", 100.0 * ml_rate / c_rate);
+    eprintln!(
+        "BENCH drain qos1 n={n}: mosquitto_sub {c_rate:.0} msg/s ({c_us:.2} us CPU/msg), meterlink MQTT intake {ml_rate:.0} msg/s ({ml_us:.2} us CPU/msg) ({:.0}%)",
+        100.0 * ml_rate / c_rate
+    );
+}
+
+/// CPU seconds (user + system) of this process and of its waited-for children, from
+/// `/proc/self/stat` (clock ticks of 10 ms).
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<f64> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().map(|f| f.parse().unwrap_or(0.0)).collect();
+    let tick = |i: usize| fields.get(i).copied().unwrap_or(0.0) / 100.0;
+    (tick(11) + tick(12), tick(13) + tick(14))
 }
 
 /// `mosquitto_sub` in its own process, printing a time stamp per message; killed after the

@@ -304,6 +304,9 @@ fn detect_json(text: &str) -> Shape {
 pub(crate) fn hex_decode(s: &str) -> Result<Vec<u8>, ParseError> {
     let s = s.trim();
     let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    if let Some(out) = hex_plain(s.as_bytes()) {
+        return Ok(out);
+    }
     let sep = |b: &u8| matches!(b, b' ' | b'\t' | b':' | b'-');
     let n = s.bytes().filter(|b| !sep(b)).count();
     if n == 0 {
@@ -328,6 +331,23 @@ pub(crate) fn hex_decode(s: &str) -> Result<Vec<u8>, ParseError> {
         }
     }
     Ok(out)
+}
+
+/// The common case: an even run of hex digits and nothing else; None otherwise (the general
+/// path then handles separators and names the error).
+fn hex_plain(s: &[u8]) -> Option<Vec<u8>> {
+    fn nib(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    if s.is_empty() || s.len() % 2 != 0 {
+        return None;
+    }
+    s.chunks_exact(2).map(|p| Some(nib(p[0])? << 4 | nib(p[1])?)).collect()
 }
 
 /// The CRC state of a frame whose L-field tells: `L + 1 == len` means no CRCs.
@@ -393,6 +413,8 @@ mod tests {
     #[test]
     fn hex_decode_accepts_prefix_and_separators_and_rejects_odd() {
         assert_eq!(hex_decode("0x2e 44:93-15").unwrap(), [0x2e, 0x44, 0x93, 0x15]);
+        assert_eq!(hex_decode("2e4493Af").unwrap(), [0x2e, 0x44, 0x93, 0xaf]);
+        assert!(hex_decode("2e4g").unwrap_err().reason.contains("not a hex digit: 'g'"));
         assert!(hex_decode("2e4").unwrap_err().reason.contains("odd"));
         assert!(hex_decode("zz").unwrap_err().reason.contains("not a hex digit"));
     }
