@@ -24,5 +24,5 @@ done
 cargo test -q -p meterlink-service --release --test intake_mqtt --no-run
 for r in $(seq 1 "$rounds"); do
     echo "round $r"
-    cargo test -q -p meterlink-service --release --test intake_mqtt -- --ignored --nocapture --test-threads 1 bench_ 2>&1 | grep -E '^(BENCH|SKIP)' || true
+    cargo test -q -p meterlink-service --release --test intake_mqtt -- --ignored --nocapture --test-threads 1 bench_ 2>&1 | grep -oE '(BENCH|SKIP).*' || true
 done
