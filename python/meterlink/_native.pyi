@@ -46,6 +46,7 @@ __all__ = [
     "encode_record",
     "manufacturer_code",
     "manufacturer_name",
+    "serve",
 ]
 
 __version__: str
@@ -632,3 +633,5 @@ def _dsmr_simulate(
     path: Optional[str] = None,
     keys_path: Optional[str] = None,
 ) -> Tuple[Any, ...]: ...
+
+def serve(config_toml: str, keys: Optional[List[str]] = None, db: Optional[str] = None) -> None: ...

@@ -704,7 +704,44 @@ def _parser() -> argparse.ArgumentParser:
     bar.add_argument("--progress", action="store_true", default=None, help="progress bar even when stderr is not a TTY")
     bar.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
     b.set_defaults(func=_cmd_bulk)
+
+    sv = sub.add_parser(
+        "serve",
+        help="run the head-end ingestion service (MQTT/HTTP/TCP/UDP/file intake → SQLite/PostgreSQL)",
+        description="Run meterlink serve: receptions in, deduplicated and replay-checked telegrams, readings, "
+        "receptions and rejections out into SQLite or PostgreSQL, until SIGINT/SIGTERM (graceful: the queue is "
+        "drained and committed). Without --config: the embedded head-end (broker on 127.0.0.1:1883, HTTP on "
+        "127.0.0.1:8080, SQLite meterlink.db).",
+    )
+    sv.add_argument("--config", metavar="FILE", help="the TOML configuration (docs: crates/meterlink-service/src/config.rs)")
+    sv.add_argument("--keys", metavar="FILE", action="append", help="a key file (CSV manufacturer,id,key; repeatable; hot-reloaded)")
+    sv.add_argument("--db", metavar="PATH", help="store into this SQLite file (overrides [store])")
+    sv.set_defaults(func=_cmd_serve)
     return p
+
+
+def _cmd_serve(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    """``meterlink serve``: the head-end ingestion service (issue 15) until SIGINT/SIGTERM, or
+    until its ``once`` file intakes are read and stored. Exit 2 for a bad configuration, 1 for
+    a store, intake or I/O failure."""
+    from meterlink._native import serve
+
+    text = ""
+    if ns.config is not None:
+        try:
+            with open(ns.config, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            err.write(f"meterlink serve: {_os_error(e)}\n")
+            return 2
+    try:
+        serve(text, keys=ns.keys or None, db=ns.db)
+    except KeyboardInterrupt:
+        return 0
+    except MeterlinkError as e:
+        err.write(f"meterlink serve: {_reason(e)}\n")
+        return 2 if getattr(e, "code", None) == "service_config" else 1
+    return 0
 
 
 def _quiet_stdout() -> None:

@@ -16,6 +16,7 @@ mod keys;
 mod parquet;
 mod reassembly;
 mod replay;
+mod serve;
 mod splitter;
 mod telegram;
 
@@ -113,6 +114,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "encode_record",
             "manufacturer_code",
             "manufacturer_name",
+            "serve",
         ],
     )?;
     m.add_function(wrap_pyfunction!(telegram::decode, m)?)?;
@@ -154,5 +156,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dsmr_engine::DsmrEMeter>()?;
     m.add_function(wrap_pyfunction!(dsmr_engine::dsmr_wrap_user_key, m)?)?;
     m.add_function(wrap_pyfunction!(dsmr_sim::_dsmr_simulate, m)?)?;
+    m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
     Ok(())
 }

@@ -14,5 +14,7 @@ pub mod parse;
 
 use crate::reception::Reception;
 
+pub mod files;
+
 /// The sending end of the pipeline's queue.
 pub type Sink = tokio::sync::mpsc::Sender<Reception>;

@@ -11,9 +11,14 @@
 //! CONTRACT (lead-owned): [`Store`], [`Batch`] and the row types. The SQLite worker writes
 //! `sqlite.rs` and the shared DDL (`schema.rs`), the PostgreSQL worker `postgres.rs`.
 
+pub mod postgres;
+
 use std::sync::Arc;
 
 use crate::error::ServiceError;
+
+pub mod schema;
+pub mod sqlite;
 
 /// An accepted telegram (before the store's dedup/replay decision).
 #[derive(Clone, Debug, PartialEq)]

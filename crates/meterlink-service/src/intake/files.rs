@@ -1,0 +1,241 @@
+//! File intake (issue 15 §1): an archive file, or a directory of them, read as `meterlink bulk`
+//! reads text archives (`meterlink_arrow::LineReader`: hex lines `[timestamp;]hex` with optional
+//! header, rtl-wmbus output, wmbusmeters logs). `once = true` reads everything and stops;
+//! otherwise a directory is polled every second for new files (each file is read once, when
+//! it first appears; files are taken in name order).
+//!
+//! Each line is one [`Reception`]: gateway from a `gateway` column (else `e_meter`, the DSMR
+//! E-meter that relays it; else the intake's name), time from a `timestamp`/`time` column (Unix
+//! s or ms, or ISO 8601, UTC unless an offset is given; else the time it was read), RSSI from a
+//! `rssi` column. A line that is not hex is sent on as its text bytes, so the pipeline rejects
+//! it with a decode error code instead of dropping it.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{Array, StringArray};
+use meterlink_arrow::{FrameSource, LineBatch, LineFormat, LineReader};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::Sink;
+use crate::config::FileIntake;
+use crate::error::ServiceError;
+use crate::reception::{LinkCrc, Protocol, Reception};
+
+/// Start reading `cfg` on a blocking thread; it sends into `sink` (waiting when the queue is
+/// full) and ends when done (`once`) or when `stop` turns true.
+pub fn spawn(cfg: FileIntake, sink: Sink, stop: watch::Receiver<bool>) -> Result<JoinHandle<()>, ServiceError> {
+    if !cfg.path.exists() {
+        return Err(ServiceError::Config { path: format!("files ({})", cfg.name), reason: format!("{} does not exist", cfg.path.display()) });
+    }
+    let protocol = match cfg.format.as_str() {
+        "dlms" => Protocol::Dlms,
+        _ => Protocol::Mbus,
+    };
+    Ok(tokio::task::spawn_blocking(move || {
+        let reader = FileReader { intake: cfg.name.as_str().into(), protocol, sink, stop };
+        if let Err(e) = reader.run(&cfg) {
+            tracing::error!(intake = %cfg.name, error = %e, "file intake stopped");
+        }
+    }))
+}
+
+struct FileReader {
+    intake: Arc<str>,
+    protocol: Protocol,
+    sink: Sink,
+    stop: watch::Receiver<bool>,
+}
+
+/// The files of `path`: itself, or a directory's regular files in name order.
+fn list(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut v: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+    v.sort();
+    Ok(v)
+}
+
+impl FileReader {
+    fn stopped(&self) -> bool {
+        *self.stop.borrow() || self.sink.is_closed()
+    }
+
+    fn run(&self, cfg: &FileIntake) -> Result<(), ServiceError> {
+        let mut done = std::collections::HashSet::new();
+        loop {
+            for f in list(&cfg.path).map_err(|e| ServiceError::Io(format!("{}: {e}", cfg.path.display())))? {
+                if self.stopped() {
+                    return Ok(());
+                }
+                if done.insert(f.clone()) {
+                    self.read_file(&f, &cfg.format)?;
+                }
+            }
+            if cfg.once || self.stopped() {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+
+    fn read_file(&self, path: &Path, format: &str) -> Result<(), ServiceError> {
+        let io = |e: std::io::Error| ServiceError::Io(format!("{}: {e}", path.display()));
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let mut chunk = vec![0u8; 1 << 20];
+        let n = file.read(&mut chunk).map_err(io)?;
+        let fmt = detect(format, &chunk[..n]);
+        let mut reader = LineReader::new(fmt);
+        reader.feed(&chunk[..n]);
+        let mut last = n == 0;
+        loop {
+            while let Some(b) = reader.next_batch(4096, last) {
+                if !self.send_batch(&b) {
+                    return Ok(());
+                }
+            }
+            if last {
+                return Ok(());
+            }
+            let n = file.read(&mut chunk).map_err(io)?;
+            reader.feed(&chunk[..n]);
+            last = n == 0;
+        }
+    }
+
+    /// Send every row of a batch; false when the pipeline is gone or stopping.
+    fn send_batch(&self, b: &LineBatch) -> bool {
+        let col = |names: &[&str]| b.metadata.iter().find(|(f, _)| names.contains(&f.name().as_str())).and_then(|(_, a)| a.as_any().downcast_ref::<StringArray>().cloned());
+        let (times, gateways, rssis) = (col(&["timestamp", "time"]), col(&["gateway", "e_meter"]), col(&["rssi"]));
+        let text = |c: &Option<StringArray>, i: usize| c.as_ref().filter(|c| c.is_valid(i)).map(|c| c.value(i).to_string());
+        let mut scratch = Vec::new();
+        for i in 0..b.len() {
+            let frame = match b.frame(i, &mut scratch) {
+                Ok(f) => f.to_vec(),
+                Err(e) => e.message.into_bytes(),
+            };
+            let rx = Reception {
+                intake: self.intake.clone(),
+                gateway: text(&gateways, i).map_or_else(|| self.intake.clone(), |g| g.as_str().into()),
+                received_at_ms: text(&times, i).and_then(|t| parse_time_ms(&t)).unwrap_or_else(now_ms),
+                rssi: text(&rssis, i).and_then(|r| r.trim().parse().ok()),
+                frame,
+                link_crc: LinkCrc::Auto,
+                protocol: self.protocol,
+                ack: None,
+            };
+            if self.stopped() || self.sink.blocking_send(rx).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The text format: as configured, or detected from the first lines as `meterlink bulk` does.
+fn detect(format: &str, head: &[u8]) -> LineFormat {
+    if let Some(f) = LineFormat::parse(format) {
+        return f;
+    }
+    let text = String::from_utf8_lossy(head);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).take(50).collect();
+    if lines.iter().any(|l| l.contains("telegram=")) {
+        return LineFormat::Wmbusmeters;
+    }
+    if !lines.is_empty() && lines.iter().take(5).all(|l| is_rtl_line(l)) {
+        return LineFormat::RtlWmbus;
+    }
+    LineFormat::Hex
+}
+
+/// `T1;1;1;...`: a mode, then the CRC and mode flags.
+fn is_rtl_line(l: &str) -> bool {
+    let f: Vec<&str> = l.splitn(4, ';').collect();
+    f.len() == 4
+        && (1..=2).contains(&f[0].len())
+        && f[0].as_bytes()[0].is_ascii_alphabetic()
+        && f[0].bytes().all(|c| c.is_ascii_alphanumeric())
+        && matches!(f[1], "0" | "1")
+        && matches!(f[2], "0" | "1")
+}
+
+/// Now, Unix ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A time stamp: Unix seconds or milliseconds (a number above 10^11 is ms), or ISO 8601
+/// `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|±HH:MM]` (UTC without an offset).
+pub fn parse_time_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(v) = s.parse::<f64>() {
+        return Some(if v.abs() >= 1e11 { v as i64 } else { (v * 1000.0).round() as i64 });
+    }
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
+    if b.len() < 16 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') || b[13] != b':' {
+        return None;
+    }
+    let (y, mo, d, h, mi) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?);
+    let mut rest = &s[16..];
+    let mut ms = 0i64;
+    let mut sec = 0i64;
+    if let Some(r) = rest.strip_prefix(':') {
+        sec = r.get(0..2)?.parse().ok()?;
+        rest = &r[2..];
+        if let Some(r) = rest.strip_prefix('.') {
+            let digits: String = r.chars().take_while(char::is_ascii_digit).collect();
+            let frac = format!("{digits:0<3}");
+            ms = frac[..3].parse().ok()?;
+            rest = &r[digits.len()..];
+        }
+    }
+    let offset_min = match rest {
+        "" | "Z" | "z" => 0,
+        o if o.len() >= 3 && (o.starts_with('+') || o.starts_with('-')) => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let digits: String = o[1..].chars().filter(char::is_ascii_digit).collect();
+            let (oh, om) = (digits.get(0..2)?.parse::<i64>().ok()?, digits.get(2..4).and_then(|m| m.parse().ok()).unwrap_or(0));
+            sign * (oh * 60 + om)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d)?;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60) * 1000) + ms)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    Some(era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time_ms("2024-01-01T00:03:17Z"), Some(1_704_067_397_000));
+        assert_eq!(parse_time_ms("2024-01-01 01:03:17.5+01:00"), Some(1_704_067_397_500));
+        assert_eq!(parse_time_ms("1704067397"), Some(1_704_067_397_000));
+        assert_eq!(parse_time_ms("1704067397123"), Some(1_704_067_397_123));
+        assert_eq!(parse_time_ms("yesterday"), None);
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(detect("auto", b"T1;1;1;2019-03-28 08:49:36.000;117;102;12345678;0x1e44\n"), LineFormat::RtlWmbus);
+        assert_eq!(detect("auto", b"(wmbus) telegram=|1E44AE4C|+12\n"), LineFormat::Wmbusmeters);
+        assert_eq!(detect("auto", b"timestamp;frame\n2024-01-01T00:00:00Z;1E44\n"), LineFormat::Hex);
+    }
+}

@@ -1,0 +1,353 @@
+//! The PostgreSQL store (issue 15 §3, §5), one transaction per batch, three paths:
+//! - **optimistic** (a batch that looks all new: `recent.rs`): its telegrams, readings and
+//!   receptions go by binary COPY **straight into the tables** (sorted by primary key), then one
+//!   statement ([`sql::FINISH`]) upserts `meters` / `meter_gateways` (aggregated per batch) and
+//!   the rejections. Nothing is looked up first: the `telegrams` primary key refuses a stored
+//!   telegram (SQLSTATE 23505) and the `meters` update traps a counter not above the stored one
+//!   (SQLSTATE `MLRPL`); either rolls back and the batch is **decided**;
+//! - **decided**: the decision inputs go by binary COPY into a session-private staging table,
+//!   one statement decides dedup and replay **in the database** ([`sql::DECIDE`], returning
+//!   only the telegrams that are not new), then the new rows go straight into the tables as
+//!   above and [`sql::FINISH`] adds the duplicates' receptions and the replays' rejections;
+//! - **safe** (when the decided path hits a unique violation: another worker is committing the
+//!   same telegram, or the batch repeats a row): everything staged, then one statement
+//!   deciding and inserting with `ON CONFLICT DO NOTHING` ([`sql::WRITE`]).
+//!
+//! Several workers on one database stay correct: the `telegrams` primary key arbitrates two
+//! workers inserting the same telegram (a COPY fails and the batch runs again on the next
+//! path, where the loser counts it as a duplicate), the `meters` upsert only ever raises
+//! `last_counter` (row lock, `greatest`), and receptions/rejections have unique keys, so writing
+//! a batch again changes nothing.
+//!
+//! The [`Store`] trait is synchronous: [`PgStore`] drives its `tokio-postgres` client on a
+//! current-thread runtime of its own. Call it from a blocking context (a thread of its own or
+//! `tokio::task::spawn_blocking`), never from inside an async task.
+
+mod copy;
+mod plan;
+mod recent;
+mod sql;
+
+use bytes::Bytes;
+use futures_util::SinkExt;
+use tokio::runtime::Runtime;
+use tokio_postgres::{Client, NoTls, Statement};
+
+use crate::error::ServiceError;
+use crate::store::{schema, Batch, Store, WriteReport};
+use plan::{Spans, Verdict};
+
+pub use copy::CopyBuf;
+
+/// How often a batch is tried again after a deadlock or a serialization failure between
+/// concurrent workers (the transaction rolled back, so a retry is safe).
+const RETRIES: usize = 5;
+
+/// A connection to PostgreSQL holding the store's schema.
+pub struct PgStore {
+    rt: Runtime,
+    client: Client,
+    statements: Option<Statements>,
+    safe_only: bool,
+    counts: PathCounts,
+    recent: recent::Recent,
+}
+
+/// How many batches each path committed, and how often the optimistic path missed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathCounts {
+    /// Committed on the optimistic path.
+    pub optimistic: u64,
+    /// Committed on the decided path.
+    pub decided: u64,
+    /// Committed on the safe path.
+    pub safe: u64,
+    /// Optimistic attempts refused by the database (a duplicate or a replay).
+    pub missed: u64,
+}
+
+/// How a batch is written (module documentation).
+enum Path {
+    Optimistic,
+    Decided,
+    Safe([Option<Bytes>; 4]),
+}
+
+/// The session's prepared statements.
+#[derive(Clone)]
+struct Statements {
+    decide: Statement,
+    finish: Statement,
+    write: Statement,
+}
+
+fn pg_err(what: &str) -> impl Fn(tokio_postgres::Error) -> ServiceError + '_ {
+    move |e| {
+        let detail = e.as_db_error().map(|d| format!(" ({}: {})", d.code().code(), d.message())).unwrap_or_default();
+        ServiceError::Store(format!("postgres {what}: {e}{detail}"))
+    }
+}
+
+/// Whether a path met a row already stored (SQLSTATE 23505): run the next path.
+fn unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+}
+
+/// Whether the optimistic path's replay trap fired (SQLSTATE `MLRPL`, [`sql::FINISH`]).
+fn trapped(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|c| c.code() == "MLRPL")
+}
+
+/// Whether a failed transaction may simply be run again (SQLSTATE 40001, 40P01).
+fn retryable(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    matches!(e.code(), Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
+impl PgStore {
+    /// Connect (a libpq-style `host=... dbname=...` string or a `postgres://` URL).
+    pub fn connect(url: &str) -> Result<PgStore, ServiceError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ServiceError::Io(format!("tokio runtime: {e}")))?;
+        let (client, conn) = rt.block_on(tokio_postgres::connect(url, NoTls)).map_err(pg_err("connect"))?;
+        rt.spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::warn!(error = %e, "postgres connection closed");
+            }
+        });
+        Ok(PgStore { rt, client, statements: None, safe_only: false, counts: PathCounts::default(), recent: recent::Recent::default() })
+    }
+
+    /// Write every batch through the safe path (tests comparing the two paths, diagnosis).
+    pub fn set_safe_only(&mut self, on: bool) {
+        self.safe_only = on;
+    }
+
+    /// How many batches each path committed (module documentation).
+    pub fn path_counts(&self) -> PathCounts {
+        self.counts
+    }
+
+    /// The schema version in the database (0 before the first migration).
+    pub fn schema_version(&mut self) -> Result<i64, ServiceError> {
+        let rows = self
+            .rt
+            .block_on(self.client.query("SELECT coalesce(max(version), 0)::bigint FROM schema_version", &[]))
+            .map_err(pg_err("schema_version"))?;
+        Ok(rows[0].get(0))
+    }
+
+    /// Run a statement (tests, tools).
+    pub fn execute(&mut self, sql: &str) -> Result<(), ServiceError> {
+        self.rt.block_on(self.client.batch_execute(sql)).map_err(pg_err("execute"))
+    }
+
+    /// Count the rows of a query (tests, tools): `SELECT count(*) ...` gives one `i64`.
+    pub fn query_i64(&mut self, sql: &str) -> Result<Vec<Vec<Option<i64>>>, ServiceError> {
+        let rows = self.rt.block_on(self.client.query(sql, &[])).map_err(pg_err("query"))?;
+        Ok(rows.iter().map(|r| (0..r.len()).map(|i| r.get(i)).collect()).collect())
+    }
+
+    /// The bare-COPY baseline of the benchmark: the batch's rows straight into the tables in one
+    /// transaction, no dedup, no replay check (fails on a key already stored); the same streams
+    /// (sorted by primary key) as the optimistic path writes.
+    pub fn copy_direct(&mut self, batch: &Batch) -> Result<(), ServiceError> {
+        let spans = Spans::of(batch);
+        let p = plan::plan(batch, &spans, &vec![Verdict::New; batch.telegrams.len()]);
+        let rejs: Vec<_> = batch.rejected.iter().collect();
+        let rejected = (!rejs.is_empty()).then(|| Bytes::from(copy::rejected(&rejs)));
+        let streams = p.direct.into_iter().chain([rejected]);
+        let client = &mut self.client;
+        self.rt
+            .block_on(async move {
+                let tx = client.transaction().await?;
+                for (stmt, data) in sql::COPY_DIRECT.iter().zip(streams) {
+                    if let Some(data) = data {
+                        copy_in(&tx, stmt, data).await?;
+                    }
+                }
+                tx.commit().await
+            })
+            .map_err(pg_err("copy"))
+    }
+
+    fn prepare_session(&mut self) -> Result<Statements, ServiceError> {
+        if self.statements.is_none() {
+            let c = &self.client;
+            let st = self.rt.block_on(async move {
+                c.batch_execute(sql::STAGING).await?;
+                Ok::<_, tokio_postgres::Error>(Statements {
+                    decide: c.prepare(sql::DECIDE).await?,
+                    finish: c.prepare_typed(sql::FINISH, &[tokio_postgres::types::Type::BOOL]).await?,
+                    write: c.prepare(sql::WRITE).await?,
+                })
+            });
+            self.statements = Some(st.map_err(pg_err("prepare"))?);
+        }
+        Ok(self.statements.clone().expect("prepared"))
+    }
+}
+
+/// The verdicts of a batch from [`sql::DECIDE`]'s rows (the telegrams not listed are new).
+fn verdicts(n: usize, rows: &[tokio_postgres::Row]) -> Vec<Verdict> {
+    let mut v = vec![Verdict::New; n];
+    for r in rows {
+        let (ord, verdict, into): (i32, &str, &[u8]) = (r.get(0), r.get(1), r.get(2));
+        v[ord as usize] = match verdict {
+            "replay" => Verdict::Replay,
+            _ => Verdict::Dup(into.try_into().unwrap_or_default()),
+        };
+    }
+    v
+}
+
+/// COPY a plan's streams and run [`sql::FINISH`] (`trap`: the optimistic path) when anything
+/// was staged; the report with the rejections the database inserted.
+async fn apply(tx: &tokio_postgres::Transaction<'_>, st: &Statements, p: plan::Plan, trap: bool) -> Result<WriteReport, tokio_postgres::Error> {
+    for (stmt, data) in sql::COPY_DIRECT.iter().zip(p.direct) {
+        if let Some(data) = data {
+            copy_in(tx, stmt, data).await?;
+        }
+    }
+    let mut report = p.report;
+    if p.staged.iter().any(Option::is_some) {
+        for (stmt, data) in sql::COPY_STAGED.iter().zip(p.staged) {
+            if let Some(data) = data {
+                copy_in(tx, stmt, data).await?;
+            }
+        }
+        report.rejected = tx.query_one(&st.finish, &[&trap]).await?.get::<_, i64>(0) as usize;
+    }
+    Ok(report)
+}
+
+/// The optimistic path (module documentation): every telegram taken as new, no decision.
+async fn write_optimistic(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans) -> Result<WriteReport, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    let report = apply(&tx, st, plan::plan(b, spans, &vec![Verdict::New; b.telegrams.len()]), true).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// The decided path (module documentation).
+async fn write_decided(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans, window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    let rows = if b.telegrams.is_empty() {
+        Vec::new()
+    } else {
+        copy_in(&tx, sql::COPY_KEYS, copy::keys(b, spans).into()).await?;
+        tx.query(&st.decide, &[&window_ms]).await?
+    };
+    let report = apply(&tx, st, plan::plan(b, spans, &verdicts(b.telegrams.len(), &rows)), false).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// The safe path (module documentation): staging, then [`sql::WRITE`].
+async fn write_safe(client: &mut Client, st: &Statement, streams: &[Option<Bytes>; 4], window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(sql::SAFE_PLAN).await?;
+    for (stmt, data) in sql::COPY_STAGING.iter().zip(streams) {
+        if let Some(data) = data {
+            copy_in(&tx, stmt, data.clone()).await?;
+        }
+    }
+    let row = tx.query_one(st, &[&window_ms]).await?;
+    tx.commit().await?;
+    let (candidates, stored, replays, rejected): (i64, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    Ok(WriteReport {
+        stored: stored as usize,
+        duplicates: (candidates - stored - replays) as usize,
+        replays: replays as usize,
+        rejected: rejected as usize,
+    })
+}
+
+async fn copy_in(tx: &tokio_postgres::Transaction<'_>, stmt: &str, data: Bytes) -> Result<u64, tokio_postgres::Error> {
+    let sink = tx.copy_in::<_, Bytes>(stmt).await?;
+    futures_util::pin_mut!(sink);
+    sink.send(data).await?;
+    sink.finish().await
+}
+
+impl Store for PgStore {
+    /// Create or migrate the schema under a transaction-scoped advisory lock, so workers that
+    /// start together apply each migration once (the others wait, then find it applied).
+    fn migrate(&mut self) -> Result<(), ServiceError> {
+        let client = &mut self.client;
+        let newer = self
+            .rt
+            .block_on(async move {
+                let tx = client.transaction().await?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&sql::MIGRATION_LOCK]).await?;
+                tx.batch_execute(schema::SCHEMA_VERSION_DDL).await?;
+                let have: i64 = tx.query_one("SELECT coalesce(max(version), 0)::bigint FROM schema_version", &[]).await?.get(0);
+                if have > schema::SCHEMA_VERSION {
+                    return Ok(Some(have));
+                }
+                for ddl in &schema::POSTGRES_MIGRATIONS[have as usize..] {
+                    tx.batch_execute(ddl).await?;
+                }
+                tx.batch_execute(sql::STORAGE).await?;
+                if have < schema::SCHEMA_VERSION {
+                    tx.execute("DELETE FROM schema_version", &[]).await?;
+                    tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&schema::SCHEMA_VERSION]).await?;
+                }
+                tx.commit().await.map(|_| None)
+            })
+            .map_err(pg_err("migrate"))?;
+        if let Some(have) = newer {
+            return Err(ServiceError::Store(format!(
+                "the database has schema version {have}, newer than this build's {}",
+                schema::SCHEMA_VERSION
+            )));
+        }
+        self.statements = None;
+        Ok(())
+    }
+
+    /// One transaction: the optimistic path where the batch looks all new, else (or after its
+    /// unique violation or replay trap) the decided path, else (after its unique violation) the
+    /// safe path (module documentation). A deadlock or serialization failure between workers
+    /// rolls back and runs again.
+    fn write(&mut self, batch: &Batch, window_ms: i64) -> Result<WriteReport, ServiceError> {
+        let st = self.prepare_session()?;
+        let spans = Spans::of(batch);
+        let mut path = if self.safe_only {
+            Path::Safe(copy::staging(batch, &spans))
+        } else if self.recent.looks_new(batch) {
+            Path::Optimistic
+        } else {
+            Path::Decided
+        };
+        let mut tries = 0;
+        loop {
+            let r = match &path {
+                Path::Optimistic => self.rt.block_on(write_optimistic(&mut self.client, &st, batch, &spans)),
+                Path::Decided => self.rt.block_on(write_decided(&mut self.client, &st, batch, &spans, window_ms)),
+                Path::Safe(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, streams, window_ms)),
+            };
+            match (r, &path) {
+                (Ok(r), _) => {
+                    *match path {
+                        Path::Optimistic => &mut self.counts.optimistic,
+                        Path::Decided => &mut self.counts.decided,
+                        Path::Safe(_) => &mut self.counts.safe,
+                    } += 1;
+                    self.recent.committed(batch);
+                    return Ok(r);
+                }
+                (Err(e), Path::Optimistic) if unique_violation(&e) || trapped(&e) => {
+                    self.counts.missed += 1;
+                    self.recent.missed();
+                    path = Path::Decided;
+                }
+                (Err(e), Path::Decided) if unique_violation(&e) => path = Path::Safe(copy::staging(batch, &spans)),
+                (Err(e), _) if retryable(&e) && tries < RETRIES => tries += 1,
+                (Err(e), _) => return Err(pg_err("write")(e)),
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The client side of the optimistic and decided paths (issue 15 §3, §5): once it is known which
+//! telegrams of a batch are duplicates or replays ([`super::sql::DECIDE`]), everything else is
+//! plain rows: the new telegrams, their readings and receptions go by binary COPY straight into
+//! the tables (sorted by primary key), the rest (receptions of duplicates, rejections, the
+//! `meters` / `meter_gateways` aggregates, one row per meter and per (meter, gateway)) into
+//! small staging tables for one upsert statement ([`super::sql::FINISH`]).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use super::copy;
+use crate::store::{Batch, ReceptionRow, RejectedRow, TelegramRow, WriteReport};
+
+/// What the database decided for one telegram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not stored yet: insert it with its readings and receptions.
+    New,
+    /// Stored already (under this key): only its receptions are added.
+    Dup([u8; 16]),
+    /// Its counter is not above its meter's last one: a `replayed_counter` rejection.
+    Replay,
+}
+
+/// Per dedup key: its telegram's index, its first reception's index, the earliest and the
+/// latest reception time.
+pub struct Spans(HashMap<[u8; 16], (usize, Option<usize>, i64, i64)>);
+
+impl Spans {
+    /// Index a batch.
+    pub fn of(b: &Batch) -> Spans {
+        let mut m: HashMap<[u8; 16], (usize, Option<usize>, i64, i64)> = HashMap::with_capacity(b.telegrams.len());
+        for (i, t) in b.telegrams.iter().enumerate() {
+            m.insert(t.dedup_key, (i, None, i64::MAX, i64::MIN));
+        }
+        for (i, r) in b.receptions.iter().enumerate() {
+            if let Some(e) = m.get_mut(&r.dedup_key) {
+                e.1.get_or_insert(i);
+                e.2 = e.2.min(r.received_at_ms);
+                e.3 = e.3.max(r.received_at_ms);
+            }
+        }
+        Spans(m)
+    }
+
+    /// The telegram index of a key.
+    pub fn telegram(&self, key: &[u8; 16]) -> Option<usize> {
+        self.0.get(key).map(|e| e.0)
+    }
+
+    /// The span of a telegram's reception times (its own time when it has none).
+    pub fn span(&self, t: &TelegramRow) -> (i64, i64) {
+        match self.0.get(&t.dedup_key) {
+            Some(&(_, Some(_), lo, hi)) => (lo, hi),
+            _ => (t.received_at_ms, t.received_at_ms),
+        }
+    }
+
+    /// A telegram's first reception in batch order.
+    pub fn first<'a>(&self, b: &'a Batch, t: &TelegramRow) -> Option<&'a ReceptionRow> {
+        self.0.get(&t.dedup_key).and_then(|e| e.1).map(|i| &b.receptions[i])
+    }
+}
+
+/// The COPY streams of a decided batch and its report.
+pub struct Plan {
+    /// Straight into `telegrams`, `receptions`, `readings` (new telegrams only).
+    pub direct: [Option<Bytes>; 3],
+    /// Into the staging tables `s_rec`, `s_rej`, `s_met`, `s_mg`.
+    pub staged: [Option<Bytes>; 4],
+    /// The report, `rejected` still to be counted by the database.
+    pub report: WriteReport,
+}
+
+fn nonempty(v: Vec<u8>, rows: usize) -> Option<Bytes> {
+    (rows > 0).then(|| v.into())
+}
+
+/// The replay rejection of a telegram (as the SQLite store writes it).
+pub fn replay_row(t: &TelegramRow, first: Option<&ReceptionRow>) -> RejectedRow {
+    RejectedRow {
+        received_at_ms: t.received_at_ms,
+        gateway: first.map_or_else(|| t.worker.clone(), |r| r.gateway.clone()),
+        intake: first.map_or_else(|| t.worker.clone(), |r| r.intake.clone()),
+        code: "replayed_counter",
+        reason: format!(
+            "replayed counter: {} {} (key ID {}) sent counter {}, not above the last accepted one",
+            t.protocol,
+            t.meter,
+            t.key_id,
+            t.counter.unwrap_or(0)
+        ),
+        offset: None,
+        meter: Some(t.meter.clone()),
+        frame: t.frame.clone(),
+    }
+}
+
+/// Apply the verdicts (one per telegram, batch order) to a batch.
+pub fn plan(b: &Batch, spans: &Spans, verdicts: &[Verdict]) -> Plan {
+    let verdict = |key: &[u8; 16]| spans.telegram(key).map(|i| verdicts[i]);
+    let mut new: Vec<&TelegramRow> = b.telegrams.iter().zip(verdicts).filter(|(_, v)| **v == Verdict::New).map(|(t, _)| t).collect();
+    new.sort_unstable_by_key(|t| t.dedup_key);
+    let mut readings: Vec<_> = b.readings.iter().filter(|r| verdict(&r.dedup_key) == Some(Verdict::New)).collect();
+    readings.sort_unstable_by_key(|r| (r.dedup_key, r.idx));
+    let (mut own, mut dup) = (Vec::with_capacity(b.receptions.len()), Vec::new());
+    for r in &b.receptions {
+        match verdict(&r.dedup_key) {
+            Some(Verdict::New) => own.push((r.dedup_key, r)),
+            Some(Verdict::Dup(k)) => dup.push((k, r)),
+            _ => {}
+        }
+    }
+    own.sort_unstable_by(|a, b| (a.0, &a.1.gateway, a.1.received_at_ms).cmp(&(b.0, &b.1.gateway, b.1.received_at_ms)));
+    let replays: Vec<RejectedRow> = b
+        .telegrams
+        .iter()
+        .zip(verdicts)
+        .filter(|(_, v)| **v == Verdict::Replay)
+        .map(|(t, _)| replay_row(t, spans.first(b, t)))
+        .collect();
+    let rejected: Vec<&RejectedRow> = b.rejected.iter().chain(&replays).collect();
+    let meters = meters(&new, spans);
+    let gateways = gateways(b, spans, verdicts);
+    Plan {
+        direct: [
+            nonempty(copy::telegrams_direct(&new), new.len()),
+            nonempty(copy::receptions(&own), own.len()),
+            nonempty(copy::readings(&readings), readings.len()),
+        ],
+        staged: [
+            nonempty(copy::receptions(&dup), dup.len()),
+            nonempty(copy::rejected(&rejected), rejected.len()),
+            nonempty(copy::meters(&meters), meters.len()),
+            nonempty(copy::gateways(&gateways), gateways.len()),
+        ],
+        report: WriteReport { stored: new.len(), duplicates: dup_count(verdicts), replays: replays.len(), rejected: 0 },
+    }
+}
+
+fn dup_count(verdicts: &[Verdict]) -> usize {
+    verdicts.iter().filter(|v| matches!(v, Verdict::Dup(_))).count()
+}
+
+/// One `meters` row per (meter, key id) of the stored telegrams: the highest counter, the
+/// latest reception, the lowest counter (the optimistic path's replay trap); sorted by key
+/// (lock order between workers).
+fn meters<'a>(new: &[&'a TelegramRow], spans: &Spans) -> Vec<copy::MeterRow<'a>> {
+    // (meter, key id) → (highest counter, last seen, lowest counter)
+    type Agg = (Option<u32>, i64, Option<u32>);
+    let mut m: HashMap<(&str, u8), Agg> = HashMap::with_capacity(new.len());
+    for t in new {
+        let e = m.entry((t.meter.as_str(), t.key_id)).or_insert((None, i64::MIN, None));
+        e.0 = e.0.max(t.counter);
+        e.1 = e.1.max(spans.span(t).1);
+        e.2 = match (e.2, t.counter) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    let mut v: Vec<_> = m.into_iter().map(|((meter, k), (c, s, f))| (meter, k, c, s, f)).collect();
+    v.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    v
+}
+
+/// One `meter_gateways` row per (meter, gateway) heard in the batch: the latest reception
+/// (the last in batch order among equal times, as SQLite); sorted by key.
+fn gateways<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict]) -> Vec<(&'a str, &'a str, Option<f32>, i64)> {
+    let mut m: HashMap<(&str, &str), (i64, Option<f32>)> = HashMap::with_capacity(b.telegrams.len());
+    for r in &b.receptions {
+        let Some(ti) = spans.telegram(&r.dedup_key) else { continue };
+        if verdicts[ti] == Verdict::Replay {
+            continue;
+        }
+        let e = m.entry((b.telegrams[ti].meter.as_str(), &*r.gateway)).or_insert((i64::MIN, None));
+        if r.received_at_ms >= e.0 {
+            *e = (r.received_at_ms, r.rssi);
+        }
+    }
+    let mut v: Vec<_> = m.into_iter().map(|((meter, gw), (at, rssi))| (meter, gw, rssi, at)).collect();
+    v.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    v
+}
