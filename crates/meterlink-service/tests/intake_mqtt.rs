@@ -416,45 +416,185 @@ async fn broker_only_process_keeps_messages_for_an_absent_persistent_subscriber(
     let _ = child.wait();
 }
 
-/// Benchmark (run explicitly: `cargo test -p meterlink-service --release --test intake_mqtt
-/// -- --ignored --nocapture bench`): mosquitto holds N QoS 1 messages for an absent persistent
-/// session; then the same broker delivers them to `mosquitto_sub` (a bare C subscriber) and,
-/// for a second session holding the same N, to this intake whose consumer acknowledges each
-/// reception at once. Rates printed side by side; nothing asserted about speed.
+// ---------------------------------------------------------------------------------------
+// Benchmarks (issue 15 §5), ignored: `benches/bench_service_mqtt.sh` runs them in a release
+// build. Rates are printed side by side, `BENCH ...` lines; nothing about speed is asserted.
+// The consumer stands in for the pipeline: it takes what is queued (up to 4,096 at a time)
+// and resolves every acknowledgement at once, as a commit of that batch would.
+
+fn bench_n() -> usize {
+    std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000)
+}
+
+/// mosquitto for the benchmarks: unbounded session queue, `BENCH_INFLIGHT` (default 1,000)
+/// unacknowledged QoS 1 messages in flight per client, the same for both subscribers.
+fn bench_mosquitto() -> Option<(Mosquitto, u16)> {
+    if !std::path::Path::new("/usr/bin/mosquitto_sub").exists() || !std::path::Path::new("/usr/bin/mosquitto_pub").exists() {
+        eprintln!("SKIP: mosquitto-clients not installed");
+        return None;
+    }
+    let inflight = std::env::var("BENCH_INFLIGHT").unwrap_or_else(|_| "1000".into());
+    mosquitto(&format!("max_queued_messages 0\nmax_inflight_messages {inflight}"))
+}
+
+/// `BENCH_PUBLISHERS` (default 4) `mosquitto_pub --repeat` processes publishing `n`
+/// messages in all at `qos`, as fast as they go (`mosquitto_pub -l` loses lines at the end of
+/// its input in 2.0.11: not used). Each process sends its own telegram (access number).
+/// Returns the seconds until the last one finished.
+fn bench_publish(port: u16, qos: u8, n: usize) -> f64 {
+    let k: usize = std::env::var("BENCH_PUBLISHERS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
+    let t = std::time::Instant::now();
+    let children: Vec<Child> = (0..k)
+        .map(|i| {
+            let count = n / k + usize::from(i < n % k);
+            Command::new("/usr/bin/mosquitto_pub")
+                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", &qos.to_string(), "-t", &format!("telegrams/bench{i}"), "-i", &format!("bench-pub{i}")])
+                .args(["-m", &telegram(i as u8), "--repeat", &count.to_string(), "--repeat-delay", "0"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    t.elapsed().as_secs_f64()
+}
+
+fn bench_sub_args(port: u16, qos: u8, id: &str) -> Vec<String> {
+    let mut a: Vec<String> = ["-h", "127.0.0.1", "-p", &port.to_string(), "-q", &qos.to_string(), "-t", "telegrams/#", "-i", id].map(String::from).to_vec();
+    if qos == 1 {
+        a.push("-c".into());
+    }
+    a
+}
+
+/// Take `n` receptions (or until `quiet` passes without one), acknowledging each batch at
+/// once. Returns (count, seconds from the first to the last).
+async fn bench_consume(rx: &mut mpsc::Receiver<Reception>, n: usize, quiet: Duration) -> (usize, f64) {
+    let mut buf = Vec::with_capacity(4096);
+    let (mut got, mut first, mut last) = (0, None, std::time::Instant::now());
+    while got < n {
+        match timeout(quiet, rx.recv_many(&mut buf, 4096)).await {
+            Ok(0) | Err(_) => break,
+            Ok(k) => {
+                last = std::time::Instant::now();
+                first.get_or_insert(last);
+                got += k;
+                for r in buf.drain(..) {
+                    if let Some(a) = r.ack {
+                        a.resolve(AckOutcome::Committed);
+                    }
+                }
+            }
+        }
+    }
+    (got, first.map_or(0.0, |f| last.duration_since(f).as_secs_f64()))
+}
+
+/// Drain: mosquitto holds N QoS 1 messages for two absent persistent sessions; then it
+/// delivers them to `mosquitto_sub` (a bare C subscriber), then to this intake. Both times
+/// include connecting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
-async fn bench_drain_rate_vs_mosquitto_sub() {
-    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000);
-    if !std::path::Path::new("/usr/bin/mosquitto_sub").exists() {
-        eprintln!("SKIP: mosquitto_sub not installed");
-        return;
-    }
-    let Some((_m, port)) = mosquitto("max_queued_messages 0\nmax_inflight_messages 100") else { return };
+async fn bench_drain_qos1_vs_mosquitto_sub() {
+    let n = bench_n();
+    let Some((_m, port)) = bench_mosquitto() else { return };
     let p = port.to_string();
-    let sub = |id: &str| Command::new("/usr/bin/mosquitto_sub").args(["-h", "127.0.0.1", "-p", &p, "-q", "1", "-c", "-i", id, "-t", "telegrams/#", "-E"]).status().unwrap();
-    assert!(sub("bench-c").success());
+    let mut sub_args = bench_sub_args(port, 1, "bench-c");
+    sub_args.push("-E".into());
+    assert!(Command::new("/usr/bin/mosquitto_sub").args(&sub_args).status().unwrap().success());
     let (sink, mut rx) = mpsc::channel(65_536);
     let h = mqtt::spawn(intake(port, "bench-ml"), "w", sink.clone(), Arc::new(Metrics::default())).unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     h.shutdown().await;
-    publish(publisher(port, "bench-pub"), (0..n).map(|i| ("telegrams/b".to_string(), telegram(i as u8))).collect()).await;
+    bench_publish(port, 1, n);
 
-    let t = std::time::Instant::now();
-    let out = Command::new("/usr/bin/mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &p, "-q", "1", "-c", "-i", "bench-c", "-t", "telegrams/#", "-C", &n.to_string()])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
+    let (t, cpu) = (std::time::Instant::now(), cpu_seconds());
+    let out = Command::new("/usr/bin/mosquitto_sub").args(bench_sub_args(port, 1, "bench-c")).args(["-C", &n.to_string()]).stdout(Stdio::null()).status().unwrap();
     let c_rate = n as f64 / t.elapsed().as_secs_f64();
-    assert!(out.success());
+    let c_us = (cpu_seconds().1 - cpu.1) * 1e6 / n as f64;
+    assert!(out.success(), "mosquitto_sub on port {p}");
 
-    let t = std::time::Instant::now();
+    let (t, cpu) = (std::time::Instant::now(), cpu_seconds());
     let h = mqtt::spawn(intake(port, "bench-ml"), "w", sink, Arc::new(Metrics::default())).unwrap();
-    for _ in 0..n {
-        let r = timeout(Duration::from_secs(30), rx.recv()).await.expect("stalled").unwrap();
-        r.ack.unwrap().resolve(AckOutcome::Committed);
-    }
-    let ml_rate = n as f64 / t.elapsed().as_secs_f64();
+    let (got, _) = bench_consume(&mut rx, n, Duration::from_secs(30)).await;
+    let ml_rate = got as f64 / t.elapsed().as_secs_f64();
+    let ml_us = (cpu_seconds().0 - cpu.0) * 1e6 / n as f64;
     h.shutdown().await;
-    eprintln!("BENCH n={n}: mosquitto_sub {c_rate:.0} msg/s, meterlink MQTT intake {ml_rate:.0} msg/s ({:.0}%)", 100.0 * ml_rate / c_rate);
+    assert_eq!(got, n, "every held message drained");
+    eprintln!(
+        "BENCH drain qos1 n={n}: mosquitto_sub {c_rate:.0} msg/s ({c_us:.2} us CPU/msg), meterlink MQTT intake {ml_rate:.0} msg/s ({ml_us:.2} us CPU/msg) ({:.0}%)",
+        100.0 * ml_rate / c_rate
+    );
+}
+
+/// CPU seconds (user + system) of this process and of its waited-for children, from
+/// `/proc/self/stat` (clock ticks of 10 ms).
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<f64> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().map(|f| f.parse().unwrap_or(0.0)).collect();
+    let tick = |i: usize| fields.get(i).copied().unwrap_or(0.0) / 100.0;
+    (tick(11) + tick(12), tick(13) + tick(14))
+}
+
+/// `mosquitto_sub` in its own process, printing a time stamp per message; killed after the
+/// publisher finished and `quiet` passed. Returns (count, seconds first to last).
+fn bench_sub_live(args: Vec<String>, out: std::path::PathBuf) -> Child {
+    Command::new("/usr/bin/mosquitto_sub").args(args).args(["-F", "%U"]).stdout(std::fs::File::create(out).unwrap()).spawn().unwrap()
+}
+
+fn bench_sub_result(out: &std::path::Path) -> (usize, f64) {
+    let text = std::fs::read_to_string(out).unwrap();
+    let times: Vec<f64> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    match (times.first(), times.last()) {
+        (Some(a), Some(b)) => (times.len(), b - a),
+        _ => (0, 0.0),
+    }
+}
+
+/// Live: `mosquitto_pub -l` publishes N messages at full speed while `mosquitto_sub` and this
+/// intake are both subscribed; each one's rate from its first to its last message.
+async fn bench_live(qos: u8) {
+    let n = bench_n();
+    let Some((_m, port)) = bench_mosquitto() else { return };
+    let dir = tempdir::Dir::new("bench");
+    let sub_out = dir.0.join("sub.txt");
+    let mut sub = bench_sub_live(bench_sub_args(port, qos, &format!("live-c{qos}")), sub_out.clone());
+    let metrics = Arc::new(Metrics::default());
+    let (sink, mut rx) = mpsc::channel(65_536);
+    let cfg = MqttIntake { qos, persistent_session: false, ..intake(port, &format!("live-ml{qos}")) };
+    let h = mqtt::spawn(cfg, "w", sink, metrics.clone()).unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let publisher = std::thread::spawn(move || bench_publish(port, qos, n));
+    let (got, secs) = bench_consume(&mut rx, n, Duration::from_secs(3)).await;
+    let pub_secs = publisher.join().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = sub.kill();
+    let _ = sub.wait();
+    let (c_got, c_secs) = bench_sub_result(&sub_out);
+    h.shutdown().await;
+    let dropped = metrics.qos0_dropped.get_or_create(&meterlink_service::metrics::IntakeLabels { intake: "mqtt".into() }).get();
+    let rate = |k: usize, s: f64| if s > 0.0 { k as f64 / s } else { 0.0 };
+    eprintln!(
+        "BENCH live qos{qos} n={n}: publisher {:.0} msg/s; mosquitto_sub {c_got} msgs {:.0} msg/s; meterlink MQTT intake {got} msgs {:.0} msg/s ({:.0}%), queue-full drops {dropped}",
+        rate(n, pub_secs),
+        rate(c_got, c_secs),
+        rate(got, secs),
+        100.0 * rate(got, secs) / rate(c_got, c_secs).max(1.0)
+    );
+    if qos == 1 {
+        assert_eq!(got, n, "QoS 1: every message");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_live_qos1_vs_mosquitto_sub() {
+    bench_live(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_live_qos0_vs_mosquitto_sub() {
+    bench_live(0).await;
 }

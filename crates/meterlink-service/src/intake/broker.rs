@@ -24,7 +24,10 @@ use crate::error::ServiceError;
 pub const SEGMENT_BYTES: usize = 64 << 20;
 /// Segments kept per topic filter (older ones are dropped).
 pub const SEGMENT_COUNT: usize = 4;
-/// Unacknowledged QoS 1 messages in flight to one subscriber, at most.
+/// rumqttd's `max_inflight_count` (its network layer's bound for one connection). Outgoing
+/// QoS 1 deliveries to one subscriber are capped at 100 unacknowledged by rumqttd 0.20 itself
+/// (`router/iobufs.rs`, not configurable): with ack-after-commit the embedded broker delivers
+/// at most 100 messages per commit round trip to one subscriber (see docs/decisions.md).
 pub const MAX_INFLIGHT: usize = 100;
 
 /// The rumqttd configuration of the embedded broker listening on `listen`.

@@ -6,6 +6,11 @@
 //!   of the (persistent) session. Acknowledgements of messages delivered on an earlier
 //!   connection are not sent: the broker redelivers those anyway, and a PUBACK for a packet
 //!   identifier the broker has reused would acknowledge the wrong message.
+//! - The hot path (issue 15 §5): committed packet identifiers are collected in one
+//!   [`AckQueue`] per connection (a mutex-guarded `Vec`, one wake-up when it turns non-empty);
+//!   the connection task writes all waiting PUBACKs straight into rumqttc's write buffer and
+//!   flushes once, instead of one request-channel hop and one socket write per PUBACK. Topic →
+//!   parser dispatch, gateway names and their `received` counters are cached per topic.
 //! - Backpressure: QoS 1 messages wait for room in the bounded [`Sink`] (the event loop stops
 //!   reading, the broker's inflight window fills); QoS 0 messages that find the queue full
 //!   are dropped and counted in `meterlink_qos0_dropped_total`.
@@ -16,32 +21,30 @@
 //! - A payload no parser understands is still delivered, as its raw bytes, so that the
 //!   pipeline stores it in `rejected` instead of dropping it silently.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport};
-use tokio::sync::{mpsc, watch};
+use prometheus_client::metrics::counter::Counter;
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, PubAck, Publish, QoS, TlsConfiguration, Transport};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::parse::{self, Parser, Shape};
 use super::Sink;
 use crate::config::MqttIntake;
 use crate::error::ServiceError;
-use crate::metrics::{IntakeLabels, Metrics};
+use crate::metrics::{IntakeLabels, Metrics, SourceLabels};
 use crate::reception::{Ack, AckOutcome, LinkCrc, Reception};
 
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// What an [`Ack`] tells the connection task.
-#[derive(Debug)]
-enum AckMsg {
-    /// Send the PUBACK, if the message came on connection `generation`.
-    Ack(u64, Publish),
-    /// A commit failed: reconnect so the broker redelivers.
-    Failed,
-}
+/// Topics (and payload-named gateways) cached at most; the caches start over beyond.
+const CACHE_MAX: usize = 4096;
+/// A PUBACK write that does not finish within this ends the connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running MQTT intake.
 pub struct MqttHandle {
@@ -94,7 +97,8 @@ pub fn options(cfg: &MqttIntake, worker: &str) -> Result<MqttOptions, ServiceErr
         .set_keep_alive(Duration::from_secs(30))
         .set_manual_acks(cfg.qos == 1)
         .set_max_packet_size(1 << 20, 1 << 20)
-        .set_request_channel_capacity(1024);
+        // Only SUBSCRIBE and DISCONNECT go through the request channel (PUBACKs do not).
+        .set_request_channel_capacity(16);
     if let (Some(u), p) = (&cfg.username, &cfg.password) {
         o.set_credentials(u.clone(), p.clone().unwrap_or_default());
     }
@@ -132,10 +136,11 @@ pub fn spawn(cfg: MqttIntake, worker: &str, sink: Sink, metrics: Arc<Metrics>) -
     Ok(MqttHandle { task, stop })
 }
 
-/// Topic filter → payload shape, first match wins.
+/// Topic filter → payload shape, first match wins; the answer per topic is cached.
 struct ShapeMap {
     rules: Vec<(String, Shape)>,
     default: Shape,
+    cache: HashMap<Box<str>, Shape>,
 }
 
 impl ShapeMap {
@@ -145,11 +150,22 @@ impl ShapeMap {
         for (i, r) in cfg.parsers.iter().enumerate() {
             rules.push((r.topic.clone(), shape(&r.parser, format!("mqtt[{}].parsers[{i}].parser", cfg.name))?));
         }
-        Ok(ShapeMap { rules, default: shape(&cfg.default_parser, format!("mqtt[{}].default_parser", cfg.name))? })
+        Ok(ShapeMap { rules, default: shape(&cfg.default_parser, format!("mqtt[{}].default_parser", cfg.name))?, cache: HashMap::new() })
     }
 
-    fn shape_of(&self, topic: &str) -> Shape {
-        self.rules.iter().find(|(f, _)| topic_matches(f, topic)).map_or(self.default, |(_, s)| *s)
+    fn shape_of(&mut self, topic: &str) -> Shape {
+        if self.rules.is_empty() {
+            return self.default;
+        }
+        if let Some(s) = self.cache.get(topic) {
+            return *s;
+        }
+        let s = self.rules.iter().find(|(f, _)| topic_matches(f, topic)).map_or(self.default, |(_, s)| *s);
+        if self.cache.len() >= CACHE_MAX {
+            self.cache.clear();
+        }
+        self.cache.insert(topic.into(), s);
+        s
     }
 }
 
@@ -171,22 +187,46 @@ pub fn topic_matches(filter: &str, topic: &str) -> bool {
     }
 }
 
+/// Gateway name → its shared name and its `meterlink_received_total{intake,gateway}`
+/// counter, so that a reception costs no label allocation and no registry lookup.
+struct Gateways {
+    intake: Arc<str>,
+    metrics: Arc<Metrics>,
+    cache: HashMap<Box<str>, (Arc<str>, Counter)>,
+}
+
+impl Gateways {
+    fn get(&mut self, name: &str) -> (Arc<str>, Counter) {
+        if let Some((n, c)) = self.cache.get(name) {
+            return (n.clone(), c.clone());
+        }
+        let labels = SourceLabels { intake: self.intake.to_string(), gateway: name.to_string() };
+        let counter = self.metrics.received.get_or_create(&labels).clone();
+        if self.cache.len() >= CACHE_MAX {
+            self.cache.clear();
+        }
+        let shared: Arc<str> = name.into();
+        self.cache.insert(name.into(), (shared.clone(), counter.clone()));
+        (shared, counter)
+    }
+}
+
 /// Reconnect loop: one rumqttc connection per iteration of the outer loop; a failed commit
 /// (or a connection error) ends the connection.
-async fn run(cfg: MqttIntake, opts: MqttOptions, shapes: ShapeMap, sink: Sink, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
+async fn run(cfg: MqttIntake, opts: MqttOptions, mut shapes: ShapeMap, sink: Sink, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
     let name: Arc<str> = cfg.name.as_str().into();
-    let generation = Arc::new(AtomicU64::new(0));
     let mut parser = Parser::default();
+    let mut gateways = Gateways { intake: name.clone(), metrics: metrics.clone(), cache: HashMap::new() };
     let mut backoff = Duration::from_millis(500);
     let qos = if cfg.qos == 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
     while !*stop.borrow() {
-        let (client, mut eventloop) = AsyncClient::new(opts.clone(), 1024);
-        let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-        let failed = Arc::new(tokio::sync::Notify::new());
-        let acker = tokio::spawn(ack_task(client.clone(), ack_rx, generation.clone(), failed.clone()));
-        let conn = Conn { name: name.clone(), client, qos, filters: filters(&cfg), ack_tx, generation: generation.clone() };
-        let outcome = conn.serve(&mut eventloop, &shapes, &mut parser, &sink, &metrics, &failed, &mut stop, &mut backoff).await;
-        acker.abort();
+        let (client, mut eventloop) = AsyncClient::new(opts.clone(), cfg.topics.len() + 16);
+        // One queue per connection: acknowledgements resolved after it ends go nowhere.
+        let acks = Arc::new(AckQueue::default());
+        let mut conn = Conn { name: name.clone(), client, qos, filters: filters(&cfg), acks: acks.clone(), spare: Vec::new() };
+        let mut st = State { shapes: &mut shapes, parser: &mut parser, gateways: &mut gateways, sink: &sink, metrics: &metrics };
+        let outcome = conn.serve(&mut eventloop, &mut st, &mut stop, &mut backoff).await;
+        acks.close();
         match outcome {
             End::Stop => break,
             End::Reconnect => {
@@ -198,24 +238,18 @@ async fn run(cfg: MqttIntake, opts: MqttOptions, shapes: ShapeMap, sink: Sink, m
     }
 }
 
-/// Sends PUBACKs for the current connection; turns a failure into a reconnect.
-async fn ack_task(client: AsyncClient, mut rx: mpsc::UnboundedReceiver<AckMsg>, generation: Arc<AtomicU64>, failed: Arc<tokio::sync::Notify>) {
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            AckMsg::Ack(g, p) if g == generation.load(Ordering::SeqCst) => {
-                if client.ack(&p).await.is_err() {
-                    return;
-                }
-            }
-            AckMsg::Ack(..) => {}
-            AckMsg::Failed => failed.notify_one(),
-        }
-    }
-}
-
 enum End {
     Stop,
     Reconnect,
+}
+
+/// What a connection borrows from the intake for its lifetime.
+struct State<'a> {
+    shapes: &'a mut ShapeMap,
+    parser: &'a mut Parser,
+    gateways: &'a mut Gateways,
+    sink: &'a Sink,
+    metrics: &'a Metrics,
 }
 
 /// One connection's state.
@@ -224,36 +258,38 @@ struct Conn {
     client: AsyncClient,
     qos: QoS,
     filters: Vec<String>,
-    ack_tx: mpsc::UnboundedSender<AckMsg>,
-    generation: Arc<AtomicU64>,
+    acks: Arc<AckQueue>,
+    /// The other half of the ack queue's double buffer.
+    spare: Vec<u16>,
 }
 
 impl Conn {
-    #[allow(clippy::too_many_arguments)]
-    async fn serve(
-        &self,
-        ev: &mut EventLoop,
-        shapes: &ShapeMap,
-        parser: &mut Parser,
-        sink: &Sink,
-        metrics: &Metrics,
-        failed: &tokio::sync::Notify,
-        stop: &mut watch::Receiver<bool>,
-        backoff: &mut Duration,
-    ) -> End {
+    /// Poll the connection and write waiting PUBACKs, until stopped or the connection ends.
+    async fn serve(&mut self, ev: &mut EventLoop, st: &mut State<'_>, stop: &mut watch::Receiver<bool>, backoff: &mut Duration) -> End {
         loop {
+            // Waiting PUBACKs first: they open the broker's inflight window. A `poll` dropped
+            // here while waiting loses nothing (rumqttc keeps read packets and unsent bytes
+            // in its state and buffers).
             let event = tokio::select! {
-                e = ev.poll() => e,
-                _ = failed.notified() => return End::Reconnect,
+                biased;
                 _ = stop.changed() => {
                     let _ = self.client.try_disconnect();
                     return End::Stop;
                 }
+                _ = self.acks.wake.notified() => {
+                    if self.acks.failed.load(Ordering::Acquire) {
+                        return End::Reconnect;
+                    }
+                    if let Err(e) = self.write_acks(ev).await {
+                        tracing::warn!(intake = %self.name, "MQTT: writing acknowledgements: {e}");
+                        return End::Reconnect;
+                    }
+                    continue;
+                }
+                e = ev.poll() => e,
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    // A new connection: acknowledgements of the previous one are void.
-                    self.generation.fetch_add(1, Ordering::SeqCst);
                     *backoff = Duration::from_millis(500);
                     tracing::info!(intake = %self.name, "MQTT connected");
                     for f in &self.filters {
@@ -261,7 +297,7 @@ impl Conn {
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if !self.deliver(p, shapes, parser, sink, metrics).await {
+                    if !self.deliver(p, st).await {
                         return End::Stop;
                     }
                 }
@@ -274,11 +310,30 @@ impl Conn {
         }
     }
 
+    /// Every waiting PUBACK into rumqttc's write buffer, then one flush (one socket write).
+    async fn write_acks(&mut self, ev: &mut EventLoop) -> Result<(), String> {
+        self.acks.take(&mut self.spare);
+        let Some(net) = ev.network.as_mut() else {
+            self.spare.clear();
+            return Ok(());
+        };
+        let write = async {
+            for pkid in self.spare.drain(..) {
+                net.write(Packet::PubAck(PubAck::new(pkid))).await?;
+            }
+            net.flush().await
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("timed out".into()),
+        }
+    }
+
     /// Parse one message into receptions and queue them (QoS 1 waits, QoS 0 drops when full).
     /// False when the pipeline is gone.
-    async fn deliver(&self, p: Publish, shapes: &ShapeMap, parser: &mut Parser, sink: &Sink, metrics: &Metrics) -> bool {
+    async fn deliver(&self, p: Publish, st: &mut State<'_>) -> bool {
         let now = now_ms();
-        let parsed = match parser.parse(shapes.shape_of(&p.topic), &p.payload, &p.topic, now) {
+        let parsed = match st.parser.parse(st.shapes.shape_of(&p.topic), &p.payload, &p.topic, now) {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(intake = %self.name, topic = %p.topic, "payload not understood, stored as rejected: {e}");
@@ -286,22 +341,27 @@ impl Conn {
             }
         };
         let qos1 = p.qos != QoS::AtMostOnce;
-        let join = qos1.then(|| AckJoin::new(parsed.len(), self.generation.load(Ordering::SeqCst), p.clone(), self.ack_tx.clone()));
-        if let Some(j) = &join {
-            if parsed.is_empty() {
-                j.clone().resolve_empty();
-            }
-        }
+        let mut acks = if qos1 { Acks::new(parsed.len(), p.pkid, &self.acks) } else { Acks::None };
         for part in parsed {
-            let ack = join.as_ref().map(|j| j.ack());
-            let r = parse::to_reception(part, &self.name, &p.topic, now, ack);
-            metrics.received.get_or_create(&crate::metrics::SourceLabels { intake: self.name.to_string(), gateway: r.gateway.to_string() }).inc();
-            let alive = if qos1 { sink.send(r).await.is_ok() } else { try_send_qos0(sink, r, metrics, &self.name) };
+            let (gateway, received) = st.gateways.get(part.gateway.as_deref().unwrap_or(&p.topic));
+            received.inc();
+            let r = parse::to_reception_at(part, &self.name, gateway, now, acks.next());
+            let alive = if qos1 { send_waiting(st.sink, r).await } else { try_send_qos0(st.sink, r, st.metrics, &self.name) };
             if !alive {
                 return false;
             }
         }
         true
+    }
+}
+
+/// Queue a reception, waiting for room only when the queue is full. False when the pipeline
+/// is gone.
+async fn send_waiting(sink: &Sink, r: Reception) -> bool {
+    match sink.try_send(r) {
+        Ok(()) => true,
+        Err(tokio::sync::mpsc::error::TrySendError::Full(r)) => sink.send(r).await.is_ok(),
+        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => false,
     }
 }
 
@@ -328,40 +388,116 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Committed packet identifiers of one connection, waiting to be acknowledged.
+#[derive(Default)]
+struct AckQueue {
+    pkids: Mutex<Vec<u16>>,
+    /// A commit failed: the connection is to be dropped (the broker redelivers).
+    failed: AtomicBool,
+    /// The connection ended: acknowledgements are void.
+    closed: AtomicBool,
+    /// Wakes the connection task (a stored permit when it is busy: no wake-up is lost).
+    wake: Notify,
+}
+
+impl AckQueue {
+    /// `pkid`'s receptions are all committed.
+    fn push(&self, pkid: u16) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let mut q = self.pkids.lock().unwrap_or_else(|p| p.into_inner());
+        q.push(pkid);
+        let first = q.len() == 1;
+        drop(q);
+        // Only the first of a run wakes the task: it takes the whole queue at once.
+        if first {
+            self.wake.notify_one();
+        }
+    }
+
+    /// A commit failed.
+    fn fail(&self) {
+        if !self.failed.swap(true, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Swap the waiting identifiers into `out` (empty; its capacity is reused).
+    fn take(&self, out: &mut Vec<u16>) {
+        let mut q = self.pkids.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::swap(&mut *q, out);
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.pkids.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// The outcome of a message's receptions.
+    fn resolve(&self, pkid: u16, outcome: AckOutcome) {
+        match outcome {
+            AckOutcome::Committed => self.push(pkid),
+            AckOutcome::Failed => self.fail(),
+        }
+    }
+}
+
+/// The acknowledgements handed out for the receptions of one message.
+enum Acks {
+    /// QoS 0: none.
+    None,
+    /// One reception (the common case): its [`Ack`] acknowledges the message.
+    Single(u16, Arc<AckQueue>),
+    /// Several: the message is acknowledged after the last commits.
+    Join(Arc<JoinState>),
+}
+
+impl Acks {
+    /// The acknowledgements of a QoS 1 message with `n` receptions; with none, the message
+    /// (a gateway status, a fragment) is acknowledged at once.
+    fn new(n: usize, pkid: u16, queue: &Arc<AckQueue>) -> Acks {
+        match n {
+            0 => {
+                queue.push(pkid);
+                Acks::None
+            }
+            1 => Acks::Single(pkid, queue.clone()),
+            n => Acks::Join(Arc::new(JoinState { remaining: AtomicUsize::new(n), failed: AtomicBool::new(false), pkid, queue: queue.clone() })),
+        }
+    }
+
+    /// The next reception's acknowledgement.
+    fn next(&mut self) -> Option<Ack> {
+        match std::mem::replace(self, Acks::None) {
+            Acks::None => None,
+            Acks::Single(pkid, q) => Some(Ack::new(move |o| q.resolve(pkid, o))),
+            Acks::Join(s) => {
+                *self = Acks::Join(s.clone());
+                Some(Ack::new(move |o| s.resolve(o)))
+            }
+        }
+    }
+}
+
 /// The acknowledgement of one message shared by its receptions: PUBACK after the last one
 /// commits, a reconnect as soon as one fails.
-#[derive(Clone)]
-struct AckJoin(Arc<JoinState>);
-
 struct JoinState {
     remaining: AtomicUsize,
     failed: AtomicBool,
-    generation: u64,
-    publish: Publish,
-    tx: mpsc::UnboundedSender<AckMsg>,
+    pkid: u16,
+    queue: Arc<AckQueue>,
 }
 
-impl AckJoin {
-    fn new(n: usize, generation: u64, publish: Publish, tx: mpsc::UnboundedSender<AckMsg>) -> Self {
-        AckJoin(Arc::new(JoinState { remaining: AtomicUsize::new(n), failed: AtomicBool::new(false), generation, publish, tx }))
-    }
-
-    /// A message that yields no reception (a gateway status, a fragment): acknowledged now.
-    fn resolve_empty(self) {
-        let _ = self.0.tx.send(AckMsg::Ack(self.0.generation, self.0.publish.clone()));
-    }
-
-    fn ack(&self) -> Ack {
-        let s = self.0.clone();
-        Ack::new(move |outcome| {
-            if outcome == AckOutcome::Failed {
-                if !s.failed.swap(true, Ordering::SeqCst) {
-                    let _ = s.tx.send(AckMsg::Failed);
-                }
-            } else if s.remaining.fetch_sub(1, Ordering::SeqCst) == 1 && !s.failed.load(Ordering::SeqCst) {
-                let _ = s.tx.send(AckMsg::Ack(s.generation, s.publish.clone()));
+impl JoinState {
+    fn resolve(&self, outcome: AckOutcome) {
+        if outcome == AckOutcome::Failed {
+            if !self.failed.swap(true, Ordering::SeqCst) {
+                self.queue.fail();
             }
-        })
+        } else if self.remaining.fetch_sub(1, Ordering::SeqCst) == 1 && !self.failed.load(Ordering::SeqCst) {
+            self.queue.push(self.pkid);
+        }
     }
 }
 

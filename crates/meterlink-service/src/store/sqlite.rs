@@ -12,12 +12,19 @@
 //! 3. else `INSERT OR IGNORE` of the telegram finds its key stored already → duplicate;
 //! 4. else **stored**: the telegram, its readings and receptions; `meters` and
 //!    `meter_gateways` updated.
+//!
+//! Step 1 is skipped when [`Known`] proves that neither the key nor a neighbour key is stored
+//! (no telegram, hence no reception under it); the `INSERT OR IGNORE` of step 3 stays the
+//! arbiter, and a telegram it finds stored goes through steps 1–3 after all. The proof holds
+//! only while no other connection committed to the file (`PRAGMA data_version`, SQLite's
+//! documented change counter); otherwise [`Known`] starts over from the file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Once;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{ffi, params, CachedStatement as Statement, Connection, OptionalExtension, TransactionBehavior};
 
 use super::schema::{self, neighbour_keys, rejected_key};
 use super::{Batch, ReadingRow, RejectedRow, Store, TelegramRow, WriteReport};
@@ -26,6 +33,82 @@ use crate::error::ServiceError;
 /// A SQLite database file.
 pub struct SqliteStore {
     conn: Connection,
+    known: Known,
+}
+
+/// Entries [`Known`] holds before it forgets (each is one key or one meter: ~100 bytes).
+const KNOWN_MAX: usize = 1 << 20;
+
+/// What this connection knows of the file while no other connection writes to it: which frame
+/// keys may be stored (buckets up to `floor`, and `keys`), and the last counters of meters.
+#[derive(Default)]
+struct Known {
+    /// `PRAGMA data_version` when this was last valid; `None`: start over.
+    data_version: Option<i64>,
+    /// Frame keys of buckets ≤ `floor` may be stored (`None`: no frame key below `keys`').
+    floor: Option<u32>,
+    /// Frame keys this connection stored above `floor`.
+    keys: HashSet<[u8; 16]>,
+    /// Counter keys are proven absent through the meter's last counter (stored counters of a
+    /// meter never exceed it, as `meters` is written in the telegram's transaction).
+    counters: HashMap<(String, u8), Option<u32>>,
+}
+
+fn bucket(key: &[u8; 16]) -> u32 {
+    u32::from_be_bytes([key[1], key[2], key[3], key[4]])
+}
+
+impl Known {
+    /// True when no telegram is stored under the frame key `k`.
+    fn frame_absent(&self, k: &[u8; 16]) -> bool {
+        self.data_version.is_some() && self.floor.is_none_or(|f| bucket(k) > f) && !self.keys.contains(k)
+    }
+
+    /// A frame key was stored; past [`KNOWN_MAX`] the keys are forgotten and `floor` rises.
+    fn stored_frame(&mut self, k: [u8; 16]) {
+        if self.keys.len() >= KNOWN_MAX {
+            let top = self.keys.iter().map(bucket).max();
+            self.floor = self.floor.max(top);
+            self.keys.clear();
+        }
+        self.keys.insert(k);
+    }
+
+    /// Check `PRAGMA data_version` (inside the write transaction); start over from the file
+    /// when another connection committed since (or after a failed write).
+    fn refresh(&mut self, tx: &Connection) -> rusqlite::Result<()> {
+        let v: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if self.data_version == Some(v) {
+            return Ok(());
+        }
+        // Keys begin `02 ‖ bucket`: the greatest frame key holds the highest stored bucket.
+        let top: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT dedup_key FROM telegrams WHERE dedup_key >= x'02' AND dedup_key < x'03' ORDER BY dedup_key DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        *self = Known {
+            data_version: Some(v),
+            floor: top.and_then(|k| k.get(1..5).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))),
+            ..Known::default()
+        };
+        Ok(())
+    }
+}
+
+/// `SQLITE_CONFIG_MEMSTATUS` off, once, before the first connection: memory statistics take a
+/// process-wide mutex on every allocation (~7 % of the store thread); the service reads none.
+fn memstatus_off() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config before sqlite3_initialize, as its documentation requires;
+        // once initialised it returns SQLITE_MISUSE and changes nothing, which is harmless.
+        unsafe {
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
+        }
+    });
 }
 
 fn err(e: rusqlite::Error) -> ServiceError {
@@ -47,6 +130,7 @@ impl SqliteStore {
     /// Open (create) `path` with the service's settings: WAL journal, `synchronous=NORMAL`
     /// (durable at checkpoints, never corrupt), a 5 s busy timeout for a second writer.
     pub fn open(path: &Path) -> Result<Self, ServiceError> {
+        memstatus_off();
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
         conn.execute_batch(
@@ -54,7 +138,7 @@ impl SqliteStore {
         )
         .map_err(err)?;
         conn.set_prepared_statement_cache_capacity(32);
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore { conn, known: Known::default() })
     }
 
     /// The connection (tests and tools read the tables through it).
@@ -86,9 +170,12 @@ impl Store for SqliteStore {
 
     fn write(&mut self, batch: &Batch, window_ms: i64) -> Result<WriteReport, ServiceError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        let report = write_batch(&tx, batch, window_ms).map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(report)
+        let done = self.known.refresh(&tx).and_then(|_| write_batch(&tx, batch, window_ms, &mut self.known)).and_then(|r| tx.commit().map(|_| r));
+        if done.is_err() {
+            // Rolled back: what was learnt in it may be false.
+            self.known = Known::default();
+        }
+        done.map_err(err)
     }
 }
 
@@ -103,20 +190,34 @@ fn reception_spans(batch: &Batch) -> HashMap<[u8; 16], (i64, i64, usize)> {
     m
 }
 
-/// Per (meter, key id) touched by this batch: the last counter (read from `meters` once, the
-/// first time a telegram with a counter needs it), the latest time seen, whether the counter
-/// was read. Written back at the end (an upsert that only moves forward).
+/// Per (meter, key id) touched by this batch: the last counter (from [`Known`], else read from
+/// `meters` once, the first time a telegram with a counter needs it), the latest time seen,
+/// whether the counter was read. Written back at the end (an upsert that only moves forward).
 type Counters = HashMap<(String, u8), (Option<u32>, i64, bool)>;
 
-fn write_batch(tx: &Connection, batch: &Batch, window_ms: i64) -> rusqlite::Result<WriteReport> {
+/// The per-telegram statements, prepared once per batch.
+struct Stmts<'a> {
+    window: Statement<'a>,
+    telegram: Statement<'a>,
+    counter: Statement<'a>,
+}
+
+fn write_batch(tx: &Connection, batch: &Batch, window_ms: i64, known: &mut Known) -> rusqlite::Result<WriteReport> {
     let spans = reception_spans(batch);
+    let mut st = Stmts {
+        window: tx.prepare_cached(
+            "SELECT dedup_key FROM receptions WHERE dedup_key IN (?1, ?2, ?3) AND received_at_ms BETWEEN ?4 AND ?5 LIMIT 1",
+        )?,
+        telegram: tx.prepare_cached(INSERT_TELEGRAM)?,
+        counter: tx.prepare_cached("SELECT last_counter FROM meters WHERE meter = ?1 AND key_id = ?2")?,
+    };
     let mut counters: Counters = HashMap::new();
     let mut outcomes: HashMap<[u8; 16], (Outcome, usize)> = HashMap::with_capacity(batch.telegrams.len());
     let mut report = WriteReport::default();
     let mut replays: Vec<RejectedRow> = Vec::new();
     for (ti, t) in batch.telegrams.iter().enumerate() {
         let span = spans.get(&t.dedup_key).map_or((t.received_at_ms, t.received_at_ms), |s| (s.0, s.1));
-        let outcome = decide(tx, t, span, window_ms, &mut counters)?;
+        let outcome = decide(&mut st, t, span, window_ms, &mut counters, known)?;
         match outcome {
             Outcome::Stored => report.stored += 1,
             Outcome::Duplicate(_) => report.duplicates += 1,
@@ -128,27 +229,56 @@ fn write_batch(tx: &Connection, batch: &Batch, window_ms: i64) -> rusqlite::Resu
         }
         outcomes.insert(t.dedup_key, (outcome, ti));
     }
+    drop(st);
     insert_readings(tx, &batch.readings, &outcomes)?;
     insert_receptions(tx, batch, &outcomes)?;
-    write_meters(tx, &counters)?;
+    write_meters(tx, &counters, known)?;
     for r in batch.rejected.iter().chain(&replays) {
         report.rejected += insert_rejected(tx, r)?;
     }
     Ok(report)
 }
 
+/// True when [`Known`] proves that no reception is stored under the key or its neighbour keys
+/// (no telegram is), so step 1 can be skipped.
+fn proven_new(st: &mut Stmts, t: &TelegramRow, counters: &mut Counters, known: &mut Known) -> rusqlite::Result<bool> {
+    if t.dedup_key[0] == schema::KEY_FRAME {
+        return Ok(known.frame_absent(&t.dedup_key) && neighbour_keys(&t.dedup_key).iter().all(|n| known.frame_absent(n)));
+    }
+    // A counter key above the meter's last counter is not stored (nor are its receptions).
+    match t.counter {
+        Some(c) if known.data_version.is_some() && t.dedup_key[0] == schema::KEY_COUNTER => {
+            Ok(last_counter(st, counters, known, &t.meter, t.key_id)?.is_none_or(|l| c > l))
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Steps 1–4 of the module documentation for one telegram (inserting it when stored).
-fn decide(tx: &Connection, t: &TelegramRow, span: (i64, i64), window_ms: i64, counters: &mut Counters) -> rusqlite::Result<Outcome> {
-    if let Some(k) = reception_within(tx, &t.dedup_key, span.0 - window_ms, span.1 + window_ms)? {
-        return Ok(Outcome::Duplicate(k));
+fn decide(st: &mut Stmts, t: &TelegramRow, span: (i64, i64), window_ms: i64, counters: &mut Counters, known: &mut Known) -> rusqlite::Result<Outcome> {
+    let mut checked = false;
+    if !proven_new(st, t, counters, known)? {
+        checked = true;
+        if let Some(k) = reception_within(&mut st.window, &t.dedup_key, span.0 - window_ms, span.1 + window_ms)? {
+            return Ok(Outcome::Duplicate(k));
+        }
     }
     if let Some(c) = t.counter {
-        if last_counter(tx, counters, &t.meter, t.key_id)?.is_some_and(|l| c <= l) {
+        if last_counter(st, counters, known, &t.meter, t.key_id)?.is_some_and(|l| c <= l) {
             return Ok(Outcome::Replay);
         }
     }
-    if !insert_telegram(tx, t)? {
+    if !insert_telegram(&mut st.telegram, t)? {
+        // Stored after all (the proof's premise failed): decide it the long way.
+        if !checked {
+            if let Some(k) = reception_within(&mut st.window, &t.dedup_key, span.0 - window_ms, span.1 + window_ms)? {
+                return Ok(Outcome::Duplicate(k));
+            }
+        }
         return Ok(Outcome::Duplicate(t.dedup_key));
+    }
+    if t.dedup_key[0] == schema::KEY_FRAME {
+        known.stored_frame(t.dedup_key);
     }
     let e = counters.entry((t.meter.clone(), t.key_id)).or_insert((None, i64::MIN, false));
     e.0 = t.counter.or(e.0);
@@ -158,38 +288,36 @@ fn decide(tx: &Connection, t: &TelegramRow, span: (i64, i64), window_ms: i64, co
 
 /// A key (own or a neighbour bucket's) with a reception in `from..=to`, if any (no sort: when
 /// both have one, which takes the receptions does not matter).
-fn reception_within(tx: &Connection, key: &[u8; 16], from: i64, to: i64) -> rusqlite::Result<Option<[u8; 16]>> {
+fn reception_within(s: &mut Statement, key: &[u8; 16], from: i64, to: i64) -> rusqlite::Result<Option<[u8; 16]>> {
     let n = neighbour_keys(key);
     let (a, b) = match n.as_slice() {
         [a, b] => (*a, *b),
         [a] => (*a, *a),
         _ => (*key, *key),
     };
-    let mut s = tx.prepare_cached(
-        "SELECT dedup_key FROM receptions WHERE dedup_key IN (?1, ?2, ?3) AND received_at_ms BETWEEN ?4 AND ?5 LIMIT 1",
-    )?;
     let k: Option<Vec<u8>> = s.query_row(params![&key[..], &a[..], &b[..], from, to], |r| r.get(0)).optional()?;
     Ok(k.and_then(|k| k.try_into().ok()))
 }
 
-/// The last counter of (meter, key id), from the batch's cache or the `meters` table.
-fn last_counter(tx: &Connection, counters: &mut Counters, meter: &str, key_id: u8) -> rusqlite::Result<Option<u32>> {
+/// The last counter of (meter, key id), from the batch's map, [`Known`] or the `meters` table.
+fn last_counter(st: &mut Stmts, counters: &mut Counters, known: &Known, meter: &str, key_id: u8) -> rusqlite::Result<Option<u32>> {
     let e = counters.entry((meter.to_string(), key_id)).or_insert((None, i64::MIN, false));
     if !e.2 {
-        let mut s = tx.prepare_cached("SELECT last_counter FROM meters WHERE meter = ?1 AND key_id = ?2")?;
-        let stored: Option<Option<i64>> = s.query_row(params![meter, key_id], |r| r.get(0)).optional()?;
-        e.0 = e.0.max(stored.flatten().map(|c| c as u32));
+        let stored = match known.counters.get(&(meter.to_string(), key_id)) {
+            Some(c) => *c,
+            None => st.counter.query_row(params![meter, key_id], |r| r.get::<_, Option<i64>>(0)).optional()?.flatten().map(|c| c as u32),
+        };
+        e.0 = e.0.max(stored);
         e.2 = true;
     }
     Ok(e.0)
 }
 
+const INSERT_TELEGRAM: &str = "INSERT OR IGNORE INTO telegrams (dedup_key, meter, device_type, key_id, counter, access_number, status, integrity, protocol, received_at_ms, frame, worker) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
 /// True when the row is new.
-fn insert_telegram(tx: &Connection, t: &TelegramRow) -> rusqlite::Result<bool> {
-    let mut s = tx.prepare_cached(
-        "INSERT OR IGNORE INTO telegrams (dedup_key, meter, device_type, key_id, counter, access_number, status, integrity, protocol, received_at_ms, frame, worker) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?;
+fn insert_telegram(s: &mut Statement, t: &TelegramRow) -> rusqlite::Result<bool> {
     let n = s.execute(params![
         &t.dedup_key[..],
         t.meter,
@@ -263,14 +391,23 @@ fn insert_receptions(tx: &Connection, batch: &Batch, outcomes: &HashMap<[u8; 16]
     Ok(())
 }
 
-fn write_meters(tx: &Connection, counters: &Counters) -> rusqlite::Result<()> {
+/// Upsert `meters`; the counters read or written go into [`Known`] (the stored value is the
+/// greater of the two, as the upsert writes).
+fn write_meters(tx: &Connection, counters: &Counters, known: &mut Known) -> rusqlite::Result<()> {
     let mut s = tx.prepare_cached(
         "INSERT INTO meters (meter, key_id, last_counter, last_seen_ms) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (meter, key_id) DO UPDATE SET \
          last_counter = MAX(COALESCE(meters.last_counter, excluded.last_counter), COALESCE(excluded.last_counter, meters.last_counter)), \
          last_seen_ms = MAX(meters.last_seen_ms, excluded.last_seen_ms)",
     )?;
-    for ((meter, key_id), (last, seen, _)) in counters {
+    if known.counters.len() + counters.len() > KNOWN_MAX {
+        known.counters.clear();
+    }
+    for ((meter, key_id), (last, seen, read)) in counters {
+        if *read {
+            let k = known.counters.entry((meter.clone(), *key_id)).or_insert(*last);
+            *k = (*k).max(*last);
+        }
         if *seen == i64::MIN {
             continue;
         }
@@ -305,4 +442,72 @@ fn insert_rejected(tx: &Connection, r: &RejectedRow) -> rusqlite::Result<usize> 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     s.execute(params![&rejected_key(r)[..], r.received_at_ms, &*r.gateway, &*r.intake, r.code, r.reason, r.offset, r.meter, r.frame])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::schema::{counter_key, frame_hash, frame_key};
+    use crate::store::ReceptionRow;
+
+    fn batch(key: [u8; 16], meter: &str, counter: Option<u32>, at: i64) -> Batch {
+        let gw: Arc<str> = "gw".into();
+        let telegram = TelegramRow {
+            dedup_key: key,
+            meter: meter.into(),
+            device_type: Some(7),
+            key_id: 0,
+            counter,
+            access_number: None,
+            status: None,
+            integrity: "decrypted",
+            protocol: "mbus",
+            received_at_ms: at,
+            frame: b"frame".to_vec(),
+            worker: gw.clone(),
+        };
+        let rx = ReceptionRow { dedup_key: key, gateway: gw.clone(), intake: gw, received_at_ms: at, rssi: None };
+        Batch { telegrams: vec![telegram], receptions: vec![rx], ..Batch::default() }
+    }
+
+    fn two_stores(name: &str) -> (SqliteStore, SqliteStore, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("mlsq-known-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut a = SqliteStore::open(&dir.join("t.db")).unwrap();
+        a.migrate().unwrap();
+        let mut b = SqliteStore::open(&dir.join("t.db")).unwrap();
+        b.migrate().unwrap();
+        (a, b, dir)
+    }
+
+    /// Another connection's commit (a second process on the file) invalidates what this one
+    /// knows: the neighbour-bucket key it stored makes this telegram a duplicate.
+    #[test]
+    fn another_connections_frame_key_is_seen() {
+        let (mut a, mut b, dir) = two_stores("frame");
+        let h = frame_hash(b"same bytes");
+        // B learns the file first (its cache is valid and holds nothing near bucket 11).
+        assert_eq!(b.write(&batch(frame_key(&[1; 11], 0, 10_000), "X", None, 0), 10_000).unwrap().stored, 1);
+        assert_eq!(a.write(&batch(frame_key(&h, 109_000, 10_000), "M", None, 109_000), 10_000).unwrap().stored, 1);
+        let r = b.write(&batch(frame_key(&h, 111_000, 10_000), "M", None, 111_000), 10_000).unwrap();
+        assert_eq!((r.stored, r.duplicates), (0, 1));
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// A counter another connection stored is a replay here, not a new telegram.
+    #[test]
+    fn another_connections_counter_is_seen() {
+        let (mut a, mut b, dir) = two_stores("counter");
+        let key = |c| counter_key([1; 9], 0, c);
+        assert_eq!(b.write(&batch(key(5), "M", Some(5), 0), 10_000).unwrap().stored, 1);
+        assert_eq!(a.write(&batch(key(7), "M", Some(7), 1_000), 10_000).unwrap().stored, 1);
+        let r = b.write(&batch(key(7), "M", Some(7), 3_600_000), 10_000).unwrap();
+        assert_eq!((r.stored, r.duplicates, r.replays), (0, 0, 1));
+        // And this connection's own knowledge: 8 is new, 8 again an hour later a replay.
+        assert_eq!(b.write(&batch(key(8), "M", Some(8), 3_700_000), 10_000).unwrap().stored, 1);
+        assert_eq!(b.write(&batch(key(8), "M", Some(8), 7_300_000), 10_000).unwrap().replays, 1);
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

@@ -245,9 +245,15 @@ impl Parser {
 /// The [`Reception`] of a parsed part: the payload's gateway, else `default_gateway` (the MQTT
 /// topic, the intake's name); the payload's time, else `now_ms`.
 pub fn to_reception(p: Parsed, intake: &Arc<str>, default_gateway: &str, now_ms: i64, ack: Option<Ack>) -> Reception {
+    let gateway = p.gateway.as_deref().unwrap_or(default_gateway).into();
+    to_reception_at(p, intake, gateway, now_ms, ack)
+}
+
+/// [`to_reception`] with the gateway already resolved (the MQTT intake caches its names).
+pub fn to_reception_at(p: Parsed, intake: &Arc<str>, gateway: Arc<str>, now_ms: i64, ack: Option<Ack>) -> Reception {
     Reception {
         intake: intake.clone(),
-        gateway: p.gateway.as_deref().unwrap_or(default_gateway).into(),
+        gateway,
         received_at_ms: p.received_at_ms.unwrap_or(now_ms),
         rssi: p.rssi,
         frame: p.frame,
@@ -293,16 +299,21 @@ fn detect_json(text: &str) -> Shape {
     }
 }
 
-/// Decode hex text (`0x` prefix, blanks, `:`/`-` separators allowed).
+/// Decode hex text (`0x` prefix, blanks, `:`/`-` separators allowed), in one pass without
+/// an intermediate copy (the MQTT hot path).
 pub(crate) fn hex_decode(s: &str) -> Result<Vec<u8>, ParseError> {
     let s = s.trim();
     let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
-    let digits: Vec<u8> = s.bytes().filter(|b| !matches!(b, b' ' | b'\t' | b':' | b'-')).collect();
-    if digits.is_empty() {
+    if let Some(out) = hex_plain(s.as_bytes()) {
+        return Ok(out);
+    }
+    let sep = |b: &u8| matches!(b, b' ' | b'\t' | b':' | b'-');
+    let n = s.bytes().filter(|b| !sep(b)).count();
+    if n == 0 {
         return Err(ParseError::new("no hex digits"));
     }
-    if digits.len() % 2 != 0 {
-        return Err(ParseError::new(format!("odd number of hex digits ({})", digits.len())));
+    if n % 2 != 0 {
+        return Err(ParseError::new(format!("odd number of hex digits ({n})")));
     }
     let nib = |c: u8| match c {
         b'0'..=b'9' => Ok(c - b'0'),
@@ -310,7 +321,33 @@ pub(crate) fn hex_decode(s: &str) -> Result<Vec<u8>, ParseError> {
         b'A'..=b'F' => Ok(c - b'A' + 10),
         _ => Err(ParseError::new(format!("not a hex digit: {:?}", c as char))),
     };
-    digits.chunks(2).map(|p| Ok(nib(p[0])? << 4 | nib(p[1])?)).collect()
+    let mut out = Vec::with_capacity(n / 2);
+    let mut high = None;
+    for c in s.bytes().filter(|b| !sep(b)) {
+        let v = nib(c)?;
+        match high.take() {
+            None => high = Some(v),
+            Some(h) => out.push(h << 4 | v),
+        }
+    }
+    Ok(out)
+}
+
+/// The common case: an even run of hex digits and nothing else; None otherwise (the general
+/// path then handles separators and names the error).
+fn hex_plain(s: &[u8]) -> Option<Vec<u8>> {
+    fn nib(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    if s.is_empty() || s.len() % 2 != 0 {
+        return None;
+    }
+    s.chunks_exact(2).map(|p| Some(nib(p[0])? << 4 | nib(p[1])?)).collect()
 }
 
 /// The CRC state of a frame whose L-field tells: `L + 1 == len` means no CRCs.
@@ -376,6 +413,8 @@ mod tests {
     #[test]
     fn hex_decode_accepts_prefix_and_separators_and_rejects_odd() {
         assert_eq!(hex_decode("0x2e 44:93-15").unwrap(), [0x2e, 0x44, 0x93, 0x15]);
+        assert_eq!(hex_decode("2e4493Af").unwrap(), [0x2e, 0x44, 0x93, 0xaf]);
+        assert!(hex_decode("2e4g").unwrap_err().reason.contains("not a hex digit: 'g'"));
         assert!(hex_decode("2e4").unwrap_err().reason.contains("odd"));
         assert!(hex_decode("zz").unwrap_err().reason.contains("not a hex digit"));
     }
