@@ -88,13 +88,23 @@ pub struct ServiceSection {
     pub batch_max: usize,
     /// A batch is written at the latest this long after its first reception (ms).
     pub batch_interval_ms: u64,
+    /// Group commit: write the batch as soon as the queue is empty and the store is free, not
+    /// only at `batch_max` or `batch_interval_ms` (sooner acknowledgements; default on).
+    pub group_commit: bool,
     /// `json` (structured) or `text` logs on stderr.
     pub log_format: String,
 }
 
 impl Default for ServiceSection {
     fn default() -> Self {
-        ServiceSection { worker: "meterlink".into(), queue_capacity: 65_536, batch_max: 10_000, batch_interval_ms: 200, log_format: "text".into() }
+        ServiceSection {
+            worker: "meterlink".into(),
+            queue_capacity: 65_536,
+            batch_max: 10_000,
+            batch_interval_ms: 200,
+            group_commit: true,
+            log_format: "text".into(),
+        }
     }
 }
 

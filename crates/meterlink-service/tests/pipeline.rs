@@ -244,6 +244,7 @@ fn graceful_shutdown_commits_the_tail() {
     let mut c = config(&db, vec![file_intake("dir", &dir.join("in"), false)], vec![dir.join("keys.csv")]);
     c.service.batch_interval_ms = 3_600_000;
     c.service.batch_max = 1_000_000;
+    c.service.group_commit = false;
     let r = Running::start(c);
     let text: String = (0..500u32).map(|i| format!("{};{}\n", T0 + i64::from(i) * 1000, hex(&frame(7000 + i, 5, None, i, 1, KEY)))).collect();
     std::fs::write(dir.join("in/a.txt"), text).unwrap();
