@@ -49,7 +49,8 @@ sleep 1
 "$serve" "$out/serve.toml" 2> "$out/serve.log" & svc=$!; pids+=($svc)
 until curl -sf "http://127.0.0.1:$http/health" >/dev/null; do sleep 0.2; done
 sleep 1
-metric() { awk -v k="$1" '$1 == k { print $2 }' "$out/metrics.txt"; }
+# A counter summed over its labels (`received` is counted per intake and gateway).
+metric() { awk -v k="$1" '$1 == k || index($1, k "{") == 1 { s += $2; n++ } END { if (n) printf "%d", s }' "$out/metrics.txt"; }
 sample() {
     curl -s --max-time 5 "http://127.0.0.1:$http/metrics" > "$out/metrics.txt" || true
     local db_bytes; db_bytes=$(stat -c %s "$out"/soak.db* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')

@@ -318,6 +318,31 @@ fn metrics(http: u16) -> String {
     format!("received {rx}, stored {st}, duplicates {du}, batches {ba} ({:.0} telegrams per batch)", st / ba.max(1.0))
 }
 
+/// After the last commit (outside the timing): time for the last PUBACKs to go out. A SIGTERM
+/// right at the commit leaves them unsent, the broker redelivers that batch to the next phase's
+/// service (on a fresh database: as new telegrams), which skewed a first version's live round.
+fn settle() {
+    std::thread::sleep(Duration::from_secs(2));
+}
+
+/// CPU seconds of each thread of process `pid` (`/proc/PID/task/*/stat` utime + stime, at
+/// 100 ticks/s), by thread name: which thread bounds the service's rate.
+fn thread_cpu(pid: u32) -> String {
+    let mut by_name: Vec<(String, f64)> = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks = f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + f.get(12).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0);
+        let name = stat[open + 1..close].to_string();
+        match by_name.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, t)) => *t += ticks / 100.0,
+            None => by_name.push((name, ticks / 100.0)),
+        }
+    }
+    by_name.iter().map(|(n, t)| format!("{n} {t:.2} s")).collect::<Vec<_>>().join(", ")
+}
+
 /// One drain: the subscriber connects to its queued session; time until it has N.
 fn drain_sub(b: &Bench, round: usize) -> Option<Duration> {
     let out = b.dir.join(format!("drain-{round}.out"));
@@ -340,7 +365,8 @@ fn drain_ml(b: &Bench, round: usize) -> Option<Duration> {
     if got.is_none() {
         println!("  meterlink-serve: {} of {} telegrams at the deadline", rows(&db), b.n);
     }
-    println!("  meterlink-serve /metrics: {}", metrics(http));
+    settle();
+    println!("  meterlink-serve /metrics: {}; CPU by thread: {}", metrics(http), thread_cpu(svc.0.id()));
     term(&mut svc.0);
     for ext in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
@@ -390,7 +416,8 @@ fn live(b: &Bench) {
     if let (Some(sd), Some(md)) = (sd, md) {
         println!("live rates: publisher {:.0}/s, mosquitto_sub {:.0}/s, meterlink-serve {:.0}/s ({:.1} % of mosquitto_sub)", rate(p.acked, p.elapsed), rate(b.n, sd), rate(b.n, md), 100.0 * sd.as_secs_f64() / md.as_secs_f64());
     }
-    println!("  meterlink-serve /metrics: {}", metrics(http));
+    settle();
+    println!("  meterlink-serve /metrics: {}; CPU by thread: {}", metrics(http), thread_cpu(svc.0.id()));
     term(&mut svc.0);
 }
 
