@@ -14,6 +14,9 @@
 #               mosquitto_sub and the intake are subscribed at the same time.
 # The intake's consumer stands in for the pipeline: it acknowledges each batch it takes at
 # once (no store), so these are the intake's own rates. Prints the BENCH lines.
+# With E2E=1 it then runs the end-to-end benchmark (the whole service into SQLite against
+# mosquitto_sub, crates/meterlink-service/benches/bench_service_e2e.rs, N messages, ROUNDS drain
+# rounds, no kill -9 run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BENCH_N="${1:-100000}"
@@ -26,3 +29,6 @@ for r in $(seq 1 "$rounds"); do
     echo "round $r"
     cargo test -q -p meterlink-service --release --test intake_mqtt -- --ignored --nocapture --test-threads 1 bench_ 2>&1 | grep -oE '(BENCH|SKIP).*' || true
 done
+if [ "${E2E:-0}" = 1 ]; then
+    E2E_N="$BENCH_N" E2E_ROUNDS="$rounds" E2E_KILL9=0 cargo bench -q -p meterlink-service --bench bench_service_e2e
+fi

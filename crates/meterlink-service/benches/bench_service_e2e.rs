@@ -12,9 +12,9 @@
 //! - `publish`: the load generator of `benches/soak_service.sh`: `E2E_RATE` messages/s for
 //!   `E2E_SECS` seconds to the broker on `E2E_PORT`, stamped with the wall clock.
 //!
-//! `E2E_N` (default 200,000), `E2E_INFLIGHT` (mosquitto `max_inflight_messages`, default 1,000,
-//! the same for both subscribers), `E2E_KEEP=1` keeps the work directory. Every wait has a
-//! deadline and says what it got.
+//! `E2E_N` (default 200,000), `E2E_PUBLISHERS` (live publishers, default 1), `E2E_INFLIGHT`
+//! (mosquitto `max_inflight_messages`, default 1,000, the same for both subscribers),
+//! `E2E_KEEP=1` keeps the work directory. Every wait has a deadline and says what it got.
 //!
 //! The gateway is a publisher written here with rumqttc (QoS 1, 1,000 in flight, every PUBACK
 //! counted): `mosquitto_pub -l` 2.0.11 exits at EOF of a file on stdin with messages still
@@ -397,6 +397,18 @@ fn drain_rounds(b: &Bench, rounds: usize) {
     }
 }
 
+/// `k` publishers (connections of their own) sharing the N messages, started at once.
+fn live_publishers(b: &Bench, k: usize) -> Vec<std::thread::JoinHandle<Published>> {
+    let k = k.max(1);
+    let (port, deadline) = (b.port, b.deadline());
+    (0..k)
+        .map(|j| {
+            let part: Vec<(String, String)> = b.msgs.iter().skip(j).step_by(k).cloned().collect();
+            std::thread::spawn(move || publish(port, &format!("bench-gw-live-{j}"), part.len(), part.into_iter(), 0.0, deadline))
+        })
+        .collect()
+}
+
 /// Live: both subscribed, the publisher at full speed; when each had everything.
 fn live(b: &Bench) {
     let (db, http) = (b.dir.join("live.db"), free_port());
@@ -405,10 +417,10 @@ fn live(b: &Bench) {
     let mut s = Guard(b.sub("bench-sub", &["-C", &b.n.to_string()], &out));
     std::thread::sleep(Duration::from_secs(1));
     let t = Instant::now();
-    let (port, n, msgs, deadline) = (b.port, b.n, b.msgs.clone(), b.deadline());
-    let publisher = std::thread::spawn(move || publish(port, "bench-gw-live", n, msgs.into_iter(), 0.0, deadline));
+    let publishers = live_publishers(b, env_or("E2E_PUBLISHERS", 1));
     let (sd, md) = watch(t, Some(&mut s.0), Some(&db), b.n as i64, b.deadline());
-    let p = publisher.join().unwrap();
+    let done: Vec<Published> = publishers.into_iter().map(|p| p.join().unwrap()).collect();
+    let p = Published { acked: done.iter().map(|p| p.acked).sum(), elapsed: done.iter().map(|p| p.elapsed).max().unwrap_or_default() };
     println!(
         "live: publisher {} PUBACKs in {:.2} s ({:.0}/s); mosquitto_sub {} of {} in {}; meterlink-serve {} in {}",
         p.acked, p.elapsed.as_secs_f64(), rate(p.acked, p.elapsed), Bench::lines(&out), b.n, secs(sd), rows(&db), secs(md)
