@@ -59,6 +59,16 @@ struct Summary {
     rows: usize,
 }
 
+/// What a batch adds to the summary, by index into the batch (no copies, no lookups while
+/// the transaction is open); added only once it committed.
+#[derive(Default)]
+struct Seen {
+    /// (telegram, its counter, its latest reception) of each stored telegram.
+    meters: Vec<(usize, Option<u32>, i64)>,
+    /// (telegram, reception) of each stored reception.
+    gateways: Vec<(usize, usize)>,
+}
+
 /// One meter's rows.
 #[derive(Default)]
 struct MeterRows {
@@ -69,54 +79,61 @@ struct MeterRows {
 }
 
 impl Summary {
-    fn rows_of(&mut self, meter: &str) -> &mut MeterRows {
-        if !self.by_meter.contains_key(meter) {
-            self.by_meter.insert(meter.to_string(), MeterRows::default());
+    /// Apply `f` to the meter's rows (one hash lookup when it is held; `f` returns the rows it
+    /// added).
+    fn with_rows(&mut self, meter: &str, f: impl FnOnce(&mut MeterRows) -> usize) {
+        if let Some(rows) = self.by_meter.get_mut(meter) {
+            self.rows += f(rows);
+            return;
         }
-        self.by_meter.get_mut(meter).expect("inserted")
+        let mut rows = MeterRows::default();
+        self.rows += f(&mut rows);
+        self.by_meter.insert(meter.to_string(), rows);
     }
 
     fn meter(&mut self, meter: &str, key_id: u8, counter: Option<u32>, seen: i64) {
-        let rows = self.rows_of(meter);
-        match rows.ids.iter_mut().find(|e| e.0 == key_id) {
-            Some(e) => *e = (key_id, e.1.max(counter), e.2.max(seen)),
+        self.with_rows(meter, |rows| match rows.ids.iter_mut().find(|e| e.0 == key_id) {
+            Some(e) => {
+                *e = (key_id, e.1.max(counter), e.2.max(seen));
+                0
+            }
             None => {
                 rows.ids.push((key_id, counter, seen));
-                self.rows += 1;
+                1
             }
-        }
+        });
     }
 
     fn gateway(&mut self, meter: &str, gateway: &Arc<str>, at: i64, rssi: Option<f32>) {
-        let rows = self.rows_of(meter);
-        match rows.gateways.iter_mut().find(|e| e.0 == *gateway) {
-            Some(e) if at >= e.1 => *e = (gateway.clone(), at, rssi),
-            Some(_) => {}
+        self.with_rows(meter, |rows| match rows.gateways.iter_mut().find(|e| e.0 == *gateway) {
+            Some(e) => {
+                if at >= e.1 {
+                    *e = (gateway.clone(), at, rssi);
+                }
+                0
+            }
             None => {
                 rows.gateways.push((gateway.clone(), at, rssi));
-                self.rows += 1;
+                1
             }
+        });
+    }
+
+    /// A committed batch's rows (`seen` indexes into it).
+    fn add(&mut self, batch: &Batch, seen: &Seen) {
+        for &(ti, counter, at) in &seen.meters {
+            let t = &batch.telegrams[ti];
+            self.meter(&t.meter, t.key_id, counter, at);
+        }
+        for &(ti, ri) in &seen.gateways {
+            let r = &batch.receptions[ri];
+            self.gateway(&batch.telegrams[ti].meter, &r.gateway, r.received_at_ms, r.rssi);
         }
     }
 
     /// The counter held for (meter, key id).
     fn counter(&self, meter: &str, key_id: u8) -> Option<u32> {
         self.by_meter.get(meter).and_then(|r| r.ids.iter().find(|e| e.0 == key_id)).and_then(|e| e.1)
-    }
-
-    fn merge(&mut self, other: Summary) {
-        if self.by_meter.is_empty() {
-            *self = other;
-            return;
-        }
-        for (meter, rows) in other.by_meter {
-            for (k, c, seen) in rows.ids {
-                self.meter(&meter, k, c, seen);
-            }
-            for (g, at, rssi) in rows.gateways {
-                self.gateway(&meter, &g, at, rssi);
-            }
-        }
     }
 
     fn len(&self) -> usize {
@@ -314,13 +331,13 @@ impl Store for SqliteStore {
 
     fn write(&mut self, batch: &Batch, window_ms: i64) -> Result<WriteReport, ServiceError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        let mut cx = Cx { known: &mut self.known, pending: &self.summary, seen: Summary::default() };
+        let mut cx = Cx { known: &mut self.known, pending: &self.summary, seen: Seen::default() };
         let done = cx.known.refresh(&tx).and_then(|_| write_batch(&tx, batch, window_ms, &mut cx)).and_then(|r| tx.commit().map(|_| r));
         let seen = cx.seen;
         match done {
             Ok(report) => {
                 // Committed: its summary joins the unflushed one.
-                self.summary.merge(seen);
+                self.summary.add(batch, &seen);
                 if self.summary.len() >= SUMMARY_MAX {
                     if let Err(e) = self.flush() {
                         tracing::warn!(error = %e, "flushing meters failed; kept in memory");
@@ -362,8 +379,8 @@ struct Cx<'a> {
     known: &'a mut Known,
     /// The store's unflushed summary (its counters are committed).
     pending: &'a Summary,
-    /// This batch's summary, merged into the store's after the commit.
-    seen: Summary,
+    /// This batch's summary rows, added to the store's after the commit.
+    seen: Seen,
 }
 
 /// The earliest and latest reception time of each key in the batch.
@@ -379,7 +396,7 @@ fn reception_spans(batch: &Batch) -> KeyMap<(i64, i64, usize)> {
 
 /// Per (meter, key id) touched by this batch: the last counter (from [`Known`], else read from
 /// `meters` once, the first time a telegram with a counter needs it), the latest time seen,
-/// whether the counter was read. Written back at the end (an upsert that only moves forward).
+/// whether the counter was read. Kept in [`Known`] at the end.
 type Counters = HashMap<(String, u8), (Option<u32>, i64, bool)>;
 
 /// The per-telegram statements, prepared once per batch.
@@ -408,7 +425,10 @@ fn write_batch(tx: &Connection, batch: &Batch, window_ms: i64, cx: &mut Cx) -> r
         let span = spans.get(&t.dedup_key).map_or((t.received_at_ms, t.received_at_ms), |s| (s.0, s.1));
         let outcome = decide(&mut st, t, span, window_ms, &mut counters, cx)?;
         match outcome {
-            Outcome::Stored => report.stored += 1,
+            Outcome::Stored => {
+                report.stored += 1;
+                cx.seen.meters.push((ti, t.counter, span.1));
+            }
             Outcome::Duplicate(_) => report.duplicates += 1,
             Outcome::Replay => {
                 let first = spans.get(&t.dedup_key).map(|s| &batch.receptions[s.2]);
@@ -421,7 +441,7 @@ fn write_batch(tx: &Connection, batch: &Batch, window_ms: i64, cx: &mut Cx) -> r
     drop(st);
     insert_readings(tx, &batch.readings, &outcomes)?;
     insert_receptions(tx, batch, &outcomes, &mut cx.seen)?;
-    summarise_meters(&counters, cx);
+    remember_counters(&counters, cx);
     for r in batch.rejected.iter().chain(&replays) {
         report.rejected += insert_rejected(tx, r)?;
     }
@@ -478,7 +498,6 @@ fn decide(st: &mut Stmts, t: &TelegramRow, span: (i64, i64), window_ms: i64, cou
         cx.known.stored_frame(t.dedup_key);
     }
     if t.counter.is_none() {
-        cx.seen.meter(&t.meter, t.key_id, None, span.1);
         return Ok(Outcome::Stored);
     }
     let e = counters.entry((t.meter.clone(), t.key_id)).or_insert((None, i64::MIN, false));
@@ -583,18 +602,18 @@ fn insert_readings(tx: &Connection, readings: &[ReadingRow], outcomes: &KeyMap<(
 
 /// Receptions of stored and duplicate telegrams (under the key they are stored by), and the
 /// per-gateway RSSI of their meters.
-fn insert_receptions(tx: &Connection, batch: &Batch, outcomes: &KeyMap<(Outcome, usize)>, seen: &mut Summary) -> rusqlite::Result<()> {
+fn insert_receptions(tx: &Connection, batch: &Batch, outcomes: &KeyMap<(Outcome, usize)>, seen: &mut Seen) -> rusqlite::Result<()> {
     let mut s = tx.prepare_cached(
         "INSERT OR IGNORE INTO receptions (dedup_key, gateway, intake, received_at_ms, rssi) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     let mut rows = Vec::with_capacity(batch.receptions.len());
-    for r in &batch.receptions {
+    for (ri, r) in batch.receptions.iter().enumerate() {
         let (key, ti) = match outcomes.get(&r.dedup_key) {
             Some((Outcome::Stored, ti)) => (r.dedup_key, *ti),
             Some((Outcome::Duplicate(k), ti)) => (*k, *ti),
             _ => continue,
         };
-        seen.gateway(&batch.telegrams[ti].meter, &r.gateway, r.received_at_ms, r.rssi);
+        seen.gateways.push((ti, ri));
         rows.push((key, r));
     }
     // In key order, as the readings.
@@ -605,20 +624,16 @@ fn insert_receptions(tx: &Connection, batch: &Batch, outcomes: &KeyMap<(Outcome,
     Ok(())
 }
 
-/// The batch's `meters` rows into its summary; the counters read or written go into [`Known`]
-/// (the value is the greater of the two, as the upsert writes).
-fn summarise_meters(counters: &Counters, cx: &mut Cx) {
+/// The counters read or written go into [`Known`] (the greater of the two, as `meters` keeps).
+fn remember_counters(counters: &Counters, cx: &mut Cx) {
     let known = &mut cx.known;
     if known.counters.len() + counters.len() > KNOWN_MAX {
         known.counters.clear();
     }
-    for ((meter, key_id), (last, seen, read)) in counters {
+    for ((meter, key_id), (last, _, read)) in counters {
         if *read {
             let k = known.counters.entry((meter.clone(), *key_id)).or_insert(*last);
             *k = (*k).max(*last);
-        }
-        if *seen != i64::MIN {
-            cx.seen.meter(meter, *key_id, *last, *seen);
         }
     }
 }
