@@ -23,20 +23,83 @@ pub const ATTEMPTS: u32 = 6;
 /// The first retry delay (doubling: 50, 100, 200, 400, 800 ms).
 pub const FIRST_DELAY: Duration = Duration::from_millis(50);
 
+/// The store's summaries (`meters`, `meter_gateways`) are flushed after this many batches...
+pub const FLUSH_BATCHES: u32 = 64;
+/// ...or this long after the last flush...
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+/// ...or when the writer has been idle this long, and at shutdown (decisions: "SQLite store
+/// speed 2").
+pub const FLUSH_IDLE: Duration = Duration::from_secs(1);
+
 /// Start the writer thread; batches go in through the returned sender (capacity 1: one batch
 /// is written while the next is built). `health` (`/health`) learns of every commit and failure.
 pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>, health: Arc<HealthStatus>) -> (mpsc::Sender<Pending>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Pending>(1);
+    // The runtime's timer lets an idle writer wake up to flush (none: it waits for batches).
+    let rt = tokio::runtime::Handle::try_current().ok();
     let handle = std::thread::Builder::new()
         .name("meterlink-store".into())
         .spawn(move || {
             let mut store = store;
-            while let Some(p) = rx.blocking_recv() {
-                commit(store.as_mut(), p, window_ms, &metrics, &health);
+            let mut clock = FlushClock::new();
+            while let Some(p) = next_batch(&mut rx, rt.as_ref(), clock.dirty) {
+                match p {
+                    Some(p) => {
+                        commit(store.as_mut(), p, window_ms, &metrics, &health);
+                        clock.dirty = true;
+                        clock.batches += 1;
+                        if clock.due() {
+                            clock.flush(store.as_mut());
+                        }
+                    }
+                    // Idle for FLUSH_IDLE with something unflushed.
+                    None => clock.flush(store.as_mut()),
+                }
             }
+            clock.flush(store.as_mut());
         })
         .expect("spawn the store thread");
     (tx, handle)
+}
+
+/// The next batch: `Some(None)` when the writer was idle for [`FLUSH_IDLE`] with an
+/// unflushed summary, `None` when the pipeline is gone. (The timer is made inside `block_on`:
+/// it needs the runtime's context.)
+fn next_batch(rx: &mut mpsc::Receiver<Pending>, rt: Option<&tokio::runtime::Handle>, dirty: bool) -> Option<Option<Pending>> {
+    match rt {
+        Some(rt) if dirty => match rt.block_on(async { tokio::time::timeout(FLUSH_IDLE, rx.recv()).await }) {
+            Ok(p) => p.map(Some),
+            Err(_) => Some(None),
+        },
+        _ => rx.blocking_recv().map(Some),
+    }
+}
+
+/// When the writer flushes the store's summaries.
+struct FlushClock {
+    last: std::time::Instant,
+    batches: u32,
+    dirty: bool,
+}
+
+impl FlushClock {
+    fn new() -> Self {
+        FlushClock { last: std::time::Instant::now(), batches: 0, dirty: false }
+    }
+
+    /// Due after [`FLUSH_BATCHES`] batches or [`FLUSH_INTERVAL`] (an idle writer flushes after
+    /// [`FLUSH_IDLE`]: see [`next_batch`]).
+    fn due(&self) -> bool {
+        self.dirty && (self.batches >= FLUSH_BATCHES || self.last.elapsed() >= FLUSH_INTERVAL)
+    }
+
+    fn flush(&mut self, store: &mut dyn Store) {
+        if let Err(e) = store.flush() {
+            tracing::warn!(error = %e, "flushing the meters summary failed; kept for the next flush");
+            return;
+        }
+        *self = FlushClock::new();
+    }
 }
 
 /// Write one batch (with retries) and resolve its acks.
