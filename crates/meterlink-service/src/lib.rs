@@ -21,6 +21,7 @@ pub mod intake;
 pub mod metrics;
 pub mod pipeline;
 pub mod reception;
+pub mod sink;
 pub mod store;
 
 pub use error::ServiceError;

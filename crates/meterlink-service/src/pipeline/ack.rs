@@ -25,22 +25,27 @@ pub const FIRST_DELAY: Duration = Duration::from_millis(50);
 
 /// Start the writer thread; batches go in through the returned sender (capacity 1: one batch
 /// is written while the next is built). `health` (`/health`) learns of every commit and failure.
-pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>, health: Arc<HealthStatus>) -> (mpsc::Sender<Pending>, JoinHandle<()>) {
+/// `hooks` run after each commit and between batches (Parquet sink, per-gateway metrics,
+/// retention: `crate::sink`).
+pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>, health: Arc<HealthStatus>, hooks: crate::sink::Hooks) -> (mpsc::Sender<Pending>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Pending>(1);
     let handle = std::thread::Builder::new()
         .name("meterlink-store".into())
         .spawn(move || {
-            let mut store = store;
-            while let Some(p) = rx.blocking_recv() {
-                commit(store.as_mut(), p, window_ms, &metrics, &health);
+            let (mut store, mut hooks) = (store, hooks);
+            while let Some(p) = hooks.wait(&mut rx, store.as_mut()) {
+                if let Some((batch, report)) = commit(store.as_mut(), p, window_ms, &metrics, &health) {
+                    hooks.committed(store.as_mut(), batch, &report);
+                }
             }
         })
         .expect("spawn the store thread");
     (tx, handle)
 }
 
-/// Write one batch (with retries) and resolve its acks.
-pub fn commit(store: &mut dyn Store, p: Pending, window_ms: i64, metrics: &Metrics, health: &HealthStatus) {
+/// Write one batch (with retries) and resolve its acks; the batch and the store's report when
+/// it committed.
+pub fn commit(store: &mut dyn Store, p: Pending, window_ms: i64, metrics: &Metrics, health: &HealthStatus) -> Option<(crate::store::Batch, WriteReport)> {
     let mut delay = FIRST_DELAY;
     for attempt in 1..=ATTEMPTS {
         match store.write(&p.batch, window_ms) {
@@ -50,7 +55,7 @@ pub fn commit(store: &mut dyn Store, p: Pending, window_ms: i64, metrics: &Metri
                 for a in p.acks {
                     a.resolve(AckOutcome::Committed);
                 }
-                return;
+                return Some((p.batch, report));
             }
             Err(e) if attempt < ATTEMPTS => {
                 health.store_failed();
@@ -67,6 +72,7 @@ pub fn commit(store: &mut dyn Store, p: Pending, window_ms: i64, metrics: &Metri
     for a in p.acks {
         a.resolve(AckOutcome::Failed);
     }
+    None
 }
 
 fn count(p: &Pending, r: &WriteReport, m: &Metrics) {

@@ -12,6 +12,7 @@
 //! `sqlite.rs` and the shared DDL (`schema.rs`), the PostgreSQL worker `postgres.rs`.
 
 pub mod postgres;
+pub mod retention;
 
 use std::sync::Arc;
 
@@ -153,4 +154,21 @@ pub trait Store: Send {
     /// `rejected` row instead); the others are inserted with their readings, and `meters` is
     /// updated. Idempotent: writing the same batch twice changes nothing the second time.
     fn write(&mut self, batch: &Batch, window_ms: i64) -> Result<WriteReport, ServiceError>;
+
+    /// Retention (`[store] retention_days`): delete at most `limit` telegrams received before
+    /// `cutoff_ms` with their readings and receptions, and at most `limit` `rejected` rows, in
+    /// one short transaction; `meters` and `meter_gateways` are kept (the replay floor).
+    /// Called by the writer thread between batches ([`retention::Retention`]).
+    fn prune(&mut self, cutoff_ms: i64, limit: usize) -> Result<retention::Pruned, ServiceError> {
+        let _ = (cutoff_ms, limit);
+        Err(ServiceError::Store("this store does not prune".into()))
+    }
+
+    /// The `received_at_ms` of the stored telegram of each key (`None`: none stored): after a
+    /// commit that stored fewer telegrams than the batch offered, tells which ones it stored
+    /// (the Parquet sink, per-gateway metrics).
+    fn telegram_times(&mut self, keys: &[[u8; 16]]) -> Result<Vec<Option<i64>>, ServiceError> {
+        let _ = keys;
+        Err(ServiceError::Store("this store cannot look telegrams up".into()))
+    }
 }

@@ -177,6 +177,14 @@ impl Store for SqliteStore {
         }
         done.map_err(err)
     }
+
+    fn prune(&mut self, cutoff_ms: i64, limit: usize) -> Result<super::retention::Pruned, ServiceError> {
+        super::retention::prune_sqlite(&mut self.conn, cutoff_ms, limit)
+    }
+
+    fn telegram_times(&mut self, keys: &[[u8; 16]]) -> Result<Vec<Option<i64>>, ServiceError> {
+        super::retention::telegram_times_sqlite(&self.conn, keys)
+    }
 }
 
 /// The earliest and latest reception time of each key in the batch.

@@ -1,0 +1,234 @@
+//! What the writer thread does around its commits (issue 15 §3 Parquet sink, §1 retention,
+//! §4 per-gateway metrics), in [`Hooks`]: after a commit it learns which of the batch's
+//! telegrams were stored, counts per gateway, hands the stored telegrams to the Parquet sink;
+//! between batches it runs retention steps. Everything here runs on the writer thread, so a
+//! prune never races with a write, and nothing here delays an acknowledgement (they are
+//! resolved before the hooks run).
+
+pub mod parquet;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::error::ServiceError;
+use crate::metrics::{GatewayCodeLabels, GatewayLabels, Metrics, TableLabels, GATEWAY_LABELS_MAX, OTHER_GATEWAY};
+use crate::pipeline::batch::Pending;
+use crate::store::retention::Retention;
+use crate::store::{Batch, Store, WriteReport};
+
+use parquet::{Export, ParquetSink};
+
+/// The writer thread's hooks.
+pub struct Hooks {
+    parquet: Option<ParquetSink>,
+    retention: Option<Retention>,
+    gateways: Gateways,
+    metrics: Arc<Metrics>,
+    window_ms: i64,
+    /// A timer for waiting on the batch channel while retention is scheduled.
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+/// Per-gateway counters, at most [`GATEWAY_LABELS_MAX`] gateway labels.
+#[derive(Default)]
+struct Gateways {
+    counters: HashMap<Arc<str>, (Counter, Counter)>,
+}
+
+impl Gateways {
+    /// The label of `gateway`: itself, or [`OTHER_GATEWAY`] once the cap is reached.
+    fn label(&self, gateway: &Arc<str>) -> String {
+        if self.counters.contains_key(gateway) || self.counters.len() < GATEWAY_LABELS_MAX {
+            gateway.to_string()
+        } else {
+            OTHER_GATEWAY.to_string()
+        }
+    }
+
+    /// (stored, duplicates) counters of `gateway`.
+    fn of(&mut self, m: &Metrics, gateway: &Arc<str>) -> &(Counter, Counter) {
+        if !self.counters.contains_key(gateway) {
+            let l = GatewayLabels { gateway: self.label(gateway) };
+            let c = (m.gateway_stored.get_or_create(&l).clone(), m.gateway_duplicates.get_or_create(&l).clone());
+            if self.counters.len() < GATEWAY_LABELS_MAX {
+                self.counters.insert(gateway.clone(), c);
+            } else {
+                // Beyond the cap every new name shares `(other)`; kept under a fixed key.
+                return self.counters.entry(Arc::from(OTHER_GATEWAY)).or_insert(c);
+            }
+        }
+        &self.counters[gateway]
+    }
+
+    fn rejected(&self, m: &Metrics, gateway: &Arc<str>, code: &str) {
+        m.gateway_rejected.get_or_create(&GatewayCodeLabels { gateway: self.label(gateway), code: code.into() }).inc();
+    }
+}
+
+/// What the store did with one candidate telegram of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Stored,
+    Duplicate,
+    Replay,
+}
+
+impl Hooks {
+    /// The hooks `config` asks for (the Parquet sink thread starts here).
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Self, ServiceError> {
+        let parquet = match &config.parquet {
+            Some(p) => Some(ParquetSink::start(p.dir.clone(), config.keys.files.clone(), metrics.clone())?),
+            None => None,
+        };
+        Ok(Hooks {
+            parquet,
+            retention: Retention::new(config.store.retention_days),
+            gateways: Gateways::default(),
+            window_ms: (config.dedup.window_s * 1000.0).round() as i64,
+            metrics,
+            rt: None,
+        })
+    }
+
+    /// The next batch; while none comes, retention steps run when due. `None`: the pipeline
+    /// is gone.
+    pub fn wait(&mut self, rx: &mut mpsc::Receiver<Pending>, store: &mut dyn Store) -> Option<Pending> {
+        if self.retention.is_none() {
+            return rx.blocking_recv();
+        }
+        loop {
+            match rx.try_recv() {
+                Ok(p) => return Some(p),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            let wait = self.retention.as_ref().map(|r| r.wait()).unwrap_or_default();
+            if wait.is_zero() {
+                self.prune_step(store);
+                continue;
+            }
+            let rt = match &self.rt {
+                Some(rt) => rt,
+                None => self.rt.insert(tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a timer runtime")),
+            };
+            if let Ok(p) = rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                return p;
+            }
+        }
+    }
+
+    /// After a committed batch (its acks already resolved): per-gateway counts, the Parquet
+    /// sink, one retention step when one is due.
+    pub fn committed(&mut self, store: &mut dyn Store, batch: Batch, report: &WriteReport) {
+        let fates = self.fates(store, &batch, report);
+        self.count(&batch, fates.as_deref());
+        match (&self.parquet, &fates) {
+            (Some(sink), Some(fates)) => sink.send(exports(batch, fates)),
+            // Unknown which were stored (the lookup failed): counted, not guessed.
+            (Some(_), None) => {
+                self.metrics.parquet_dropped.inc_by(report.stored as u64);
+            }
+            (None, _) => {}
+        }
+        if self.retention.as_ref().is_some_and(|r| r.due()) {
+            self.prune_step(store);
+        }
+    }
+
+    fn prune_step(&mut self, store: &mut dyn Store) {
+        let Some(r) = self.retention.as_mut() else { return };
+        if let Some(p) = r.step(store, crate::intake::files::now_ms()) {
+            self.metrics.pruned.get_or_create(&TableLabels { table: "telegrams".into() }).inc_by(p.telegrams as u64);
+            self.metrics.pruned.get_or_create(&TableLabels { table: "rejected".into() }).inc_by(p.rejected as u64);
+            if p.telegrams + p.rejected > 0 {
+                tracing::info!(telegrams = p.telegrams, rejected = p.rejected, "retention: pruned");
+            }
+        }
+    }
+
+    /// The fate of each candidate telegram: all stored or none when the report says so, else
+    /// looked up (stored by this batch = the stored row has this batch's reception time).
+    /// `None` when the lookup failed.
+    fn fates(&self, store: &mut dyn Store, batch: &Batch, report: &WriteReport) -> Option<Vec<Fate>> {
+        let n = batch.telegrams.len();
+        if report.stored == n {
+            return Some(vec![Fate::Stored; n]);
+        }
+        if report.stored == 0 && report.replays == 0 {
+            return Some(vec![Fate::Duplicate; n]);
+        }
+        let keys: Vec<[u8; 16]> = batch.telegrams.iter().map(|t| t.dedup_key).collect();
+        let times = match store.telegram_times(&keys) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "which telegrams were stored is unknown");
+                return None;
+            }
+        };
+        let fates = batch.telegrams.iter().zip(times).map(|(t, at)| match at {
+            Some(at) if at == t.received_at_ms => Fate::Stored,
+            // Not stored and no telegram under the key: the store rejected it as a replay; a
+            // counter key stored outside the window too (decisions "Per-gateway metrics").
+            None => Fate::Replay,
+            Some(at) if t.counter.is_some() && report.replays > 0 && (at - t.received_at_ms).abs() > self.window_ms => Fate::Replay,
+            Some(_) => Fate::Duplicate,
+        });
+        Some(fates.collect())
+    }
+
+    /// Per-gateway counts: a stored telegram counts for the gateway of its first reception,
+    /// every other reception is a duplicate; a replay is a rejection of its first reception's
+    /// gateway; the batch's own rejections count for their gateway.
+    fn count(&mut self, batch: &Batch, fates: Option<&[Fate]>) {
+        let m = &*self.metrics;
+        if let Some(fates) = fates {
+            let firsts = first_receptions(batch);
+            let index: HashMap<[u8; 16], usize> = batch.telegrams.iter().enumerate().map(|(i, t)| (t.dedup_key, i)).collect();
+            for (ri, r) in batch.receptions.iter().enumerate() {
+                let Some(&ti) = index.get(&r.dedup_key) else { continue };
+                match (fates[ti], firsts.get(&r.dedup_key) == Some(&ri)) {
+                    (Fate::Stored, true) => {
+                        self.gateways.of(m, &r.gateway).0.inc();
+                    }
+                    (Fate::Replay, true) => self.gateways.rejected(m, &r.gateway, "replayed_counter"),
+                    _ => {
+                        self.gateways.of(m, &r.gateway).1.inc();
+                    }
+                }
+            }
+        }
+        for r in &batch.rejected {
+            self.gateways.rejected(m, &r.gateway, r.code);
+        }
+    }
+}
+
+/// The index of each key's first reception (earliest time, then batch order).
+fn first_receptions(batch: &Batch) -> HashMap<[u8; 16], usize> {
+    let mut first: HashMap<[u8; 16], usize> = HashMap::with_capacity(batch.telegrams.len());
+    for (i, r) in batch.receptions.iter().enumerate() {
+        let e = first.entry(r.dedup_key).or_insert(i);
+        if r.received_at_ms < batch.receptions[*e].received_at_ms {
+            *e = i;
+        }
+    }
+    first
+}
+
+/// The stored telegrams as Parquet exports (DLMS messages are not: `meterlink bulk` writes
+/// them in another schema).
+fn exports(batch: Batch, fates: &[Fate]) -> Vec<Export> {
+    let firsts = first_receptions(&batch);
+    let gateway = |k: &[u8; 16]| -> Arc<str> { firsts.get(k).map(|&i| batch.receptions[i].gateway.clone()).unwrap_or_else(|| Arc::from("")) };
+    let mut out = Vec::new();
+    for (t, f) in batch.telegrams.iter().zip(fates) {
+        if *f == Fate::Stored && t.protocol != "dlms" {
+            out.push(Export { gateway: gateway(&t.dedup_key), frame: t.frame.clone(), received_at_ms: t.received_at_ms, dedup_key: t.dedup_key });
+        }
+    }
+    out
+}
