@@ -64,7 +64,9 @@ impl Gateways {
         &self.counters[gateway]
     }
 
-    fn rejected(&self, m: &Metrics, gateway: &Arc<str>, code: &str) {
+    fn rejected(&mut self, m: &Metrics, gateway: &Arc<str>, code: &str) {
+        // Registered like the others, so rejected-only gateways count towards the cap too.
+        self.of(m, gateway);
         m.gateway_rejected.get_or_create(&GatewayCodeLabels { gateway: self.label(gateway), code: code.into() }).inc();
     }
 }
@@ -231,4 +233,33 @@ fn exports(batch: Batch, fates: &[Fate]) -> Vec<Export> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::encoding::text::encode;
+    use prometheus_client::registry::Registry;
+
+    /// Past the cap every new gateway shares the `(other)` series; the first ones keep theirs.
+    #[test]
+    fn gateway_labels_are_capped() {
+        let m = Metrics::default();
+        let mut g = Gateways::default();
+        for i in 0..GATEWAY_LABELS_MAX + 5 {
+            g.of(&m, &Arc::from(format!("gw-{i}"))).0.inc();
+        }
+        g.of(&m, &Arc::from("gw-0")).0.inc();
+        g.rejected(&m, &Arc::from("gw-late"), "no_key");
+        let mut r = Registry::default();
+        m.register(&mut r);
+        let mut text = String::new();
+        encode(&mut text, &r).unwrap();
+        let stored: Vec<&str> = text.lines().filter(|l| l.starts_with("meterlink_gateway_stored_total{")).collect();
+        assert_eq!(stored.len(), GATEWAY_LABELS_MAX + 1);
+        assert!(stored.contains(&"meterlink_gateway_stored_total{gateway=\"gw-0\"} 2"));
+        assert!(stored.contains(&"meterlink_gateway_stored_total{gateway=\"(other)\"} 5"));
+        assert!(!text.contains("gw-10000\""));
+        assert!(text.contains("meterlink_gateway_rejected_total{gateway=\"(other)\",code=\"no_key\"} 1"));
+    }
 }
