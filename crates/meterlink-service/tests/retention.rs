@@ -9,7 +9,7 @@ use meterlink_service::config::{Config, FileIntake};
 use meterlink_service::store::postgres::PgStore;
 use meterlink_service::store::retention::Pruned;
 use meterlink_service::store::sqlite::SqliteStore;
-use meterlink_service::store::Store;
+use meterlink_service::store::{schema, Store};
 use pipeline_common::*;
 
 const DAY_MS: i64 = 86_400_000;
@@ -104,6 +104,12 @@ fn prune_goes_in_chunks(db: Db, dir: &std::path::Path) {
     let now = meterlink_service::intake::files::now_ms();
     history(&db, dir, now);
     let mut s = (db.open)();
+    // The post-commit lookup of the Parquet sink and the per-gateway metrics: A's counter-9
+    // telegram is stored with its reception time; an unknown key is not.
+    let m = meterlink::address::manufacturer_code(b"KAM").to_le_bytes();
+    let id = bcd_id(42_000_001);
+    let a9 = schema::counter_key([m[0], m[1], id[0], id[1], id[2], id[3], 0x1B, 0x07, 0], 0, 9);
+    assert_eq!(s.telegram_times(&[a9, [0; 16]]).unwrap(), [Some(now - 40 * DAY_MS), None]);
     let cutoff = now - 30 * DAY_MS;
     let steps: Vec<Pruned> = (0..3).map(|_| s.prune(cutoff, 1).unwrap()).collect();
     let p = |t, r| Pruned { telegrams: t, rejected: r };
