@@ -77,9 +77,48 @@ fn service(dir: &Path, parquet: bool, round: usize) -> (f64, u64, u64) {
     let t = Instant::now();
     rt.block_on(meterlink_service::pipeline::serve_with(c, metrics.clone(), std::future::pending())).unwrap();
     let s = t.elapsed().as_secs_f64();
+    if !parquet && round == 0 {
+        lookup_cost(&db, s, n_of(&db));
+    }
     std::fs::remove_file(&db).ok();
     std::fs::remove_dir_all(&out).ok();
     (s, metrics.parquet_rows.get(), metrics.parquet_dropped.get())
+}
+
+fn n_of(db: &Path) -> usize {
+    rusqlite::Connection::open(db).unwrap().query_row("SELECT COUNT(*) FROM telegrams", [], |r| r.get::<_, i64>(0)).unwrap() as usize
+}
+
+/// The writer-thread cost of a partially stored batch (decisions "Which telegrams a commit
+/// stored"): `Store::telegram_times` over one batch's 10,000 keys, against the run's average
+/// time per 10,000 telegrams.
+fn lookup_cost(db: &Path, run_s: f64, n: usize) {
+    use meterlink_service::store::Store;
+    let keys: Vec<[u8; 16]> = rusqlite::Connection::open(db)
+        .unwrap()
+        .prepare("SELECT dedup_key FROM telegrams LIMIT 10000")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|k| k.unwrap().try_into().unwrap())
+        .collect();
+    let mut store = meterlink_service::store::sqlite::SqliteStore::open(db).unwrap();
+    let t = Instant::now();
+    let rounds = 5;
+    for _ in 0..rounds {
+        let found = store.telegram_times(&keys).unwrap();
+        assert!(found.iter().all(Option::is_some));
+    }
+    let per = t.elapsed().as_secs_f64() / f64::from(rounds);
+    let share = run_s * keys.len() as f64 / n as f64;
+    println!(
+        "lookup of {} keys {:8.2} ms; the run's time per {} telegrams {:8.2} ms ({:.1} %)",
+        keys.len(),
+        per * 1e3,
+        keys.len(),
+        share * 1e3,
+        100.0 * per / share
+    );
 }
 
 fn main() {
