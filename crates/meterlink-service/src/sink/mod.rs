@@ -227,9 +227,10 @@ fn exports(batch: Batch, fates: &[Fate]) -> Vec<Export> {
     let firsts = first_receptions(&batch);
     let gateway = |k: &[u8; 16]| -> Arc<str> { firsts.get(k).map(|&i| batch.receptions[i].gateway.clone()).unwrap_or_else(|| Arc::from("")) };
     let mut out = Vec::new();
-    for (t, f) in batch.telegrams.iter().zip(fates) {
+    // The batch is ours after the commit: frames are moved, not copied.
+    for (t, f) in batch.telegrams.into_iter().zip(fates) {
         if *f == Fate::Stored && t.protocol != "dlms" {
-            out.push(Export { gateway: gateway(&t.dedup_key), frame: t.frame.clone(), received_at_ms: t.received_at_ms, dedup_key: t.dedup_key });
+            out.push(Export { gateway: gateway(&t.dedup_key), frame: t.frame, received_at_ms: t.received_at_ms, dedup_key: t.dedup_key });
         }
     }
     out
