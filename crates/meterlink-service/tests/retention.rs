@@ -111,9 +111,22 @@ fn prune_goes_in_chunks(db: Db, dir: &std::path::Path) {
     let a9 = schema::counter_key([m[0], m[1], id[0], id[1], id[2], id[3], 0x1B, 0x07, 0], 0, 9);
     assert_eq!(s.telegram_times(&[a9, [0; 16]]).unwrap(), [Some(now - 40 * DAY_MS), None]);
     let cutoff = now - 30 * DAY_MS;
-    let steps: Vec<Pruned> = (0..3).map(|_| s.prune(cutoff, 1).unwrap()).collect();
-    let p = |t, r| Pruned { telegrams: t, rejected: r };
-    assert_eq!(steps, [p(1, 1), p(1, 0), p(0, 0)]);
+    // Steps of one row / one meter each: the walk stays on a meter while a chunk comes back
+    // full, moves on after a full page of meters, ends after a short one.
+    let mut steps = Vec::new();
+    let mut after = String::new();
+    for _ in 0..6 {
+        let p = s.prune(cutoff, 1, &after).unwrap();
+        after = p.next_meter.clone().unwrap_or_default();
+        let end = p.next_meter.is_none();
+        steps.push(p);
+        if end {
+            break;
+        }
+    }
+    let p = |t, r, next: Option<&str>| Pruned { telegrams: t, rejected: r, next_meter: next.map(String::from) };
+    let (a, b) = (Some("KAM42000001"), Some("KAM42000002"));
+    assert_eq!(steps, [p(1, 1, Some("")), p(0, 0, a), p(1, 0, a), p(0, 0, b), p(0, 0, None)]);
     drop(s);
     assert_eq!(((db.scalar)("count(*) FROM telegrams"), (db.scalar)("count(*) FROM receptions"), (db.scalar)("count(*) FROM readings")), (1, 1, 3));
     assert_eq!((db.scalar)("count(*) FROM meters"), 2);

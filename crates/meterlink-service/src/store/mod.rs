@@ -155,12 +155,13 @@ pub trait Store: Send {
     /// updated. Idempotent: writing the same batch twice changes nothing the second time.
     fn write(&mut self, batch: &Batch, window_ms: i64) -> Result<WriteReport, ServiceError>;
 
-    /// Retention (`[store] retention_days`): delete at most `limit` telegrams received before
-    /// `cutoff_ms` with their readings and receptions, and at most `limit` `rejected` rows, in
-    /// one short transaction; `meters` and `meter_gateways` are kept (the replay floor).
-    /// Called by the writer thread between batches ([`retention::Retention`]).
-    fn prune(&mut self, cutoff_ms: i64, limit: usize) -> Result<retention::Pruned, ServiceError> {
-        let _ = (cutoff_ms, limit);
+    /// Retention (`[store] retention_days`), one step in one short transaction: of the next
+    /// `limit` meters after `after_meter` (in `meters`' order), delete at most `limit`
+    /// telegrams received before `cutoff_ms` with their readings and receptions; delete at most
+    /// `limit` `rejected` rows older than it; `meters` and `meter_gateways` are kept (the
+    /// replay floor). Called by the writer thread between batches ([`retention::Retention`]).
+    fn prune(&mut self, cutoff_ms: i64, limit: usize, after_meter: &str) -> Result<retention::Pruned, ServiceError> {
+        let _ = (cutoff_ms, limit, after_meter);
         Err(ServiceError::Store("this store does not prune".into()))
     }
 

@@ -178,8 +178,8 @@ impl Store for SqliteStore {
         done.map_err(err)
     }
 
-    fn prune(&mut self, cutoff_ms: i64, limit: usize) -> Result<super::retention::Pruned, ServiceError> {
-        super::retention::prune_sqlite(&mut self.conn, cutoff_ms, limit)
+    fn prune(&mut self, cutoff_ms: i64, limit: usize, after_meter: &str) -> Result<super::retention::Pruned, ServiceError> {
+        super::retention::prune_sqlite(&mut self.conn, cutoff_ms, limit, after_meter)
     }
 
     fn telegram_times(&mut self, keys: &[[u8; 16]]) -> Result<Vec<Option<i64>>, ServiceError> {
