@@ -1,14 +1,19 @@
-//! What the writer thread does around its commits (issue 15 §3 Parquet sink, §1 retention,
-//! §4 per-gateway metrics), in [`Hooks`]: after a commit it learns which of the batch's
-//! telegrams were stored, counts per gateway, hands the stored telegrams to the Parquet sink;
-//! between batches it runs retention steps. Everything here runs on the writer thread, so a
-//! prune never races with a write, and nothing here delays an acknowledgement (they are
-//! resolved before the hooks run).
+//! What happens around the writer's commits (issue 15 §3 Parquet sink, §1 retention, §4
+//! per-gateway metrics). [`Hooks`] runs on the writer thread: between batches it runs
+//! retention steps (so a prune never races with this worker's writes), and after each commit
+//! it hands the batch and the store's report to a follow-up thread of its own (bounded channel
+//! of [`FOLLOW_BATCHES`]: the writer waits only when it is that far behind). The follow-up
+//! thread learns which of the batch's telegrams were stored (through a read connection of its
+//! own when the report cannot tell), counts per gateway and hands the stored telegrams to the
+//! Parquet sink. Nothing here delays an acknowledgement: they are resolved before the hooks
+//! run.
 
 pub mod parquet;
 
 use std::collections::HashMap;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
@@ -22,15 +27,29 @@ use crate::store::{Batch, Store, WriteReport};
 
 use parquet::{Export, ParquetSink};
 
+/// Committed batches waiting for the follow-up thread, at most.
+pub const FOLLOW_BATCHES: usize = 2;
+
 /// The writer thread's hooks.
 pub struct Hooks {
-    parquet: Option<ParquetSink>,
     retention: Option<Retention>,
+    metrics: Arc<Metrics>,
+    follow: Option<SyncSender<(Batch, WriteReport)>>,
+    follow_thread: Option<JoinHandle<()>>,
+    /// A timer for waiting on the batch channel while retention is scheduled.
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+/// The follow-up thread's state.
+struct Follow {
+    parquet: Option<ParquetSink>,
     gateways: Gateways,
     metrics: Arc<Metrics>,
     window_ms: i64,
-    /// A timer for waiting on the batch channel while retention is scheduled.
-    rt: Option<tokio::runtime::Runtime>,
+    config: Config,
+    /// A read connection of its own, opened when a report first cannot tell which telegrams
+    /// were stored (`None` inside: it could not be opened).
+    lookup: Option<Option<Box<dyn Store>>>,
 }
 
 /// Per-gateway counters, at most [`GATEWAY_LABELS_MAX`] gateway labels.
@@ -80,20 +99,26 @@ enum Fate {
 }
 
 impl Hooks {
-    /// The hooks `config` asks for (the Parquet sink thread starts here).
+    /// The hooks `config` asks for (the follow-up and Parquet sink threads start here).
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Self, ServiceError> {
         let parquet = match &config.parquet {
             Some(p) => Some(ParquetSink::start(p.dir.clone(), config.keys.files.clone(), metrics.clone())?),
             None => None,
         };
-        Ok(Hooks {
+        let follow = Follow {
             parquet,
-            retention: Retention::new(config.store.retention_days),
             gateways: Gateways::default(),
+            metrics: metrics.clone(),
             window_ms: (config.dedup.window_s * 1000.0).round() as i64,
-            metrics,
-            rt: None,
-        })
+            config: config.clone(),
+            lookup: None,
+        };
+        let (tx, rx) = sync_channel(FOLLOW_BATCHES);
+        let thread = std::thread::Builder::new()
+            .name("meterlink-follow".into())
+            .spawn(move || follow.run(rx))
+            .map_err(|e| ServiceError::Io(format!("follow-up thread: {e}")))?;
+        Ok(Hooks { retention: Retention::new(config.store.retention_days), metrics, follow: Some(tx), follow_thread: Some(thread), rt: None })
     }
 
     /// The next batch; while none comes, retention steps run when due. `None`: the pipeline
@@ -123,18 +148,11 @@ impl Hooks {
         }
     }
 
-    /// After a committed batch (its acks already resolved): per-gateway counts, the Parquet
-    /// sink, one retention step when one is due.
+    /// After a committed batch (its acks already resolved): hand it to the follow-up thread
+    /// (per-gateway counts, Parquet), then one retention step when one is due.
     pub fn committed(&mut self, store: &mut dyn Store, batch: Batch, report: &WriteReport) {
-        let fates = self.fates(store, &batch, report);
-        self.count(&batch, fates.as_deref());
-        match (&self.parquet, &fates) {
-            (Some(sink), Some(fates)) => sink.send(exports(batch, fates)),
-            // Unknown which were stored (the lookup failed): counted, not guessed.
-            (Some(_), None) => {
-                self.metrics.parquet_dropped.inc_by(report.stored as u64);
-            }
-            (None, _) => {}
+        if let Some(tx) = &self.follow {
+            let _ = tx.send((batch, *report));
         }
         if self.retention.as_ref().is_some_and(|r| r.due()) {
             self.prune_step(store);
@@ -151,11 +169,53 @@ impl Hooks {
             }
         }
     }
+}
+
+impl Drop for Hooks {
+    /// The follow-up thread finishes the batches it holds (and closes the Parquet files).
+    fn drop(&mut self) {
+        drop(self.follow.take());
+        if let Some(t) = self.follow_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Follow {
+    fn run(mut self, rx: Receiver<(Batch, WriteReport)>) {
+        while let Ok((batch, report)) = rx.recv() {
+            self.committed(batch, &report);
+        }
+    }
+
+    /// Per-gateway counts and the Parquet sink for one committed batch.
+    fn committed(&mut self, batch: Batch, report: &WriteReport) {
+        let fates = self.fates(&batch, report);
+        self.count(&batch, fates.as_deref());
+        match (&self.parquet, &fates) {
+            (Some(sink), Some(fates)) => sink.send(exports(batch, fates)),
+            // Unknown which were stored (the lookup failed): counted, not guessed.
+            (Some(_), None) => {
+                self.metrics.parquet_dropped.inc_by(report.stored as u64);
+            }
+            (None, _) => {}
+        }
+    }
+
+    /// The read connection (opened on first use; the rows it looks for are committed).
+    fn lookup(&mut self) -> Option<&mut Box<dyn Store>> {
+        let config = &self.config;
+        self.lookup
+            .get_or_insert_with(|| {
+                crate::pipeline::open_store(config).map_err(|e| tracing::warn!(error = %e, "follow-up: no read connection; per-gateway split and Parquet export of partly stored batches are skipped")).ok()
+            })
+            .as_mut()
+    }
 
     /// The fate of each candidate telegram: all stored or none when the report says so, else
     /// looked up (stored by this batch = the stored row has this batch's reception time).
     /// `None` when the lookup failed.
-    fn fates(&self, store: &mut dyn Store, batch: &Batch, report: &WriteReport) -> Option<Vec<Fate>> {
+    fn fates(&mut self, batch: &Batch, report: &WriteReport) -> Option<Vec<Fate>> {
         let n = batch.telegrams.len();
         if report.stored == n {
             return Some(vec![Fate::Stored; n]);
@@ -164,19 +224,21 @@ impl Hooks {
             return Some(vec![Fate::Duplicate; n]);
         }
         let keys: Vec<[u8; 16]> = batch.telegrams.iter().map(|t| t.dedup_key).collect();
-        let times = match store.telegram_times(&keys) {
+        let times = match self.lookup()?.telegram_times(&keys) {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "which telegrams were stored is unknown");
+                self.lookup = None; // reconnect next time
                 return None;
             }
         };
+        let window_ms = self.window_ms;
         let fates = batch.telegrams.iter().zip(times).map(|(t, at)| match at {
             Some(at) if at == t.received_at_ms => Fate::Stored,
             // Not stored and no telegram under the key: the store rejected it as a replay; a
             // counter key stored outside the window too (decisions "Per-gateway metrics").
             None => Fate::Replay,
-            Some(at) if t.counter.is_some() && report.replays > 0 && (at - t.received_at_ms).abs() > self.window_ms => Fate::Replay,
+            Some(at) if t.counter.is_some() && report.replays > 0 && (at - t.received_at_ms).abs() > window_ms => Fate::Replay,
             Some(_) => Fate::Duplicate,
         });
         Some(fates.collect())

@@ -1,10 +1,11 @@
 //! The Parquet sink (issue 15 §3: "optional Parquet sink (hourly files, the `meterlink bulk`
 //! schema) for analytics"), `[parquet] dir = ...`.
 //!
-//! After each commit the writer thread hands the telegrams it stored (not duplicates, not
-//! rejections) to this sink's own thread through a bounded channel; when the channel is full
-//! the rows are dropped and counted (`meterlink_parquet_dropped_total`): the database is the
-//! system of record, and the writer never waits for Parquet (decisions "Parquet sink").
+//! After each commit the follow-up thread ([`super::Hooks`]) hands the telegrams the commit
+//! stored (not duplicates, not rejections) to this sink's own thread through a bounded channel;
+//! when the channel is full the rows are dropped and counted
+//! (`meterlink_parquet_dropped_total`): the database is the system of record, and neither the
+//! writer nor the follow-up thread waits for Parquet (decisions "Parquet sink").
 //!
 //! The thread decodes each telegram's frame again with `meterlink bulk`'s decoder
 //! (`meterlink_arrow::decode_batch`, the nested layout of [`meterlink_arrow::nest`]) and the
