@@ -138,8 +138,8 @@ impl Decoder {
     }
 }
 
-/// The replay subject of a DLMS message (IEC 62056-5-3 9.2.7.2.4.3: the invocation counter of
-/// a ciphered APDU increases with every APDU the sender protects with one key): a deciphered
+/// The replay subject of a DLMS message (DLMS UA Green Book 9.2.7.2.4, as `meterlink::replay`
+/// cites it: the invocation counter of a key must increase with every APDU): a deciphered
 /// APDU with a system title is keyed `01 ‖ system title ‖ 01 ‖ key id ‖ invocation counter`, key
 /// id = the key kind (0 global unicast, 1 global broadcast, 2 dedicated, 3 wrapped, 4 agreed;
 /// `meterlink::replay::DlmsSubject`), so the store rejects a replayed counter as for M-Bus.
