@@ -33,23 +33,26 @@ pub const FLUSH_IDLE: Duration = Duration::from_secs(1);
 
 /// Start the writer thread; batches go in through the returned sender (capacity 1: one batch
 /// is written while the next is built). `health` (`/health`) learns of every commit and failure.
-pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>, health: Arc<HealthStatus>) -> (mpsc::Sender<Pending>, JoinHandle<()>) {
+/// `hooks` run after each commit and between batches (Parquet sink, per-gateway metrics,
+/// retention: `crate::sink`).
+pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>, health: Arc<HealthStatus>, hooks: crate::sink::Hooks) -> (mpsc::Sender<Pending>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Pending>(1);
-    // The runtime's timer lets an idle writer wake up to flush (none: it waits for batches).
-    let rt = tokio::runtime::Handle::try_current().ok();
     let handle = std::thread::Builder::new()
         .name("meterlink-store".into())
         .spawn(move || {
-            let mut store = store;
+            let (mut store, mut hooks) = (store, hooks);
             let mut clock = FlushClock::new();
-            while let Some(p) = next_batch(&mut rx, rt.as_ref(), clock.dirty) {
+            while let Some(p) = hooks.wait(&mut rx, store.as_mut(), clock.dirty.then_some(FLUSH_IDLE)) {
                 match p {
                     Some(p) => {
-                        commit(store.as_mut(), p, window_ms, &metrics, &health);
+                        let done = commit(store.as_mut(), p, window_ms, &metrics, &health);
                         clock.dirty = true;
                         clock.batches += 1;
                         if clock.due() {
                             clock.flush(store.as_mut());
+                        }
+                        if let Some((batch, report)) = done {
+                            hooks.committed(store.as_mut(), batch, &report);
                         }
                     }
                     // Idle for FLUSH_IDLE with something unflushed.
@@ -60,19 +63,6 @@ pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>
         })
         .expect("spawn the store thread");
     (tx, handle)
-}
-
-/// The next batch: `Some(None)` when the writer was idle for [`FLUSH_IDLE`] with an
-/// unflushed summary, `None` when the pipeline is gone. (The timer is made inside `block_on`:
-/// it needs the runtime's context.)
-fn next_batch(rx: &mut mpsc::Receiver<Pending>, rt: Option<&tokio::runtime::Handle>, dirty: bool) -> Option<Option<Pending>> {
-    match rt {
-        Some(rt) if dirty => match rt.block_on(async { tokio::time::timeout(FLUSH_IDLE, rx.recv()).await }) {
-            Ok(p) => p.map(Some),
-            Err(_) => Some(None),
-        },
-        _ => rx.blocking_recv().map(Some),
-    }
 }
 
 /// When the writer flushes the store's summaries.
@@ -88,7 +78,7 @@ impl FlushClock {
     }
 
     /// Due after [`FLUSH_BATCHES`] batches or [`FLUSH_INTERVAL`] (an idle writer flushes after
-    /// [`FLUSH_IDLE`]: see [`next_batch`]).
+    /// [`FLUSH_IDLE`]: see `Hooks::wait`).
     fn due(&self) -> bool {
         self.dirty && (self.batches >= FLUSH_BATCHES || self.last.elapsed() >= FLUSH_INTERVAL)
     }
@@ -102,8 +92,9 @@ impl FlushClock {
     }
 }
 
-/// Write one batch (with retries) and resolve its acks.
-pub fn commit(store: &mut dyn Store, p: Pending, window_ms: i64, metrics: &Metrics, health: &HealthStatus) {
+/// Write one batch (with retries) and resolve its acks; the batch and the store's report when
+/// it committed.
+pub fn commit(store: &mut dyn Store, p: Pending, window_ms: i64, metrics: &Metrics, health: &HealthStatus) -> Option<(crate::store::Batch, WriteReport)> {
     let mut delay = FIRST_DELAY;
     for attempt in 1..=ATTEMPTS {
         match store.write(&p.batch, window_ms) {
@@ -113,7 +104,7 @@ pub fn commit(store: &mut dyn Store, p: Pending, window_ms: i64, metrics: &Metri
                 for a in p.acks {
                     a.resolve(AckOutcome::Committed);
                 }
-                return;
+                return Some((p.batch, report));
             }
             Err(e) if attempt < ATTEMPTS => {
                 health.store_failed();
@@ -130,6 +121,7 @@ pub fn commit(store: &mut dyn Store, p: Pending, window_ms: i64, metrics: &Metri
     for a in p.acks {
         a.resolve(AckOutcome::Failed);
     }
+    None
 }
 
 fn count(p: &Pending, r: &WriteReport, m: &Metrics) {

@@ -362,6 +362,14 @@ impl Store for SqliteStore {
         self.summary = Summary::default();
         Ok(())
     }
+
+    fn prune(&mut self, cutoff_ms: i64, limit: usize, after_meter: &str) -> Result<super::retention::Pruned, ServiceError> {
+        super::retention::prune_sqlite(&mut self.conn, cutoff_ms, limit, after_meter)
+    }
+
+    fn telegram_times(&mut self, keys: &[[u8; 16]]) -> Result<Vec<Option<i64>>, ServiceError> {
+        super::retention::telegram_times_sqlite(&self.conn, keys)
+    }
 }
 
 impl Drop for SqliteStore {

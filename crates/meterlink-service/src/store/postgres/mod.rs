@@ -350,4 +350,12 @@ impl Store for PgStore {
             }
         }
     }
+
+    fn prune(&mut self, cutoff_ms: i64, limit: usize, after_meter: &str) -> Result<crate::store::retention::Pruned, ServiceError> {
+        crate::store::retention::prune_postgres(&self.rt, &mut self.client, cutoff_ms, limit, after_meter)
+    }
+
+    fn telegram_times(&mut self, keys: &[[u8; 16]]) -> Result<Vec<Option<i64>>, ServiceError> {
+        crate::store::retention::telegram_times_postgres(&self.rt, &mut self.client, keys)
+    }
 }
