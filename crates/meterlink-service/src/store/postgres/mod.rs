@@ -43,6 +43,35 @@ pub use copy::CopyBuf;
 /// concurrent workers (the transaction rolled back, so a retry is safe).
 const RETRIES: usize = 5;
 
+/// How many advisory locks the frame keys of the batches map onto (decisions "Scale-out"):
+/// at most this many per transaction, so the server's lock table (64 per connection by
+/// default) holds them for several workers.
+pub const FRAME_SLOTS: u16 = 256;
+
+/// The sorted, distinct frame-lock slots of a batch's counter-less (frame-key) telegrams:
+/// the slot of the frame hash, whatever the bucket, so copies of one telegram in neighbouring
+/// buckets share it.
+fn frame_slots(b: &Batch) -> Vec<i32> {
+    let mut s: Vec<i32> = b
+        .telegrams
+        .iter()
+        .filter(|t| t.dedup_key[0] == schema::KEY_FRAME)
+        .map(|t| i32::from(u16::from_be_bytes([t.dedup_key[5], t.dedup_key[6]]) % FRAME_SLOTS))
+        .collect();
+    s.sort_unstable();
+    s.dedup();
+    s
+}
+
+/// Lock the batch's frame slots first thing in a deciding transaction ([`sql::LOCK_FRAME_SLOTS`]).
+async fn lock_frame_slots(tx: &tokio_postgres::Transaction<'_>, b: &Batch) -> Result<(), tokio_postgres::Error> {
+    let slots = frame_slots(b);
+    if !slots.is_empty() {
+        tx.query_one(sql::LOCK_FRAME_SLOTS, &[&sql::FRAME_LOCK_CLASS, &slots]).await?;
+    }
+    Ok(())
+}
+
 /// A connection to PostgreSQL holding the store's schema.
 pub struct PgStore {
     rt: Runtime,
@@ -234,6 +263,7 @@ async fn write_optimistic(client: &mut Client, st: &Statements, b: &Batch, spans
 /// The decided path (module documentation).
 async fn write_decided(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans, window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
     let tx = client.transaction().await?;
+    lock_frame_slots(&tx, b).await?;
     let rows = if b.telegrams.is_empty() {
         Vec::new()
     } else {
@@ -246,8 +276,9 @@ async fn write_decided(client: &mut Client, st: &Statements, b: &Batch, spans: &
 }
 
 /// The safe path (module documentation): staging, then [`sql::WRITE`].
-async fn write_safe(client: &mut Client, st: &Statement, streams: &[Option<Bytes>; 4], window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
+async fn write_safe(client: &mut Client, st: &Statement, b: &Batch, streams: &[Option<Bytes>; 4], window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
     let tx = client.transaction().await?;
+    lock_frame_slots(&tx, b).await?;
     tx.batch_execute(sql::SAFE_PLAN).await?;
     for (stmt, data) in sql::COPY_STAGING.iter().zip(streams) {
         if let Some(data) = data {
@@ -327,7 +358,7 @@ impl Store for PgStore {
             let r = match &path {
                 Path::Optimistic => self.rt.block_on(write_optimistic(&mut self.client, &st, batch, &spans)),
                 Path::Decided => self.rt.block_on(write_decided(&mut self.client, &st, batch, &spans, window_ms)),
-                Path::Safe(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, streams, window_ms)),
+                Path::Safe(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, batch, streams, window_ms)),
             };
             match (r, &path) {
                 (Ok(r), _) => {

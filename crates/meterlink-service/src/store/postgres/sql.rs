@@ -4,6 +4,16 @@
 /// Advisory lock key serialising migrations across workers ("mlschema" in ASCII).
 pub const MIGRATION_LOCK: i64 = 0x6d6c_7363_6865_6d61;
 
+/// The first key of the frame-slot advisory locks ("MLFD"; decisions "Scale-out").
+pub const FRAME_LOCK_CLASS: i32 = 0x4d4c_4644;
+
+/// Take the transaction's frame-slot advisory locks, in the (sorted) order given: two workers
+/// deciding copies of one counter-less telegram whose receptions straddle a bucket boundary
+/// hold different keys, so no unique key arbitrates them; the slot (of the bucket-free frame
+/// hash) makes the second wait for the first's commit, and its decision (a later statement,
+/// so a later READ COMMITTED snapshot) sees the first's telegram as the neighbour key.
+pub const LOCK_FRAME_SLOTS: &str = "SELECT count(pg_advisory_xact_lock($1, s))::bigint FROM unnest($2::int4[]) AS s";
+
 /// Storage parameters (not schema: no column, key or index changes), set at every migration:
 /// `meters` and `meter_gateways` are rewritten for every stored telegram, so half of each page
 /// is left free for the new row versions to stay on the page (HOT updates: no index entry, no
