@@ -31,12 +31,33 @@ pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>
         .name("meterlink-store".into())
         .spawn(move || {
             let mut store = store;
-            while let Some(p) = rx.blocking_recv() {
+            loop {
+                let p = match rx.try_recv() {
+                    Ok(p) => p,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        // Idle: the store's deferred summaries (`Store::flush`) go out before
+                        // waiting (decisions "Deferred summaries"); under load a batch is waiting.
+                        flush(store.as_mut());
+                        match rx.blocking_recv() {
+                            Some(p) => p,
+                            None => break,
+                        }
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                };
                 commit(store.as_mut(), p, window_ms, &metrics, &health);
             }
+            flush(store.as_mut());
         })
         .expect("spawn the store thread");
     (tx, handle)
+}
+
+/// `Store::flush`, a failure logged (the summaries stay in memory for the next flush).
+fn flush(store: &mut dyn Store) {
+    if let Err(e) = store.flush() {
+        tracing::warn!(error = %e, "store summary flush failed");
+    }
 }
 
 /// Write one batch (with retries) and resolve its acks.

@@ -27,6 +27,9 @@ mod copy;
 mod plan;
 mod recent;
 mod sql;
+mod summary;
+
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::SinkExt;
@@ -72,6 +75,12 @@ async fn lock_frame_slots(tx: &tokio_postgres::Transaction<'_>, b: &Batch) -> Re
     Ok(())
 }
 
+/// Deferred summaries are flushed after this many batches ... (decisions "Deferred summaries")
+pub const FLUSH_BATCHES: u32 = 16;
+
+/// ... or when the oldest unflushed batch is this old, whichever comes first.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
 /// A connection to PostgreSQL holding the store's schema.
 pub struct PgStore {
     rt: Runtime,
@@ -80,6 +89,10 @@ pub struct PgStore {
     safe_only: bool,
     counts: PathCounts,
     recent: recent::Recent,
+    deferred: bool,
+    summary: summary::Summary,
+    unflushed: u32,
+    since: Option<Instant>,
 }
 
 /// How many batches each path committed, and how often the optimistic path missed.
@@ -107,6 +120,7 @@ enum Path {
 struct Statements {
     decide: Statement,
     finish: Statement,
+    trap: Statement,
     write: Statement,
 }
 
@@ -146,12 +160,74 @@ impl PgStore {
                 tracing::warn!(error = %e, "postgres connection closed");
             }
         });
-        Ok(PgStore { rt, client, statements: None, safe_only: false, counts: PathCounts::default(), recent: recent::Recent::default() })
+        Ok(PgStore {
+            rt,
+            client,
+            statements: None,
+            safe_only: false,
+            counts: PathCounts::default(),
+            recent: recent::Recent::default(),
+            deferred: true,
+            summary: summary::Summary::default(),
+            unflushed: 0,
+            since: None,
+        })
     }
 
     /// Write every batch through the safe path (tests comparing the two paths, diagnosis).
     pub fn set_safe_only(&mut self, on: bool) {
         self.safe_only = on;
+    }
+
+    /// Write `meters` / `meter_gateways` in every batch's transaction (`false`) instead of from
+    /// the deferred summary (`true`, the default; decisions "Deferred summaries"). Flushes first.
+    pub fn set_deferred(&mut self, on: bool) -> Result<(), ServiceError> {
+        self.flush_summary()?;
+        self.deferred = on;
+        Ok(())
+    }
+
+    /// Write the deferred summary now (one transaction; nothing when empty).
+    fn flush_summary(&mut self) -> Result<(), ServiceError> {
+        if self.summary.is_empty() {
+            return Ok(());
+        }
+        let st = self.prepare_session()?;
+        let streams = self.summary.streams();
+        let client = &mut self.client;
+        let mut tries = 0;
+        loop {
+            let r = self.rt.block_on(async {
+                let tx = client.transaction().await?;
+                for (stmt, data) in sql::COPY_STAGED[2..].iter().zip(&streams) {
+                    if let Some(data) = data {
+                        copy_in(&tx, stmt, data.clone()).await?;
+                    }
+                }
+                tx.query_one(&st.finish, &[&false, &false]).await?;
+                tx.commit().await
+            });
+            match r {
+                Ok(()) => break,
+                Err(e) if retryable(&e) && tries < RETRIES => tries += 1,
+                Err(e) => return Err(pg_err("flush")(e)),
+            }
+        }
+        self.summary.clear();
+        (self.unflushed, self.since) = (0, None);
+        Ok(())
+    }
+
+    /// A deferred batch committed: add its summary rows; flush when due.
+    fn summarise(&mut self, b: &Batch, spans: &Spans, verdicts: &[Verdict]) -> Result<(), ServiceError> {
+        let new = plan::new_telegrams(b, verdicts);
+        self.summary.merge(&plan::meters(&new, spans), &plan::gateways(b, spans, verdicts));
+        self.unflushed += 1;
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if self.unflushed >= FLUSH_BATCHES || since.elapsed() >= FLUSH_INTERVAL {
+            self.flush_summary()?;
+        }
+        Ok(())
     }
 
     /// How many batches each path committed (module documentation).
@@ -209,7 +285,8 @@ impl PgStore {
                 c.batch_execute(sql::STAGING).await?;
                 Ok::<_, tokio_postgres::Error>(Statements {
                     decide: c.prepare(sql::DECIDE).await?,
-                    finish: c.prepare_typed(sql::FINISH, &[tokio_postgres::types::Type::BOOL]).await?,
+                    finish: c.prepare_typed(sql::FINISH, &[tokio_postgres::types::Type::BOOL, tokio_postgres::types::Type::BOOL]).await?,
+                    trap: c.prepare(sql::TRAP).await?,
                     write: c.prepare(sql::WRITE).await?,
                 })
             });
@@ -233,8 +310,16 @@ fn verdicts(n: usize, rows: &[tokio_postgres::Row]) -> Vec<Verdict> {
 }
 
 /// COPY a plan's streams and run [`sql::FINISH`] (`trap`: the optimistic path) when anything
-/// was staged; the report with the rejections the database inserted.
-async fn apply(tx: &tokio_postgres::Transaction<'_>, st: &Statements, p: plan::Plan, trap: bool) -> Result<WriteReport, tokio_postgres::Error> {
+/// was staged; with `deferred` summaries `meters` / `meter_gateways` are left to the flush and
+/// the optimistic path's trap is [`sql::TRAP`]. The report with the rejections the database
+/// inserted.
+async fn apply(tx: &tokio_postgres::Transaction<'_>, st: &Statements, mut p: plan::Plan, trap: bool, deferred: bool) -> Result<WriteReport, tokio_postgres::Error> {
+    if deferred {
+        p.staged[3] = None;
+        if !trap {
+            p.staged[2] = None;
+        }
+    }
     for (stmt, data) in sql::COPY_DIRECT.iter().zip(p.direct) {
         if let Some(data) = data {
             copy_in(tx, stmt, data).await?;
@@ -247,21 +332,25 @@ async fn apply(tx: &tokio_postgres::Transaction<'_>, st: &Statements, p: plan::P
                 copy_in(tx, stmt, data).await?;
             }
         }
-        report.rejected = tx.query_one(&st.finish, &[&trap]).await?.get::<_, i64>(0) as usize;
+        report.rejected = tx.query_one(&st.finish, &[&(trap && !deferred), &deferred]).await?.get::<_, i64>(0) as usize;
+        if trap && deferred {
+            tx.query_one(&st.trap, &[]).await?;
+        }
     }
     Ok(report)
 }
 
 /// The optimistic path (module documentation): every telegram taken as new, no decision.
-async fn write_optimistic(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans) -> Result<WriteReport, tokio_postgres::Error> {
+async fn write_optimistic(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans, deferred: bool) -> Result<(WriteReport, Vec<Verdict>), tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    let report = apply(&tx, st, plan::plan(b, spans, &vec![Verdict::New; b.telegrams.len()]), true).await?;
+    let verdicts = vec![Verdict::New; b.telegrams.len()];
+    let report = apply(&tx, st, plan::plan(b, spans, &verdicts), true, deferred).await?;
     tx.commit().await?;
-    Ok(report)
+    Ok((report, verdicts))
 }
 
 /// The decided path (module documentation).
-async fn write_decided(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans, window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
+async fn write_decided(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans, window_ms: i64, deferred: bool) -> Result<(WriteReport, Vec<Verdict>), tokio_postgres::Error> {
     let tx = client.transaction().await?;
     lock_frame_slots(&tx, b).await?;
     let rows = if b.telegrams.is_empty() {
@@ -270,9 +359,10 @@ async fn write_decided(client: &mut Client, st: &Statements, b: &Batch, spans: &
         copy_in(&tx, sql::COPY_KEYS, copy::keys(b, spans).into()).await?;
         tx.query(&st.decide, &[&window_ms]).await?
     };
-    let report = apply(&tx, st, plan::plan(b, spans, &verdicts(b.telegrams.len(), &rows)), false).await?;
+    let verdicts = verdicts(b.telegrams.len(), &rows);
+    let report = apply(&tx, st, plan::plan(b, spans, &verdicts), false, deferred).await?;
     tx.commit().await?;
-    Ok(report)
+    Ok((report, verdicts))
 }
 
 /// The safe path (module documentation): staging, then [`sql::WRITE`].
@@ -339,6 +429,11 @@ impl Store for PgStore {
         Ok(())
     }
 
+    /// Write the deferred summary (`meters`, `meter_gateways`) now.
+    fn flush(&mut self) -> Result<(), ServiceError> {
+        self.flush_summary()
+    }
+
     /// One transaction: the optimistic path where the batch looks all new, else (or after its
     /// unique violation or replay trap) the decided path, else (after its unique violation) the
     /// safe path (module documentation). A deadlock or serialization failure between workers
@@ -354,20 +449,24 @@ impl Store for PgStore {
             Path::Decided
         };
         let mut tries = 0;
+        let deferred = self.deferred;
         loop {
             let r = match &path {
-                Path::Optimistic => self.rt.block_on(write_optimistic(&mut self.client, &st, batch, &spans)),
-                Path::Decided => self.rt.block_on(write_decided(&mut self.client, &st, batch, &spans, window_ms)),
-                Path::Safe(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, batch, streams, window_ms)),
+                Path::Optimistic => self.rt.block_on(write_optimistic(&mut self.client, &st, batch, &spans, deferred)).map(|(r, v)| (r, Some(v))),
+                Path::Decided => self.rt.block_on(write_decided(&mut self.client, &st, batch, &spans, window_ms, deferred)).map(|(r, v)| (r, Some(v))),
+                Path::Safe(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, batch, streams, window_ms)).map(|r| (r, None)),
             };
             match (r, &path) {
-                (Ok(r), _) => {
+                (Ok((r, verdicts)), _) => {
                     *match path {
                         Path::Optimistic => &mut self.counts.optimistic,
                         Path::Decided => &mut self.counts.decided,
                         Path::Safe(_) => &mut self.counts.safe,
                     } += 1;
                     self.recent.committed(batch);
+                    if let (Some(v), true) = (verdicts, deferred) {
+                        self.summarise(batch, &spans, &v)?;
+                    }
                     return Ok(r);
                 }
                 (Err(e), Path::Optimistic) if unique_violation(&e) || trapped(&e) => {
@@ -379,6 +478,18 @@ impl Store for PgStore {
                 (Err(e), _) if retryable(&e) && tries < RETRIES => tries += 1,
                 (Err(e), _) => return Err(pg_err("write")(e)),
             }
+        }
+    }
+}
+
+impl Drop for PgStore {
+    /// The deferred summary is written when the store goes (a graceful shutdown drops it on the
+    /// writer thread); after a kill -9 it is lost, which costs `meters` / `meter_gateways` at
+    /// most one flush interval of updates and never a replay decision (decisions "Deferred
+    /// summaries").
+    fn drop(&mut self) {
+        if let Err(e) = self.flush_summary() {
+            tracing::warn!(error = %e, "postgres: the last summary flush failed");
         }
     }
 }

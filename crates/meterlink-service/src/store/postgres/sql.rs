@@ -43,7 +43,7 @@ CREATE TEMP TABLE IF NOT EXISTS s_key (
     ord INTEGER NOT NULL, nb_prev BYTEA, nb_next BYTEA, span_lo BIGINT NOT NULL, span_hi BIGINT NOT NULL,
     batch_prior BIGINT
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS s_met (LIKE meters, first_counter BIGINT) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS s_met (LIKE meters, first_counter BIGINT, lo_key BYTEA, end_key BYTEA, n INTEGER) ON COMMIT DELETE ROWS;
 CREATE OR REPLACE FUNCTION pg_temp.ml_replayed(meter text) RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'counter of % not above the stored one', meter USING ERRCODE = 'MLRPL';
@@ -72,7 +72,7 @@ pub const COPY_KEYS: &str =
 pub const COPY_STAGED: [&str; 4] = [
     "COPY s_rec (dedup_key, gateway, intake, received_at_ms, rssi) FROM STDIN (FORMAT binary)",
     "COPY s_rej (reject_key, received_at_ms, gateway, intake, code, reason, byte_offset, meter, frame) FROM STDIN (FORMAT binary)",
-    "COPY s_met (meter, key_id, last_counter, last_seen_ms, first_counter) FROM STDIN (FORMAT binary)",
+    "COPY s_met (meter, key_id, last_counter, last_seen_ms, first_counter, lo_key, end_key, n) FROM STDIN (FORMAT binary)",
     "COPY s_mg (meter, gateway, rssi, last_seen_ms) FROM STDIN (FORMAT binary)",
 ];
 
@@ -110,7 +110,12 @@ SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
         FROM (
             SELECT s.*,
                 coalesce((SELECT true FROM telegrams t WHERE t.dedup_key = s.dedup_key LIMIT 1), false) AS own,
-                (SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id) AS last_counter
+                greatest((SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id),
+                         CASE WHEN get_byte(s.dedup_key, 0) = 1 THEN (SELECT (get_byte(t.dedup_key, 11)::bigint << 24) | (get_byte(t.dedup_key, 12) << 16)
+                              | (get_byte(t.dedup_key, 13) << 8) | get_byte(t.dedup_key, 14)
+                          FROM telegrams t WHERE t.dedup_key >= overlay(s.dedup_key PLACING '\x0000000000'::bytea FROM 12)
+                           AND t.dedup_key <= overlay(s.dedup_key PLACING '\xffffffffff'::bytea FROM 12)
+                          ORDER BY t.dedup_key DESC LIMIT 1) END) AS last_counter
             FROM s_key s OFFSET 0
         ) k
     ) c0
@@ -131,6 +136,10 @@ SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
 /// against the row as locked by the update, so a concurrent worker's commit is seen), or a
 /// meter row inserted by another worker meanwhile, raises SQLSTATE `MLRPL`
 /// (`pg_temp.ml_replayed`) and the batch runs again on the decided path.
+///
+/// `$2` = **deferred** (decisions "Deferred summaries"): `meters` / `meter_gateways` are not
+/// written here but from the store's in-memory summary at its next flush (the same statement
+/// with `$1` and `$2` false and only `s_met` / `s_mg` staged).
 pub const FINISH: &str = r#"
 WITH rc AS (
     INSERT INTO receptions (dedup_key, gateway, intake, received_at_ms, rssi)
@@ -145,7 +154,7 @@ mu AS (
         last_counter = CASE WHEN $1 AND s.first_counter <= m.last_counter THEN pg_temp.ml_replayed(m.meter)
                             ELSE greatest(m.last_counter, s.last_counter) END,
         last_seen_ms = greatest(m.last_seen_ms, s.last_seen_ms)
-    FROM s_met s WHERE m.meter = s.meter AND m.key_id = s.key_id
+    FROM s_met s WHERE NOT $2 AND m.meter = s.meter AND m.key_id = s.key_id
       AND (s.last_seen_ms > m.last_seen_ms OR s.last_counter > m.last_counter
            OR (m.last_counter IS NULL AND s.last_counter IS NOT NULL) OR ($1 AND s.first_counter <= m.last_counter))
     RETURNING 1
@@ -153,7 +162,7 @@ mu AS (
 mi AS (
     INSERT INTO meters (meter, key_id, last_counter, last_seen_ms)
     SELECT s.meter, s.key_id, s.last_counter, s.last_seen_ms FROM s_met s
-    WHERE NOT EXISTS (SELECT 1 FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id)
+    WHERE NOT $2 AND NOT EXISTS (SELECT 1 FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id)
     ON CONFLICT (meter, key_id) DO UPDATE SET
         last_counter = CASE WHEN $1 THEN pg_temp.ml_replayed(meters.meter)
                             ELSE greatest(meters.last_counter, excluded.last_counter) END,
@@ -162,13 +171,13 @@ mi AS (
 ),
 gu AS (
     UPDATE meter_gateways g SET rssi = s.rssi, last_seen_ms = s.last_seen_ms
-    FROM s_mg s WHERE g.meter = s.meter AND g.gateway = s.gateway
+    FROM s_mg s WHERE NOT $2 AND g.meter = s.meter AND g.gateway = s.gateway
       AND (s.last_seen_ms > g.last_seen_ms OR (s.last_seen_ms = g.last_seen_ms AND s.rssi IS DISTINCT FROM g.rssi))
     RETURNING 1
 ),
 gi AS (
     INSERT INTO meter_gateways (meter, gateway, rssi, last_seen_ms)
-    SELECT * FROM s_mg s WHERE NOT EXISTS (SELECT 1 FROM meter_gateways g WHERE g.meter = s.meter AND g.gateway = s.gateway)
+    SELECT * FROM s_mg s WHERE NOT $2 AND NOT EXISTS (SELECT 1 FROM meter_gateways g WHERE g.meter = s.meter AND g.gateway = s.gateway)
     ON CONFLICT (meter, gateway) DO UPDATE SET rssi = excluded.rssi, last_seen_ms = excluded.last_seen_ms
     WHERE excluded.last_seen_ms >= meter_gateways.last_seen_ms
     RETURNING 1
@@ -209,7 +218,12 @@ WITH cls0 AS (
         END AS dup_key
     FROM s_tel s, LATERAL (SELECT
         coalesce((SELECT true FROM telegrams t WHERE t.dedup_key = s.dedup_key LIMIT 1), false) AS own,
-        (SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id) AS last_counter
+        greatest((SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id),
+                 CASE WHEN get_byte(s.dedup_key, 0) = 1 THEN (SELECT (get_byte(t.dedup_key, 11)::bigint << 24) | (get_byte(t.dedup_key, 12) << 16)
+                              | (get_byte(t.dedup_key, 13) << 8) | get_byte(t.dedup_key, 14)
+                          FROM telegrams t WHERE t.dedup_key >= overlay(s.dedup_key PLACING '\x0000000000'::bytea FROM 12)
+                           AND t.dedup_key <= overlay(s.dedup_key PLACING '\xffffffffff'::bytea FROM 12)
+                          ORDER BY t.dedup_key DESC LIMIT 1) END) AS last_counter
     ) k
 ),
 cls AS (
@@ -284,4 +298,17 @@ SELECT (SELECT count(*) FROM cls) AS candidates,
        (SELECT count(*) FROM rj) AS rejected,
        (SELECT count(*) FROM rd) + (SELECT count(*) FROM rc) + (SELECT count(*) FROM mg)
            + (SELECT count(*) FROM mt) AS touched
+"#;
+
+/// The optimistic path's replay trap when the summaries are deferred (decisions "Deferred
+/// summaries"), after the batch's telegrams were copied in: per (meter, key id) of the batch
+/// (`s_met`: its lowest key `lo_key`, the end of its key prefix `end_key`, its `n` telegrams),
+/// any stored key from `lo_key` to the end of the prefix besides the batch's own (a counter
+/// at or above the batch's lowest one), or a flushed `meters.last_counter` not below the
+/// lowest counter, raises SQLSTATE `MLRPL`; the batch is then decided.
+pub const TRAP: &str = r#"
+SELECT count(pg_temp.ml_replayed(s.meter))::bigint FROM s_met s
+WHERE s.lo_key IS NOT NULL AND (
+    (SELECT count(*) FROM telegrams t WHERE t.dedup_key >= s.lo_key AND t.dedup_key <= s.end_key) <> s.n
+    OR s.first_counter <= (SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id))
 "#;
