@@ -234,13 +234,15 @@ pub struct MeterRow<'a> {
     pub seen: i64,
     /// Lowest counter (the optimistic path's replay trap).
     pub first: Option<u32>,
-    /// The trap's key range: the lowest counter key of the meter in the batch.
+    /// The trap's key range: the lowest counter key of the meter in the batch...
     pub lo_key: Option<[u8; 16]>,
+    /// ... and the highest.
+    pub hi_key: Option<[u8; 16]>,
     /// How many of the batch's telegrams have the meter's key prefix.
     pub n: i32,
 }
 
-/// `s_met` columns (meter, key id, last counter, last seen, first counter, lo key, end key, n).
+/// `s_met` columns (meter, key id, last counter, last seen, first counter, lo key, hi key, n).
 pub fn meters(rows: &[MeterRow<'_>]) -> Vec<u8> {
     let mut c = CopyBuf::new(rows.len() * 100);
     for r in rows {
@@ -251,11 +253,7 @@ pub fn meters(rows: &[MeterRow<'_>]) -> Vec<u8> {
         c.i64(r.seen);
         c.opt(r.first, |c, v| c.i64(v.into()));
         c.opt(r.lo_key, |c, k| c.bytes(&k));
-        c.opt(r.lo_key, |c, mut k| {
-            // The end of the key prefix (meter identity, key id): counter FFFFFFFF, FF.
-            k[11..16].fill(0xFF);
-            c.bytes(&k)
-        });
+        c.opt(r.hi_key, |c, k| c.bytes(&k));
         c.i32(r.n);
     }
     c.finish()

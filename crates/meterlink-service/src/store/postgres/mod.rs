@@ -1,10 +1,10 @@
 //! The PostgreSQL store (issue 15 §3, §5), one transaction per batch, three paths:
 //! - **optimistic** (a batch that looks all new: `recent.rs`): its telegrams, readings and
-//!   receptions go by binary COPY **straight into the tables** (sorted by primary key), then one
-//!   statement ([`sql::FINISH`]) upserts `meters` / `meter_gateways` (aggregated per batch) and
-//!   the rejections. Nothing is looked up first: the `telegrams` primary key refuses a stored
-//!   telegram (SQLSTATE 23505) and the `meters` update traps a counter not above the stored one
-//!   (SQLSTATE `MLRPL`); either rolls back and the batch is **decided**;
+//!   receptions go by binary COPY **straight into the tables** (sorted by primary key), then
+//!   [`sql::FINISH`] inserts the rejections and [`sql::TRAP`] checks the counters. Nothing is
+//!   looked up first: the `telegrams` primary key refuses a stored telegram (SQLSTATE 23505)
+//!   and the trap a counter not above a stored one (SQLSTATE `MLRPL`); either rolls back and
+//!   the batch is **decided**;
 //! - **decided**: the decision inputs go by binary COPY into a session-private staging table,
 //!   one statement decides dedup and replay **in the database** ([`sql::DECIDE`], returning
 //!   only the telegrams that are not new), then the new rows go straight into the tables as
@@ -13,11 +13,19 @@
 //!   same telegram, or the batch repeats a row): everything staged, then one statement
 //!   deciding and inserting with `ON CONFLICT DO NOTHING` ([`sql::WRITE`]).
 //!
+//! `meters` / `meter_gateways` are **deferred summaries** (`summary.rs`): aggregated in the
+//! client and flushed every [`FLUSH_BATCHES`] batches or [`FLUSH_INTERVAL`], on
+//! [`Store::flush`] and on drop; a replay is decided against the highest counter stored in the
+//! `telegrams` primary key (the key is `01 ‖ meter ‖ key id ‖ counter`), so it never waits for
+//! a flush (`set_deferred(false)` writes them in every batch, as before).
+//!
 //! Several workers on one database stay correct: the `telegrams` primary key arbitrates two
 //! workers inserting the same telegram (a COPY fails and the batch runs again on the next
-//! path, where the loser counts it as a duplicate), the `meters` upsert only ever raises
-//! `last_counter` (row lock, `greatest`), and receptions/rejections have unique keys, so writing
-//! a batch again changes nothing.
+//! path, where the loser counts it as a duplicate); frame keys, which differ between
+//! neighbouring time buckets, are serialized by advisory locks on their frame slot
+//! ([`FRAME_SLOTS`]); counters are compared with every committed telegram; the summaries only
+//! move forward (`greatest`); receptions/rejections have unique keys, so writing a batch again
+//! changes nothing. (docs/decisions.md "Scale-out and deferred summaries".)
 //!
 //! The [`Store`] trait is synchronous: [`PgStore`] drives its `tokio-postgres` client on a
 //! current-thread runtime of its own. Call it from a blocking context (a thread of its own or
@@ -75,11 +83,12 @@ async fn lock_frame_slots(tx: &tokio_postgres::Transaction<'_>, b: &Batch) -> Re
     Ok(())
 }
 
-/// Deferred summaries are flushed after this many batches ... (decisions "Deferred summaries")
+/// Deferred summaries are flushed after this many batches ... (decisions "Deferred summaries";
+/// besides whenever the writer thread finds no batch waiting, and at shutdown)
 pub const FLUSH_BATCHES: u32 = 16;
 
 /// ... or when the oldest unflushed batch is this old, whichever comes first.
-pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A connection to PostgreSQL holding the store's schema.
 pub struct PgStore {
@@ -218,16 +227,18 @@ impl PgStore {
         Ok(())
     }
 
-    /// A deferred batch committed: add its summary rows; flush when due.
-    fn summarise(&mut self, b: &Batch, spans: &Spans, verdicts: &[Verdict]) -> Result<(), ServiceError> {
-        let new = plan::new_telegrams(b, verdicts);
-        self.summary.merge(&plan::meters(&new, spans), &plan::gateways(b, spans, verdicts));
+    /// A deferred batch committed: add its summary rows; flush when due. A failed flush is
+    /// logged, not returned (the batch itself is committed: it must not be written again); the
+    /// summary stays for the next flush.
+    fn summarise(&mut self, meters: &[copy::MeterRow<'_>], gateways: &[plan::GatewayRow<'_>]) {
+        self.summary.merge(meters, gateways);
         self.unflushed += 1;
         let since = *self.since.get_or_insert_with(Instant::now);
         if self.unflushed >= FLUSH_BATCHES || since.elapsed() >= FLUSH_INTERVAL {
-            self.flush_summary()?;
+            if let Err(e) = self.flush_summary() {
+                tracing::warn!(error = %e, "postgres: summary flush failed, kept for the next one");
+            }
         }
-        Ok(())
     }
 
     /// How many batches each path committed (module documentation).
@@ -309,17 +320,15 @@ fn verdicts(n: usize, rows: &[tokio_postgres::Row]) -> Vec<Verdict> {
     v
 }
 
+/// The summary rows a deferred batch hands back (`plan::Plan::summary`).
+type SummaryRows<'a> = Option<(Vec<copy::MeterRow<'a>>, Vec<plan::GatewayRow<'a>>)>;
+
 /// COPY a plan's streams and run [`sql::FINISH`] (`trap`: the optimistic path) when anything
-/// was staged; with `deferred` summaries `meters` / `meter_gateways` are left to the flush and
-/// the optimistic path's trap is [`sql::TRAP`]. The report with the rejections the database
-/// inserted.
-async fn apply(tx: &tokio_postgres::Transaction<'_>, st: &Statements, mut p: plan::Plan, trap: bool, deferred: bool) -> Result<WriteReport, tokio_postgres::Error> {
-    if deferred {
-        p.staged[3] = None;
-        if !trap {
-            p.staged[2] = None;
-        }
-    }
+/// was staged; with deferred summaries (the plan carries them) `meters` / `meter_gateways` are
+/// left to the flush and the optimistic path's trap is [`sql::TRAP`]. The report with the
+/// rejections the database inserted, and the summary rows.
+async fn apply<'a>(tx: &tokio_postgres::Transaction<'_>, st: &Statements, p: plan::Plan<'a>, trap: bool) -> Result<(WriteReport, SummaryRows<'a>), tokio_postgres::Error> {
+    let deferred = p.summary.is_some();
     for (stmt, data) in sql::COPY_DIRECT.iter().zip(p.direct) {
         if let Some(data) = data {
             copy_in(tx, stmt, data).await?;
@@ -337,20 +346,28 @@ async fn apply(tx: &tokio_postgres::Transaction<'_>, st: &Statements, mut p: pla
             tx.query_one(&st.trap, &[]).await?;
         }
     }
-    Ok(report)
+    Ok((report, p.summary))
+}
+
+fn summaries(deferred: bool, trap: bool) -> plan::Summaries {
+    if deferred {
+        plan::Summaries::Deferred { trap }
+    } else {
+        plan::Summaries::PerBatch
+    }
 }
 
 /// The optimistic path (module documentation): every telegram taken as new, no decision.
-async fn write_optimistic(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans, deferred: bool) -> Result<(WriteReport, Vec<Verdict>), tokio_postgres::Error> {
+async fn write_optimistic<'a>(client: &mut Client, st: &Statements, b: &'a Batch, spans: &Spans, deferred: bool) -> Result<(WriteReport, SummaryRows<'a>), tokio_postgres::Error> {
     let tx = client.transaction().await?;
     let verdicts = vec![Verdict::New; b.telegrams.len()];
-    let report = apply(&tx, st, plan::plan(b, spans, &verdicts), true, deferred).await?;
+    let r = apply(&tx, st, plan::plan_with(b, spans, &verdicts, summaries(deferred, true)), true).await?;
     tx.commit().await?;
-    Ok((report, verdicts))
+    Ok(r)
 }
 
 /// The decided path (module documentation).
-async fn write_decided(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans, window_ms: i64, deferred: bool) -> Result<(WriteReport, Vec<Verdict>), tokio_postgres::Error> {
+async fn write_decided<'a>(client: &mut Client, st: &Statements, b: &'a Batch, spans: &Spans, window_ms: i64, deferred: bool) -> Result<(WriteReport, SummaryRows<'a>), tokio_postgres::Error> {
     let tx = client.transaction().await?;
     lock_frame_slots(&tx, b).await?;
     let rows = if b.telegrams.is_empty() {
@@ -360,9 +377,9 @@ async fn write_decided(client: &mut Client, st: &Statements, b: &Batch, spans: &
         tx.query(&st.decide, &[&window_ms]).await?
     };
     let verdicts = verdicts(b.telegrams.len(), &rows);
-    let report = apply(&tx, st, plan::plan(b, spans, &verdicts), false, deferred).await?;
+    let r = apply(&tx, st, plan::plan_with(b, spans, &verdicts, summaries(deferred, false)), false).await?;
     tx.commit().await?;
-    Ok((report, verdicts))
+    Ok(r)
 }
 
 /// The safe path (module documentation): staging, then [`sql::WRITE`].
@@ -452,20 +469,20 @@ impl Store for PgStore {
         let deferred = self.deferred;
         loop {
             let r = match &path {
-                Path::Optimistic => self.rt.block_on(write_optimistic(&mut self.client, &st, batch, &spans, deferred)).map(|(r, v)| (r, Some(v))),
-                Path::Decided => self.rt.block_on(write_decided(&mut self.client, &st, batch, &spans, window_ms, deferred)).map(|(r, v)| (r, Some(v))),
+                Path::Optimistic => self.rt.block_on(write_optimistic(&mut self.client, &st, batch, &spans, deferred)),
+                Path::Decided => self.rt.block_on(write_decided(&mut self.client, &st, batch, &spans, window_ms, deferred)),
                 Path::Safe(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, batch, streams, window_ms)).map(|r| (r, None)),
             };
             match (r, &path) {
-                (Ok((r, verdicts)), _) => {
+                (Ok((r, rows)), _) => {
                     *match path {
                         Path::Optimistic => &mut self.counts.optimistic,
                         Path::Decided => &mut self.counts.decided,
                         Path::Safe(_) => &mut self.counts.safe,
                     } += 1;
                     self.recent.committed(batch);
-                    if let (Some(v), true) = (verdicts, deferred) {
-                        self.summarise(batch, &spans, &v)?;
+                    if let Some((meters, gateways)) = rows {
+                        self.summarise(&meters, &gateways);
                     }
                     return Ok(r);
                 }

@@ -10,11 +10,17 @@ use bytes::Bytes;
 
 use super::copy::{self, MeterRow};
 
-/// What the next flush writes.
+/// Per (meter, key id): highest counter, last seen.
+type MeterEntries = Vec<(u8, Option<u32>, i64)>;
+/// Per (meter, gateway): RSSI, last seen.
+type GatewayEntries = Vec<(Box<str>, Option<f32>, i64)>;
+
+/// What the next flush writes, keyed by meter (looked up by `&str`: no allocation for a meter
+/// already in the summary; a meter has few key ids and gateways, searched in order).
 #[derive(Default)]
 pub struct Summary {
-    meters: HashMap<(String, u8), (Option<u32>, i64)>,
-    gateways: HashMap<(String, String), (Option<f32>, i64)>,
+    meters: HashMap<Box<str>, MeterEntries>,
+    gateways: HashMap<Box<str>, GatewayEntries>,
 }
 
 impl Summary {
@@ -26,14 +32,24 @@ impl Summary {
     /// Add a committed batch's aggregates (`plan::meters`, `plan::gateways`).
     pub fn merge(&mut self, meters: &[MeterRow<'_>], gateways: &[(&str, &str, Option<f32>, i64)]) {
         for m in meters {
-            let e = self.meters.entry((m.meter.to_string(), m.key_id)).or_insert((None, i64::MIN));
-            e.0 = e.0.max(m.counter);
-            e.1 = e.1.max(m.seen);
+            let v = match self.meters.get_mut(m.meter) {
+                Some(v) => v,
+                None => self.meters.entry(m.meter.into()).or_default(),
+            };
+            match v.iter_mut().find(|e| e.0 == m.key_id) {
+                Some(e) => (e.1, e.2) = (e.1.max(m.counter), e.2.max(m.seen)),
+                None => v.push((m.key_id, m.counter, m.seen)),
+            }
         }
         for &(meter, gw, rssi, seen) in gateways {
-            let e = self.gateways.entry((meter.to_string(), gw.to_string())).or_insert((None, i64::MIN));
-            if seen >= e.1 {
-                *e = (rssi, seen);
+            let v = match self.gateways.get_mut(meter) {
+                Some(v) => v,
+                None => self.gateways.entry(meter.into()).or_default(),
+            };
+            match v.iter_mut().find(|e| &*e.0 == gw) {
+                Some(e) if seen >= e.2 => (e.1, e.2) = (rssi, seen),
+                Some(_) => {}
+                None => v.push((gw.into(), rssi, seen)),
             }
         }
     }
@@ -44,11 +60,13 @@ impl Summary {
         let mut m: Vec<MeterRow<'_>> = self
             .meters
             .iter()
-            .map(|((meter, key_id), &(counter, seen))| MeterRow { meter, key_id: *key_id, counter, seen, first: None, lo_key: None, n: 0 })
+            .flat_map(|(meter, v)| {
+                v.iter().map(move |&(key_id, counter, seen)| MeterRow { meter, key_id, counter, seen, first: None, lo_key: None, hi_key: None, n: 0 })
+            })
             .collect();
         m.sort_unstable_by(|a, b| (a.meter, a.key_id).cmp(&(b.meter, b.key_id)));
         let mut g: Vec<(&str, &str, Option<f32>, i64)> =
-            self.gateways.iter().map(|((meter, gw), &(rssi, seen))| (meter.as_str(), gw.as_str(), rssi, seen)).collect();
+            self.gateways.iter().flat_map(|(meter, v)| v.iter().map(move |(gw, rssi, seen)| (&**meter, &**gw, *rssi, *seen))).collect();
         g.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         [(!m.is_empty()).then(|| copy::meters(&m).into()), (!g.is_empty()).then(|| copy::gateways(&g).into())]
     }
@@ -65,7 +83,7 @@ mod tests {
     use super::*;
 
     fn met(meter: &str, counter: Option<u32>, seen: i64) -> MeterRow<'_> {
-        MeterRow { meter, key_id: 0, counter, seen, first: counter, lo_key: None, n: 1 }
+        MeterRow { meter, key_id: 0, counter, seen, first: counter, lo_key: None, hi_key: None, n: 1 }
     }
 
     #[test]
@@ -74,9 +92,8 @@ mod tests {
         s.merge(&[met("A", Some(7), 100)], &[("A", "g1", Some(-70.0), 100)]);
         s.merge(&[met("A", Some(5), 300)], &[("A", "g1", Some(-60.0), 90), ("A", "g2", None, 50)]);
         s.merge(&[met("A", None, 200)], &[("A", "g2", Some(-80.0), 50)]);
-        assert_eq!(s.meters[&("A".to_string(), 0)], (Some(7), 300));
-        assert_eq!(s.gateways[&("A".to_string(), "g1".to_string())], (Some(-70.0), 100));
-        assert_eq!(s.gateways[&("A".to_string(), "g2".to_string())], (Some(-80.0), 50), "a later batch wins a tie");
+        assert_eq!(s.meters["A"], [(0, Some(7), 300)]);
+        assert_eq!(s.gateways["A"], [("g1".into(), Some(-70.0), 100), ("g2".into(), Some(-80.0), 50)], "a later batch wins a tie");
         assert!(s.streams().iter().all(Option::is_some));
         s.clear();
         assert!(s.is_empty() && s.streams().iter().all(Option::is_none));
