@@ -47,6 +47,7 @@ __all__ = [
     "manufacturer_code",
     "manufacturer_name",
     "serve",
+    "loadgen",
 ]
 
 __version__: str
@@ -635,3 +636,4 @@ def _dsmr_simulate(
 ) -> Tuple[Any, ...]: ...
 
 def serve(config_toml: str, keys: Optional[List[str]] = None, db: Optional[str] = None) -> None: ...
+def loadgen(args: List[str]) -> str: ...

@@ -717,7 +717,32 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--keys", metavar="FILE", action="append", help="a key file (CSV manufacturer,id,key; repeatable; hot-reloaded)")
     sv.add_argument("--db", metavar="PATH", help="store into this SQLite file (overrides [store])")
     sv.set_defaults(func=_cmd_serve)
+
+    lg = sub.add_parser(
+        "loadgen",
+        add_help=False,
+        help="publish realistic wM-Bus/DSMR traffic of N meters through G gateways to MQTT (load tests)",
+        description="The load generator of meterlink serve: --help lists its options.",
+    )
+    lg.add_argument("args", nargs=argparse.REMAINDER)
+    lg.set_defaults(func=_cmd_loadgen)
     return p
+
+
+def _cmd_loadgen(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    """``meterlink loadgen``: the service's load generator (options parsed in Rust); prints the
+    summary JSON line. Exit 2 for bad options (the usage on stderr), 1 when publishing fails."""
+    from meterlink._native import loadgen
+
+    try:
+        out.write(loadgen(list(ns.args)) + "\n")
+    except ValueError as e:
+        err.write(f"meterlink loadgen: {e}\n")
+        return 0 if any(a in ("-h", "--help") for a in ns.args) else 2
+    except OSError as e:
+        err.write(f"meterlink loadgen: {e}\n")
+        return 1
+    return 0
 
 
 def _cmd_serve(ns: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
@@ -755,7 +780,12 @@ def _quiet_stdout() -> None:
 
 
 def main(argv: Optional[Iterable[str]] = None) -> int:
-    ns = _parser().parse_args(None if argv is None else list(argv))
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["loadgen"]:
+        # Its options are parsed in Rust (argparse would claim them for the main parser).
+        ns = argparse.Namespace(args=args[1:], func=_cmd_loadgen)
+    else:
+        ns = _parser().parse_args(args)
     try:
         return int(ns.func(ns, sys.stdin, sys.stdout, sys.stderr))
     except BrokenPipeError:

@@ -115,6 +115,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "manufacturer_code",
             "manufacturer_name",
             "serve",
+            "loadgen",
         ],
     )?;
     m.add_function(wrap_pyfunction!(telegram::decode, m)?)?;
@@ -157,5 +158,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dsmr_engine::dsmr_wrap_user_key, m)?)?;
     m.add_function(wrap_pyfunction!(dsmr_sim::_dsmr_simulate, m)?)?;
     m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
+    m.add_function(wrap_pyfunction!(serve::loadgen, m)?)?;
     Ok(())
 }

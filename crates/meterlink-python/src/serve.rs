@@ -24,3 +24,19 @@ pub fn serve(py: Python<'_>, config_toml: &str, keys: Option<Vec<String>>, db: O
     }
     py.detach(|| meterlink_service::run(config)).map_err(|e| service_err(py, e))
 }
+
+/// The load generator (issue 15 §5) with `meterlink-serve --loadgen`'s arguments: publishes
+/// wM-Bus and DSMR telegrams of N meters as G gateways hear them; returns the summary JSON
+/// (`radio`, `heard`, `publications`). Raises `ValueError` with the usage on bad arguments,
+/// `OSError` when the broker fails. The GIL is released while it publishes.
+#[pyfunction]
+pub fn loadgen(py: Python<'_>, args: Vec<String>) -> PyResult<String> {
+    let usage = args.iter().any(|a| a == "-h" || a == "--help");
+    py.detach(|| meterlink_service::loadgen::cli::run(&args)).map_err(|e| {
+        if usage || e.contains("usage:") || e.contains("needs a value") || e.contains("not a number") || e.contains("must be") {
+            pyo3::exceptions::PyValueError::new_err(e)
+        } else {
+            pyo3::exceptions::PyOSError::new_err(e)
+        }
+    })
+}

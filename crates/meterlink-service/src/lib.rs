@@ -18,6 +18,7 @@ pub mod alarms;
 pub mod config;
 pub mod error;
 pub mod intake;
+pub mod loadgen;
 pub mod metrics;
 pub mod pipeline;
 pub mod reception;

@@ -2,6 +2,7 @@
 //! MQTT broker alone): the service as a plain binary (the Python CLI's `meterlink serve` runs
 //! the same [`meterlink_service::run`]). Without a configuration file it is the embedded
 //! head-end of issue 15 §1 (broker on 127.0.0.1:1883, HTTP on 127.0.0.1:8080, `meterlink.db`).
+//! `--loadgen [OPTIONS]` runs the load generator of §5 instead ([`meterlink_service::loadgen`]).
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -11,6 +12,15 @@ fn main() {
         if let Err(e) = meterlink_service::intake::broker::run_forever(listen) {
             eprintln!("meterlink-serve: {e}");
             std::process::exit(1);
+        }
+    }
+    if args.first().map(String::as_str) == Some("--loadgen") {
+        match meterlink_service::loadgen::cli::run(&args[1..]) {
+            Ok(summary) => {
+                println!("{summary}");
+                std::process::exit(0);
+            }
+            Err(e) => exit(2, &e),
         }
     }
     let (path, keys) = match split_args(&args) {
@@ -35,7 +45,7 @@ fn split_args(args: &[String]) -> Result<(Option<String>, Vec<String>), String> 
     while let Some(a) = it.next() {
         match a.as_str() {
             "--keys" => keys.push(it.next().ok_or("--keys needs a file")?.clone()),
-            "-h" | "--help" => return Err("usage: meterlink-serve [CONFIG.toml] [--keys FILE]... | --broker-only [ADDR]".into()),
+            "-h" | "--help" => return Err("usage: meterlink-serve [CONFIG.toml] [--keys FILE]... | --broker-only [ADDR] | --loadgen [OPTIONS]".into()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s if path.is_none() => path = Some(s.to_string()),
             s => return Err(format!("unexpected argument {s}")),
