@@ -1,5 +1,6 @@
-//! The PostgreSQL store's deferred summaries (decisions "Deferred summaries"): `meters` /
-//! `meter_gateways` are written at a flush, not in every batch, and replays are still refused
+//! The PostgreSQL store's deferred summaries (`PgStore::set_deferred(true)`; decisions
+//! "Deferred summaries"): `meters` / `meter_gateways` are written at a flush, not in every
+//! batch, and replays are still refused
 //! without them, by the `telegrams` index (the highest stored counter under the meter's key
 //! prefix), on every path and across two connections (two workers). A real cluster (tests/pg).
 
@@ -46,6 +47,7 @@ fn store(c: &pg::Cluster, url: Option<&str>) -> (PgStore, String) {
     let url = url.map_or_else(|| c.new_database(), str::to_string);
     let mut s = PgStore::connect(&url).unwrap();
     s.migrate().unwrap();
+    s.set_deferred(true).unwrap();
     (s, url)
 }
 
