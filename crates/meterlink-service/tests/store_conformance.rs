@@ -377,6 +377,7 @@ fn pg_concurrent_writers_overlapping_batches() {
 
 /// A digest of a table's rows (every column, order-independent) as a number.
 fn digest(s: &mut PgStore, table: &str) -> i64 {
+    s.flush().unwrap();
     let q = format!(
         "SELECT ('x' || substr(md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')), 1, 15))::bit(60)::bigint FROM {table} t"
     );
