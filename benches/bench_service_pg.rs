@@ -7,6 +7,10 @@
 //! (`pg::BENCH_SETTINGS`: fsync and synchronous commit on). Prints telegrams/s of both and the
 //! ratio (target: ≥ 150,000/s and ≥ 80 % of the bare COPY).
 //!
+//! A third database gets the same batches through `PgStore::write` with deferred summaries
+//! (`set_deferred(true)`, decisions "Deferred summaries"), in the same rotation; its flushes
+//! (every 16 batches / 5 s, and the last one) are inside its time.
+//!
 //! `cargo bench -p meterlink-service --bench bench_service_pg` (env: `BATCHES`, `BATCH`;
 //! `SETTINGS=test` for the tests' fsync-off cluster; `WRITE_PATH=safe` for the single-statement
 //! path only, the former write path).
@@ -77,8 +81,11 @@ fn main() {
     let (worker, gw, intake) = (Arc::from("w1"), Arc::from("gw1"), Arc::from("mqtt"));
     let mut store = PgStore::connect(&c.new_database()).unwrap();
     let mut bare = PgStore::connect(&c.new_database()).unwrap();
+    let mut per_batch = PgStore::connect(&c.new_database()).unwrap();
     store.migrate().unwrap();
     bare.migrate().unwrap();
+    per_batch.migrate().unwrap();
+    store.set_deferred(true).unwrap();
     // WRITE_PATH=safe: every batch through the safe (single-statement) path, the former write path.
     store.set_safe_only(std::env::var("WRITE_PATH").as_deref() == Ok("safe"));
     // EXPLAIN=1: plans (with timings) in the server log; TIMING=1: statement durations only.
@@ -90,36 +97,39 @@ fn main() {
     if explain || timing {
         store.execute("SET log_min_duration_statement = 0").unwrap();
         bare.execute("SET log_min_duration_statement = 0").unwrap();
+        per_batch.execute("SET log_min_duration_statement = 0").unwrap();
     }
-    let (mut t_store, mut t_bare) = (Duration::ZERO, Duration::ZERO);
+    let mut t = [Duration::ZERO; 3];
     for n in 0..batches {
         let b = batch(n, size, &worker, &gw, &intake);
-        let mut timed_write = || {
-            let t = Instant::now();
-            let r = store.write(&b, 10_000).unwrap();
-            assert_eq!((r.stored, r.duplicates, r.replays), (size, 0, 0));
-            t.elapsed()
-        };
-        let mut timed_copy = || {
-            let t = Instant::now();
-            bare.copy_direct(&b).unwrap();
-            t.elapsed()
-        };
-        if n % 2 == 0 {
-            t_store += timed_write();
-            t_bare += timed_copy();
-        } else {
-            t_bare += timed_copy();
-            t_store += timed_write();
+        // Rotate which of the three goes first.
+        for k in 0..3 {
+            let which = (n + k) % 3;
+            let start = Instant::now();
+            match which {
+                0 => {
+                    let r = store.write(&b, 10_000).unwrap();
+                    assert_eq!((r.stored, r.duplicates, r.replays), (size, 0, 0));
+                    if n + 1 == batches {
+                        store.flush().unwrap();
+                    }
+                }
+                1 => bare.copy_direct(&b).unwrap(),
+                _ => {
+                    let r = per_batch.write(&b, 10_000).unwrap();
+                    assert_eq!((r.stored, r.duplicates, r.replays), (size, 0, 0));
+                }
+            }
+            t[which] += start.elapsed();
         }
     }
     let total = (batches * size) as f64;
-    let (s, d) = (total / t_store.as_secs_f64(), total / t_bare.as_secs_f64());
+    let [s, d, p] = t.map(|x| total / x.as_secs_f64());
     println!("PostgreSQL store, {batches} batches x {size} telegrams (1 reception, 3 readings each), cluster {settings:?}:");
-    println!("  PgStore::write (dedup + replay in the database): {s:>10.0} telegrams/s");
+    println!("  PgStore::write, deferred summaries:             {s:>10.0} telegrams/s  ({:.1} % of bare)", 100.0 * s / d);
+    println!("  PgStore::write, summaries per batch (default):  {p:>10.0} telegrams/s  ({:.1} % of bare)", 100.0 * p / d);
     println!("  bare binary COPY into the same tables:          {d:>10.0} telegrams/s");
-    println!("  ratio: {:.1} %", 100.0 * s / d);
-    println!("  paths: {:?}", store.path_counts());
+    println!("  paths: {:?}; per-batch store {:?}", store.path_counts(), per_batch.path_counts());
     // The same batches again: every telegram a duplicate (a redelivery after a crash).
     let t = Instant::now();
     for n in 0..batches.min(5) {

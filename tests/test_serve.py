@@ -235,6 +235,20 @@ def test_loadgen_into_the_embedded_head_end(tmp_path: Path) -> None:
                 return s.connect_ex(("127.0.0.1", mqtt_port)) == 0
 
         _wait(up, "the embedded broker")
+        # The broker listening does not mean the service has subscribed: publish the run's
+        # first reception (--limit 1) until it is stored; the run repeats it without a new row.
+        url = ["--url", f"mqtt://127.0.0.1:{mqtt_port}"]
+
+        def probed() -> bool:
+            subprocess.run([sys.executable, "-m", "meterlink", "loadgen", *url, *args, "--limit", "1"], capture_output=True, check=True, timeout=60)
+            time.sleep(0.1)
+            try:
+                with sqlite3.connect(db) as c:
+                    return int(c.execute("SELECT COUNT(*) FROM receptions").fetchone()[0]) > 0
+            except sqlite3.Error:
+                return False
+
+        _wait(probed, "the service's subscription")
         r = subprocess.run(
             [sys.executable, "-m", "meterlink", "loadgen", "--url", f"mqtt://127.0.0.1:{mqtt_port}", *args],
             capture_output=True, text=True, timeout=120, check=True,

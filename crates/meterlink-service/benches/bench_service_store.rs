@@ -5,6 +5,11 @@
 //!
 //! `cargo bench -p meterlink-service --bench bench_service_store [-- N [BATCH_MAX]]` (defaults
 //! 200,000 telegrams, the default `batch_max` 10,000).
+//!
+//! Besides wall time it prints the CPU seconds each side used (all of the process's threads,
+//! from `/proc/self/stat`): on a shared, loaded machine the service's three busy threads (file
+//! reader, pipeline, store writer) wait for cores more than the bare insert's one, so the CPU
+//! figures show the work done apart from the scheduling.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -77,8 +82,9 @@ fn service(dir: &Path, batch_max: usize) -> f64 {
 type TelegramRow = (Vec<u8>, String, i64, i64, i64, String, String, i64, Vec<u8>, String);
 type ReadingRow = (Vec<u8>, i64, String, Option<String>, Option<f64>, Option<String>, i64, i64, i64, String, Option<i64>);
 
-/// The bare insert of the rows the service stored, into a fresh file with the same schema.
-fn bare(dir: &Path) -> f64 {
+/// The bare insert of the rows the service stored, into a fresh file with the same schema:
+/// (wall seconds, CPU seconds).
+fn bare(dir: &Path) -> (f64, f64) {
     let src = Connection::open(dir.join("service.db")).unwrap();
     let tel: Vec<TelegramRow> = src
         .prepare("SELECT dedup_key, meter, device_type, key_id, access_number, integrity, protocol, received_at_ms, frame, worker FROM telegrams")
@@ -99,7 +105,7 @@ fn bare(dir: &Path) -> f64 {
     let mut c = Connection::open(dir.join("bare.db")).unwrap();
     c.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;").unwrap();
     c.execute_batch(schema::SQLITE_MIGRATIONS[0]).unwrap();
-    let t = Instant::now();
+    let (t, c0) = (Instant::now(), cpu_s());
     let tx = c.transaction().unwrap();
     {
         let mut s = tx.prepare_cached("INSERT INTO telegrams (dedup_key, meter, device_type, key_id, access_number, integrity, protocol, received_at_ms, frame, worker) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)").unwrap();
@@ -116,7 +122,17 @@ fn bare(dir: &Path) -> f64 {
         }
     }
     tx.commit().unwrap();
-    t.elapsed().as_secs_f64()
+    (t.elapsed().as_secs_f64(), cpu_s() - c0)
+}
+
+/// CPU seconds used by this process so far (user + system, every thread; Linux, 100 ticks/s).
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |p| p.1);
+    let f: Vec<f64> = after.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    // Fields 14 and 15 (utime, stime): `after` starts at field 3, the state letter, which the
+    // number filter drops, so field 4 is index 0.
+    f.get(10).zip(f.get(11)).map_or(0.0, |(u, s)| (u + s) / 100.0)
 }
 
 fn main() {
@@ -126,14 +142,16 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("ml-bench-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     write_archive(&dir, n);
+    let c0 = cpu_s();
     let s = service(&dir, batch_max);
+    let cs = cpu_s() - c0;
     let stored: i64 = Connection::open(dir.join("service.db")).unwrap().query_row("SELECT COUNT(*) FROM telegrams", [], |r| r.get(0)).unwrap();
     assert_eq!(stored, i64::from(n), "every telegram stored");
-    let b = bare(&dir);
+    let (b, cb) = bare(&dir);
     let (rs, rb) = (f64::from(n) / s, f64::from(n) / b);
     println!("telegrams                      {n} (batch_max {batch_max})");
-    println!("service (file → SQLite)        {s:8.3} s  {rs:>10.0} telegrams/s");
-    println!("bare rusqlite insert, same rows {b:8.3} s  {rb:>10.0} telegrams/s");
-    println!("service / bare                 {:8.1} %", 100.0 * rs / rb);
+    println!("service (file → SQLite)        {s:8.3} s  {rs:>10.0} telegrams/s   CPU {cs:6.2} s");
+    println!("bare rusqlite insert, same rows {b:8.3} s  {rb:>10.0} telegrams/s   CPU {cb:6.2} s");
+    println!("service / bare                 {:8.1} %   (CPU: bare / service {:5.1} %)", 100.0 * rs / rb, 100.0 * cb / cs.max(1e-9));
     std::fs::remove_dir_all(&dir).ok();
 }

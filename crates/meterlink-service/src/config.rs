@@ -12,6 +12,9 @@
 //! [store]
 //! kind = "postgres"              # or "sqlite" (default) with path = "meterlink.db"
 //! url = "postgres://meterlink@localhost/meterlink"
+//! retention_days = 90            # prune older telegrams and rejections hourly (meters kept)
+//! [parquet]
+//! dir = "/data/meterlink"        # hourly Parquet files of the stored telegrams
 //! [broker]
 //! embedded = false               # use an external broker
 //! [[mqtt]]
@@ -140,7 +143,8 @@ pub struct StoreSection {
     pub path: PathBuf,
     /// PostgreSQL connection string.
     pub url: Option<String>,
-    /// Delete rows older than this many days (0 = keep everything).
+    /// Delete telegrams (with their readings and receptions) and rejections older than this
+    /// many days, at start and hourly, in chunks (0 = keep everything; `meters` is always kept).
     pub retention_days: u32,
 }
 
@@ -295,7 +299,8 @@ pub struct AlarmsSection {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ParquetSection {
-    /// Directory of the hourly files.
+    /// Directory of the hourly files (`YYYY/MM/DD/HH.parquet`, the `meterlink bulk` schema;
+    /// created when missing).
     pub dir: PathBuf,
 }
 

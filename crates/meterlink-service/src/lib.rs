@@ -22,6 +22,7 @@ pub mod loadgen;
 pub mod metrics;
 pub mod pipeline;
 pub mod reception;
+pub mod sink;
 pub mod store;
 
 pub use error::ServiceError;

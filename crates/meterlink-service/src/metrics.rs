@@ -31,6 +31,37 @@ pub struct IntakeLabels {
     pub intake: String,
 }
 
+/// Labels of per-gateway counters (at most [`GATEWAY_LABELS_MAX`] gateways, then
+/// [`OTHER_GATEWAY`]).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GatewayLabels {
+    /// Gateway name.
+    pub gateway: String,
+}
+
+/// Labels of per-gateway, per-code counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GatewayCodeLabels {
+    /// Gateway name.
+    pub gateway: String,
+    /// Error code.
+    pub code: String,
+}
+
+/// Labels of per-table counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabels {
+    /// Table name.
+    pub table: String,
+}
+
+/// Distinct gateway labels of the per-gateway families (bounded label sets: a scrape stays
+/// small whatever a misconfigured intake names its gateways).
+pub const GATEWAY_LABELS_MAX: usize = 10_000;
+/// The label of every gateway beyond [`GATEWAY_LABELS_MAX`] (parentheses: no MQTT topic or
+/// configured name looks like it by accident).
+pub const OTHER_GATEWAY: &str = "(other)";
+
 /// Every metric of the service.
 #[derive(Default)]
 pub struct Metrics {
@@ -60,6 +91,21 @@ pub struct Metrics {
     pub silent_gateways: Gauge,
     /// `meterlink_silent_meters`: meters not heard for `[alarms] meter_silence_s`.
     pub silent_meters: Gauge,
+    /// `meterlink_gateway_stored_total{gateway}`: telegrams stored, by the gateway of their
+    /// first reception.
+    pub gateway_stored: Family<GatewayLabels, Counter>,
+    /// `meterlink_gateway_duplicates_total{gateway}`: receptions that stored no telegram of
+    /// their own (another reception of the same radio telegram did).
+    pub gateway_duplicates: Family<GatewayLabels, Counter>,
+    /// `meterlink_gateway_rejected_total{gateway,code}`: rejected receptions.
+    pub gateway_rejected: Family<GatewayCodeLabels, Counter>,
+    /// `meterlink_parquet_rows_total`: telegrams written to the Parquet sink.
+    pub parquet_rows: Counter,
+    /// `meterlink_parquet_dropped_total`: stored telegrams the Parquet sink dropped (behind,
+    /// or a write failed); they are in the database.
+    pub parquet_dropped: Counter,
+    /// `meterlink_pruned_total{table}`: rows deleted by retention (`telegrams`, `rejected`).
+    pub pruned: Family<TableLabels, Counter>,
 }
 
 impl Metrics {
@@ -79,5 +125,11 @@ impl Metrics {
         r.register("batches", "Committed store transactions", self.batches.clone());
         r.register("silent_gateways", "Gateways silent longer than the configured alarm time", self.silent_gateways.clone());
         r.register("silent_meters", "Meters silent longer than the configured alarm time", self.silent_meters.clone());
+        r.register("gateway_stored", "Telegrams stored, by the gateway of their first reception", self.gateway_stored.clone());
+        r.register("gateway_duplicates", "Receptions of a telegram another reception stored, by gateway", self.gateway_duplicates.clone());
+        r.register("gateway_rejected", "Rejected receptions by gateway and error code", self.gateway_rejected.clone());
+        r.register("parquet_rows", "Telegrams written to the Parquet sink", self.parquet_rows.clone());
+        r.register("parquet_dropped", "Stored telegrams the Parquet sink dropped", self.parquet_dropped.clone());
+        r.register("pruned", "Rows deleted by retention", self.pruned.clone());
     }
 }

@@ -272,3 +272,45 @@ fn service_codes_are_documented() {
         assert_eq!(codes.iter().filter(|d| **d == c).count(), 1, "{c}");
     }
 }
+
+/// Two services on one SQLite file (as two processes would be: each its own connection and
+/// unflushed `meters` summary) hear the same radio telegrams through different gateways, in
+/// small interleaved batches: every telegram is stored once with both receptions, `meters` is
+/// right once both have shut down, and a replay later is still caught.
+#[test]
+fn two_services_on_one_file_store_each_telegram_once() {
+    let dir = tempdir("two-on-one");
+    let ids: Vec<u32> = (4001..4031).collect();
+    key_file(&dir.join("keys.csv"), &ids, KEY);
+    for (gw, skew) in [("a", 0), ("b", 2_000)] {
+        let mut text = String::from("timestamp;gateway;frame\n");
+        for round in 0..20u32 {
+            for &id in &ids {
+                let at = T0 + i64::from(round) * 900_000 + i64::from(id - 4001) * 1_000 + skew;
+                text.push_str(&format!("{at};{gw};{}\n", hex(&frame(id, 7, Some(round + 1), round, round as u8, KEY))));
+            }
+        }
+        std::fs::write(dir.join(format!("{gw}.txt")), text).unwrap();
+    }
+    let db = dir.join("m.db");
+    let run = |gw: &str| {
+        let mut c = config(&db, vec![file_intake(gw, &dir.join(format!("{gw}.txt")), true)], vec![dir.join("keys.csv")]);
+        c.service.batch_max = 7;
+        c
+    };
+    let (a, b) = (run("a"), run("b"));
+    std::thread::scope(|s| {
+        s.spawn(|| serve_once(a));
+        s.spawn(|| serve_once(b));
+    });
+    assert_eq!(rejected_codes(&db), Vec::<String>::new());
+    assert_eq!((count(&db, "telegrams"), count(&db, "receptions"), count(&db, "readings")), (600, 1200, 1800));
+    assert_eq!((count(&db, "meters"), count(&db, "meter_gateways")), (30, 60));
+    let low: i64 = Connection::open(&db).unwrap().query_row("SELECT MIN(last_counter) FROM meters", [], |r| r.get(0)).unwrap();
+    assert_eq!(low, 20);
+    // Round 5's telegram of one meter again a day later: a replay.
+    let again = format!("timestamp;gateway;frame\n{};c;{}\n", T0 + 86_400_000, hex(&frame(4001, 7, Some(5), 4, 4, KEY)));
+    std::fs::write(dir.join("c.txt"), again).unwrap();
+    serve_once(config(&db, vec![file_intake("c", &dir.join("c.txt"), true)], vec![dir.join("keys.csv")]));
+    assert_eq!(rejected_codes(&db), vec!["replayed_counter".to_string()]);
+}

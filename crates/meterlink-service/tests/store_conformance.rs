@@ -28,10 +28,12 @@ trait Inspect: Store {
 
 impl Inspect for PgStore {
     fn count(&mut self, table: &str, filter: &str) -> i64 {
+        self.flush().unwrap(); // `meters` / `meter_gateways` are as of the last flush
         let w = if filter.is_empty() { String::new() } else { format!(" WHERE {filter}") };
         self.query_i64(&format!("SELECT count(*) FROM {table}{w}")).unwrap()[0][0].unwrap()
     }
     fn last_counter(&mut self, meter: &str, key_id: u8) -> Option<i64> {
+        self.flush().unwrap();
         let q = format!("SELECT last_counter FROM meters WHERE meter = '{meter}' AND key_id = {key_id}");
         self.query_i64(&q).unwrap().first().and_then(|r| r[0])
     }
@@ -39,10 +41,12 @@ impl Inspect for PgStore {
 
 impl Inspect for SqliteStore {
     fn count(&mut self, table: &str, filter: &str) -> i64 {
+        self.flush().unwrap(); // `meters` / `meter_gateways` are as of the last flush
         let w = if filter.is_empty() { String::new() } else { format!(" WHERE {filter}") };
         self.connection().query_row(&format!("SELECT count(*) FROM {table}{w}"), [], |r| r.get(0)).unwrap()
     }
     fn last_counter(&mut self, meter: &str, key_id: u8) -> Option<i64> {
+        self.flush().unwrap();
         let q = format!("SELECT last_counter FROM meters WHERE meter = '{meter}' AND key_id = {key_id}");
         self.connection().query_row(&q, [], |r| r.get(0)).ok().flatten()
     }
@@ -373,6 +377,7 @@ fn pg_concurrent_writers_overlapping_batches() {
 
 /// A digest of a table's rows (every column, order-independent) as a number.
 fn digest(s: &mut PgStore, table: &str) -> i64 {
+    s.flush().unwrap();
     let q = format!(
         "SELECT ('x' || substr(md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')), 1, 15))::bit(60)::bigint FROM {table} t"
     );

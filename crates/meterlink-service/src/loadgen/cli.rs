@@ -6,14 +6,15 @@ use std::io::Write;
 use super::{publish, Generator, LoadConfig, PublishOptions};
 
 /// The usage text.
-pub const USAGE: &str = "usage: loadgen [--url mqtt://HOST:PORT] [--prefix telegrams] [--qos 0|1] [--rate PER_S]
+pub const USAGE: &str = "usage: loadgen [--url mqtt://HOST:PORT] [--prefix telegrams] [--qos 0|1] [--rate PER_S] [--limit N]
                [--meters N] [--dsmr-e-meters N] [--gateways G] [--rounds R] [--period-s S]
                [--loss 0..1] [--skew-ms MS] [--seed N] [--start UNIX_S]
                [--keys-out FILE] [--dry-run]
   publishes wM-Bus (mode 5 / mode 7) and DSMR P2 (method 15) telegrams of N meters as G gateways
   hear them (loss and clock skew per gateway), JSON {telegram, gateway, time, rssi} on
   PREFIX/gw-NNN; --keys-out writes the meters' key file; --dry-run prints the publications
-  (topic TAB payload) instead of publishing.";
+  (topic TAB payload) instead of publishing; --limit N stops after N publications (a probe:
+  --limit 1 publishes the run's first reception, which the full run repeats as a duplicate).";
 
 fn num<T: std::str::FromStr>(flag: &str, v: Option<&String>) -> Result<T, String> {
     let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -47,6 +48,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--prefix" => opts.prefix = v().ok_or("--prefix needs a value")?.clone(),
             "--qos" => opts.qos = num("--qos", v())?,
             "--rate" => opts.rate = num("--rate", v())?,
+            "--limit" => opts.limit = num("--limit", v())?,
             "--meters" => cfg.meters = num("--meters", v())?,
             "--dsmr-e-meters" => cfg.dsmr_e_meters = num("--dsmr-e-meters", v())?,
             "--gateways" => cfg.gateways = num("--gateways", v())?,

@@ -25,11 +25,14 @@ pub struct PublishOptions {
     pub client_id: String,
     /// Unacknowledged QoS 1 publications at most.
     pub inflight: u16,
+    /// Stop after this many publications (0 = all): `limit = 1` publishes the run's first
+    /// reception only, e.g. to probe that a subscriber is there before the run.
+    pub limit: u64,
 }
 
 impl Default for PublishOptions {
     fn default() -> Self {
-        PublishOptions { host: "127.0.0.1".into(), port: 1883, prefix: "telegrams".into(), qos: 1, rate: 0.0, client_id: "meterlink-loadgen".into(), inflight: 1000 }
+        PublishOptions { host: "127.0.0.1".into(), port: 1883, prefix: "telegrams".into(), qos: 1, rate: 0.0, client_id: "meterlink-loadgen".into(), inflight: 1000, limit: 0 }
     }
 }
 
@@ -47,13 +50,16 @@ pub async fn publish(mut gen: Generator, opts: &PublishOptions) -> Result<Summar
     let qos = if opts.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
     let (client, mut ev) = AsyncClient::new(o, 1024);
     let topics: Vec<String> = (0..gen.cfg.gateways).map(|g| format!("{}/{}", opts.prefix, gateway_name(g))).collect();
-    let rate = opts.rate;
+    let (rate, limit) = (opts.rate, opts.limit);
     let producer = tokio::spawn(async move {
         let t0 = Instant::now();
         let mut sent = 0u64;
         for p in gen.by_ref() {
             client.publish(topics[p.gateway as usize].clone(), qos, false, p.payload).await.map_err(|e| io_err("publish", e))?;
             sent += 1;
+            if sent == limit {
+                break;
+            }
             if rate > 0.0 && sent % 64 == 0 {
                 let due = Duration::from_secs_f64(sent as f64 / rate);
                 if let Some(wait) = due.checked_sub(t0.elapsed()) {
@@ -61,7 +67,11 @@ pub async fn publish(mut gen: Generator, opts: &PublishOptions) -> Result<Summar
                 }
             }
         }
-        Ok::<_, ServiceError>((gen.summary(), client))
+        let mut summary = gen.summary();
+        if limit > 0 {
+            summary.publications = sent;
+        }
+        Ok::<_, ServiceError>((summary, client))
     });
     let mut acked = 0u64;
     let mut done: Option<(Summary, AsyncClient)> = None;

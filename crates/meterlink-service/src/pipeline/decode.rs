@@ -119,12 +119,13 @@ impl Decoder {
         let msg = dlms::decode::decode(&rx.frame, &k, &opts).map_err(|e| rejected(rx, e.code(), e.to_string(), e.position(), None))?;
         let meter = msg.system_title.map(|t| meterlink::hex::to_hex_lower(&t).to_ascii_uppercase()).unwrap_or_else(|| "dlms".into());
         let readings = msg.rows.iter().enumerate().map(|(i, r)| dlms_reading(i, r)).collect();
+        let (identity, key_id, counter) = dlms_identity(&msg, &rx.frame);
         let telegram = TelegramRow {
             dedup_key: [0; 16],
             meter,
             device_type: None,
-            key_id: 0,
-            counter: None,
+            key_id,
+            counter,
             access_number: None,
             status: None,
             integrity: if msg.plaintext.is_some() { "aead" } else { "none" },
@@ -133,7 +134,39 @@ impl Decoder {
             frame: rx.frame.clone(),
             worker: self.worker.clone(),
         };
-        Ok(Decoded { identity: Identity::Frame(frame_hash(&rx.frame)), telegram, readings })
+        Ok(Decoded { identity, telegram, readings })
+    }
+}
+
+/// The replay subject of a DLMS message (DLMS UA Green Book 9.2.7.2.4, as `meterlink::replay`
+/// cites it: the invocation counter of a key must increase with every APDU): a deciphered
+/// APDU with a system title is keyed `01 ‖ system title ‖ 01 ‖ key id ‖ invocation counter`, key
+/// id = the key kind (0 global unicast, 1 global broadcast, 2 dedicated, 3 wrapped, 4 agreed;
+/// `meterlink::replay::DlmsSubject`), so the store rejects a replayed counter as for M-Bus.
+/// Clear messages and ones no key deciphered keep the frame-hash key (their counter is not
+/// verified). Returns (identity, key id, counter).
+fn dlms_identity(msg: &dlms::decode::Message, frame: &[u8]) -> (Identity, u8, Option<u32>) {
+    match (msg.ciphered(), msg.system_title, msg.decrypted()) {
+        (Some(c), Some(title), true) => {
+            let kind = dlms::security::KeyKind::of(c);
+            let key_id = dlms_key_id(kind);
+            let mut id = [1u8; 9];
+            id[..8].copy_from_slice(&title);
+            (Identity::Counter(counter_key(id, key_id, c.invocation_counter)), key_id, Some(c.invocation_counter))
+        }
+        _ => (Identity::Frame(frame_hash(frame)), 0, None),
+    }
+}
+
+/// The `key_id` column of a DLMS key kind.
+fn dlms_key_id(kind: dlms::security::KeyKind) -> u8 {
+    use dlms::security::KeyKind::*;
+    match kind {
+        GlobalUnicast => 0,
+        GlobalBroadcast => 1,
+        Dedicated => 2,
+        Wrapped => 3,
+        Agreed => 4,
     }
 }
 

@@ -31,9 +31,38 @@ fn load_all(paths: &[PathBuf]) -> Result<KeyStore, ServiceError> {
     let mut store = KeyStore::new();
     for p in paths {
         let text = std::fs::read_to_string(p).map_err(|e| ServiceError::Io(format!("key file {}: {e}", p.display())))?;
-        store.load_csv(&text).map_err(|e| ServiceError::Config { path: format!("keys.files ({})", p.display()), reason: e.to_string() })?;
+        let bad = |reason: String| ServiceError::Config { path: format!("keys.files ({})", p.display()), reason };
+        let text = take_dlms_lines(&text, &mut store).map_err(bad)?;
+        store.load_csv(&text).map_err(|e| bad(e.to_string()))?;
     }
     Ok(store)
+}
+
+/// DLMS/COSEM keys in a key file: `dlms,<system title: 16 hex digits>,<ek>[,<ak>]` (`,` `;` or
+/// tab), by system title as `meterlink::dlms::decode::Keys::ByTitle` takes them. They are taken
+/// out before the M-Bus lines are read (left blank, so M-Bus errors keep their line numbers);
+/// an error names the line, never a value.
+fn take_dlms_lines(text: &str, store: &mut KeyStore) -> Result<String, String> {
+    let mut rest = String::with_capacity(text.len());
+    for (n, line) in text.lines().enumerate() {
+        let cols: Vec<&str> = line.trim().split([',', ';', '\t']).map(str::trim).collect();
+        if !cols[0].eq_ignore_ascii_case("dlms") {
+            rest.push_str(line);
+            rest.push('\n');
+            continue;
+        }
+        let why = |what: &str| format!("line {}: {what}", n + 1);
+        let hex = |s: &str| meterlink::hex::parse_hex(s).ok();
+        let title: [u8; 8] = cols.get(1).and_then(|s| hex(s)).and_then(|t| t.try_into().ok()).ok_or_else(|| why("a DLMS line needs a system title of 16 hex digits"))?;
+        let ek = cols.get(2).and_then(|s| hex(s)).filter(|k| matches!(k.len(), 16 | 32)).ok_or_else(|| why("a DLMS line needs an encryption key of 16 or 32 bytes"))?;
+        let ak = match cols.get(3).filter(|s| !s.is_empty()) {
+            Some(s) => Some(hex(s).ok_or_else(|| why("the DLMS authentication key is not hex"))?),
+            None => None,
+        };
+        store.insert_dlms(title, meterlink::keys::DlmsKeys::new(ek, ak));
+        rest.push('\n');
+    }
+    Ok(rest)
 }
 
 impl KeyFiles {

@@ -43,6 +43,8 @@ pub async fn serve(config: Config) -> Result<(), ServiceError> {
 /// [`serve`] with the metrics registry the HTTP side renders, until `shutdown` completes
 /// (SIGINT/SIGTERM for [`serve`]; tests pass their own).
 pub async fn serve_with(config: Config, metrics: Arc<Metrics>, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ServiceError> {
+    // The writer thread's hooks (Parquet sink thread, retention, per-gateway metrics).
+    let hooks = crate::sink::Hooks::new(&config, metrics.clone())?;
     // Opened and migrated on a blocking thread: the PostgreSQL store runs a runtime of its own
     // (it must not be created, used or dropped inside an async task).
     let c = config.clone();
@@ -57,7 +59,7 @@ pub async fn serve_with(config: Config, metrics: Arc<Metrics>, shutdown: impl st
     // closes and the store is dropped on that thread).
     let health = Arc::new(crate::intake::http::HealthStatus::default());
     let window_ms = (config.dedup.window_s * 1000.0).round() as i64;
-    let (writer_tx, writer) = ack::spawn_writer(store, window_ms, metrics.clone(), health.clone());
+    let (writer_tx, writer) = ack::spawn_writer(store, window_ms, metrics.clone(), health.clone(), hooks);
     let keys = KeyFiles::load(config.keys.files.clone())?;
     let (sink, queue) = mpsc::channel(config.service.queue_capacity);
     let (stop_tx, stop_rx) = watch::channel(false);

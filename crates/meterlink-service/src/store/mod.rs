@@ -12,6 +12,7 @@
 //! `sqlite.rs` and the shared DDL (`schema.rs`), the PostgreSQL worker `postgres.rs`.
 
 pub mod postgres;
+pub mod retention;
 
 use std::sync::Arc;
 
@@ -153,4 +154,27 @@ pub trait Store: Send {
     /// `rejected` row instead); the others are inserted with their readings, and `meters` is
     /// updated. Idempotent: writing the same batch twice changes nothing the second time.
     fn write(&mut self, batch: &Batch, window_ms: i64) -> Result<WriteReport, ServiceError>;
+
+    /// Write the in-memory summaries (`meters`, `meter_gateways`) now.
+    fn flush(&mut self) -> Result<(), ServiceError> {
+        Ok(())
+    }
+
+    /// Retention (`[store] retention_days`), one step in one short transaction: of the next
+    /// `limit` meters after `after_meter` (in `meters`' order), delete at most `limit`
+    /// telegrams received before `cutoff_ms` with their readings and receptions; delete at most
+    /// `limit` `rejected` rows older than it; `meters` and `meter_gateways` are kept (the
+    /// replay floor). Called by the writer thread between batches ([`retention::Retention`]).
+    fn prune(&mut self, cutoff_ms: i64, limit: usize, after_meter: &str) -> Result<retention::Pruned, ServiceError> {
+        let _ = (cutoff_ms, limit, after_meter);
+        Err(ServiceError::Store("this store does not prune".into()))
+    }
+
+    /// The `received_at_ms` of the stored telegram of each key (`None`: none stored): after a
+    /// commit that stored fewer telegrams than the batch offered, tells which ones it stored
+    /// (the Parquet sink, per-gateway metrics).
+    fn telegram_times(&mut self, keys: &[[u8; 16]]) -> Result<Vec<Option<i64>>, ServiceError> {
+        let _ = keys;
+        Err(ServiceError::Store("this store cannot look telegrams up".into()))
+    }
 }

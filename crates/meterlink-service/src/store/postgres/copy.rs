@@ -221,19 +221,40 @@ pub fn rejected(rows: &[&RejectedRow]) -> Vec<u8> {
     c.finish()
 }
 
-/// A `meters` row of a batch: meter, key id, highest counter, last seen, lowest counter.
-pub type MeterRow<'a> = (&'a str, u8, Option<u32>, i64, Option<u32>);
+/// A `meters` row of a batch (or of the deferred summary, without the trap's fields).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeterRow<'a> {
+    /// Meter text.
+    pub meter: &'a str,
+    /// Key id.
+    pub key_id: u8,
+    /// Highest counter.
+    pub counter: Option<u32>,
+    /// Last seen (ms).
+    pub seen: i64,
+    /// Lowest counter (the optimistic path's replay trap).
+    pub first: Option<u32>,
+    /// The trap's key range: the lowest counter key of the meter in the batch...
+    pub lo_key: Option<[u8; 16]>,
+    /// ... and the highest.
+    pub hi_key: Option<[u8; 16]>,
+    /// How many of the batch's telegrams have the meter's key prefix.
+    pub n: i32,
+}
 
-/// `s_met` columns (meter, key id, last counter, last seen, first counter).
+/// `s_met` columns (meter, key id, last counter, last seen, first counter, lo key, hi key, n).
 pub fn meters(rows: &[MeterRow<'_>]) -> Vec<u8> {
-    let mut c = CopyBuf::new(rows.len() * 60);
-    for (meter, key_id, counter, seen, first) in rows {
-        c.tuple(5);
-        c.bytes(meter.as_bytes());
-        c.i16((*key_id).into());
-        c.opt(*counter, |c, v| c.i64(v.into()));
-        c.i64(*seen);
-        c.opt(*first, |c, v| c.i64(v.into()));
+    let mut c = CopyBuf::new(rows.len() * 100);
+    for r in rows {
+        c.tuple(8);
+        c.bytes(r.meter.as_bytes());
+        c.i16(r.key_id.into());
+        c.opt(r.counter, |c, v| c.i64(v.into()));
+        c.i64(r.seen);
+        c.opt(r.first, |c, v| c.i64(v.into()));
+        c.opt(r.lo_key, |c, k| c.bytes(&k));
+        c.opt(r.hi_key, |c, k| c.bytes(&k));
+        c.i32(r.n);
     }
     c.finish()
 }

@@ -1,10 +1,10 @@
 //! The PostgreSQL store (issue 15 §3, §5), one transaction per batch, three paths:
 //! - **optimistic** (a batch that looks all new: `recent.rs`): its telegrams, readings and
-//!   receptions go by binary COPY **straight into the tables** (sorted by primary key), then one
-//!   statement ([`sql::FINISH`]) upserts `meters` / `meter_gateways` (aggregated per batch) and
-//!   the rejections. Nothing is looked up first: the `telegrams` primary key refuses a stored
-//!   telegram (SQLSTATE 23505) and the `meters` update traps a counter not above the stored one
-//!   (SQLSTATE `MLRPL`); either rolls back and the batch is **decided**;
+//!   receptions go by binary COPY **straight into the tables** (sorted by primary key), then
+//!   [`sql::FINISH`] inserts the rejections and [`sql::TRAP`] checks the counters. Nothing is
+//!   looked up first: the `telegrams` primary key refuses a stored telegram (SQLSTATE 23505)
+//!   and the trap a counter not above a stored one (SQLSTATE `MLRPL`); either rolls back and
+//!   the batch is **decided**;
 //! - **decided**: the decision inputs go by binary COPY into a session-private staging table,
 //!   one statement decides dedup and replay **in the database** ([`sql::DECIDE`], returning
 //!   only the telegrams that are not new), then the new rows go straight into the tables as
@@ -13,11 +13,20 @@
 //!   same telegram, or the batch repeats a row): everything staged, then one statement
 //!   deciding and inserting with `ON CONFLICT DO NOTHING` ([`sql::WRITE`]).
 //!
+//! `meters` / `meter_gateways` are upserted in every batch's transaction, or, with
+//! [`PgStore::set_deferred`], kept as **deferred summaries** (`summary.rs`): aggregated in the
+//! client and flushed every [`FLUSH_BATCHES`] batches or [`FLUSH_INTERVAL`], on
+//! [`Store::flush`] and on drop. Either way a replay is decided against the highest counter
+//! stored in the `telegrams` primary key (the key is `01 ‖ meter ‖ key id ‖ counter`) as well
+//! as `meters.last_counter`, so it never waits for a flush.
+//!
 //! Several workers on one database stay correct: the `telegrams` primary key arbitrates two
 //! workers inserting the same telegram (a COPY fails and the batch runs again on the next
-//! path, where the loser counts it as a duplicate), the `meters` upsert only ever raises
-//! `last_counter` (row lock, `greatest`), and receptions/rejections have unique keys, so writing
-//! a batch again changes nothing.
+//! path, where the loser counts it as a duplicate); frame keys, which differ between
+//! neighbouring time buckets, are serialized by advisory locks on their frame slot
+//! ([`FRAME_SLOTS`]); counters are compared with every committed telegram; the summaries only
+//! move forward (`greatest`); receptions/rejections have unique keys, so writing a batch again
+//! changes nothing. (docs/decisions.md "Scale-out and deferred summaries".)
 //!
 //! The [`Store`] trait is synchronous: [`PgStore`] drives its `tokio-postgres` client on a
 //! current-thread runtime of its own. Call it from a blocking context (a thread of its own or
@@ -27,6 +36,9 @@ mod copy;
 mod plan;
 mod recent;
 mod sql;
+mod summary;
+
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::SinkExt;
@@ -43,6 +55,42 @@ pub use copy::CopyBuf;
 /// concurrent workers (the transaction rolled back, so a retry is safe).
 const RETRIES: usize = 5;
 
+/// How many advisory locks the frame keys of the batches map onto (decisions "Scale-out"):
+/// at most this many per transaction, so the server's lock table (64 per connection by
+/// default) holds them for several workers.
+pub const FRAME_SLOTS: u16 = 256;
+
+/// The sorted, distinct frame-lock slots of a batch's counter-less (frame-key) telegrams:
+/// the slot of the frame hash, whatever the bucket, so copies of one telegram in neighbouring
+/// buckets share it.
+fn frame_slots(b: &Batch) -> Vec<i32> {
+    let mut s: Vec<i32> = b
+        .telegrams
+        .iter()
+        .filter(|t| t.dedup_key[0] == schema::KEY_FRAME)
+        .map(|t| i32::from(u16::from_be_bytes([t.dedup_key[5], t.dedup_key[6]]) % FRAME_SLOTS))
+        .collect();
+    s.sort_unstable();
+    s.dedup();
+    s
+}
+
+/// Lock the batch's frame slots first thing in a deciding transaction ([`sql::LOCK_FRAME_SLOTS`]).
+async fn lock_frame_slots(tx: &tokio_postgres::Transaction<'_>, b: &Batch) -> Result<(), tokio_postgres::Error> {
+    let slots = frame_slots(b);
+    if !slots.is_empty() {
+        tx.query_one(sql::LOCK_FRAME_SLOTS, &[&sql::FRAME_LOCK_CLASS, &slots]).await?;
+    }
+    Ok(())
+}
+
+/// Deferred summaries are flushed after this many batches ... (decisions "Deferred summaries";
+/// besides whenever the writer thread finds no batch waiting, and at shutdown)
+pub const FLUSH_BATCHES: u32 = 16;
+
+/// ... or when the oldest unflushed batch is this old, whichever comes first.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+
 /// A connection to PostgreSQL holding the store's schema.
 pub struct PgStore {
     rt: Runtime,
@@ -51,6 +99,10 @@ pub struct PgStore {
     safe_only: bool,
     counts: PathCounts,
     recent: recent::Recent,
+    deferred: bool,
+    summary: summary::Summary,
+    unflushed: u32,
+    since: Option<Instant>,
 }
 
 /// How many batches each path committed, and how often the optimistic path missed.
@@ -78,6 +130,7 @@ enum Path {
 struct Statements {
     decide: Statement,
     finish: Statement,
+    trap: Statement,
     write: Statement,
 }
 
@@ -117,12 +170,78 @@ impl PgStore {
                 tracing::warn!(error = %e, "postgres connection closed");
             }
         });
-        Ok(PgStore { rt, client, statements: None, safe_only: false, counts: PathCounts::default(), recent: recent::Recent::default() })
+        Ok(PgStore {
+            rt,
+            client,
+            statements: None,
+            safe_only: false,
+            counts: PathCounts::default(),
+            recent: recent::Recent::default(),
+            deferred: false,
+            summary: summary::Summary::default(),
+            unflushed: 0,
+            since: None,
+        })
     }
 
     /// Write every batch through the safe path (tests comparing the two paths, diagnosis).
     pub fn set_safe_only(&mut self, on: bool) {
         self.safe_only = on;
+    }
+
+    /// Write `meters` / `meter_gateways` from a deferred summary (`true`) instead of in every
+    /// batch's transaction (`false`, the default: the deferral measured no faster, and the
+    /// per-batch upsert keeps the stronger two-worker replay check; decisions "Deferred
+    /// summaries"). Flushes first.
+    pub fn set_deferred(&mut self, on: bool) -> Result<(), ServiceError> {
+        self.flush_summary()?;
+        self.deferred = on;
+        Ok(())
+    }
+
+    /// Write the deferred summary now (one transaction; nothing when empty).
+    fn flush_summary(&mut self) -> Result<(), ServiceError> {
+        if self.summary.is_empty() {
+            return Ok(());
+        }
+        let st = self.prepare_session()?;
+        let streams = self.summary.streams();
+        let client = &mut self.client;
+        let mut tries = 0;
+        loop {
+            let r = self.rt.block_on(async {
+                let tx = client.transaction().await?;
+                for (stmt, data) in sql::COPY_STAGED[2..].iter().zip(&streams) {
+                    if let Some(data) = data {
+                        copy_in(&tx, stmt, data.clone()).await?;
+                    }
+                }
+                tx.query_one(&st.finish, &[&false, &false]).await?;
+                tx.commit().await
+            });
+            match r {
+                Ok(()) => break,
+                Err(e) if retryable(&e) && tries < RETRIES => tries += 1,
+                Err(e) => return Err(pg_err("flush")(e)),
+            }
+        }
+        self.summary.clear();
+        (self.unflushed, self.since) = (0, None);
+        Ok(())
+    }
+
+    /// A deferred batch committed: add its summary rows; flush when due. A failed flush is
+    /// logged, not returned (the batch itself is committed: it must not be written again); the
+    /// summary stays for the next flush.
+    fn summarise(&mut self, meters: &[copy::MeterRow<'_>], gateways: &[plan::GatewayRow<'_>]) {
+        self.summary.merge(meters, gateways);
+        self.unflushed += 1;
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if self.unflushed >= FLUSH_BATCHES || since.elapsed() >= FLUSH_INTERVAL {
+            if let Err(e) = self.flush_summary() {
+                tracing::warn!(error = %e, "postgres: summary flush failed, kept for the next one");
+            }
+        }
     }
 
     /// How many batches each path committed (module documentation).
@@ -180,7 +299,8 @@ impl PgStore {
                 c.batch_execute(sql::STAGING).await?;
                 Ok::<_, tokio_postgres::Error>(Statements {
                     decide: c.prepare(sql::DECIDE).await?,
-                    finish: c.prepare_typed(sql::FINISH, &[tokio_postgres::types::Type::BOOL]).await?,
+                    finish: c.prepare_typed(sql::FINISH, &[tokio_postgres::types::Type::BOOL, tokio_postgres::types::Type::BOOL]).await?,
+                    trap: c.prepare(sql::TRAP).await?,
                     write: c.prepare(sql::WRITE).await?,
                 })
             });
@@ -203,9 +323,15 @@ fn verdicts(n: usize, rows: &[tokio_postgres::Row]) -> Vec<Verdict> {
     v
 }
 
+/// The summary rows a deferred batch hands back (`plan::Plan::summary`).
+type SummaryRows<'a> = Option<(Vec<copy::MeterRow<'a>>, Vec<plan::GatewayRow<'a>>)>;
+
 /// COPY a plan's streams and run [`sql::FINISH`] (`trap`: the optimistic path) when anything
-/// was staged; the report with the rejections the database inserted.
-async fn apply(tx: &tokio_postgres::Transaction<'_>, st: &Statements, p: plan::Plan, trap: bool) -> Result<WriteReport, tokio_postgres::Error> {
+/// was staged; with deferred summaries (the plan carries them) `meters` / `meter_gateways` are
+/// left to the flush and the optimistic path's trap is [`sql::TRAP`]. The report with the
+/// rejections the database inserted, and the summary rows.
+async fn apply<'a>(tx: &tokio_postgres::Transaction<'_>, st: &Statements, p: plan::Plan<'a>, trap: bool) -> Result<(WriteReport, SummaryRows<'a>), tokio_postgres::Error> {
+    let deferred = p.summary.is_some();
     for (stmt, data) in sql::COPY_DIRECT.iter().zip(p.direct) {
         if let Some(data) = data {
             copy_in(tx, stmt, data).await?;
@@ -218,36 +344,51 @@ async fn apply(tx: &tokio_postgres::Transaction<'_>, st: &Statements, p: plan::P
                 copy_in(tx, stmt, data).await?;
             }
         }
-        report.rejected = tx.query_one(&st.finish, &[&trap]).await?.get::<_, i64>(0) as usize;
+        report.rejected = tx.query_one(&st.finish, &[&(trap && !deferred), &deferred]).await?.get::<_, i64>(0) as usize;
+        if trap && deferred {
+            tx.query_one(&st.trap, &[]).await?;
+        }
     }
-    Ok(report)
+    Ok((report, p.summary))
+}
+
+fn summaries(deferred: bool, trap: bool) -> plan::Summaries {
+    if deferred {
+        plan::Summaries::Deferred { trap }
+    } else {
+        plan::Summaries::PerBatch
+    }
 }
 
 /// The optimistic path (module documentation): every telegram taken as new, no decision.
-async fn write_optimistic(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans) -> Result<WriteReport, tokio_postgres::Error> {
+async fn write_optimistic<'a>(client: &mut Client, st: &Statements, b: &'a Batch, spans: &Spans, deferred: bool) -> Result<(WriteReport, SummaryRows<'a>), tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    let report = apply(&tx, st, plan::plan(b, spans, &vec![Verdict::New; b.telegrams.len()]), true).await?;
+    let verdicts = vec![Verdict::New; b.telegrams.len()];
+    let r = apply(&tx, st, plan::plan_with(b, spans, &verdicts, summaries(deferred, true)), true).await?;
     tx.commit().await?;
-    Ok(report)
+    Ok(r)
 }
 
 /// The decided path (module documentation).
-async fn write_decided(client: &mut Client, st: &Statements, b: &Batch, spans: &Spans, window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
+async fn write_decided<'a>(client: &mut Client, st: &Statements, b: &'a Batch, spans: &Spans, window_ms: i64, deferred: bool) -> Result<(WriteReport, SummaryRows<'a>), tokio_postgres::Error> {
     let tx = client.transaction().await?;
+    lock_frame_slots(&tx, b).await?;
     let rows = if b.telegrams.is_empty() {
         Vec::new()
     } else {
         copy_in(&tx, sql::COPY_KEYS, copy::keys(b, spans).into()).await?;
         tx.query(&st.decide, &[&window_ms]).await?
     };
-    let report = apply(&tx, st, plan::plan(b, spans, &verdicts(b.telegrams.len(), &rows)), false).await?;
+    let verdicts = verdicts(b.telegrams.len(), &rows);
+    let r = apply(&tx, st, plan::plan_with(b, spans, &verdicts, summaries(deferred, false)), false).await?;
     tx.commit().await?;
-    Ok(report)
+    Ok(r)
 }
 
 /// The safe path (module documentation): staging, then [`sql::WRITE`].
-async fn write_safe(client: &mut Client, st: &Statement, streams: &[Option<Bytes>; 4], window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
+async fn write_safe(client: &mut Client, st: &Statement, b: &Batch, streams: &[Option<Bytes>; 4], window_ms: i64) -> Result<WriteReport, tokio_postgres::Error> {
     let tx = client.transaction().await?;
+    lock_frame_slots(&tx, b).await?;
     tx.batch_execute(sql::SAFE_PLAN).await?;
     for (stmt, data) in sql::COPY_STAGING.iter().zip(streams) {
         if let Some(data) = data {
@@ -308,6 +449,11 @@ impl Store for PgStore {
         Ok(())
     }
 
+    /// Write the deferred summary (`meters`, `meter_gateways`) now.
+    fn flush(&mut self) -> Result<(), ServiceError> {
+        self.flush_summary()
+    }
+
     /// One transaction: the optimistic path where the batch looks all new, else (or after its
     /// unique violation or replay trap) the decided path, else (after its unique violation) the
     /// safe path (module documentation). A deadlock or serialization failure between workers
@@ -323,20 +469,24 @@ impl Store for PgStore {
             Path::Decided
         };
         let mut tries = 0;
+        let deferred = self.deferred;
         loop {
             let r = match &path {
-                Path::Optimistic => self.rt.block_on(write_optimistic(&mut self.client, &st, batch, &spans)),
-                Path::Decided => self.rt.block_on(write_decided(&mut self.client, &st, batch, &spans, window_ms)),
-                Path::Safe(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, streams, window_ms)),
+                Path::Optimistic => self.rt.block_on(write_optimistic(&mut self.client, &st, batch, &spans, deferred)),
+                Path::Decided => self.rt.block_on(write_decided(&mut self.client, &st, batch, &spans, window_ms, deferred)),
+                Path::Safe(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, batch, streams, window_ms)).map(|r| (r, None)),
             };
             match (r, &path) {
-                (Ok(r), _) => {
+                (Ok((r, rows)), _) => {
                     *match path {
                         Path::Optimistic => &mut self.counts.optimistic,
                         Path::Decided => &mut self.counts.decided,
                         Path::Safe(_) => &mut self.counts.safe,
                     } += 1;
                     self.recent.committed(batch);
+                    if let Some((meters, gateways)) = rows {
+                        self.summarise(&meters, &gateways);
+                    }
                     return Ok(r);
                 }
                 (Err(e), Path::Optimistic) if unique_violation(&e) || trapped(&e) => {
@@ -348,6 +498,26 @@ impl Store for PgStore {
                 (Err(e), _) if retryable(&e) && tries < RETRIES => tries += 1,
                 (Err(e), _) => return Err(pg_err("write")(e)),
             }
+        }
+    }
+
+    fn prune(&mut self, cutoff_ms: i64, limit: usize, after_meter: &str) -> Result<crate::store::retention::Pruned, ServiceError> {
+        crate::store::retention::prune_postgres(&self.rt, &mut self.client, cutoff_ms, limit, after_meter)
+    }
+
+    fn telegram_times(&mut self, keys: &[[u8; 16]]) -> Result<Vec<Option<i64>>, ServiceError> {
+        crate::store::retention::telegram_times_postgres(&self.rt, &mut self.client, keys)
+    }
+}
+
+impl Drop for PgStore {
+    /// The deferred summary is written when the store goes (a graceful shutdown drops it on the
+    /// writer thread); after a kill -9 it is lost, which costs `meters` / `meter_gateways` at
+    /// most one flush interval of updates and never a replay decision (decisions "Deferred
+    /// summaries").
+    fn drop(&mut self) {
+        if let Err(e) = self.flush_summary() {
+            tracing::warn!(error = %e, "postgres: the last summary flush failed");
         }
     }
 }

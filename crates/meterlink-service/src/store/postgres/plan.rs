@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use super::copy;
+use crate::store::schema::KEY_COUNTER;
 use crate::store::{Batch, ReceptionRow, RejectedRow, TelegramRow, WriteReport};
 
 /// What the database decided for one telegram.
@@ -63,14 +64,31 @@ impl Spans {
     }
 }
 
+/// A `meter_gateways` row: meter, gateway, RSSI, last seen.
+pub type GatewayRow<'a> = (&'a str, &'a str, Option<f32>, i64);
+
+/// Where `meters` / `meter_gateways` go (decisions "Deferred summaries").
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Summaries {
+    /// Staged for this batch's `FINISH`.
+    PerBatch,
+    /// Returned for the store's summary; `s_met` staged only for the optimistic trap.
+    Deferred {
+        /// The optimistic path (its trap reads `s_met`).
+        trap: bool,
+    },
+}
+
 /// The COPY streams of a decided batch and its report.
-pub struct Plan {
+pub struct Plan<'a> {
     /// Straight into `telegrams`, `receptions`, `readings` (new telegrams only).
     pub direct: [Option<Bytes>; 3],
     /// Into the staging tables `s_rec`, `s_rej`, `s_met`, `s_mg`.
     pub staged: [Option<Bytes>; 4],
     /// The report, `rejected` still to be counted by the database.
     pub report: WriteReport,
+    /// The summary rows when deferred (for the store's in-memory summary).
+    pub summary: Option<(Vec<copy::MeterRow<'a>>, Vec<GatewayRow<'a>>)>,
 }
 
 fn nonempty(v: Vec<u8>, rows: usize) -> Option<Bytes> {
@@ -97,10 +115,15 @@ pub fn replay_row(t: &TelegramRow, first: Option<&ReceptionRow>) -> RejectedRow 
     }
 }
 
-/// Apply the verdicts (one per telegram, batch order) to a batch.
-pub fn plan(b: &Batch, spans: &Spans, verdicts: &[Verdict]) -> Plan {
+/// Apply the verdicts (one per telegram, batch order) to a batch, summaries per batch.
+pub fn plan<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict]) -> Plan<'a> {
+    plan_with(b, spans, verdicts, Summaries::PerBatch)
+}
+
+/// [`plan`] with the summaries staged or returned.
+pub fn plan_with<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict], summaries: Summaries) -> Plan<'a> {
     let verdict = |key: &[u8; 16]| spans.telegram(key).map(|i| verdicts[i]);
-    let mut new: Vec<&TelegramRow> = b.telegrams.iter().zip(verdicts).filter(|(_, v)| **v == Verdict::New).map(|(t, _)| t).collect();
+    let mut new = new_telegrams(b, verdicts);
     new.sort_unstable_by_key(|t| t.dedup_key);
     let mut readings: Vec<_> = b.readings.iter().filter(|r| verdict(&r.dedup_key) == Some(Verdict::New)).collect();
     readings.sort_unstable_by_key(|r| (r.dedup_key, r.idx));
@@ -122,20 +145,25 @@ pub fn plan(b: &Batch, spans: &Spans, verdicts: &[Verdict]) -> Plan {
         .collect();
     let rejected: Vec<&RejectedRow> = b.rejected.iter().chain(&replays).collect();
     let meters = meters(&new, spans);
-    let gateways = gateways(b, spans, verdicts);
+    let (met, mg, summary) = match summaries {
+        Summaries::PerBatch => {
+            let gateways = gateways(b, spans, verdicts);
+            (nonempty(copy::meters(&meters), meters.len()), nonempty(copy::gateways(&gateways), gateways.len()), None)
+        }
+        Summaries::Deferred { trap } => {
+            let met = if trap { nonempty(copy::meters(&meters), meters.len()) } else { None };
+            (met, None, Some((meters, gateways(b, spans, verdicts))))
+        }
+    };
     Plan {
         direct: [
             nonempty(copy::telegrams_direct(&new), new.len()),
             nonempty(copy::receptions(&own), own.len()),
             nonempty(copy::readings(&readings), readings.len()),
         ],
-        staged: [
-            nonempty(copy::receptions(&dup), dup.len()),
-            nonempty(copy::rejected(&rejected), rejected.len()),
-            nonempty(copy::meters(&meters), meters.len()),
-            nonempty(copy::gateways(&gateways), gateways.len()),
-        ],
+        staged: [nonempty(copy::receptions(&dup), dup.len()), nonempty(copy::rejected(&rejected), rejected.len()), met, mg],
         report: WriteReport { stored: new.len(), duplicates: dup_count(verdicts), replays: replays.len(), rejected: 0 },
+        summary,
     }
 }
 
@@ -144,29 +172,50 @@ fn dup_count(verdicts: &[Verdict]) -> usize {
 }
 
 /// One `meters` row per (meter, key id) of the stored telegrams: the highest counter, the
-/// latest reception, the lowest counter (the optimistic path's replay trap); sorted by key
-/// (lock order between workers).
-fn meters<'a>(new: &[&'a TelegramRow], spans: &Spans) -> Vec<copy::MeterRow<'a>> {
-    // (meter, key id) → (highest counter, last seen, lowest counter)
-    type Agg = (Option<u32>, i64, Option<u32>);
-    let mut m: HashMap<(&str, u8), Agg> = HashMap::with_capacity(new.len());
+/// latest reception, the lowest counter and its key with the number of counter keys (the
+/// optimistic path's replay traps); sorted by key (lock order between workers).
+pub fn meters<'a>(new: &[&'a TelegramRow], spans: &Spans) -> Vec<copy::MeterRow<'a>> {
+    let mut m: HashMap<(&str, u8), copy::MeterRow<'a>> = HashMap::with_capacity(new.len());
     for t in new {
-        let e = m.entry((t.meter.as_str(), t.key_id)).or_insert((None, i64::MIN, None));
-        e.0 = e.0.max(t.counter);
-        e.1 = e.1.max(spans.span(t).1);
-        e.2 = match (e.2, t.counter) {
+        let e = m.entry((t.meter.as_str(), t.key_id)).or_insert(copy::MeterRow {
+            meter: t.meter.as_str(),
+            key_id: t.key_id,
+            counter: None,
+            seen: i64::MIN,
+            first: None,
+            lo_key: None,
+            hi_key: None,
+            n: 0,
+        });
+        e.counter = e.counter.max(t.counter);
+        e.seen = e.seen.max(spans.span(t).1);
+        if t.dedup_key[0] == KEY_COUNTER {
+            e.n += 1;
+            if e.lo_key.is_none_or(|k| t.dedup_key < k) {
+                e.lo_key = Some(t.dedup_key);
+            }
+            if e.hi_key.is_none_or(|k| t.dedup_key > k) {
+                e.hi_key = Some(t.dedup_key);
+            }
+        }
+        e.first = match (e.first, t.counter) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
     }
-    let mut v: Vec<_> = m.into_iter().map(|((meter, k), (c, s, f))| (meter, k, c, s, f)).collect();
-    v.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut v: Vec<_> = m.into_values().collect();
+    v.sort_unstable_by(|a, b| (a.meter, a.key_id).cmp(&(b.meter, b.key_id)));
     v
+}
+
+/// The new telegrams of a decided batch.
+pub fn new_telegrams<'a>(b: &'a Batch, verdicts: &[Verdict]) -> Vec<&'a TelegramRow> {
+    b.telegrams.iter().zip(verdicts).filter(|(_, v)| **v == Verdict::New).map(|(t, _)| t).collect()
 }
 
 /// One `meter_gateways` row per (meter, gateway) heard in the batch: the latest reception
 /// (the last in batch order among equal times, as SQLite); sorted by key.
-fn gateways<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict]) -> Vec<(&'a str, &'a str, Option<f32>, i64)> {
+pub fn gateways<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict]) -> Vec<GatewayRow<'a>> {
     let mut m: HashMap<(&str, &str), (i64, Option<f32>)> = HashMap::with_capacity(b.telegrams.len());
     for r in &b.receptions {
         let Some(ti) = spans.telegram(&r.dedup_key) else { continue };

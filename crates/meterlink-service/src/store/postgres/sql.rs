@@ -4,6 +4,16 @@
 /// Advisory lock key serialising migrations across workers ("mlschema" in ASCII).
 pub const MIGRATION_LOCK: i64 = 0x6d6c_7363_6865_6d61;
 
+/// The first key of the frame-slot advisory locks ("MLFD"; decisions "Scale-out").
+pub const FRAME_LOCK_CLASS: i32 = 0x4d4c_4644;
+
+/// Take the transaction's frame-slot advisory locks, in the (sorted) order given: two workers
+/// deciding copies of one counter-less telegram whose receptions straddle a bucket boundary
+/// hold different keys, so no unique key arbitrates them; the slot (of the bucket-free frame
+/// hash) makes the second wait for the first's commit, and its decision (a later statement,
+/// so a later READ COMMITTED snapshot) sees the first's telegram as the neighbour key.
+pub const LOCK_FRAME_SLOTS: &str = "SELECT count(pg_advisory_xact_lock($1, s))::bigint FROM unnest($2::int4[]) AS s";
+
 /// Storage parameters (not schema: no column, key or index changes), set at every migration:
 /// `meters` and `meter_gateways` are rewritten for every stored telegram, so half of each page
 /// is left free for the new row versions to stay on the page (HOT updates: no index entry, no
@@ -19,8 +29,12 @@ DO $$ DECLARE t text; BEGIN
 END $$;
 "#;
 
-/// The session's staging tables: unlogged, private, emptied at every commit.
+/// The session's settings and staging tables (unlogged, private, emptied at every commit).
+/// JIT off: the statements over the (unanalysed) staging tables get cost estimates above
+/// `jit_above_cost`, and compiling them took ~250 ms per execution for ~25 ms of work
+/// (auto_explain, bench_service_pg); nothing here runs long enough to repay it.
 pub const STAGING: &str = r#"
+SET jit = off;
 CREATE TEMP TABLE IF NOT EXISTS s_tel (
     LIKE telegrams, ord INTEGER NOT NULL, nb_prev BYTEA, nb_next BYTEA, span_lo BIGINT NOT NULL,
     span_hi BIGINT NOT NULL, first_gw TEXT, first_intake TEXT
@@ -33,7 +47,7 @@ CREATE TEMP TABLE IF NOT EXISTS s_key (
     ord INTEGER NOT NULL, nb_prev BYTEA, nb_next BYTEA, span_lo BIGINT NOT NULL, span_hi BIGINT NOT NULL,
     batch_prior BIGINT
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS s_met (LIKE meters, first_counter BIGINT) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS s_met (LIKE meters, first_counter BIGINT, lo_key BYTEA, hi_key BYTEA, n INTEGER) ON COMMIT DELETE ROWS;
 CREATE OR REPLACE FUNCTION pg_temp.ml_replayed(meter text) RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'counter of % not above the stored one', meter USING ERRCODE = 'MLRPL';
@@ -62,7 +76,7 @@ pub const COPY_KEYS: &str =
 pub const COPY_STAGED: [&str; 4] = [
     "COPY s_rec (dedup_key, gateway, intake, received_at_ms, rssi) FROM STDIN (FORMAT binary)",
     "COPY s_rej (reject_key, received_at_ms, gateway, intake, code, reason, byte_offset, meter, frame) FROM STDIN (FORMAT binary)",
-    "COPY s_met (meter, key_id, last_counter, last_seen_ms, first_counter) FROM STDIN (FORMAT binary)",
+    "COPY s_met (meter, key_id, last_counter, last_seen_ms, first_counter, lo_key, hi_key, n) FROM STDIN (FORMAT binary)",
     "COPY s_mg (meter, gateway, rssi, last_seen_ms) FROM STDIN (FORMAT binary)",
 ];
 
@@ -100,7 +114,12 @@ SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
         FROM (
             SELECT s.*,
                 coalesce((SELECT true FROM telegrams t WHERE t.dedup_key = s.dedup_key LIMIT 1), false) AS own,
-                (SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id) AS last_counter
+                greatest((SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id),
+                         CASE WHEN get_byte(s.dedup_key, 0) = 1 THEN (SELECT (get_byte(t.dedup_key, 11)::bigint << 24) | (get_byte(t.dedup_key, 12) << 16)
+                              | (get_byte(t.dedup_key, 13) << 8) | get_byte(t.dedup_key, 14)
+                          FROM telegrams t WHERE t.dedup_key >= overlay(s.dedup_key PLACING '\x0000000000'::bytea FROM 12)
+                           AND t.dedup_key <= overlay(s.dedup_key PLACING '\xffffffffff'::bytea FROM 12)
+                          ORDER BY t.dedup_key DESC LIMIT 1) END) AS last_counter
             FROM s_key s OFFSET 0
         ) k
     ) c0
@@ -121,6 +140,10 @@ SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
 /// against the row as locked by the update, so a concurrent worker's commit is seen), or a
 /// meter row inserted by another worker meanwhile, raises SQLSTATE `MLRPL`
 /// (`pg_temp.ml_replayed`) and the batch runs again on the decided path.
+///
+/// `$2` = **deferred** (decisions "Deferred summaries"): `meters` / `meter_gateways` are not
+/// written here but from the store's in-memory summary at its next flush (the same statement
+/// with `$1` and `$2` false and only `s_met` / `s_mg` staged).
 pub const FINISH: &str = r#"
 WITH rc AS (
     INSERT INTO receptions (dedup_key, gateway, intake, received_at_ms, rssi)
@@ -135,7 +158,7 @@ mu AS (
         last_counter = CASE WHEN $1 AND s.first_counter <= m.last_counter THEN pg_temp.ml_replayed(m.meter)
                             ELSE greatest(m.last_counter, s.last_counter) END,
         last_seen_ms = greatest(m.last_seen_ms, s.last_seen_ms)
-    FROM s_met s WHERE m.meter = s.meter AND m.key_id = s.key_id
+    FROM s_met s WHERE NOT $2 AND m.meter = s.meter AND m.key_id = s.key_id
       AND (s.last_seen_ms > m.last_seen_ms OR s.last_counter > m.last_counter
            OR (m.last_counter IS NULL AND s.last_counter IS NOT NULL) OR ($1 AND s.first_counter <= m.last_counter))
     RETURNING 1
@@ -143,7 +166,7 @@ mu AS (
 mi AS (
     INSERT INTO meters (meter, key_id, last_counter, last_seen_ms)
     SELECT s.meter, s.key_id, s.last_counter, s.last_seen_ms FROM s_met s
-    WHERE NOT EXISTS (SELECT 1 FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id)
+    WHERE NOT $2 AND NOT EXISTS (SELECT 1 FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id)
     ON CONFLICT (meter, key_id) DO UPDATE SET
         last_counter = CASE WHEN $1 THEN pg_temp.ml_replayed(meters.meter)
                             ELSE greatest(meters.last_counter, excluded.last_counter) END,
@@ -152,13 +175,13 @@ mi AS (
 ),
 gu AS (
     UPDATE meter_gateways g SET rssi = s.rssi, last_seen_ms = s.last_seen_ms
-    FROM s_mg s WHERE g.meter = s.meter AND g.gateway = s.gateway
+    FROM s_mg s WHERE NOT $2 AND g.meter = s.meter AND g.gateway = s.gateway
       AND (s.last_seen_ms > g.last_seen_ms OR (s.last_seen_ms = g.last_seen_ms AND s.rssi IS DISTINCT FROM g.rssi))
     RETURNING 1
 ),
 gi AS (
     INSERT INTO meter_gateways (meter, gateway, rssi, last_seen_ms)
-    SELECT * FROM s_mg s WHERE NOT EXISTS (SELECT 1 FROM meter_gateways g WHERE g.meter = s.meter AND g.gateway = s.gateway)
+    SELECT * FROM s_mg s WHERE NOT $2 AND NOT EXISTS (SELECT 1 FROM meter_gateways g WHERE g.meter = s.meter AND g.gateway = s.gateway)
     ON CONFLICT (meter, gateway) DO UPDATE SET rssi = excluded.rssi, last_seen_ms = excluded.last_seen_ms
     WHERE excluded.last_seen_ms >= meter_gateways.last_seen_ms
     RETURNING 1
@@ -199,7 +222,12 @@ WITH cls0 AS (
         END AS dup_key
     FROM s_tel s, LATERAL (SELECT
         coalesce((SELECT true FROM telegrams t WHERE t.dedup_key = s.dedup_key LIMIT 1), false) AS own,
-        (SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id) AS last_counter
+        greatest((SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id),
+                 CASE WHEN get_byte(s.dedup_key, 0) = 1 THEN (SELECT (get_byte(t.dedup_key, 11)::bigint << 24) | (get_byte(t.dedup_key, 12) << 16)
+                              | (get_byte(t.dedup_key, 13) << 8) | get_byte(t.dedup_key, 14)
+                          FROM telegrams t WHERE t.dedup_key >= overlay(s.dedup_key PLACING '\x0000000000'::bytea FROM 12)
+                           AND t.dedup_key <= overlay(s.dedup_key PLACING '\xffffffffff'::bytea FROM 12)
+                          ORDER BY t.dedup_key DESC LIMIT 1) END) AS last_counter
     ) k
 ),
 cls AS (
@@ -274,4 +302,22 @@ SELECT (SELECT count(*) FROM cls) AS candidates,
        (SELECT count(*) FROM rj) AS rejected,
        (SELECT count(*) FROM rd) + (SELECT count(*) FROM rc) + (SELECT count(*) FROM mg)
            + (SELECT count(*) FROM mt) AS touched
+"#;
+
+/// The optimistic path's replay trap when the summaries are deferred (decisions "Deferred
+/// summaries"), after the batch's telegrams were copied in. Per (meter, key id) of the batch
+/// (`s_met`: its lowest and highest counter keys `lo_key` / `hi_key`, its `n` counter keys):
+/// a stored key above `hi_key` under the same prefix (a higher counter), with more than one
+/// key in the batch a stored key between `lo_key` and `hi_key` that is not the batch's own,
+/// or a flushed `meters.last_counter` not below the lowest counter, raises SQLSTATE `MLRPL`
+/// and the batch is then decided. A stored key equal to one of the batch's failed the COPY
+/// already (23505). The usual probe finds nothing above `hi_key`: one index descent, no heap
+/// access.
+pub const TRAP: &str = r#"
+SELECT count(pg_temp.ml_replayed(s.meter))::bigint FROM s_met s
+WHERE s.lo_key IS NOT NULL AND (
+    (SELECT true FROM telegrams t WHERE t.dedup_key > s.hi_key
+        AND t.dedup_key <= overlay(s.hi_key PLACING '\xffffffffff'::bytea FROM 12) LIMIT 1)
+    OR (s.n > 1 AND (SELECT count(*) FROM telegrams t WHERE t.dedup_key >= s.lo_key AND t.dedup_key <= s.hi_key) <> s.n)
+    OR s.first_counter <= (SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id))
 "#;
