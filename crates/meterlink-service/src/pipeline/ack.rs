@@ -35,7 +35,16 @@ pub const FLUSH_IDLE: Duration = Duration::from_secs(1);
 /// is written while the next is built). `health` (`/health`) learns of every commit and failure.
 /// `hooks` run after each commit and between batches (Parquet sink, per-gateway metrics,
 /// retention: `crate::sink`).
-pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>, health: Arc<HealthStatus>, hooks: crate::sink::Hooks) -> (mpsc::Sender<Pending>, JoinHandle<()>) {
+/// `busy` is true while the writer commits a batch (the pipeline's group commit hands it the
+/// next batch as soon as it is not).
+pub fn spawn_writer(
+    store: Box<dyn Store>,
+    window_ms: i64,
+    metrics: Arc<Metrics>,
+    health: Arc<HealthStatus>,
+    hooks: crate::sink::Hooks,
+    busy: Arc<std::sync::atomic::AtomicBool>,
+) -> (mpsc::Sender<Pending>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Pending>(1);
     let handle = std::thread::Builder::new()
         .name("meterlink-store".into())
@@ -45,6 +54,7 @@ pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>
             while let Some(p) = hooks.wait(&mut rx, store.as_mut(), clock.dirty.then_some(FLUSH_IDLE)) {
                 match p {
                     Some(p) => {
+                        busy.store(true, std::sync::atomic::Ordering::Release);
                         let done = commit(store.as_mut(), p, window_ms, &metrics, &health);
                         clock.dirty = true;
                         clock.batches += 1;
@@ -54,6 +64,7 @@ pub fn spawn_writer(store: Box<dyn Store>, window_ms: i64, metrics: Arc<Metrics>
                         if let Some((batch, report)) = done {
                             hooks.committed(store.as_mut(), batch, &report);
                         }
+                        busy.store(false, std::sync::atomic::Ordering::Release);
                     }
                     // Idle for FLUSH_IDLE with something unflushed.
                     None => clock.flush(store.as_mut()),

@@ -59,14 +59,15 @@ pub async fn serve_with(config: Config, metrics: Arc<Metrics>, shutdown: impl st
     // closes and the store is dropped on that thread).
     let health = Arc::new(crate::intake::http::HealthStatus::default());
     let window_ms = (config.dedup.window_s * 1000.0).round() as i64;
-    let (writer_tx, writer) = ack::spawn_writer(store, window_ms, metrics.clone(), health.clone(), hooks);
+    let writer_busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (writer_tx, writer) = ack::spawn_writer(store, window_ms, metrics.clone(), health.clone(), hooks, writer_busy.clone());
     let keys = KeyFiles::load(config.keys.files.clone())?;
     let (sink, queue) = mpsc::channel(config.service.queue_capacity);
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = intakes::Shared { sink, stop: stop_rx, metrics: metrics.clone(), health };
     let handles = intakes::start(&config, &shared).await?;
     drop(shared);
-    let mut p = Pipeline::new(&config, keys, metrics, writer_tx);
+    let mut p = Pipeline::new(&config, keys, metrics, writer_tx, writer_busy);
     p.run(queue, stop_tx, shutdown).await;
     drop(p);
     for h in handles {
@@ -104,6 +105,8 @@ struct Pipeline {
     metrics: Arc<Metrics>,
     received: HashMap<(Arc<str>, Arc<str>), prometheus_client::metrics::counter::Counter>,
     writer: mpsc::Sender<Pending>,
+    /// True while the writer commits (group commit: an idle writer gets the batch at once).
+    writer_busy: Arc<std::sync::atomic::AtomicBool>,
     alarms: silence::Alarms,
     /// Network intakes count `meterlink_received_total` themselves (QoS 0 drops included):
     /// the pipeline counts only the others' receptions (files).
@@ -111,7 +114,7 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    fn new(config: &Config, keys: KeyFiles, metrics: Arc<Metrics>, writer: mpsc::Sender<Pending>) -> Self {
+    fn new(config: &Config, keys: KeyFiles, metrics: Arc<Metrics>, writer: mpsc::Sender<Pending>, writer_busy: Arc<std::sync::atomic::AtomicBool>) -> Self {
         let window_ms = (config.dedup.window_s * 1000.0).round() as i64;
         Pipeline {
             decoder: Decoder::new(config.service.worker.as_str().into()),
@@ -128,6 +131,7 @@ impl Pipeline {
             metrics,
             received: HashMap::new(),
             writer,
+            writer_busy,
         }
     }
 
@@ -156,7 +160,10 @@ impl Pipeline {
                     // bounds QoS 1 throughput (the broker's in-flight window per subscriber:
                     // rumqttd 100, mosquitto 20 by default); under load the queue is never
                     // empty and batches grow to `batch_max`.
-                    if self.group_commit && queue.is_empty() && self.writer.capacity() > 0 {
+                    // Also when the writer sits idle (at start, after a lull): it gets what there
+                    // is, and the next batch grows while it writes.
+                    let idle = !self.writer_busy.load(std::sync::atomic::Ordering::Acquire);
+                    if self.group_commit && (queue.is_empty() || idle) && self.writer.capacity() > 0 {
                         self.flush().await;
                     }
                 }

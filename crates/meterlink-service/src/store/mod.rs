@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use crate::error::ServiceError;
 
+pub mod checkpoint;
 pub mod schema;
 pub mod sqlite;
 

@@ -37,6 +37,7 @@ use rusqlite::{ffi, params, CachedStatement as Statement, Connection, OptionalEx
 
 use super::schema::{self, neighbour_keys, rejected_key};
 use super::{Batch, ReadingRow, RejectedRow, Store, TelegramRow, WriteReport};
+use super::checkpoint::Checkpointer;
 use crate::error::ServiceError;
 
 /// A SQLite database file.
@@ -45,6 +46,9 @@ pub struct SqliteStore {
     known: Known,
     /// Committed and not yet flushed to `meters` / `meter_gateways`.
     summary: Summary,
+    /// WAL checkpoints on a thread of their own (dropped after `conn`: the last connection
+    /// to close checkpoints and removes the WAL).
+    checkpoint: Option<Checkpointer>,
 }
 
 /// Meters (and meter–gateway pairs) held unflushed before a write flushes by itself.
@@ -299,7 +303,9 @@ impl SqliteStore {
         )
         .map_err(err)?;
         conn.set_prepared_statement_cache_capacity(32);
-        Ok(SqliteStore { conn, known: Known::default(), summary: Summary::default() })
+        // Checkpoints in the background (replaces the automatic one: store/checkpoint.rs).
+        let checkpoint = Some(Checkpointer::start(&conn, path).map_err(err)?);
+        Ok(SqliteStore { conn, known: Known::default(), summary: Summary::default(), checkpoint })
     }
 
     /// The connection (tests and tools read the tables through it).
@@ -336,6 +342,9 @@ impl Store for SqliteStore {
         let seen = cx.seen;
         match done {
             Ok(report) => {
+                if let Some(c) = &self.checkpoint {
+                    c.committed(&self.conn);
+                }
                 // Committed: its summary joins the unflushed one.
                 self.summary.add(batch, &seen);
                 if self.summary.len() >= SUMMARY_MAX {
