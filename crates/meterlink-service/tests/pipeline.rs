@@ -5,7 +5,9 @@ mod pipeline_common;
 
 use std::path::Path;
 
-use meterlink_service::metrics::CodeLabels;
+use std::sync::Arc;
+
+use meterlink_service::metrics::{CodeLabels, Metrics};
 use pipeline_common::*;
 use rusqlite::Connection;
 
@@ -313,4 +315,49 @@ fn two_services_on_one_file_store_each_telegram_once() {
     std::fs::write(dir.join("c.txt"), again).unwrap();
     serve_once(config(&db, vec![file_intake("c", &dir.join("c.txt"), true)], vec![dir.join("keys.csv")]));
     assert_eq!(rejected_codes(&db), vec!["replayed_counter".to_string()]);
+}
+
+/// A store that panics on its `n`-th write (a bug in a store, or a driver that aborts).
+struct PanicsOnWrite {
+    inner: meterlink_service::store::sqlite::SqliteStore,
+    left: usize,
+}
+
+impl meterlink_service::store::Store for PanicsOnWrite {
+    fn migrate(&mut self) -> Result<(), meterlink_service::ServiceError> {
+        self.inner.migrate()
+    }
+
+    fn write(&mut self, batch: &meterlink_service::store::Batch, window_ms: i64) -> Result<meterlink_service::store::WriteReport, meterlink_service::ServiceError> {
+        self.left -= 1;
+        assert!(self.left > 0, "store bug");
+        self.inner.write(batch, window_ms)
+    }
+}
+
+#[test]
+fn a_writer_that_panics_ends_serve_with_an_error_not_ok() {
+    use meterlink_service::store::Store;
+    let dir = tempdir("writer-panic");
+    let ids: Vec<u32> = (5001..5041).collect();
+    key_file(&dir.join("keys.csv"), &ids, KEY);
+    let mut text = String::from("timestamp;frame\n");
+    for (i, &id) in ids.iter().enumerate() {
+        text.push_str(&format!("{};{}\n", T0 + i as i64 * 1000, hex(&frame(id, 5, None, 7, 1, KEY))));
+    }
+    std::fs::write(dir.join("rx.txt"), text).unwrap();
+    let db = dir.join("m.db");
+    let mut c = config(&db, vec![file_intake("rx", &dir.join("rx.txt"), true)], vec![dir.join("keys.csv")]);
+    c.service.batch_max = 5;
+    let mut inner = meterlink_service::store::sqlite::SqliteStore::open(&db).unwrap();
+    inner.migrate().unwrap();
+    let store = Box::new(PanicsOnWrite { inner, left: 3 });
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let r = rt.block_on(meterlink_service::pipeline::serve_with_store(c, Arc::new(Metrics::default()), std::future::pending(), store));
+    let e = r.expect_err("a dead writer is an error");
+    assert_eq!(e.code(), "service_store");
+    assert!(e.to_string().contains("store bug"), "{e}");
+    // Two batches committed before the third write panicked; nothing after it.
+    let n = count(&db, "telegrams");
+    assert!((2..=10).contains(&n), "{n}");
 }

@@ -43,8 +43,6 @@ pub async fn serve(config: Config) -> Result<(), ServiceError> {
 /// [`serve`] with the metrics registry the HTTP side renders, until `shutdown` completes
 /// (SIGINT/SIGTERM for [`serve`]; tests pass their own).
 pub async fn serve_with(config: Config, metrics: Arc<Metrics>, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ServiceError> {
-    // The writer thread's hooks (Parquet sink thread, retention, per-gateway metrics).
-    let hooks = crate::sink::Hooks::new(&config, metrics.clone())?;
     // Opened and migrated on a blocking thread: the PostgreSQL store runs a runtime of its own
     // (it must not be created, used or dropped inside an async task).
     let c = config.clone();
@@ -55,6 +53,16 @@ pub async fn serve_with(config: Config, metrics: Arc<Metrics>, shutdown: impl st
     })
     .await
     .map_err(|e| ServiceError::Io(format!("store thread: {e}")))??;
+    serve_with_store(config, metrics, shutdown, store).await
+}
+
+/// [`serve_with`] on a store already opened and migrated (tests bring their own). Returns an
+/// error when the writer thread died (a panic in the store): the batch it held was not
+/// acknowledged, the intakes are stopped, and a supervisor restarting the process gets the
+/// unacknowledged messages redelivered.
+pub async fn serve_with_store(config: Config, metrics: Arc<Metrics>, shutdown: impl std::future::Future<Output = ()>, store: Box<dyn Store>) -> Result<(), ServiceError> {
+    // The writer thread's hooks (Parquet sink thread, retention, per-gateway metrics).
+    let hooks = crate::sink::Hooks::new(&config, metrics.clone())?;
     // The writer thread owns the store from here on (on an early error below, its channel
     // closes and the store is dropped on that thread).
     let health = Arc::new(crate::intake::http::HealthStatus::default());
@@ -73,8 +81,15 @@ pub async fn serve_with(config: Config, metrics: Arc<Metrics>, shutdown: impl st
     for h in handles {
         let _ = h.await;
     }
-    tokio::task::spawn_blocking(move || writer.join()).await.ok();
-    Ok(())
+    let joined = tokio::task::spawn_blocking(move || writer.join()).await;
+    match joined {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(panic)) => {
+            let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+            Err(ServiceError::Store(format!("the store thread panicked: {what}")))
+        }
+        Err(e) => Err(ServiceError::Io(format!("store thread: {e}"))),
+    }
 }
 
 /// The configured store, opened (not migrated).
@@ -107,6 +122,8 @@ struct Pipeline {
     writer: mpsc::Sender<Pending>,
     /// True while the writer commits (group commit: an idle writer gets the batch at once).
     writer_busy: Arc<std::sync::atomic::AtomicBool>,
+    /// The writer thread died: the pipeline stops (serve returns the error).
+    writer_gone: bool,
     alarms: silence::Alarms,
     /// Network intakes count `meterlink_received_total` themselves (QoS 0 drops included):
     /// the pipeline counts only the others' receptions (files).
@@ -132,6 +149,7 @@ impl Pipeline {
             received: HashMap::new(),
             writer,
             writer_busy,
+            writer_gone: false,
         }
     }
 
@@ -143,6 +161,12 @@ impl Pipeline {
         let mut signal = std::pin::pin!(shutdown);
         let mut buf = Vec::with_capacity(1024);
         loop {
+            if self.writer_gone {
+                // Nothing can be committed any more: stop the intakes and return (serve reports
+                // the writer's panic); what is queued was not acknowledged and is redelivered.
+                let _ = stop.send(true);
+                break;
+            }
             tokio::select! {
                 n = queue.recv_many(&mut buf, 1024) => {
                     if n == 0 {
@@ -261,7 +285,8 @@ impl Pipeline {
         }
         let p = self.batcher.take();
         if let Err(mpsc::error::SendError(p)) = self.writer.send(p).await {
-            tracing::error!("the store thread is gone; batch not acknowledged");
+            tracing::error!("the store thread is gone; batch not acknowledged, stopping");
+            self.writer_gone = true;
             for a in p.acks {
                 a.resolve(crate::reception::AckOutcome::Failed);
             }
