@@ -22,7 +22,6 @@ pub mod cli;
 mod publish;
 
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::io;
 
 use meterlink::address::{manufacturer_code, Address};
@@ -129,23 +128,10 @@ fn bcd4(n: u32) -> [u8; 4] {
     id
 }
 
-/// Days since 1970-01-01 → (year, month, day) (H. Hinnant's civil-from-days algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// Type F date-time (EN 13757-3 Annex A: minute, hour, day | year bits 0–2, month | year
 /// bits 3–6), of a Unix time (UTC; M-Bus dates carry no zone).
 fn type_f(unix: i64) -> [u8; 4] {
-    let (y, mo, d) = civil(unix.div_euclid(86_400));
+    let (y, mo, d) = crate::sink::parquet::civil_from_days(unix.div_euclid(86_400));
     let sod = unix.rem_euclid(86_400);
     let yy = (y.rem_euclid(100)) as u8;
     [(sod / 60 % 60) as u8, (sod / 3600) as u8, d as u8 | (yy & 7) << 5, mo as u8 | (yy >> 3) << 4]
@@ -211,7 +197,7 @@ impl Generator {
     pub fn write_key_file(&self, w: &mut impl io::Write) -> io::Result<()> {
         writeln!(w, "manufacturer,id,key")?;
         for m in 0..self.cfg.meters {
-            let hex: String = meter_key(self.cfg.seed, m).iter().map(|b| format!("{b:02X}")).collect();
+            let hex = meterlink::hex::to_hex_lower(&meter_key(self.cfg.seed, m));
             writeln!(w, "KAM,{:08},{hex}", meter_id(m))?;
         }
         if let Some(sim) = &self.sim {
@@ -255,10 +241,7 @@ impl Generator {
     fn hear(&mut self, t_ms: i64, frame: &[u8]) {
         let k = self.summary.radio;
         self.summary.radio += 1;
-        let hex: String = frame.iter().fold(String::with_capacity(frame.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02X}");
-            s
-        });
+        let hex = meterlink::hex::to_hex_lower(frame);
         let mut heard = false;
         for g in 0..self.cfg.gateways {
             let subject = k * u64::from(self.cfg.gateways) + u64::from(g);
@@ -310,11 +293,5 @@ mod tests {
     fn type_f_reads_back_with_the_core_decoder() {
         let d = meterlink::mbus::records::DateTimeValue::decode_f(type_f(1_767_225_600 + 86_400 * 40 + 3_723));
         assert_eq!((d.year, d.month, d.day, d.hour, d.minute), (Some(2026), Some(2), Some(10), Some(1), Some(2)));
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(19_782), (2024, 2, 29));
     }
 }
