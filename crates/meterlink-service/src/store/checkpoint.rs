@@ -6,26 +6,34 @@
 //! Instead:
 //! - the writer's connection has no automatic checkpoint; a WAL hook (`sqlite3_wal_hook`)
 //!   tells it how many frames the WAL holds after each of its commits;
-//! - every [`CHECKPOINT_FRAMES`] of log growth it wakes a thread with a connection of its own that runs a
-//!   PASSIVE checkpoint (it never blocks the writer; readers and the writer go on);
-//! - a PASSIVE checkpoint cannot restart the WAL while the writer keeps appending, so past
-//!   [`RESTART_FRAMES`] the writer runs a `RESTART` checkpoint itself: by then the background
-//!   one has copied nearly everything, so this copies little, and the log starts over.
+//! - every [`CHECKPOINT_FRAMES`] of log growth past what was last copied it wakes a thread with
+//!   a connection of its own that runs a PASSIVE checkpoint (it never blocks the writer;
+//!   readers and the writer go on) and reports how far it copied;
+//! - a PASSIVE checkpoint cannot restart the WAL while the writer keeps appending, so once the
+//!   log holds [`RESTART_FRAMES`] the writer runs a `RESTART` checkpoint itself, at the first
+//!   commit after which the background one is idle and has copied all but
+//!   [`CHECKPOINT_FRAMES`]: the restart then copies (and fsyncs) little; past
+//!   [`HARD_RESTART_FRAMES`] it restarts whatever is left (a bound on the log's size).
 
 use std::cell::Cell;
 use std::ffi::c_int;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::hooks::Wal;
 use rusqlite::Connection;
 
-/// Frames in the WAL (≈ 4 KiB pages) after which the background checkpoint runs (32 MiB).
-pub const CHECKPOINT_FRAMES: i32 = 8192;
-/// Frames after which the writer restarts the log itself (128 MiB).
+/// Frames in the WAL (≈ 4 KiB pages) not yet copied after which the background checkpoint
+/// runs (16 MiB).
+pub const CHECKPOINT_FRAMES: i32 = 4096;
+/// Frames after which the writer restarts the log once little is left to copy (64 MiB).
 pub const RESTART_FRAMES: i32 = 4 * CHECKPOINT_FRAMES;
+/// Frames after which the writer restarts the log whatever is left (256 MiB).
+pub const HARD_RESTART_FRAMES: i32 = 16 * CHECKPOINT_FRAMES;
 
 thread_local! {
     /// Frames in the WAL after the last commit on this thread's connection (the WAL hook has
@@ -39,14 +47,20 @@ fn on_commit(_wal: &Wal, frames: c_int) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// What the background thread reports to the writer.
+#[derive(Default)]
+struct Progress {
+    /// A PASSIVE checkpoint is running (woken and not finished).
+    running: AtomicBool,
+    /// Frames of the log its last checkpoint copied (`-1`: it failed).
+    copied: AtomicI32,
+}
+
 /// The background checkpoint thread of one database file.
 pub struct Checkpointer {
-    /// WAL frames when the background checkpoint was last woken (it is woken again only after
-    /// another [`CHECKPOINT_FRAMES`]: pages that every batch rewrites are copied once per
-    /// 32 MiB of log, not once per batch).
-    woken_at: Cell<i32>,
-    /// [`CHECKPOINT_FRAMES`] and [`RESTART_FRAMES`] (smaller in tests).
-    limits: (i32, i32),
+    /// [`CHECKPOINT_FRAMES`], [`RESTART_FRAMES`], [`HARD_RESTART_FRAMES`] (smaller in tests).
+    limits: (i32, i32, i32),
+    progress: Arc<Progress>,
     wake: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -55,54 +69,63 @@ impl Checkpointer {
     /// Install the WAL hook on the writer's `conn` (replacing the automatic checkpoint) and
     /// start the thread with its own connection to `path`.
     pub fn start(conn: &Connection, path: &Path) -> rusqlite::Result<Self> {
-        Self::with_limits(conn, path, CHECKPOINT_FRAMES, RESTART_FRAMES)
+        Self::with_limits(conn, path, CHECKPOINT_FRAMES, RESTART_FRAMES, HARD_RESTART_FRAMES)
     }
 
-    /// [`Checkpointer::start`] with other frame limits (wake every `every` frames of growth,
-    /// restart past `restart`).
-    pub fn with_limits(conn: &Connection, path: &Path, every: i32, restart: i32) -> rusqlite::Result<Self> {
+    /// [`Checkpointer::start`] with other frame limits (wake when `every` frames are not yet
+    /// copied, restart past `restart` when little is left, past `hard` whatever is left).
+    pub fn with_limits(conn: &Connection, path: &Path, every: i32, restart: i32, hard: i32) -> rusqlite::Result<Self> {
         let reader = Connection::open(path)?;
         reader.busy_timeout(Duration::from_secs(5))?;
         conn.wal_hook(Some(on_commit));
         let (wake, rx) = sync_channel::<()>(1);
+        let progress = Arc::new(Progress::default());
+        let report = progress.clone();
         let thread = std::thread::Builder::new()
             .name("meterlink-ckpt".into())
             .spawn(move || {
                 while rx.recv().is_ok() {
-                    if let Err(e) = reader.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    // (busy, frames in the log, frames copied): sqlite3_wal_checkpoint_v2.
+                    let done = reader.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2));
+                    let copied = done.as_ref().map_or(-1, |&c| c as i32);
+                    if let Err(e) = done {
                         tracing::warn!(error = %e, "background WAL checkpoint failed");
                     }
+                    report.copied.store(copied, Ordering::Release);
+                    report.running.store(false, Ordering::Release);
                 }
             })
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(Checkpointer { woken_at: Cell::new(0), limits: (every, restart), wake: Some(wake), thread: Some(thread) })
+        Ok(Checkpointer { limits: (every, restart, hard), progress, wake: Some(wake), thread: Some(thread) })
     }
 
-    /// After a commit on `conn` (the writer's thread): wake the background checkpoint, or
-    /// restart the log when it has grown past [`RESTART_FRAMES`].
+    /// After a commit on `conn` (the writer's thread): restart the log when it is long and the
+    /// background checkpoint left little to copy (or it is too long), else wake the background
+    /// checkpoint when enough is not yet copied.
     pub fn committed(&self, conn: &Connection) {
         let frames = WAL_FRAMES.with(Cell::get);
-        if frames < self.woken_at.get() {
-            // The log started over.
-            self.woken_at.set(0);
-        }
-        let (every, restart) = self.limits;
-        if frames >= restart {
+        let (every, restart, hard) = self.limits;
+        let running = self.progress.running.load(Ordering::Acquire);
+        // Frames the log holds that no checkpoint copied (a count from before the log started
+        // over, or a failed checkpoint, counts as nothing copied).
+        let copied = self.progress.copied.load(Ordering::Acquire);
+        let left = if (0..=frames).contains(&copied) { frames - copied } else { frames };
+        if frames >= hard || (frames >= restart && !running && left <= every) {
             // SQLITE_BUSY (first column 1) without waiting while the background checkpoint
             // runs (sqlite3_wal_checkpoint_v2): tried again after the next commit.
             match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
                 Ok(0) => {
                     WAL_FRAMES.with(|c| c.set(0));
-                    self.woken_at.set(0);
+                    self.progress.copied.store(0, Ordering::Release);
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "WAL restart checkpoint failed"),
             }
-        } else if frames >= self.woken_at.get() + every {
-            self.woken_at.set(frames);
+        } else if !running && left >= every {
             if let Some(w) = &self.wake {
-                // Busy: the running checkpoint will be followed by the next commit's wake-up.
+                self.progress.running.store(true, Ordering::Release);
                 if let Err(TrySendError::Disconnected(())) = w.try_send(()) {
+                    self.progress.running.store(false, Ordering::Release);
                     tracing::warn!("background WAL checkpoint thread is gone");
                 }
             }
@@ -139,7 +162,7 @@ mod tests {
         // As the store's connection: RESTART waits for a running background checkpoint.
         conn.busy_timeout(Duration::from_secs(5)).unwrap();
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)").unwrap();
-        let ck = Checkpointer::with_limits(&conn, &path, 64, 256).unwrap();
+        let ck = Checkpointer::with_limits(&conn, &path, 64, 256, 1024).unwrap();
         let mut most = 0;
         for batch in 0..200 {
             let tx = conn.transaction().unwrap();
@@ -154,8 +177,9 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         // Without the restart the log would hold every page written (4,000+ frames); with it
-        // the log restarts whenever it passes 256 frames and no checkpoint is running.
-        assert!(most < 1024, "{most} frames");
+        // the log restarts once it passes 256 frames with at most 64 left to copy, and never
+        // holds more than 1,024 plus one batch.
+        assert!(most < 1024 + 64, "{most} frames");
         drop(ck);
         let (log, done) = wal_state(&path);
         assert!(log < 1024 && done == log, "{log} frames, {done} checkpointed");

@@ -40,6 +40,10 @@ use super::{Batch, ReadingRow, RejectedRow, Store, TelegramRow, WriteReport};
 use super::checkpoint::Checkpointer;
 use crate::error::ServiceError;
 
+/// The connection settings of the store (the store benchmark's bare insert uses them too).
+pub const PRAGMAS: &str =
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=8192;";
+
 /// A SQLite database file.
 pub struct SqliteStore {
     conn: Connection,
@@ -287,21 +291,16 @@ enum Outcome {
 }
 
 impl SqliteStore {
-    /// Open (create) `path` with the service's settings: WAL journal, `synchronous=NORMAL`
-    /// (durable at checkpoints, never corrupt), a 5 s busy timeout for a second writer, and a
-    /// checkpoint every 8,192 WAL pages (32 MiB) rather than 1,000: a checkpoint writes every page
-    /// the WAL holds, and the right edges of the key B-trees are rewritten by every batch, so
-    /// checkpointing after each batch wrote them again and again (decisions, "SQLite store
-    /// speed 2").
+    /// Open (create) `path` with the service's settings ([`PRAGMAS`]): WAL journal,
+    /// `synchronous=NORMAL` (durable at checkpoints, never corrupt), a 64 MiB page cache, a 5 s
+    /// busy timeout for a second writer, and checkpoints on a thread of their own
+    /// (`store/checkpoint.rs`, which replaces the automatic checkpoint; decisions "Background
+    /// checkpoints").
     pub fn open(path: &Path) -> Result<Self, ServiceError> {
         memstatus_off();
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; \
-             PRAGMA wal_autocheckpoint=8192;",
-        )
-        .map_err(err)?;
+        conn.execute_batch(PRAGMAS).map_err(err)?;
         conn.set_prepared_statement_cache_capacity(32);
         // Checkpoints in the background (replaces the automatic one: store/checkpoint.rs).
         let checkpoint = Some(Checkpointer::start(&conn, path).map_err(err)?);
