@@ -212,30 +212,20 @@ pub fn timestamp_micros(dt: &DateTime) -> Option<i64> {
     let s = i64::from(dt.second().unwrap_or(0));
     let cs = i64::from(dt.hundredths().unwrap_or(0));
     let dev = i64::from(dt.deviation()?);
-    if d > days_in_month(y, m) {
+    if !(1..=12).contains(&m) || !(1..=days_in_month(y, m)).contains(&d) {
         return None;
     }
-    let local = days_from_civil(y, m, d) * 86_400 + h * 3600 + min * 60 + s;
+    let local = meterlink::civil::days_from_civil(y, m as u8, d as u8) * 86_400 + h * 3600 + min * 60 + s;
     Some((local + dev * 60) * 1_000_000 + cs * 10_000)
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if meterlink::civil::is_leap(y) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Slots of the per-position dictionary hints (OBIS rows at the same position of successive
@@ -771,7 +761,6 @@ mod tests {
         assert_eq!(timestamp_micros(&dt([0x07, 0xB2, 1, 1, 0xFF, 0, 0, 0, 50, 0, 0, 0])), Some(500_000));
         // 2021-02-29 does not exist.
         assert_eq!(timestamp_micros(&dt([0x07, 0xE5, 2, 29, 0xFF, 0, 0, 0, 0, 0, 0, 0])), None);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
     }
 
     #[test]

@@ -65,8 +65,11 @@ pub const OTHER_GATEWAY: &str = "(other)";
 /// Every metric of the service.
 #[derive(Default)]
 pub struct Metrics {
-    /// `meterlink_received_total{intake,gateway}`: receptions taken in.
+    /// `meterlink_received_total{intake,gateway}`: receptions taken in (get the counter
+    /// through [`Metrics::received_for`], which bounds the gateway labels).
     pub received: Family<SourceLabels, Counter>,
+    /// The gateway labels `received` has (at most [`GATEWAY_LABELS_MAX`]).
+    received_gateways: std::sync::Mutex<std::collections::HashSet<String>>,
     /// `meterlink_decoded_total`: telegrams decoded (before dedup).
     pub decoded: Counter,
     /// `meterlink_stored_total`: telegrams stored.
@@ -109,6 +112,22 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The `received` counter of (intake, gateway): at most [`GATEWAY_LABELS_MAX`] distinct
+    /// gateway labels, the gateways beyond them counted under [`OTHER_GATEWAY`] (a gateway
+    /// name comes from the payload or topic, so a misbehaving publisher could otherwise grow
+    /// the label set, and every scrape, without bound).
+    pub fn received_for(&self, intake: &str, gateway: &str) -> Counter {
+        let label = {
+            let mut seen = self.received_gateways.lock().unwrap_or_else(|p| p.into_inner());
+            if seen.contains(gateway) || (seen.len() < GATEWAY_LABELS_MAX && seen.insert(gateway.to_string())) {
+                gateway
+            } else {
+                OTHER_GATEWAY
+            }
+        };
+        self.received.get_or_create(&SourceLabels { intake: intake.to_string(), gateway: label.to_string() }).clone()
+    }
+
     /// Register every metric in `registry` under `meterlink_`.
     pub fn register(&self, registry: &mut Registry) {
         let r = registry.sub_registry_with_prefix("meterlink");
@@ -131,5 +150,33 @@ impl Metrics {
         r.register("parquet_rows", "Telegrams written to the Parquet sink", self.parquet_rows.clone());
         r.register("parquet_dropped", "Stored telegrams the Parquet sink dropped", self.parquet_dropped.clone());
         r.register("pruned", "Rows deleted by retention", self.pruned.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Past [`GATEWAY_LABELS_MAX`] gateways, `received` counts under `(other)`; the gateways
+    /// seen before keep their own label, and nothing is lost from the totals.
+    #[test]
+    fn received_gateway_labels_are_bounded() {
+        let m = Metrics::default();
+        for i in 0..GATEWAY_LABELS_MAX + 50 {
+            m.received_for("mqtt", &format!("gw-{i}")).inc();
+        }
+        m.received_for("mqtt", "gw-0").inc();
+        m.received_for("http", "gw-0").inc();
+        let mut registry = Registry::default();
+        m.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("meterlink_received_total{")).collect();
+        // GATEWAY_LABELS_MAX gateways on mqtt, (other) on mqtt, gw-0 on http.
+        assert_eq!(rows.len(), GATEWAY_LABELS_MAX + 2);
+        let value = |labels: &str| rows.iter().find(|l| l.contains(labels)).and_then(|l| l.rsplit(' ').next()).map(str::to_string);
+        assert_eq!(value(r#"gateway="(other)",intake="mqtt""#).or_else(|| value(r#"intake="mqtt",gateway="(other)""#)).as_deref(), Some("50"));
+        let total: u64 = rows.iter().filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum();
+        assert_eq!(total, GATEWAY_LABELS_MAX as u64 + 52);
     }
 }

@@ -3,18 +3,16 @@
 //! their first reception, the other gateway's copy is a duplicate, a rejection and a replay
 //! count for their gateway with their code.
 
+mod ports;
 mod pipeline_common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use meterlink_service::config::HttpIntake;
 use pipeline_common::*;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use ports::free_port;
 
 /// One HTTP/1.1 request; (status, body).
 fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {

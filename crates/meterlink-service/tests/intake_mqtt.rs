@@ -6,8 +6,8 @@
 //! their acknowledgements late, or not at all, to check that a QoS 1 message is acknowledged
 //! only after its commit and redelivered otherwise.
 
+mod ports;
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,7 @@ use meterlink_service::reception::{AckOutcome, Reception};
 use rumqttc::{AsyncClient, MqttOptions, QoS, TlsConfiguration, Transport};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
+use ports::free_port;
 
 /// OMS Vol. 2 Annex N, N.2.1 (CRCs stripped): the telegram every message carries, with its
 /// access number (byte 11) set to the message's index so that each message is distinct.
@@ -32,10 +33,6 @@ fn telegram(i: u8) -> String {
 
 fn access_number(r: &Reception) -> u8 {
     r.frame[11]
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The embedded broker on a free port (it lives as long as the test process).

@@ -3,16 +3,18 @@
 //! (the embedded rumqttd) into the service it gives exactly one stored telegram per radio
 //! telegram that any of 8 gateways (±5 s skew, 10 % loss each) heard.
 
+mod ports;
 mod pipeline_common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use meterlink_service::config::Config;
 use meterlink_service::loadgen::{self, Generator, LoadConfig, PublishOptions};
 use pipeline_common::*;
 use rusqlite::Connection;
+use ports::free_port;
 
 fn cfg() -> LoadConfig {
     LoadConfig { meters: 40, dsmr_e_meters: 4, gateways: 8, rounds: 6, period_s: 900, loss: 0.1, skew_ms: 5000, seed: 7, ..LoadConfig::default() }
@@ -75,10 +77,6 @@ fn telegrams_decrypt_with_the_written_key_file() {
 
 fn count_or_zero(db: &std::path::Path, table: &str) -> i64 {
     Connection::open(db).ok().and_then(|c| c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).ok()).unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn wait_port(port: u16) {

@@ -3,6 +3,7 @@
 //! rumqttd, in this process or in a `meterlink-serve --broker-only` process of its own), real
 //! HTTP, a real SQLite file; telegrams built with the meterlink encoder.
 
+mod ports;
 mod pg;
 mod pipeline_common;
 
@@ -16,13 +17,9 @@ use meterlink_service::config::Config;
 use pipeline_common::*;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use rusqlite::Connection;
+use ports::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meterlink-serve");
-
-/// A port nobody listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// `n` distinct mode-5 telegrams from meters `KAM 1..=meters` (volume = index).
 fn telegrams(n: usize, meters: u32) -> Vec<Vec<u8>> {

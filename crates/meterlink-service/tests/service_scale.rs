@@ -7,28 +7,26 @@
 //! other goes on: every telegram is stored exactly once. Skipped, saying why, when mosquitto or
 //! PostgreSQL cannot be started.
 
+mod ports;
 mod pg;
 mod pipeline_common;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pipeline_common::*;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
+use ports::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meterlink-serve");
 /// The gateways' reception time of round 0 (Unix ms).
 const T0: i64 = 1_760_000_000_000;
 /// Meters transmit every 15 minutes.
 const ROUND_MS: i64 = 900_000;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn wait_port(port: u16) {
     let t = Instant::now();

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod address;
+pub mod civil;
 pub mod crypto;
 pub mod dlms;
 pub mod dsmr;

@@ -31,7 +31,7 @@ use super::parse::{self, ParseError, Parsed, Parser, Shape};
 use super::Sink;
 use crate::config::HttpIntake;
 use crate::error::ServiceError;
-use crate::metrics::{Metrics, SourceLabels};
+use crate::metrics::Metrics;
 use crate::reception::{Ack, AckOutcome};
 
 /// What `/health` reports, shared with the pipeline: it calls [`HealthStatus::committed`]
@@ -215,7 +215,7 @@ async fn commit(s: &HttpState, parts: Vec<Parsed>, gateway: &str, now: i64) -> R
             let _ = tx.send(o);
         });
         let r = parse::to_reception(p, &s.name, gateway, now, Some(ack));
-        s.metrics.received.get_or_create(&SourceLabels { intake: s.name.to_string(), gateway: r.gateway.to_string() }).inc();
+        s.metrics.received_for(&s.name, &r.gateway).inc();
         if s.sink.send(r).await.is_err() {
             return unavailable("the pipeline is not running");
         }

@@ -23,7 +23,7 @@ use super::parse::{self, Parsed, Parser, Shape};
 use super::Sink;
 use crate::config::LineIntake;
 use crate::error::ServiceError;
-use crate::metrics::{Metrics, SourceLabels};
+use crate::metrics::Metrics;
 use crate::reception::{LinkCrc, Reception};
 
 /// Longest line taken (bytes); a longer one is cut there and rejected.
@@ -56,7 +56,7 @@ fn receptions(parser: &mut Parser, shape: Shape, name: &Arc<str>, line: &[u8], m
         .into_iter()
         .map(|p| {
             let r = parse::to_reception(p, name, name, now, None);
-            metrics.received.get_or_create(&SourceLabels { intake: name.to_string(), gateway: r.gateway.to_string() }).inc();
+            metrics.received_for(name, &r.gateway).inc();
             r
         })
         .collect()

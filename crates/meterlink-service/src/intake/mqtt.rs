@@ -35,7 +35,7 @@ use super::parse::{self, Parser, Shape};
 use super::Sink;
 use crate::config::MqttIntake;
 use crate::error::ServiceError;
-use crate::metrics::{IntakeLabels, Metrics, SourceLabels};
+use crate::metrics::{IntakeLabels, Metrics};
 use crate::reception::{Ack, AckOutcome, LinkCrc, Reception};
 
 /// Longest pause between reconnection attempts.
@@ -200,8 +200,7 @@ impl Gateways {
         if let Some((n, c)) = self.cache.get(name) {
             return (n.clone(), c.clone());
         }
-        let labels = SourceLabels { intake: self.intake.to_string(), gateway: name.to_string() };
-        let counter = self.metrics.received.get_or_create(&labels).clone();
+        let counter = self.metrics.received_for(&self.intake, name);
         if self.cache.len() >= CACHE_MAX {
             self.cache.clear();
         }

@@ -131,10 +131,10 @@ fn bcd4(n: u32) -> [u8; 4] {
 /// Type F date-time (EN 13757-3 Annex A: minute, hour, day | year bits 0–2, month | year
 /// bits 3–6), of a Unix time (UTC; M-Bus dates carry no zone).
 fn type_f(unix: i64) -> [u8; 4] {
-    let (y, mo, d) = crate::sink::parquet::civil_from_days(unix.div_euclid(86_400));
+    let (y, mo, d) = meterlink::civil::civil_from_days(unix.div_euclid(86_400));
     let sod = unix.rem_euclid(86_400);
     let yy = (y.rem_euclid(100)) as u8;
-    [(sod / 60 % 60) as u8, (sod / 3600) as u8, d as u8 | (yy & 7) << 5, mo as u8 | (yy >> 3) << 4]
+    [(sod / 60 % 60) as u8, (sod / 3600) as u8, d | (yy & 7) << 5, mo | (yy >> 3) << 4]
 }
 
 /// The `round`-th telegram of wM-Bus meter `m` (format A, with CRCs).

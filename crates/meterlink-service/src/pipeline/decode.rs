@@ -265,13 +265,7 @@ fn unix_ms(d: &meterlink::mbus::records::DateTimeValue) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
         return None;
     }
-    // Days from civil (H. Hinnant's algorithm), proleptic Gregorian.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = meterlink::civil::days_from_civil(y, m as u8, day as u8);
     let secs = i64::from(d.hour.unwrap_or(0)) * 3600 + i64::from(d.minute.unwrap_or(0)) * 60 + i64::from(d.second.unwrap_or(0));
     Some((days * 86_400 + secs) * 1000)
 }

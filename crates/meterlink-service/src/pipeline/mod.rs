@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
 use crate::error::ServiceError;
-use crate::metrics::{CodeLabels, Metrics, SourceLabels};
+use crate::metrics::{CodeLabels, Metrics};
 use crate::reception::Reception;
 use crate::store::{self, RejectedRow, Store};
 
@@ -274,7 +274,7 @@ impl Pipeline {
         let m = &self.metrics;
         self.received
             .entry(k)
-            .or_insert_with(|| m.received.get_or_create(&SourceLabels { intake: rx.intake.to_string(), gateway: rx.gateway.to_string() }).clone())
+            .or_insert_with(|| m.received_for(&rx.intake, &rx.gateway))
             .inc();
     }
 

@@ -227,7 +227,7 @@ fn flush(f: &mut HourFile) -> Result<(), String> {
 /// A new file for `hour`: the first free name among `HH.parquet`, `HH-1.parquet`, ... (a name
 /// is taken when the file or its `.tmp` exists: a `.tmp` left by a crash is never reused).
 fn create(dir: &Path, hour: i64, schema: arrow_schema::SchemaRef) -> Result<HourFile, String> {
-    let (y, m, d) = civil_from_days(hour.div_euclid(24));
+    let (y, m, d) = meterlink::civil::civil_from_days(hour.div_euclid(24));
     let folder = dir.join(format!("{y:04}")).join(format!("{m:02}")).join(format!("{d:02}"));
     std::fs::create_dir_all(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
     let hh = hour.rem_euclid(24);
@@ -263,31 +263,9 @@ fn publish(tmp: &Path, path: &Path) -> Result<PathBuf, String> {
     Err(format!("{}: no free part name", path.display()))
 }
 
-/// (year, month, day) of a day number since 1970-01-01 (proleptic Gregorian; H. Hinnant's
-/// `civil_from_days`).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1)); // 1_704_067_200 s / 86_400
-        assert_eq!(civil_from_days(19_723 + 59), (2024, 2, 29));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-    }
 
     #[test]
     fn publish_never_replaces_a_file() {

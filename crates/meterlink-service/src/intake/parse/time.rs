@@ -2,17 +2,6 @@
 //! and `YYYY-MM-DD hh:mm:ss[.frac]` without a zone (read as UTC: rtl_433 `-M time:utc`,
 //! rtl_wmbus, Elvaco rows), or Unix numbers (seconds, or ms when too large to be seconds).
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn num(s: &str) -> Option<i64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -42,7 +31,7 @@ pub fn parse_ms(s: &str) -> Option<i64> {
         return None;
     }
     let ms_frac = if frac.is_empty() { 0 } else { num(&format!("{:0<3}", &frac[..frac.len().min(3)]))? };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
+    let secs = meterlink::civil::days_from_civil(y, mo as u8, d as u8) * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
     Some(secs * 1000 + ms_frac)
 }
 

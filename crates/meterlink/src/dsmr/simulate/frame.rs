@@ -6,6 +6,7 @@
 use aes::cipher::BlockCipherEncrypt;
 use aes::Aes128Enc;
 
+use crate::civil::civil_from_days;
 use crate::dsmr::control::{c, ConfigWord};
 use crate::dsmr::short_id::ShortId;
 use crate::mbus::link::wmbus::crc16_en13757;
@@ -184,21 +185,6 @@ pub fn type_i_utc(unix: i64) -> [u8; 6] {
     ]
 }
 
-/// Days since 1970-01-01 → (year, month 1–12, day 1–31), proleptic Gregorian
-/// (H. Hinnant's civil-from-days).
-pub(super) fn civil_from_days(z: i64) -> (i64, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,8 +247,6 @@ mod tests {
     fn type_i_as_appendix_b13() {
         // source: DSMR P2 Appendix B1.3, time stamp 46 6D 00 00 0B 32 16 00 = 09.06.18 11:00:00
         assert_eq!(type_i_utc(1_245_322_800), [0x00, 0x00, 0x0B, 0x32, 0x16, 0x00]);
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
         assert_eq!(bcd8(391), [0x91, 0x03, 0x00, 0x00]);
         assert_eq!(bcd8(12_345_678), [0x78, 0x56, 0x34, 0x12]);
     }

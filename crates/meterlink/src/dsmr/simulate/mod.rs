@@ -37,7 +37,8 @@ use std::io::{self, Write};
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use aes::Aes128Enc;
 
-use self::frame::{civil_from_days, type_i_utc, Template, MAX_FRAME};
+use self::frame::{type_i_utc, Template, MAX_FRAME};
+use crate::civil::civil_from_days;
 use self::profile::{draw, hourly_use, purpose, unit, DeviceKind, SUB};
 use super::error::DsmrError;
 use super::short_id::{ShortId, VERSION_42};
