@@ -20,7 +20,14 @@
 //!   last line the median ratio (the machine is shared and noisy: one run is not a figure).
 //!
 //! Besides wall time it prints the CPU seconds each side used (all of the process's threads,
-//! from `/proc/self/stat`).
+//! from `/proc/self/stat`; with PostgreSQL the server's processes are not counted).
+//!
+//! `STORE=postgres`: the same with a PostgreSQL store, on a throwaway **durable** cluster
+//! (`tests/pg`, `pg::BENCH_SETTINGS`; skipped when none can be started): the service into a
+//! fresh database; the bare side reads every stored row back (telegrams by reception time) and
+//! writes them into another fresh database through the fastest client path, binary COPY in
+//! one transaction (`PgStore::copy_direct`, which sorts each table by primary key as the store
+//! does, inside the timed window), plus `meters` / `meter_gateways` by binary COPY.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +42,11 @@ use meterlink_service::metrics::Metrics;
 use meterlink_service::store::{schema, sqlite::PRAGMAS};
 use rusqlite::types::Value;
 use rusqlite::Connection;
+
+#[path = "../tests/pg/mod.rs"]
+mod pg;
+#[path = "bench_service_store/postgres.rs"]
+mod postgres;
 
 const KEY: [u8; 16] = *b"meterlink-bench!";
 
@@ -80,13 +92,18 @@ fn write_archive(dir: &Path, n: u32) {
     std::fs::write(dir.join("keys.csv"), keys).unwrap();
 }
 
-/// The service from start to its store closed: (wall seconds, CPU seconds).
-fn service(dir: &Path, batch_max: usize) -> (f64, f64) {
+/// The service from start to its store closed: (wall seconds, CPU seconds). `pg_url`: into
+/// that PostgreSQL database instead of `dir/service.db`.
+fn service(dir: &Path, batch_max: usize, pg_url: Option<String>) -> (f64, f64) {
     let mut c = Config::default();
     c.mqtt.clear();
     c.http.clear();
     c.broker.embedded = false;
     c.store.path = dir.join("service.db");
+    if let Some(url) = pg_url {
+        c.store.kind = "postgres".into();
+        c.store.url = Some(url);
+    }
     c.service.batch_max = batch_max;
     c.keys.files = vec![dir.join("keys.csv")];
     c.files = vec![FileIntake { name: "bench".into(), path: dir.join("rx.txt"), format: "hex".into(), once: true }];
@@ -194,13 +211,18 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("ml-bench-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     write_archive(&dir, n);
-    println!("telegrams {n} (mode 5, 3 records, batch_max {batch_max}), {rounds} rounds");
+    if std::env::var("STORE").as_deref() == Ok("postgres") {
+        postgres::run(&dir, n, batch_max, rounds);
+        std::fs::remove_dir_all(&dir).ok();
+        return;
+    }
+    println!("telegrams {n} (mode 5, 3 records, batch_max {batch_max}), {rounds} rounds, SQLite");
     let rate = |s: f64| f64::from(n) / s;
     let mut ratios = Vec::new();
     for round in 1..=rounds {
         let (service_db, bare_db) = (dir.join("service.db"), dir.join("bare.db"));
         remove_db(&service_db);
-        let (s, cs) = service(&dir, batch_max);
+        let (s, cs) = service(&dir, batch_max, None);
         let stored: i64 = Connection::open(&service_db).unwrap().query_row("SELECT COUNT(*) FROM telegrams", [], |r| r.get(0)).unwrap();
         assert_eq!(stored, i64::from(n), "every telegram stored");
         println!("round {round}: service          {s:7.3} s  {:>9.0} telegrams/s  CPU {cs:6.2} s", rate(s));

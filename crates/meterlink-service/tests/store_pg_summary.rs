@@ -94,3 +94,37 @@ fn two_workers_see_each_others_counters_unflushed() {
     a.flush().unwrap();
     assert_eq!(count(&mut a, "SELECT last_counter FROM meters WHERE meter = 'SEN00000003'"), 10, "a's older summary does not lower it");
 }
+
+/// The default (split) summaries (decisions "Split summaries"): a `meters` row with a counter
+/// is written in its batch's transaction (the replay floor is current in the database, for
+/// every worker, before any flush); a counter-less meter's row and every `meter_gateways` row
+/// wait for the flush, which leaves the same rows the per-batch upserts did.
+#[test]
+fn counters_are_written_with_their_batch_the_rest_at_the_flush() {
+    let Some(c) = pg::cluster_or_skip("counters_are_written_with_their_batch_the_rest_at_the_flush") else { return };
+    let url = c.new_database();
+    let mut s = PgStore::connect(&url).unwrap();
+    s.migrate().unwrap();
+    // One counter telegram (meter SEN00000004) and one counter-less (frame key) of SEN00000005.
+    let mut b = one(4, 7, T0);
+    let frame = schema::frame_key(&schema::frame_hash(b"SEN5 frame"), T0, WINDOW);
+    let mut t = b.telegrams[0].clone();
+    (t.dedup_key, t.meter, t.counter, t.frame) = (frame, "SEN00000005".into(), None, b"SEN5 frame".to_vec());
+    b.telegrams.push(t);
+    b.receptions.push(ReceptionRow { dedup_key: frame, gateway: Arc::from("gw2"), intake: Arc::from("mqtt"), received_at_ms: T0 + 5, rssi: Some(-90.0) });
+    assert_eq!(s.write(&b, WINDOW).unwrap(), report(2, 0, 0, 0));
+    let rows = |s: &mut PgStore, q: &str| s.query_i64(q).unwrap();
+    assert_eq!(rows(&mut s, "SELECT last_counter, last_seen_ms FROM meters ORDER BY meter"), vec![vec![Some(7), Some(T0)]], "only the counter's row, with its batch");
+    assert_eq!(count(&mut s, "SELECT count(*) FROM meter_gateways"), 0, "meter_gateways wait for the flush");
+    // Another worker on the database sees the counter at once: a lower one is a replay.
+    let mut w2 = PgStore::connect(&url).unwrap();
+    assert_eq!(w2.write(&one(4, 6, T0 + HOUR), WINDOW).unwrap(), report(0, 0, 1, 1));
+    s.flush().unwrap();
+    assert_eq!(
+        rows(&mut s, "SELECT last_counter, last_seen_ms FROM meters ORDER BY meter"),
+        vec![vec![Some(7), Some(T0)], vec![None, Some(T0 + 5)]],
+        "the flush adds the counter-less meter"
+    );
+    assert_eq!(count(&mut s, "SELECT count(*) FROM meter_gateways"), 2);
+    assert_eq!(count(&mut s, "SELECT last_seen_ms FROM meter_gateways WHERE meter = 'SEN00000005' AND gateway = 'gw2'"), T0 + 5);
+}

@@ -13,10 +13,12 @@
 //!   same telegram, or the batch repeats a row): everything staged, then one statement
 //!   deciding and inserting with `ON CONFLICT DO NOTHING` ([`sql::WRITE`]).
 //!
-//! `meters` / `meter_gateways` are upserted in every batch's transaction, or, with
-//! [`PgStore::set_deferred`], kept as **deferred summaries** (`summary.rs`): aggregated in the
+//! `meters` rows that carry a counter are upserted in their batch's transaction (the replay
+//! floor, current in the database for every worker); the counter-less `meters` rows and every
+//! `meter_gateways` row are kept as a **deferred summary** (`summary.rs`), aggregated in the
 //! client and flushed every [`FLUSH_BATCHES`] batches or [`FLUSH_INTERVAL`], on
-//! [`Store::flush`] and on drop. Either way a replay is decided against the highest counter
+//! [`Store::flush`] and on drop (decisions "Split summaries"). With [`PgStore::set_deferred`]
+//! the counters' rows are deferred too. Either way a replay is decided against the highest counter
 //! stored in the `telegrams` primary key (the key is `01 ‖ meter ‖ key id ‖ counter`) as well
 //! as `meters.last_counter`, so it never waits for a flush.
 //!
@@ -189,10 +191,10 @@ impl PgStore {
         self.safe_only = on;
     }
 
-    /// Write `meters` / `meter_gateways` from a deferred summary (`true`) instead of in every
-    /// batch's transaction (`false`, the default: the deferral measured no faster, and the
-    /// per-batch upsert keeps the stronger two-worker replay check; decisions "Deferred
-    /// summaries"). Flushes first.
+    /// Write every `meters` / `meter_gateways` row from the deferred summary (`true`), or only
+    /// those without a counter (`false`, the default: the counters' rows are upserted in their
+    /// batch's transaction, which keeps the stronger two-worker replay check; decisions
+    /// "Deferred summaries", "Split summaries"). Flushes first.
     pub fn set_deferred(&mut self, on: bool) -> Result<(), ServiceError> {
         self.flush_summary()?;
         self.deferred = on;
@@ -331,7 +333,7 @@ type SummaryRows<'a> = Option<(Vec<copy::MeterRow<'a>>, Vec<plan::GatewayRow<'a>
 /// left to the flush and the optimistic path's trap is [`sql::TRAP`]. The report with the
 /// rejections the database inserted, and the summary rows.
 async fn apply<'a>(tx: &tokio_postgres::Transaction<'_>, st: &Statements, p: plan::Plan<'a>, trap: bool) -> Result<(WriteReport, SummaryRows<'a>), tokio_postgres::Error> {
-    let deferred = p.summary.is_some();
+    let deferred = !p.upsert;
     for (stmt, data) in sql::COPY_DIRECT.iter().zip(p.direct) {
         if let Some(data) = data {
             copy_in(tx, stmt, data).await?;
@@ -356,7 +358,7 @@ fn summaries(deferred: bool, trap: bool) -> plan::Summaries {
     if deferred {
         plan::Summaries::Deferred { trap }
     } else {
-        plan::Summaries::PerBatch
+        plan::Summaries::Split
     }
 }
 

@@ -67,11 +67,16 @@ impl Spans {
 /// A `meter_gateways` row: meter, gateway, RSSI, last seen.
 pub type GatewayRow<'a> = (&'a str, &'a str, Option<f32>, i64);
 
-/// Where `meters` / `meter_gateways` go (decisions "Deferred summaries").
+/// Where `meters` / `meter_gateways` go (decisions "Deferred summaries", "Split summaries").
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Summaries {
     /// Staged for this batch's `FINISH`.
     PerBatch,
+    /// The default: the `meters` rows that carry a counter staged for this batch's `FINISH`
+    /// (the replay floor stays current in the database, with the row locks that keep two
+    /// workers apart); the counter-less `meters` rows and every `meter_gateways` row (last
+    /// seen, RSSI: nothing a decision reads) returned for the store's deferred summary.
+    Split,
     /// Returned for the store's summary; `s_met` staged only for the optimistic trap.
     Deferred {
         /// The optimistic path (its trap reads `s_met`).
@@ -89,6 +94,9 @@ pub struct Plan<'a> {
     pub report: WriteReport,
     /// The summary rows when deferred (for the store's in-memory summary).
     pub summary: Option<(Vec<copy::MeterRow<'a>>, Vec<GatewayRow<'a>>)>,
+    /// The staged `s_met` / `s_mg` rows are upserted by `FINISH` (per batch, split); with
+    /// everything deferred `s_met` is staged only for the optimistic trap.
+    pub upsert: bool,
 }
 
 fn nonempty(v: Vec<u8>, rows: usize) -> Option<Bytes> {
@@ -150,6 +158,10 @@ pub fn plan_with<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict], summarie
             let gateways = gateways(b, spans, verdicts);
             (nonempty(copy::meters(&meters), meters.len()), nonempty(copy::gateways(&gateways), gateways.len()), None)
         }
+        Summaries::Split => {
+            let (counted, rest): (Vec<_>, Vec<_>) = meters.into_iter().partition(|m| m.counter.is_some());
+            (nonempty(copy::meters(&counted), counted.len()), None, Some((rest, gateways(b, spans, verdicts))))
+        }
         Summaries::Deferred { trap } => {
             let met = if trap { nonempty(copy::meters(&meters), meters.len()) } else { None };
             (met, None, Some((meters, gateways(b, spans, verdicts))))
@@ -164,6 +176,7 @@ pub fn plan_with<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict], summarie
         staged: [nonempty(copy::receptions(&dup), dup.len()), nonempty(copy::rejected(&rejected), rejected.len()), met, mg],
         report: WriteReport { stored: new.len(), duplicates: dup_count(verdicts), replays: replays.len(), rejected: 0 },
         summary,
+        upsert: !matches!(summaries, Summaries::Deferred { .. }),
     }
 }
 

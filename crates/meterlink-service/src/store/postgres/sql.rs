@@ -93,8 +93,9 @@ pub const COPY_DIRECT: [&str; 4] = [
 /// same meter and key id earlier in the batch) the client computed; each big-table probe runs
 /// once per telegram (`OFFSET 0` keeps the subquery from being inlined, which would repeat the
 /// `telegrams` probe); the probes are scalar subqueries with `LIMIT 1`, never turned into a
-/// hashed scan of the whole table as an `EXISTS` can be. Returns only the telegrams that are not new: (`ord`, `dup` or
-/// `replay`, the key their receptions go under); usually no rows.
+/// hashed scan of the whole table as an `EXISTS` can be; a telegram without a counter (a frame
+/// key) skips the two counter probes (nothing to compare). Returns only the telegrams that are
+/// not new: (`ord`, `dup` or `replay`, the key their receptions go under); usually no rows.
 pub const DECIDE: &str = r#"
 SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
     SELECT ord, dedup_key, dup_key, CASE
@@ -114,12 +115,13 @@ SELECT ord, verdict, coalesce(dup_key, dedup_key) AS into_key FROM (
         FROM (
             SELECT s.*,
                 coalesce((SELECT true FROM telegrams t WHERE t.dedup_key = s.dedup_key LIMIT 1), false) AS own,
+                CASE WHEN s.counter IS NOT NULL THEN
                 greatest((SELECT m.last_counter FROM meters m WHERE m.meter = s.meter AND m.key_id = s.key_id),
                          CASE WHEN get_byte(s.dedup_key, 0) = 1 THEN (SELECT (get_byte(t.dedup_key, 11)::bigint << 24) | (get_byte(t.dedup_key, 12) << 16)
                               | (get_byte(t.dedup_key, 13) << 8) | get_byte(t.dedup_key, 14)
                           FROM telegrams t WHERE t.dedup_key >= overlay(s.dedup_key PLACING '\x0000000000'::bytea FROM 12)
                            AND t.dedup_key <= overlay(s.dedup_key PLACING '\xffffffffff'::bytea FROM 12)
-                          ORDER BY t.dedup_key DESC LIMIT 1) END) AS last_counter
+                          ORDER BY t.dedup_key DESC LIMIT 1) END) END AS last_counter
             FROM s_key s OFFSET 0
         ) k
     ) c0
