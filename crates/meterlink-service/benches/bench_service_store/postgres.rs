@@ -132,6 +132,19 @@ fn bare(rt: &Runtime, url: &str, stored: Stored) -> (f64, f64) {
     (t.elapsed().as_secs_f64(), cpu_s() - c0)
 }
 
+/// `CHECKPOINT` and wait for autovacuum to go idle (the benchmark connects as the superuser).
+fn checkpoint(rt: &Runtime, url: &str) {
+    let c = connect(rt, url);
+    rt.block_on(c.batch_execute("CHECKPOINT")).expect("checkpoint");
+    for _ in 0..100 {
+        let busy: i64 = rt.block_on(c.query_one("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'", &[])).expect("activity").get(0);
+        if busy == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 fn count(rt: &Runtime, url: &str, table: &str) -> i64 {
     let c = connect(rt, url);
     rt.block_on(c.query_one(&format!("SELECT count(*) FROM {table}"), &[])).expect("count").get(0)
@@ -151,6 +164,9 @@ pub fn run(dir: &Path, n: u32, batch_max: usize, rounds: usize) {
             let db = url.rsplit('=').next().unwrap_or_default().to_string();
             rt.block_on(c.batch_execute(&format!("ALTER DATABASE {db} SET log_min_duration_statement = 0"))).expect("timing");
         }
+        // Each side starts from a checkpointed cluster (a checkpoint of the previous side's
+        // writes would otherwise land in this side's time).
+        checkpoint(&rt, &url);
         let (s, cs) = service(dir, batch_max, Some(url.clone()));
         if std::env::var_os("PGTIMING").is_some() {
             std::fs::write("/tmp/pg_service_log.txt", cluster.log()).ok();
@@ -159,6 +175,7 @@ pub fn run(dir: &Path, n: u32, batch_max: usize, rounds: usize) {
         println!("round {round}: service          {s:7.3} s  {:>9.0} telegrams/s  CPU {cs:6.2} s (this process)", rate(s));
         let stored = read_back(&rt, &url);
         let bare_url = cluster.new_database();
+        checkpoint(&rt, &bare_url);
         let (b, cb) = bare(&rt, &bare_url, stored);
         for table in ["telegrams", "receptions", "readings", "meters", "meter_gateways"] {
             assert_eq!(count(&rt, &bare_url, table), count(&rt, &url, table), "bare {table}");
