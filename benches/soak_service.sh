@@ -53,7 +53,7 @@ sleep 1
 metric() { awk -v k="$1" '$1 == k || index($1, k "{") == 1 { s += $2; n++ } END { if (n) printf "%d", s }' "$out/metrics.txt"; }
 sample() {
     curl -s --max-time 5 "http://127.0.0.1:$http/metrics" > "$out/metrics.txt" || true
-    local db_bytes; db_bytes=$(stat -c %s "$out"/soak.db* 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }')
+    local db_bytes; db_bytes=$(stat -c %s "$out"/soak.db* 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }')
     read -r rss hwm < <(awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { print r, h }' "/proc/$svc/status")
     echo "$(( $(date +%s) - start )),$rss,$hwm,$(metric meterlink_received_total),$(metric meterlink_stored_total),$(metric meterlink_batches_total),$(metric meterlink_queue_depth),$db_bytes" >> "$out/rss.csv"
     echo "$db_bytes"
