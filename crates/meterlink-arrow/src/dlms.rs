@@ -212,20 +212,11 @@ pub fn timestamp_micros(dt: &DateTime) -> Option<i64> {
     let s = i64::from(dt.second().unwrap_or(0));
     let cs = i64::from(dt.hundredths().unwrap_or(0));
     let dev = i64::from(dt.deviation()?);
-    if !(1..=12).contains(&m) || !(1..=days_in_month(y, m)).contains(&d) {
+    if !(1..=12).contains(&m) || !(1..=i64::from(meterlink::civil::days_in_month(y, m as u8))).contains(&d) {
         return None;
     }
     let local = meterlink::civil::days_from_civil(y, m as u8, d as u8) * 86_400 + h * 3600 + min * 60 + s;
     Some((local + dev * 60) * 1_000_000 + cs * 10_000)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if meterlink::civil::is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// Slots of the per-position dictionary hints (OBIS rows at the same position of successive

@@ -68,8 +68,8 @@ pub struct Metrics {
     /// `meterlink_received_total{intake,gateway}`: receptions taken in (get the counter
     /// through [`Metrics::received_for`], which bounds the gateway labels).
     pub received: Family<SourceLabels, Counter>,
-    /// The gateway labels `received` has (at most [`GATEWAY_LABELS_MAX`]).
-    received_gateways: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The gateways named in the per-gateway families (at most [`GATEWAY_LABELS_MAX`]).
+    gateway_names: std::sync::Mutex<std::collections::HashSet<String>>,
     /// `meterlink_decoded_total`: telegrams decoded (before dedup).
     pub decoded: Counter,
     /// `meterlink_stored_total`: telegrams stored.
@@ -112,20 +112,24 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The `received` counter of (intake, gateway): at most [`GATEWAY_LABELS_MAX`] distinct
-    /// gateway labels, the gateways beyond them counted under [`OTHER_GATEWAY`] (a gateway
-    /// name comes from the payload or topic, so a misbehaving publisher could otherwise grow
-    /// the label set, and every scrape, without bound).
+    /// The `gateway` label of every per-gateway series: the gateway itself for the first
+    /// [`GATEWAY_LABELS_MAX`] gateways named, [`OTHER_GATEWAY`] for the rest (a gateway name
+    /// comes from the payload or topic, so a misbehaving publisher could otherwise grow the
+    /// label sets, and every scrape, without bound).
+    pub fn gateway_label<'a>(&self, gateway: &'a str) -> &'a str {
+        let mut named = self.gateway_names.lock().unwrap_or_else(|p| p.into_inner());
+        if named.contains(gateway) || (named.len() < GATEWAY_LABELS_MAX && named.insert(gateway.to_string())) {
+            gateway
+        } else {
+            OTHER_GATEWAY
+        }
+    }
+
+    /// The `received` counter of (intake, gateway), its gateway label bounded
+    /// ([`Metrics::gateway_label`]).
     pub fn received_for(&self, intake: &str, gateway: &str) -> Counter {
-        let label = {
-            let mut seen = self.received_gateways.lock().unwrap_or_else(|p| p.into_inner());
-            if seen.contains(gateway) || (seen.len() < GATEWAY_LABELS_MAX && seen.insert(gateway.to_string())) {
-                gateway
-            } else {
-                OTHER_GATEWAY
-            }
-        };
-        self.received.get_or_create(&SourceLabels { intake: intake.to_string(), gateway: label.to_string() }).clone()
+        let labels = SourceLabels { intake: intake.to_string(), gateway: self.gateway_label(gateway).to_string() };
+        self.received.get_or_create(&labels).clone()
     }
 
     /// Register every metric in `registry` under `meterlink_`.

@@ -37,17 +37,9 @@ fn access_number(r: &Reception) -> u8 {
 
 /// The embedded broker on a free port (it lives as long as the test process).
 fn embedded_broker() -> u16 {
-    // A port found free can be taken before the broker binds it (tests run in parallel and
-    // clients take ephemeral ports): try another one then.
-    let mut last = None;
-    for _ in 0..10 {
-        let port = free_port();
-        match broker::spawn(&format!("127.0.0.1:{port}")) {
-            Ok(()) => return port,
-            Err(e) => last = Some(e),
-        }
-    }
-    panic!("embedded broker: {last:?}");
+    let port = free_port();
+    broker::spawn(&format!("127.0.0.1:{port}")).expect("embedded broker");
+    port
 }
 
 /// A mosquitto started by the test, killed on drop (its configuration directory after it).

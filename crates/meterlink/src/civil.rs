@@ -36,6 +36,17 @@ pub fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
+/// Days in month `m` (1–12) of year `y`; 31 for a month outside 1–12 (callers check the
+/// month first).
+pub fn days_in_month(y: i64, m: u8) -> u8 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +68,6 @@ mod tests {
         assert!(!is_leap(1900) && is_leap(2000) && is_leap(2024) && !is_leap(2023));
         assert_eq!(days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28), 1);
         assert_eq!(days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28), 2);
+        assert_eq!([days_in_month(1900, 2), days_in_month(2000, 2), days_in_month(2023, 4), days_in_month(2023, 12)], [28, 29, 30, 31]);
     }
 }

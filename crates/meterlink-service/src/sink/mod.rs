@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::error::ServiceError;
-use crate::metrics::{GatewayCodeLabels, GatewayLabels, Metrics, TableLabels, GATEWAY_LABELS_MAX, OTHER_GATEWAY};
+use crate::metrics::{GatewayCodeLabels, GatewayLabels, Metrics, TableLabels, OTHER_GATEWAY};
 use crate::pipeline::batch::Pending;
 use crate::store::retention::Retention;
 use crate::store::{Batch, Store, WriteReport};
@@ -53,41 +53,34 @@ struct Follow {
     lookup: Option<Option<Box<dyn Store>>>,
 }
 
-/// Per-gateway counters, at most [`GATEWAY_LABELS_MAX`] gateway labels.
+/// Per-gateway counters by label (at most [`crate::metrics::GATEWAY_LABELS_MAX`] gateways and
+/// [`OTHER_GATEWAY`]: [`Metrics::gateway_label`]).
 #[derive(Default)]
 struct Gateways {
     counters: HashMap<Arc<str>, (Counter, Counter)>,
 }
 
 impl Gateways {
-    /// The label of `gateway`: itself, or [`OTHER_GATEWAY`] once the cap is reached.
-    fn label(&self, gateway: &Arc<str>) -> String {
-        if self.counters.contains_key(gateway) || self.counters.len() < GATEWAY_LABELS_MAX {
-            gateway.to_string()
-        } else {
-            OTHER_GATEWAY.to_string()
-        }
-    }
-
     /// (stored, duplicates) counters of `gateway`.
     fn of(&mut self, m: &Metrics, gateway: &Arc<str>) -> &(Counter, Counter) {
-        if !self.counters.contains_key(gateway) {
-            let l = GatewayLabels { gateway: self.label(gateway) };
-            let c = (m.gateway_stored.get_or_create(&l).clone(), m.gateway_duplicates.get_or_create(&l).clone());
-            if self.counters.len() < GATEWAY_LABELS_MAX {
-                self.counters.insert(gateway.clone(), c);
-            } else {
-                // Beyond the cap every new name shares `(other)`; kept under a fixed key.
-                return self.counters.entry(Arc::from(OTHER_GATEWAY)).or_insert(c);
+        let key = if self.counters.contains_key(gateway) {
+            gateway.clone()
+        } else {
+            match m.gateway_label(gateway) {
+                OTHER_GATEWAY => Arc::from(OTHER_GATEWAY),
+                _ => gateway.clone(),
             }
-        }
-        &self.counters[gateway]
+        };
+        self.counters.entry(key).or_insert_with_key(|label| {
+            let l = GatewayLabels { gateway: label.to_string() };
+            (m.gateway_stored.get_or_create(&l).clone(), m.gateway_duplicates.get_or_create(&l).clone())
+        })
     }
 
     fn rejected(&mut self, m: &Metrics, gateway: &Arc<str>, code: &str) {
-        // Registered like the others, so rejected-only gateways count towards the cap too.
+        // Registered like the others, so a rejected-only gateway has its stored/duplicates series.
         self.of(m, gateway);
-        m.gateway_rejected.get_or_create(&GatewayCodeLabels { gateway: self.label(gateway), code: code.into() }).inc();
+        m.gateway_rejected.get_or_create(&GatewayCodeLabels { gateway: m.gateway_label(gateway).to_string(), code: code.into() }).inc();
     }
 }
 
@@ -318,6 +311,7 @@ fn exports(batch: Batch, fates: &[Fate]) -> Vec<Export> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::GATEWAY_LABELS_MAX;
     use prometheus_client::encoding::text::encode;
     use prometheus_client::registry::Registry;
 

@@ -63,19 +63,10 @@ fn ranged(v: u8, max: u8) -> Option<u8> {
     (v <= max).then_some(v)
 }
 
-fn days_in_month(y: u16, m: u8) -> u8 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 /// `YYYY-MM-DD` when year, month and day are all given and form a calendar date.
 fn date_iso(b: &[u8], out: &mut String) -> Option<()> {
     let (y, m, d) = (year(b)?, month(b)?, day(b)?);
-    if d > days_in_month(y, m) || y > 9999 {
+    if d > crate::civil::days_in_month(i64::from(y), m) || y > 9999 {
         return None;
     }
     digits(out, (y / 100) as u8);

@@ -3,16 +3,7 @@
 
 use crate::mbus::records::DateTimeValue;
 
-pub(crate) use crate::civil::{civil_from_days, days_from_civil, is_leap};
-
-fn days_in_month(y: i64, m: u8) -> u8 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
+pub(crate) use crate::civil::{civil_from_days, days_from_civil, days_in_month, is_leap};
 
 /// Type I with the fields of footnote 4 (UTC, day of week 1 = Monday … 7 = Sunday, week 0,
 /// leap-year flag, no daylight-saving fields). Years are sent modulo 100 (type I has no

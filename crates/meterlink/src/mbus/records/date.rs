@@ -325,7 +325,7 @@ impl DateTimeValue {
             let (Some(y), Some(m), Some(d)) = (self.year, self.month, self.day) else {
                 return false;
             };
-            if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+            if !(1..=12).contains(&m) || d == 0 || d > crate::civil::days_in_month(i64::from(y), m) {
                 return false;
             }
         }
@@ -391,16 +391,6 @@ impl DateTimeValue {
             return None;
         }
         Some(self.to_string())
-    }
-}
-
-fn days_in_month(y: u16, m: u8) -> u8 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => 0,
     }
 }
 
