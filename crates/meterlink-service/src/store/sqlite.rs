@@ -275,6 +275,35 @@ fn memstatus_off() {
     });
 }
 
+/// How long a connection waits for another writer (the busy timeout), and for the switch to
+/// WAL on a file another connection is opening.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Switch `conn`'s file to WAL, waiting while another connection holds it.
+///
+/// The busy timeout does not cover this: when two connections open a new (rollback-journal)
+/// file at once, each holds a shared lock and wants the exclusive one the switch needs, and
+/// SQLite returns `SQLITE_BUSY` at once instead of calling the busy handler, which could
+/// deadlock ("sqlite3_busy_handler": "the busy handler is not invoked if ... a deadlock").
+/// One of the two then gets the lock once the other gave up its shared one, so trying again
+/// after a short sleep settles it.
+fn set_wal(conn: &Connection) -> Result<(), ServiceError> {
+    let start = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            // A file SQLite cannot put in WAL (in memory, or a VFS without shared memory).
+            Ok(mode) => return Err(ServiceError::Store(format!("sqlite: journal mode is {mode}, WAL is needed"))),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy && start.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(err(e)),
+        }
+    }
+}
+
 fn err(e: rusqlite::Error) -> ServiceError {
     ServiceError::Store(format!("sqlite: {e}"))
 }
@@ -299,7 +328,8 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, ServiceError> {
         memstatus_off();
         let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        set_wal(&conn)?;
         conn.execute_batch(PRAGMAS).map_err(err)?;
         conn.set_prepared_statement_cache_capacity(32);
         // Checkpoints in the background (replaces the automatic one: store/checkpoint.rs).
@@ -708,6 +738,35 @@ mod tests {
         };
         let rx = ReceptionRow { dedup_key: key, gateway: gw.clone(), intake: gw, received_at_ms: at, rssi: None };
         Batch { telegrams: vec![telegram], receptions: vec![rx], ..Batch::default() }
+    }
+
+    /// Connections opening one new file at once all get it in WAL (the switch's lock conflict
+    /// returns SQLITE_BUSY without the busy handler: `set_wal`). Before `set_wal`, two services
+    /// started together failed "database is locked" in about one start in five.
+    #[test]
+    fn stores_opening_one_new_file_at_once_all_open() {
+        let dir = std::env::temp_dir().join(format!("mlsq-open-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for round in 0..20 {
+            let path = dir.join(format!("r{round}.db"));
+            let gate = std::sync::Barrier::new(4);
+            let opened: Vec<Result<(), String>> = std::thread::scope(|s| {
+                let runs: Vec<_> = (0..4)
+                    .map(|_| {
+                        s.spawn(|| {
+                            gate.wait();
+                            let mut store = SqliteStore::open(&path).map_err(|e| e.to_string())?;
+                            store.migrate().map_err(|e| e.to_string())
+                        })
+                    })
+                    .collect();
+                runs.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            assert!(opened.iter().all(Result::is_ok), "round {round}: {opened:?}");
+            let mode: String = Connection::open(&path).unwrap().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+            assert_eq!(mode, "wal");
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     fn two_stores(name: &str) -> (SqliteStore, SqliteStore, std::path::PathBuf) {
