@@ -24,13 +24,22 @@ use super::RejectedRow;
 
 /// The schema version this build writes; [`SQLITE_MIGRATIONS`] / [`POSTGRES_MIGRATIONS`] hold
 /// one script per version (index 0 → version 1).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// SQLite migrations: script `i` takes the schema from version `i` to `i + 1`.
-pub const SQLITE_MIGRATIONS: &[&str] = &[SQLITE_V1];
+pub const SQLITE_MIGRATIONS: &[&str] = &[SQLITE_V1, SQLITE_V2];
 
 /// PostgreSQL migrations: script `i` takes the schema from version `i` to `i + 1`.
-pub const POSTGRES_MIGRATIONS: &[&str] = &[POSTGRES_V1];
+pub const POSTGRES_MIGRATIONS: &[&str] = &[POSTGRES_V1, POSTGRES_V2];
+
+/// Version 2 is PostgreSQL's writer registry; SQLite needs none (`PRAGMA data_version` tells a
+/// connection whether another one wrote).
+const SQLITE_V2: &str = "-- version 2: nothing for SQLite";
+
+/// Version 2: the writer registry of PostgreSQL workers (`postgres/alone.rs`): each worker
+/// takes a number from `ml_writers` when it starts writing. The version step also makes a build
+/// that does not register refuse the database, so no worker writes unseen.
+const POSTGRES_V2: &str = "CREATE SEQUENCE IF NOT EXISTS ml_writers";
 
 /// The `schema_version` table (created before any migration runs).
 pub const SCHEMA_VERSION_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
@@ -166,6 +175,34 @@ CREATE TABLE IF NOT EXISTS meter_gateways (
     PRIMARY KEY (meter, gateway)
 );
 ";
+
+/// A hasher for the 16-byte dedup keys of the per-batch maps and the stores' in-memory
+/// knowledge (SipHash was ~3 % of the SQLite store thread). Not flood-resistant, and needs not
+/// be: frame keys end in SHA-256 bytes, and counter keys come only from telegrams a key
+/// verified.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHash(u64);
+
+impl std::hash::Hasher for KeyHash {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.0 = (self.0 ^ u64::from_le_bytes(w)).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        let h = self.0 ^ (self.0 >> 32);
+        h.wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ (h >> 29)
+    }
+}
+
+/// A map keyed by dedup keys ([`KeyHash`]).
+pub type KeyMap<V> = std::collections::HashMap<[u8; 16], V, std::hash::BuildHasherDefault<KeyHash>>;
+
+/// A set of dedup keys ([`KeyHash`]).
+pub type KeySet = std::collections::HashSet<[u8; 16], std::hash::BuildHasherDefault<KeyHash>>;
 
 /// First byte of a dedup key built from (meter, key id, counter).
 pub const KEY_COUNTER: u8 = 1;

@@ -28,14 +28,14 @@
 //! only while no other connection committed to the file (`PRAGMA data_version`, SQLite's
 //! documented change counter); otherwise [`Known`] starts over from the file.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use rusqlite::{ffi, params, CachedStatement as Statement, Connection, OptionalExtension, TransactionBehavior};
 
-use super::schema::{self, neighbour_keys, rejected_key};
+use super::schema::{self, neighbour_keys, rejected_key, KeyMap, KeySet};
 use super::{Batch, ReadingRow, RejectedRow, Store, TelegramRow, WriteReport};
 use super::checkpoint::Checkpointer;
 use crate::error::ServiceError;
@@ -189,34 +189,11 @@ struct Known {
     /// Frame keys of buckets ≤ `floor` may be stored (`None`: no frame key below `keys`').
     floor: Option<u32>,
     /// Frame keys this connection stored above `floor`.
-    keys: HashSet<[u8; 16], std::hash::BuildHasherDefault<KeyHash>>,
+    keys: KeySet,
     /// Counter keys are proven absent through the meter's last counter (stored counters of a
     /// meter never exceed it: it is what this connection read, with the prefix probe, or wrote).
     counters: HashMap<(String, u8), Option<u32>>,
 }
-
-/// A hasher for the 16-byte dedup keys of the per-batch maps (SipHash was ~3 % of the store
-/// thread). Not flood-resistant, and needs not be: frame keys end in SHA-256 bytes, and counter
-/// keys come only from telegrams a key verified.
-#[derive(Default, Clone, Copy)]
-struct KeyHash(u64);
-
-impl std::hash::Hasher for KeyHash {
-    fn write(&mut self, bytes: &[u8]) {
-        for c in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
-            self.0 = (self.0 ^ u64::from_le_bytes(w)).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        let h = self.0 ^ (self.0 >> 32);
-        h.wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ (h >> 29)
-    }
-}
-
-type KeyMap<V> = HashMap<[u8; 16], V, std::hash::BuildHasherDefault<KeyHash>>;
 
 fn bucket(key: &[u8; 16]) -> u32 {
     u32::from_be_bytes([key[1], key[2], key[3], key[4]])

@@ -140,12 +140,16 @@ pub fn telegrams_staging(b: &Batch, spans: &Spans) -> Vec<u8> {
 }
 
 /// The decided path's `s_key` ([`super::sql::COPY_KEYS`]): what the decision needs of each
-/// telegram, no payload; `batch_prior` is the highest counter of the same meter and key id
-/// earlier in the batch.
-pub fn keys(b: &Batch, spans: &Spans) -> Vec<u8> {
+/// telegram not `proven` new, no payload; `batch_prior` is the highest counter of the same
+/// meter and key id earlier in the batch.
+pub fn keys(b: &Batch, spans: &Spans, proven: &[bool]) -> Vec<u8> {
     let mut c = CopyBuf::new(b.telegrams.iter().map(|r| r.meter.len() + 130).sum());
     let mut highest: HashMap<(&str, u8), u32> = HashMap::new();
     for (ord, r) in b.telegrams.iter().enumerate() {
+        if proven.get(ord).copied().unwrap_or(false) {
+            // A proven telegram is counter-less: nothing for `highest`.
+            continue;
+        }
         c.tuple(10);
         c.bytes(&r.dedup_key);
         c.bytes(r.meter.as_bytes());

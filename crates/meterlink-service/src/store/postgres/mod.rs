@@ -34,6 +34,7 @@
 //! current-thread runtime of its own. Call it from a blocking context (a thread of its own or
 //! `tokio::task::spawn_blocking`), never from inside an async task.
 
+mod alone;
 mod copy;
 mod plan;
 mod recent;
@@ -105,6 +106,8 @@ pub struct PgStore {
     summary: summary::Summary,
     unflushed: u32,
     since: Option<Instant>,
+    known: alone::Known,
+    registered: bool,
 }
 
 /// How many batches each path committed, and how often the optimistic path missed.
@@ -118,6 +121,9 @@ pub struct PathCounts {
     pub safe: u64,
     /// Optimistic attempts refused by the database (a duplicate or a replay).
     pub missed: u64,
+    /// Telegrams the decided path committed as new without deciding them: this worker was
+    /// the only writer and knew their frame keys absent (`alone.rs`).
+    pub proven: u64,
 }
 
 /// How a batch is written (module documentation).
@@ -183,6 +189,8 @@ impl PgStore {
             summary: summary::Summary::default(),
             unflushed: 0,
             since: None,
+            known: alone::Known::default(),
+            registered: false,
         })
     }
 
@@ -248,7 +256,7 @@ impl PgStore {
 
     /// How many batches each path committed (module documentation).
     pub fn path_counts(&self) -> PathCounts {
-        self.counts
+        PathCounts { proven: self.known.proven_total(), ..self.counts }
     }
 
     /// The schema version in the database (0 before the first migration).
@@ -295,6 +303,11 @@ impl PgStore {
     }
 
     fn prepare_session(&mut self) -> Result<Statements, ServiceError> {
+        if !self.registered {
+            // Before the first write (alone.rs): the writers' shared lock and a number.
+            self.rt.block_on(self.client.query_one(alone::REGISTER, &[&alone::WRITERS_LOCK])).map_err(pg_err("register"))?;
+            self.registered = true;
+        }
         if self.statements.is_none() {
             let c = &self.client;
             let st = self.rt.block_on(async move {
@@ -372,18 +385,28 @@ async fn write_optimistic<'a>(client: &mut Client, st: &Statements, b: &'a Batch
 }
 
 /// The decided path (module documentation).
-async fn write_decided<'a>(client: &mut Client, st: &Statements, b: &'a Batch, spans: &Spans, window_ms: i64, deferred: bool) -> Result<(WriteReport, SummaryRows<'a>), tokio_postgres::Error> {
+///
+/// When this worker is the only writer (`alone.rs`), the telegrams its knowledge proves new
+/// are left out of the decision and no frame slot is locked (there is no one to wait for).
+async fn write_decided<'a>(client: &mut Client, st: &Statements, b: &'a Batch, spans: &Spans, window_ms: i64, deferred: bool, known: &mut alone::Known) -> Result<(WriteReport, SummaryRows<'a>), tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    lock_frame_slots(&tx, b).await?;
-    let rows = if b.telegrams.is_empty() {
+    let proven = if known.check(&tx).await? {
+        known.proven(b, spans)
+    } else {
+        lock_frame_slots(&tx, b).await?;
+        vec![false; b.telegrams.len()]
+    };
+    let rows = if proven.iter().all(|&p| p) {
         Vec::new()
     } else {
-        copy_in(&tx, sql::COPY_KEYS, copy::keys(b, spans).into()).await?;
+        copy_in(&tx, sql::COPY_KEYS, copy::keys(b, spans, &proven).into()).await?;
         tx.query(&st.decide, &[&window_ms]).await?
     };
     let verdicts = verdicts(b.telegrams.len(), &rows);
     let r = apply(&tx, st, plan::plan_with(b, spans, &verdicts, summaries(deferred, false)), false).await?;
     tx.commit().await?;
+    let new = b.telegrams.iter().zip(&verdicts).filter(|(_, v)| **v == Verdict::New);
+    known.stored(new.map(|(t, _)| t.dedup_key), proven.iter().filter(|&&p| p).count());
     Ok(r)
 }
 
@@ -475,9 +498,13 @@ impl Store for PgStore {
         loop {
             let r = match &path {
                 Path::Optimistic => self.rt.block_on(write_optimistic(&mut self.client, &st, batch, &spans, deferred)),
-                Path::Decided => self.rt.block_on(write_decided(&mut self.client, &st, batch, &spans, window_ms, deferred)),
+                Path::Decided => self.rt.block_on(write_decided(&mut self.client, &st, batch, &spans, window_ms, deferred, &mut self.known)),
                 Path::Safe(streams) => self.rt.block_on(write_safe(&mut self.client, &st.write, batch, streams, window_ms)).map(|r| (r, None)),
             };
+            if !matches!((&r, &path), (Ok(_), Path::Optimistic | Path::Decided)) {
+                // Failed, or the safe path (which stored what it found new, unknown here).
+                self.known.forget();
+            }
             match (r, &path) {
                 (Ok((r, rows)), _) => {
                     *match path {
