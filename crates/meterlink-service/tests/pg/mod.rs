@@ -66,8 +66,22 @@ fn bin_dir() -> Option<PathBuf> {
     })
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// A port for a cluster, below the ephemeral range (`tests/ports` explains why: a port-0 probe's
+/// port can be taken by any client connection before the server binds it) and in the other
+/// half of `tests/ports`' span from the one a test's own listeners start in. `attempt` moves on
+/// after a start that found the port taken.
+fn free_port(attempt: u32) -> std::io::Result<u16> {
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7_919).wrapping_add(SPAN / 2 + attempt * 97) % SPAN;
+    for _ in 0..SPAN {
+        let port = (LOW + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free port"))
 }
 
 fn is_root() -> bool {
@@ -89,10 +103,20 @@ impl Cluster {
         if let Some(user) = as_user {
             run(Command::new("chown").args([user, dir.to_str().unwrap()]))?;
         }
-        let port = free_port().map_err(|e| format!("free port: {e}"))?;
+        let port = free_port(0).map_err(|e| format!("free port: {e}"))?;
         let mut c = Cluster { dir, bin, port, as_user, next_db: AtomicUsize::new(0) };
-        c.init_and_start(settings)?;
-        Ok(c)
+        c.init()?;
+        // A port taken between the check and the server's bind: another one.
+        let mut attempt = 0;
+        loop {
+            match c.start_server(settings) {
+                Err(e) if e.contains("already in use") && attempt < 3 => {
+                    attempt += 1;
+                    c.port = free_port(attempt).map_err(|e| format!("free port: {e}"))?;
+                }
+                r => return r.map(|()| c),
+            }
+        }
     }
 
     fn command(&self, tool: &str) -> Command {
@@ -107,9 +131,13 @@ impl Cluster {
         }
     }
 
-    fn init_and_start(&mut self, settings: &[&str]) -> Result<(), String> {
+    fn init(&mut self) -> Result<(), String> {
         let data = self.dir.join("data");
-        run(self.command("initdb").arg("-D").arg(&data).args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]))?;
+        run(self.command("initdb").arg("-D").arg(&data).args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]))
+    }
+
+    fn start_server(&mut self, settings: &[&str]) -> Result<(), String> {
+        let data = self.dir.join("data");
         let mut opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.display());
         for s in settings {
             opts.push_str(" -c ");

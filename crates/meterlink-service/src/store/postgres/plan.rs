@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use super::copy;
-use crate::store::schema::KEY_COUNTER;
+use crate::store::schema::{KeyMap, KEY_COUNTER};
 use crate::store::{Batch, ReceptionRow, RejectedRow, TelegramRow, WriteReport};
 
 /// What the database decided for one telegram.
@@ -26,12 +26,12 @@ pub enum Verdict {
 
 /// Per dedup key: its telegram's index, its first reception's index, the earliest and the
 /// latest reception time.
-pub struct Spans(HashMap<[u8; 16], (usize, Option<usize>, i64, i64)>);
+pub struct Spans(KeyMap<(usize, Option<usize>, i64, i64)>);
 
 impl Spans {
     /// Index a batch.
     pub fn of(b: &Batch) -> Spans {
-        let mut m: HashMap<[u8; 16], (usize, Option<usize>, i64, i64)> = HashMap::with_capacity(b.telegrams.len());
+        let mut m: KeyMap<(usize, Option<usize>, i64, i64)> = KeyMap::with_capacity_and_hasher(b.telegrams.len(), Default::default());
         for (i, t) in b.telegrams.iter().enumerate() {
             m.insert(t.dedup_key, (i, None, i64::MAX, i64::MIN));
         }
