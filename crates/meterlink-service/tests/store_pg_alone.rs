@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meterlink_service::store::postgres::PgStore;
-use meterlink_service::store::{schema, Batch, ReceptionRow, Store, TelegramRow, WriteReport};
+use meterlink_service::store::{schema, Batch, ReadingRow, ReceptionRow, Store, TelegramRow, WriteReport};
 
 const WINDOW: i64 = 10_000;
 /// A bucket boundary: `T0 / WINDOW` is a whole number.
@@ -127,4 +127,59 @@ fn nothing_is_proven_beside_another_writer() {
     wait_alone(&mut a);
     assert_eq!(a.write(&batch(&[(9, b"nine", "gw1", T0 + 60_000)]), WINDOW).unwrap(), report(1, 0));
     assert_eq!(a.path_counts().proven, 1, "alone again once b left");
+}
+
+/// Large batches (whose plan is built on a second thread while the `telegrams` COPY is sent)
+/// store the same rows as the same telegrams in small batches (built on the writer thread): 400
+/// frames with two readings each, then each again 3 s later through another gateway (the next
+/// bucket: duplicates under the first keys) beside 400 new frames.
+#[test]
+fn large_batches_store_what_small_ones_store() {
+    let Some(c) = pg::cluster_or_skip("large_batches_store_what_small_ones_store") else { return };
+    let frame = |i: u32| format!("frame {i:04}").into_bytes();
+    let first: Vec<(u32, Vec<u8>, &str, i64)> = (0..400).map(|i| (i, frame(i), "gw1", T0 + 8_000 + i64::from(i))).collect();
+    let mut second: Vec<(u32, Vec<u8>, &str, i64)> = (0..400).map(|i| (i, frame(i), "gw2", T0 + 11_000 + i64::from(i))).collect();
+    second.extend((400..800).map(|i| (i, frame(i), "gw2", T0 + 13_500 + i64::from(i))));
+    let with_readings = |rows: &[(u32, Vec<u8>, &str, i64)]| {
+        let mut b = Batch::default();
+        for (id, f, gw, at) in rows {
+            telegram(&mut b, *id, f, gw, *at);
+            let key = b.telegrams.last().unwrap().dedup_key;
+            for idx in 0..2u16 {
+                b.readings.push(ReadingRow {
+                    dedup_key: key,
+                    idx,
+                    quantity: "volume".into(),
+                    unit: Some("m3".into()),
+                    value: Some(f64::from(*id) + f64::from(idx) / 2.0),
+                    text: None,
+                    storage: 0,
+                    tariff: 0,
+                    subunit: 0,
+                    function: "instantaneous",
+                    time_ms: None,
+                });
+            }
+        }
+        b
+    };
+    let fingerprint = |s: &mut PgStore| {
+        let q = "SELECT (SELECT count(*) FROM telegrams), (SELECT count(*) FROM receptions), (SELECT count(*) FROM readings), \
+                 (SELECT sum(value)::bigint FROM readings), \
+                 (SELECT ('x' || substr(md5(string_agg(encode(dedup_key, 'hex') || gateway || received_at_ms, ',' \
+                   ORDER BY dedup_key, gateway, received_at_ms)), 1, 15))::bit(60)::bigint FROM receptions)";
+        s.query_i64(q).unwrap()[0].clone()
+    };
+    let mut large = worker(&c.new_database());
+    assert_eq!(large.write(&with_readings(&first), WINDOW).unwrap(), report(400, 0));
+    assert_eq!(large.write(&with_readings(&second), WINDOW).unwrap(), report(400, 400));
+    let mut small = worker(&c.new_database());
+    for rows in first.chunks(10).chain(second.chunks(10)) {
+        small.write(&with_readings(rows), WINDOW).unwrap();
+    }
+    let (l, s) = (fingerprint(&mut large), fingerprint(&mut small));
+    assert_eq!(l[..4], [Some(800), Some(1_200), Some(1_600), Some((0..800).map(|i| 2 * i).sum::<i64>() + 800 / 2)]);
+    assert_eq!(l, s);
+    let two = "SELECT count(*) FROM (SELECT dedup_key FROM receptions GROUP BY dedup_key HAVING count(*) = 2) d";
+    assert_eq!(count(&mut large, two), 400, "each second reception joined its first");
 }

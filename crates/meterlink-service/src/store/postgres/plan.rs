@@ -130,9 +130,24 @@ pub fn plan<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict]) -> Plan<'a> {
 
 /// [`plan`] with the summaries staged or returned.
 pub fn plan_with<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict], summaries: Summaries) -> Plan<'a> {
-    let verdict = |key: &[u8; 16]| spans.telegram(key).map(|i| verdicts[i]);
+    let (new, telegrams) = telegrams(b, verdicts);
+    let mut p = rest(b, spans, verdicts, &new, summaries);
+    p.direct[0] = telegrams;
+    p
+}
+
+/// The first part of a plan: the new telegrams, sorted by key, and their `telegrams` COPY
+/// stream (the store sends it while [`rest`] builds the others on another thread).
+pub fn telegrams<'a>(b: &'a Batch, verdicts: &[Verdict]) -> (Vec<&'a TelegramRow>, Option<Bytes>) {
     let mut new = new_telegrams(b, verdicts);
     new.sort_unstable_by_key(|t| t.dedup_key);
+    let data = nonempty(copy::telegrams_direct(&new), new.len());
+    (new, data)
+}
+
+/// The rest of a plan for the `new` telegrams of [`telegrams`] (its `direct[0]` empty).
+pub fn rest<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict], new: &[&'a TelegramRow], summaries: Summaries) -> Plan<'a> {
+    let verdict = |key: &[u8; 16]| spans.telegram(key).map(|i| verdicts[i]);
     let mut readings: Vec<_> = b.readings.iter().filter(|r| verdict(&r.dedup_key) == Some(Verdict::New)).collect();
     readings.sort_unstable_by_key(|r| (r.dedup_key, r.idx));
     let (mut own, mut dup) = (Vec::with_capacity(b.receptions.len()), Vec::new());
@@ -152,7 +167,7 @@ pub fn plan_with<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict], summarie
         .map(|(t, _)| replay_row(t, spans.first(b, t)))
         .collect();
     let rejected: Vec<&RejectedRow> = b.rejected.iter().chain(&replays).collect();
-    let meters = meters(&new, spans);
+    let meters = meters(new, spans);
     let (met, mg, summary) = match summaries {
         Summaries::PerBatch => {
             let gateways = gateways(b, spans, verdicts);
@@ -169,7 +184,7 @@ pub fn plan_with<'a>(b: &'a Batch, spans: &Spans, verdicts: &[Verdict], summarie
     };
     Plan {
         direct: [
-            nonempty(copy::telegrams_direct(&new), new.len()),
+            None,
             nonempty(copy::receptions(&own), own.len()),
             nonempty(copy::readings(&readings), readings.len()),
         ],
