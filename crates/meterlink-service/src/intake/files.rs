@@ -167,52 +167,9 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// A time stamp: Unix seconds or milliseconds (a number above 10^11 is ms), or ISO 8601
-/// `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|±HH:MM]` (UTC without an offset).
+/// A time stamp in one of the forms every intake accepts ([`super::parse::time::parse_ms`]).
 pub fn parse_time_ms(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if let Ok(v) = s.parse::<f64>() {
-        return Some(if v.abs() >= 1e11 { v as i64 } else { (v * 1000.0).round() as i64 });
-    }
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
-    if b.len() < 16 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') || b[13] != b':' {
-        return None;
-    }
-    let (y, mo, d, h, mi) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?);
-    let mut rest = &s[16..];
-    let mut ms = 0i64;
-    let mut sec = 0i64;
-    if let Some(r) = rest.strip_prefix(':') {
-        sec = r.get(0..2)?.parse().ok()?;
-        rest = &r[2..];
-        if let Some(r) = rest.strip_prefix('.') {
-            let digits: String = r.chars().take_while(char::is_ascii_digit).collect();
-            let frac = format!("{digits:0<3}");
-            ms = frac[..3].parse().ok()?;
-            rest = &r[digits.len()..];
-        }
-    }
-    let offset_min = match rest {
-        "" | "Z" | "z" => 0,
-        o if o.len() >= 3 && (o.starts_with('+') || o.starts_with('-')) => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            let digits: String = o[1..].chars().filter(char::is_ascii_digit).collect();
-            let (oh, om) = (digits.get(0..2)?.parse::<i64>().ok()?, digits.get(2..4).and_then(|m| m.parse().ok()).unwrap_or(0));
-            sign * (oh * 60 + om)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d)?;
-    Some(((days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60) * 1000) + ms)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    Some(meterlink::civil::days_from_civil(y, m as u8, d as u8))
+    super::parse::time::parse_ms(s)
 }
 
 #[cfg(test)]
