@@ -8,7 +8,9 @@
 //! - **decided**: the decision inputs go by binary COPY into a session-private staging table,
 //!   one statement decides dedup and replay **in the database** ([`sql::DECIDE`], returning
 //!   only the telegrams that are not new), then the new rows go straight into the tables as
-//!   above and [`sql::FINISH`] adds the duplicates' receptions and the replays' rejections;
+//!   above and [`sql::FINISH`] adds the duplicates' receptions and the replays' rejections.
+//!   While this worker is the database's only writer, the counter-less telegrams it knows to
+//!   be new are left out of the decision (`alone.rs`);
 //! - **safe** (when the decided path hits a unique violation: another worker is committing the
 //!   same telegram, or the batch repeats a row): everything staged, then one statement
 //!   deciding and inserting with `ON CONFLICT DO NOTHING` ([`sql::WRITE`]).
