@@ -8,6 +8,9 @@
 #
 #   benches/soak_service.sh [RATE] [SECS] [OUTDIR]     (defaults: 4000/s, 3600 s, /tmp/ml-soak)
 #
+# SOAK_RETENTION_MIN=N sets `[store] retention_minutes = N`, so a run at full rate keeps only the
+# last N minutes (pruned every quarter of that) and fits the disk; unset, nothing is pruned.
+#
 # The database is bounded by the disk (SOAK_MAX_GB, default 10): a sample that finds it larger
 # stops the publisher (said in the summary). The database is deleted at the end; the CSV and
 # the logs stay in OUTDIR. Needs mosquitto and curl; builds the bench in release when needed.
@@ -35,6 +38,7 @@ embedded = false
 files = ["$out/keys.csv"]
 [store]
 path = "$out/soak.db"
+retention_minutes = ${SOAK_RETENTION_MIN:-0}
 [[mqtt]]
 url = "mqtt://127.0.0.1:$mqtt"
 qos = 1

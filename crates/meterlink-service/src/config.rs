@@ -13,6 +13,7 @@
 //! kind = "postgres"              # or "sqlite" (default) with path = "meterlink.db"
 //! url = "postgres://meterlink@localhost/meterlink"
 //! retention_days = 90            # prune older telegrams and rejections hourly (meters kept)
+//! # retention_minutes = 30        # or minutes (staging, soaks): pruned every quarter period
 //! [parquet]
 //! dir = "/data/meterlink"        # hourly Parquet files of the stored telegrams
 //! [broker]
@@ -146,11 +147,22 @@ pub struct StoreSection {
     /// Delete telegrams (with their readings and receptions) and rejections older than this
     /// many days, at start and hourly, in chunks (0 = keep everything; `meters` is always kept).
     pub retention_days: u32,
+    /// The same in minutes, for short-lived databases (staging, soak runs), pruned every
+    /// quarter of the period (at least every minute); not together with `retention_days`.
+    pub retention_minutes: u32,
+}
+
+impl StoreSection {
+    /// How long rows are kept (`None`: for ever).
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        let secs = u64::from(self.retention_days) * 86_400 + u64::from(self.retention_minutes) * 60;
+        (secs > 0).then(|| std::time::Duration::from_secs(secs))
+    }
 }
 
 impl Default for StoreSection {
     fn default() -> Self {
-        StoreSection { kind: "sqlite".into(), path: "meterlink.db".into(), url: None, retention_days: 0 }
+        StoreSection { kind: "sqlite".into(), path: "meterlink.db".into(), url: None, retention_days: 0, retention_minutes: 0 }
     }
 }
 
@@ -330,6 +342,9 @@ impl Config {
         if self.store.kind == "postgres" && self.store.url.is_none() {
             return bad("store.url".into(), "a PostgreSQL store needs a connection URL");
         }
+        if self.store.retention_days > 0 && self.store.retention_minutes > 0 {
+            return bad("store.retention_minutes".into(), "set retention_days or retention_minutes, not both");
+        }
         if !(self.dedup.window_s.is_finite() && self.dedup.window_s >= 0.0) {
             return bad("dedup.window_s".into(), "must be a non-negative number of seconds");
         }
@@ -382,5 +397,16 @@ mod tests {
         assert!(e.to_string().contains("mqtt[0].url"), "{e}");
         let e = Config::from_toml_str("[servce]\nworker = \"x\"").unwrap_err();
         assert_eq!(e.code(), "service_config");
+    }
+
+    #[test]
+    fn retention_in_days_or_minutes() {
+        let days = Config::from_toml_str("[store]\nretention_days = 90").unwrap();
+        assert_eq!(days.store.retention(), Some(std::time::Duration::from_secs(90 * 86_400)));
+        let minutes = Config::from_toml_str("[store]\nretention_minutes = 30").unwrap();
+        assert_eq!(minutes.store.retention(), Some(std::time::Duration::from_secs(1_800)));
+        assert_eq!(Config::default().store.retention(), None);
+        let e = Config::from_toml_str("[store]\nretention_days = 1\nretention_minutes = 30").unwrap_err();
+        assert!(e.to_string().contains("store.retention_minutes"), "{e}");
     }
 }

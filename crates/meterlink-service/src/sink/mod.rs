@@ -112,7 +112,7 @@ impl Hooks {
             .name("meterlink-follow".into())
             .spawn(move || follow.run(rx))
             .map_err(|e| ServiceError::Io(format!("follow-up thread: {e}")))?;
-        Ok(Hooks { retention: Retention::new(config.store.retention_days), metrics, follow: Some(tx), follow_thread: Some(thread), rt: None })
+        Ok(Hooks { retention: Retention::new(config.store.retention()), metrics, follow: Some(tx), follow_thread: Some(thread), rt: None })
     }
 
     /// The next batch; while none comes, retention steps run when due. `Some(None)`: `idle`

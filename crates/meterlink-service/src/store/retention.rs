@@ -32,8 +32,11 @@ pub struct Pruned {
 /// the writer's time.
 pub const PRUNE_CHUNK: usize = 5_000;
 
-/// A prune run every hour (and at start).
+/// A prune run every hour (and at start) ...
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// ... or every quarter of a shorter retention period, but not more often than this.
+pub const PRUNE_EVERY_MIN: Duration = Duration::from_secs(60);
 
 /// The cursor after a step over `page_len` meters ending at `last` that deleted `deleted`
 /// telegrams: the same page again while a chunk came back full, the next page after a full
@@ -148,11 +151,12 @@ pub fn telegram_times_postgres(rt: &tokio::runtime::Runtime, client: &mut tokio_
     Ok(keys.iter().map(|k| found.get(&k[..]).copied()).collect())
 }
 
-/// The retention schedule of one writer thread: a run at start and every [`PRUNE_EVERY`],
+/// The retention schedule of one writer thread: a run at start and every [`Retention::every`],
 /// each run a sequence of steps (one chunk each) interleaved with batches until a step finds
 /// nothing more to delete.
 pub struct Retention {
-    days: u32,
+    keep: Duration,
+    every: Duration,
     next_run: Instant,
     running: bool,
     /// The walk over meters: the last meter of the previous step.
@@ -160,14 +164,23 @@ pub struct Retention {
 }
 
 impl Retention {
-    /// A schedule for `days` (`None` for 0: keep everything).
-    pub fn new(days: u32) -> Option<Self> {
-        (days > 0).then(|| Retention { days, next_run: Instant::now(), running: false, after_meter: String::new() })
+    /// A schedule keeping rows for `keep` (`None`: keep everything): a run at start, then
+    /// every [`PRUNE_EVERY`], or every quarter of a shorter `keep` (at least
+    /// [`PRUNE_EVERY_MIN`] apart), so the database holds at most ~1.25 periods.
+    pub fn new(keep: Option<Duration>) -> Option<Self> {
+        let keep = keep.filter(|k| !k.is_zero())?;
+        let every = (keep / 4).clamp(PRUNE_EVERY_MIN, PRUNE_EVERY);
+        Some(Retention { keep, every, next_run: Instant::now(), running: false, after_meter: String::new() })
+    }
+
+    /// How often a run starts.
+    pub fn every(&self) -> Duration {
+        self.every
     }
 
     /// The cut-off: rows received before it are deleted (Unix ms).
     pub fn cutoff_ms(&self, now_ms: i64) -> i64 {
-        now_ms - i64::from(self.days) * 86_400_000
+        now_ms - self.keep.as_millis() as i64
     }
 
     /// Whether a step is due now.
@@ -192,7 +205,7 @@ impl Retention {
         }
         if !self.running {
             self.running = true;
-            self.next_run = Instant::now() + PRUNE_EVERY;
+            self.next_run = Instant::now() + self.every;
             self.after_meter.clear();
         }
         match store.prune(self.cutoff_ms(now_ms), PRUNE_CHUNK, &self.after_meter) {
@@ -203,10 +216,33 @@ impl Retention {
                 Some(p)
             }
             Err(e) => {
-                tracing::warn!(error = %e, "retention: prune failed; next run in an hour");
+                tracing::warn!(error = %e, every_s = self.every.as_secs(), "retention: prune failed; trying again at the next run");
                 self.running = false;
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_hourly_or_every_quarter_of_a_short_period() {
+        let r = |secs: u64| Retention::new(Some(Duration::from_secs(secs))).unwrap();
+        assert_eq!(r(90 * 86_400).every(), PRUNE_EVERY);
+        assert_eq!(r(2 * 3_600).every(), Duration::from_secs(1_800));
+        assert_eq!(r(30 * 60).every(), Duration::from_secs(450));
+        assert_eq!(r(120).every(), PRUNE_EVERY_MIN);
+        assert!(Retention::new(None).is_none());
+        assert!(Retention::new(Some(Duration::ZERO)).is_none());
+    }
+
+    #[test]
+    fn the_cutoff_is_the_period_before_now() {
+        let now = 1_750_000_000_000;
+        assert_eq!(Retention::new(Some(Duration::from_secs(30 * 60))).unwrap().cutoff_ms(now), now - 1_800_000);
+        assert_eq!(Retention::new(Some(Duration::from_secs(90 * 86_400))).unwrap().cutoff_ms(now), now - 7_776_000_000);
     }
 }
