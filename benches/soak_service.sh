@@ -26,7 +26,10 @@ serve="$CARGO_TARGET_DIR/release/meterlink-serve"
 rm -rf "$out"; mkdir -p "$out"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mqtt=$(free_port); http=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 1000\npersistence false\n' "$mqtt" > "$out/mosquitto.conf"
+# SOAK_BROKER_QUEUE bounds mosquitto's queue for the service's session (default 0: unbounded).
+# A run that publishes faster than the service stores keeps it saturated for the whole run;
+# the bound keeps the broker's memory in check, and mosquitto drops what exceeds it.
+printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages %s\nmax_inflight_messages 1000\npersistence false\n' "$mqtt" "${SOAK_BROKER_QUEUE:-0}" > "$out/mosquitto.conf"
 awk 'BEGIN { print "manufacturer,id,key"; for (i = 1; i <= 20000; i++) printf "KAM,%08d,51728910E66D83F851728910E66D83F8\n", i }' > "$out/keys.csv"
 cat > "$out/serve.toml" <<EOF
 [[http]]
