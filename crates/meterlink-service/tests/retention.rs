@@ -157,3 +157,52 @@ fn pg_prune_goes_in_chunks() {
     let (db, dir) = pg_db(&c, "ret-pg-chunks");
     prune_goes_in_chunks(db, &dir);
 }
+
+/// A writer that never idles (a short retention at full rate) prunes after each batch until
+/// the steps deleted as many telegrams as the batch stored: 12,000 telegrams past the cut-off
+/// and a batch of 12,000 leave none (one step per batch left 7,000: pruning at half the rate
+/// of a full writer, so its database grew without bound in a saturated soak).
+#[test]
+fn a_run_keeps_pace_with_the_batches() {
+    use std::sync::Arc;
+
+    use meterlink_service::metrics::Metrics;
+    use meterlink_service::sink::Hooks;
+    use meterlink_service::store::{Batch, ReceptionRow, TelegramRow, WriteReport};
+
+    let dir = tempdir("retention-pace");
+    let db = dir.join("m.db");
+    let mut store = SqliteStore::open(&db).unwrap();
+    store.migrate().unwrap();
+    let old = meterlink_service::intake::files::now_ms() - 2 * DAY_MS;
+    let mut b = Batch::default();
+    for i in 0..12_000u32 {
+        let frame = format!("frame {i}").into_bytes();
+        let key = schema::frame_key(&schema::frame_hash(&frame), old + i64::from(i), 10_000);
+        let gw: Arc<str> = Arc::from("gw");
+        b.telegrams.push(TelegramRow {
+            dedup_key: key,
+            meter: format!("M{:04}", i % 100),
+            device_type: Some(7),
+            key_id: 0,
+            counter: None,
+            access_number: None,
+            status: None,
+            integrity: "none",
+            protocol: "mbus",
+            received_at_ms: old + i64::from(i),
+            frame,
+            worker: gw.clone(),
+        });
+        b.receptions.push(ReceptionRow { dedup_key: key, gateway: gw.clone(), intake: gw, received_at_ms: old + i64::from(i), rssi: None });
+    }
+    assert_eq!(store.write(&b, 10_000).unwrap().stored, 12_000);
+    store.flush().unwrap();
+    let mut c = Config::default();
+    c.store.path = db.clone();
+    c.store.retention_days = 1;
+    let mut hooks = Hooks::new(&c, Arc::new(Metrics::default())).unwrap();
+    hooks.committed(&mut store, Batch::default(), &WriteReport { stored: 12_000, ..WriteReport::default() });
+    let left: i64 = rusqlite::Connection::open(&db).unwrap().query_row("SELECT count(*) FROM telegrams", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0);
+}

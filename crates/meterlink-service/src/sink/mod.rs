@@ -153,31 +153,41 @@ impl Hooks {
     }
 
     /// After a committed batch (its acks already resolved): hand it to the follow-up thread
-    /// (per-gateway counts, Parquet), then one retention step when one is due.
+    /// (per-gateway counts, Parquet), then, while a retention run is due, steps until they
+    /// deleted as many telegrams as the batch stored (at least one step). A writer that never
+    /// idles (a short retention at full rate) thus prunes as fast as it stores; one step per
+    /// batch pruned half a full batch.
     pub fn committed(&mut self, store: &mut dyn Store, batch: Batch, report: &WriteReport) {
+        let stored = report.stored;
         if let Some(tx) = &self.follow {
             let _ = tx.send((batch, *report));
         }
-        if self.retention.as_ref().is_some_and(|r| r.due()) {
-            self.prune_step(store);
+        let mut owed = stored;
+        while self.retention.as_ref().is_some_and(|r| r.due()) {
+            let deleted = self.prune_step(store);
+            if deleted == 0 || deleted >= owed {
+                break;
+            }
+            owed -= deleted;
         }
     }
 
-    fn prune_step(&mut self, store: &mut dyn Store) {
-        let Some(r) = self.retention.as_mut() else { return };
+    /// One retention step; the telegrams it deleted.
+    fn prune_step(&mut self, store: &mut dyn Store) -> usize {
+        let Some(r) = self.retention.as_mut() else { return 0 };
         // The replay floor first: `meters` must hold every counter before telegrams go
         // (decisions "SQLite store speed 2"; a failed flush postpones the step).
         if let Err(e) = store.flush() {
             tracing::warn!(error = %e, "retention: flushing the meters summary failed; step postponed");
-            return;
+            return 0;
         }
-        if let Some(p) = r.step(store, crate::intake::files::now_ms()) {
-            self.metrics.pruned.get_or_create(&TableLabels { table: "telegrams".into() }).inc_by(p.telegrams as u64);
-            self.metrics.pruned.get_or_create(&TableLabels { table: "rejected".into() }).inc_by(p.rejected as u64);
-            if p.telegrams + p.rejected > 0 {
-                tracing::info!(telegrams = p.telegrams, rejected = p.rejected, "retention: pruned");
-            }
+        let Some(p) = r.step(store, crate::intake::files::now_ms()) else { return 0 };
+        self.metrics.pruned.get_or_create(&TableLabels { table: "telegrams".into() }).inc_by(p.telegrams as u64);
+        self.metrics.pruned.get_or_create(&TableLabels { table: "rejected".into() }).inc_by(p.rejected as u64);
+        if p.telegrams + p.rejected > 0 {
+            tracing::info!(telegrams = p.telegrams, rejected = p.rejected, "retention: pruned");
         }
+        p.telegrams
     }
 }
 
