@@ -159,9 +159,9 @@ fn pg_prune_goes_in_chunks() {
 }
 
 /// A writer that never idles (a short retention at full rate) prunes after each batch until
-/// the steps deleted as many telegrams as the batch stored: 12,000 telegrams past the cut-off
-/// and a batch of 12,000 leave none (one step per batch left 7,000: pruning at half the rate
-/// of a full writer, so its database grew without bound in a saturated soak).
+/// the steps deleted twice as many telegrams as the batch stored (`sink::PRUNE_PACE`): 12,000
+/// telegrams past the cut-off and a batch of 6,000 leave none. One step per batch left 7,000,
+/// pacing at 1x 6,000: the database of a saturated soak grew without bound with either.
 #[test]
 fn a_run_keeps_pace_with_the_batches() {
     use std::sync::Arc;
@@ -202,7 +202,7 @@ fn a_run_keeps_pace_with_the_batches() {
     c.store.path = db.clone();
     c.store.retention_days = 1;
     let mut hooks = Hooks::new(&c, Arc::new(Metrics::default())).unwrap();
-    hooks.committed(&mut store, Batch::default(), &WriteReport { stored: 12_000, ..WriteReport::default() });
+    hooks.committed(&mut store, Batch::default(), &WriteReport { stored: 6_000, ..WriteReport::default() });
     let left: i64 = rusqlite::Connection::open(&db).unwrap().query_row("SELECT count(*) FROM telegrams", [], |r| r.get(0)).unwrap();
     assert_eq!(left, 0);
 }

@@ -92,6 +92,14 @@ enum Fate {
     Replay,
 }
 
+/// How many telegrams a retention run deletes per telegram a batch stored, at least. A writer
+/// that never idles (a short retention at full rate) must prune faster than it stores: a run
+/// deletes what aged past the cut-off since the last one began, and at 1x each run took as long
+/// as the interval plus the run before it, so runs grew without end and the database with them
+/// (a saturated soak, decisions "Soak at full rate"); at 2x a run catches up within about one
+/// interval. One step per batch, as before, pruned half a full batch.
+pub const PRUNE_PACE: usize = 2;
+
 impl Hooks {
     /// The hooks `config` asks for (the follow-up and Parquet sink threads start here).
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Self, ServiceError> {
@@ -154,15 +162,13 @@ impl Hooks {
 
     /// After a committed batch (its acks already resolved): hand it to the follow-up thread
     /// (per-gateway counts, Parquet), then, while a retention run is due, steps until they
-    /// deleted as many telegrams as the batch stored (at least one step). A writer that never
-    /// idles (a short retention at full rate) thus prunes as fast as it stores; one step per
-    /// batch pruned half a full batch.
+    /// deleted [`PRUNE_PACE`] times as many telegrams as the batch stored (at least one step).
     pub fn committed(&mut self, store: &mut dyn Store, batch: Batch, report: &WriteReport) {
         let stored = report.stored;
         if let Some(tx) = &self.follow {
             let _ = tx.send((batch, *report));
         }
-        let mut owed = stored;
+        let mut owed = stored * PRUNE_PACE;
         while self.retention.as_ref().is_some_and(|r| r.due()) {
             let deleted = self.prune_step(store);
             if deleted == 0 || deleted >= owed {
