@@ -161,7 +161,7 @@ fn pg_prune_goes_in_chunks() {
 /// A writer that never idles (a short retention at full rate) prunes after each batch until
 /// the steps deleted twice as many telegrams as the batch stored (`sink::PRUNE_PACE`): 12,000
 /// telegrams past the cut-off and a batch of 6,000 leave none. One step per batch left 7,000,
-/// pacing at 1x 6,000: the database of a saturated soak grew without bound with either.
+/// pacing at 1x 2,000: the database of a saturated soak grew without bound with either.
 #[test]
 fn a_run_keeps_pace_with_the_batches() {
     use std::sync::Arc;
