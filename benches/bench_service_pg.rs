@@ -21,6 +21,8 @@
 
 #[path = "../crates/meterlink-service/tests/pg/mod.rs"]
 mod pg;
+#[path = "../crates/meterlink-service/tests/ports/mod.rs"]
+mod ports;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

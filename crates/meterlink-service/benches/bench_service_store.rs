@@ -45,6 +45,8 @@ use rusqlite::Connection;
 
 #[path = "../tests/pg/mod.rs"]
 mod pg;
+#[path = "../tests/ports/mod.rs"]
+mod ports;
 #[path = "bench_service_store/postgres.rs"]
 mod postgres;
 

@@ -3,6 +3,7 @@
 //! chunks; `meters` stays, so a replay of a pruned telegram's counter is still rejected.
 
 mod pg;
+mod ports;
 mod pipeline_common;
 
 use meterlink_service::config::{Config, FileIntake};

@@ -5,6 +5,7 @@
 //! time bucket.
 
 mod pg;
+mod ports;
 
 use std::collections::HashSet;
 use std::sync::Arc;

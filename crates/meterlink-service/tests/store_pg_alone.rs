@@ -5,6 +5,7 @@
 //! left, and those of a worker connected beside it. A real cluster (tests/pg).
 
 mod pg;
+mod ports;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -5,6 +5,7 @@
 //! prefix), on every path and across two connections (two workers). A real cluster (tests/pg).
 
 mod pg;
+mod ports;
 
 use std::sync::Arc;
 

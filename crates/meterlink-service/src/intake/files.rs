@@ -120,7 +120,7 @@ impl FileReader {
             let rx = Reception {
                 intake: self.intake.clone(),
                 gateway: text(&gateways, i).map_or_else(|| self.intake.clone(), |g| g.as_str().into()),
-                received_at_ms: text(&times, i).and_then(|t| parse_time_ms(&t)).unwrap_or_else(now_ms),
+                received_at_ms: text(&times, i).and_then(|t| super::parse::time::parse_ms(&t)).unwrap_or_else(now_ms),
                 rssi: text(&rssis, i).and_then(|r| r.trim().parse().ok()),
                 frame,
                 link_crc: LinkCrc::Auto,
@@ -167,23 +167,9 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// A time stamp in one of the forms every intake accepts ([`super::parse::time::parse_ms`]).
-pub fn parse_time_ms(s: &str) -> Option<i64> {
-    super::parse::time::parse_ms(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time_ms("2024-01-01T00:03:17Z"), Some(1_704_067_397_000));
-        assert_eq!(parse_time_ms("2024-01-01 01:03:17.5+01:00"), Some(1_704_067_397_500));
-        assert_eq!(parse_time_ms("1704067397"), Some(1_704_067_397_000));
-        assert_eq!(parse_time_ms("1704067397123"), Some(1_704_067_397_123));
-        assert_eq!(parse_time_ms("yesterday"), None);
-    }
 
     #[test]
     fn formats() {

@@ -164,11 +164,10 @@ impl Hooks {
     /// (per-gateway counts, Parquet), then, while a retention run is due, steps until they
     /// deleted [`PRUNE_PACE`] times as many telegrams as the batch stored (at least one step).
     pub fn committed(&mut self, store: &mut dyn Store, batch: Batch, report: &WriteReport) {
-        let stored = report.stored;
         if let Some(tx) = &self.follow {
             let _ = tx.send((batch, *report));
         }
-        let mut owed = stored * PRUNE_PACE;
+        let mut owed = report.stored * PRUNE_PACE;
         while self.retention.as_ref().is_some_and(|r| r.due()) {
             let deleted = self.prune_step(store);
             if deleted == 0 || deleted >= owed {

@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use rusqlite::hooks::Wal;
 use rusqlite::Connection;
@@ -76,7 +75,7 @@ impl Checkpointer {
     /// copied, restart past `restart` when little is left, past `hard` whatever is left).
     pub fn with_limits(conn: &Connection, path: &Path, every: i32, restart: i32, hard: i32) -> rusqlite::Result<Self> {
         let reader = Connection::open(path)?;
-        reader.busy_timeout(Duration::from_secs(5))?;
+        reader.busy_timeout(super::sqlite::BUSY_TIMEOUT)?;
         conn.wal_hook(Some(on_commit));
         let (wake, rx) = sync_channel::<()>(1);
         let progress = Arc::new(Progress::default());
@@ -144,6 +143,8 @@ impl Drop for Checkpointer {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// Frames in the WAL and frames checkpointed, from a third connection.

@@ -258,12 +258,23 @@ pub fn frame_hash(frame: &[u8]) -> [u8; 11] {
 /// store checks (a reception within the window there makes the telegram a duplicate); empty
 /// for a counter key.
 pub fn neighbour_keys(key: &[u8; 16]) -> Vec<[u8; 16]> {
-    if key[0] != KEY_FRAME {
-        return Vec::new();
-    }
-    let bucket = u32::from_be_bytes([key[1], key[2], key[3], key[4]]);
-    let hash: &[u8; 11] = key[5..16].try_into().expect("11 bytes");
-    [bucket.checked_sub(1), bucket.checked_add(1)].into_iter().flatten().map(|b| with_bucket(hash, b)).collect()
+    neighbours(key).collect()
+}
+
+/// [`neighbour_keys`] without the allocation (the stores' per-telegram proofs).
+pub fn neighbours(key: &[u8; 16]) -> impl Iterator<Item = [u8; 16]> + '_ {
+    let b = key_bucket(key);
+    let frame = key[0] == KEY_FRAME;
+    [b.checked_sub(1), b.checked_add(1)].into_iter().flatten().filter(move |_| frame).map(move |b| {
+        let mut n = *key;
+        n[1..5].copy_from_slice(&b.to_be_bytes());
+        n
+    })
+}
+
+/// The time bucket of a frame key (its bytes 1–4).
+pub fn key_bucket(key: &[u8; 16]) -> u32 {
+    u32::from_be_bytes([key[1], key[2], key[3], key[4]])
 }
 
 /// The unique key of a rejected row: SHA-256 of (gateway, intake, time, code, frame), first 16

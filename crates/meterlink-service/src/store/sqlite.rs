@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use rusqlite::{ffi, params, CachedStatement as Statement, Connection, OptionalExtension, TransactionBehavior};
 
-use super::schema::{self, neighbour_keys, rejected_key, KeyMap, KeySet};
+use super::schema::{self, key_bucket as bucket, neighbour_keys, rejected_key, KeyMap, KeySet};
 use super::{Batch, ReadingRow, RejectedRow, Store, TelegramRow, WriteReport};
 use super::checkpoint::Checkpointer;
 use crate::error::ServiceError;
@@ -195,10 +195,6 @@ struct Known {
     counters: HashMap<(String, u8), Option<u32>>,
 }
 
-fn bucket(key: &[u8; 16]) -> u32 {
-    u32::from_be_bytes([key[1], key[2], key[3], key[4]])
-}
-
 impl Known {
     /// True when no telegram is stored under the frame key `k`.
     fn frame_absent(&self, k: &[u8; 16]) -> bool {
@@ -254,7 +250,7 @@ fn memstatus_off() {
 
 /// How long a connection waits for another writer (the busy timeout), and for the switch to
 /// WAL on a file another connection is opening.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Switch `conn`'s file to WAL, waiting while another connection holds it.
 ///
@@ -476,14 +472,7 @@ fn write_batch(tx: &Connection, batch: &Batch, window_ms: i64, cx: &mut Cx) -> r
 fn proven_new(st: &mut Stmts, t: &TelegramRow, counters: &mut Counters, cx: &Cx) -> rusqlite::Result<bool> {
     let known = &cx.known;
     if t.dedup_key[0] == schema::KEY_FRAME {
-        // The neighbour buckets' keys (`schema::neighbour_keys`, without its allocation).
-        let b = bucket(&t.dedup_key);
-        let mut near = [b.checked_sub(1), b.checked_add(1)].into_iter().flatten().map(|b| {
-            let mut k = t.dedup_key;
-            k[1..5].copy_from_slice(&b.to_be_bytes());
-            k
-        });
-        return Ok(known.frame_absent(&t.dedup_key) && near.all(|n| known.frame_absent(&n)));
+        return Ok(known.frame_absent(&t.dedup_key) && schema::neighbours(&t.dedup_key).all(|n| known.frame_absent(&n)));
     }
     // A counter key above the meter's last counter is not stored (nor are its receptions).
     match t.counter {

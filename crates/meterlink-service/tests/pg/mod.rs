@@ -8,7 +8,6 @@
 //! returns the reason and the test prints it and skips.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,24 +65,6 @@ fn bin_dir() -> Option<PathBuf> {
     })
 }
 
-/// A port for a cluster, below the ephemeral range (`tests/ports` explains why: a port-0 probe's
-/// port can be taken by any client connection before the server binds it) and in the other
-/// half of `tests/ports`' span from the one a test's own listeners start in. `attempt` moves on
-/// after a start that found the port taken.
-fn free_port(attempt: u32) -> std::io::Result<u16> {
-    const LOW: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let start = std::process::id().wrapping_mul(7_919).wrapping_add(SPAN / 2 + attempt * 97) % SPAN;
-    for _ in 0..SPAN {
-        let port = (LOW + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free port"))
-}
-
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| o.stdout.trim_ascii() == b"0").unwrap_or(false)
 }
@@ -103,7 +84,8 @@ impl Cluster {
         if let Some(user) = as_user {
             run(Command::new("chown").args([user, dir.to_str().unwrap()]))?;
         }
-        let port = free_port(0).map_err(|e| format!("free port: {e}"))?;
+        // Ports outside the ephemeral range (`tests/ports`; the including crate declares it).
+        let port = super::ports::free_port();
         let mut c = Cluster { dir, bin, port, as_user, next_db: AtomicUsize::new(0) };
         c.init()?;
         // A port taken between the check and the server's bind: another one.
@@ -112,7 +94,7 @@ impl Cluster {
             match c.start_server(settings) {
                 Err(e) if e.contains("already in use") && attempt < 3 => {
                     attempt += 1;
-                    c.port = free_port(attempt).map_err(|e| format!("free port: {e}"))?;
+                    c.port = super::ports::free_port();
                 }
                 r => return r.map(|()| c),
             }

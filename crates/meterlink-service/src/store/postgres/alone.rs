@@ -27,7 +27,7 @@
 use tokio_postgres::Transaction;
 
 use super::plan::Spans;
-use crate::store::schema::{KeySet, KEY_FRAME};
+use crate::store::schema::{key_bucket as bucket, neighbours, KeySet, KEY_FRAME};
 use crate::store::Batch;
 
 /// The writers' advisory lock (one 64-bit key, "mlwriter"; the frame-slot locks use the
@@ -56,23 +56,8 @@ pub struct Known {
     floor: Option<u32>,
     /// Frame keys this worker stored above `floor`.
     keys: KeySet,
-    /// Telegrams committed without a decision (kept when the knowledge starts over).
+    /// Telegrams committed without a decision.
     proven_total: u64,
-}
-
-fn bucket(k: &[u8; 16]) -> u32 {
-    u32::from_be_bytes([k[1], k[2], k[3], k[4]])
-}
-
-/// The same frame's keys in the previous and the next bucket (`schema::neighbour_keys`
-/// without its allocation).
-fn neighbours(k: &[u8; 16]) -> impl Iterator<Item = [u8; 16]> + '_ {
-    let b = bucket(k);
-    [b.checked_sub(1), b.checked_add(1)].into_iter().flatten().map(move |b| {
-        let mut n = *k;
-        n[1..5].copy_from_slice(&b.to_be_bytes());
-        n
-    })
 }
 
 impl Known {
@@ -87,8 +72,9 @@ impl Known {
         }
         if self.epoch != Some(epoch) {
             let top = tx.query_opt(TOP_FRAME, &[]).await?;
-            let floor = top.and_then(|r| r.get::<_, &[u8]>(0).get(1..5).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])));
-            *self = Known { epoch: Some(epoch), floor, keys: KeySet::default(), proven_total: self.proven_total };
+            self.floor = top.and_then(|r| r.get::<_, &[u8]>(0).get(1..5).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])));
+            self.keys.clear();
+            self.epoch = Some(epoch);
         }
         Ok(true)
     }

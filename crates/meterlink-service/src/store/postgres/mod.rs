@@ -386,12 +386,10 @@ const OVERLAP_MIN: usize = 256;
 /// not left idle while the client encodes (on the decided path it was ~15 % of a batch).
 #[allow(clippy::too_many_arguments)]
 fn plan_and_apply<'a>(rt: &Runtime, tx: &tokio_postgres::Transaction<'_>, st: &Statements, b: &'a Batch, spans: &Spans, verdicts: &[Verdict], summaries: plan::Summaries, trap: bool) -> Result<(WriteReport, SummaryRows<'a>), tokio_postgres::Error> {
-    let (new, telegrams) = plan::telegrams(b, verdicts);
     let p = if b.telegrams.len() < OVERLAP_MIN {
-        let mut p = plan::rest(b, spans, verdicts, &new, summaries);
-        p.direct[0] = telegrams;
-        p
+        plan::plan_with(b, spans, verdicts, summaries)
     } else {
+        let (new, telegrams) = plan::telegrams(b, verdicts);
         std::thread::scope(|s| {
             let rest = s.spawn(|| plan::rest(b, spans, verdicts, &new, summaries));
             let sent = telegrams.map(|data| rt.block_on(copy_in(tx, sql::COPY_DIRECT[0], data))).transpose();
