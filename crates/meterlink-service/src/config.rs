@@ -225,6 +225,10 @@ pub struct MqttIntake {
     pub parsers: Vec<TopicParser>,
     /// Parser when no mapping matches.
     pub default_parser: String,
+    /// MQTT keep-alive in seconds (CONNECT; PINGREQ when due), 5 to 65,535; default 30. Any
+    /// packet from the broker counts as an answer to an outstanding PINGREQ (decisions:
+    /// "MQTT keep-alive under a backlog").
+    pub keep_alive_secs: u32,
 }
 
 impl Default for MqttIntake {
@@ -244,6 +248,7 @@ impl Default for MqttIntake {
             client_key: None,
             parsers: Vec::new(),
             default_parser: "auto".into(),
+            keep_alive_secs: 30,
         }
     }
 }
@@ -358,6 +363,9 @@ impl Config {
             if m.qos > 1 {
                 return bad(format!("mqtt[{i}].qos"), "must be 0 or 1");
             }
+            if !(5..=65_535).contains(&m.keep_alive_secs) {
+                return bad(format!("mqtt[{i}].keep_alive_secs"), "must be 5 to 65535 (MQTT's two-byte keep-alive)");
+            }
             if !(m.url.starts_with("mqtt://") || m.url.starts_with("mqtts://")) {
                 return bad(format!("mqtt[{i}].url"), "must start with mqtt:// or mqtts://");
             }
@@ -395,6 +403,9 @@ mod tests {
         assert!(e.to_string().contains("store.kind"), "{e}");
         let e = Config::from_toml_str("[[mqtt]]\nurl = \"tcp://x\"").unwrap_err();
         assert!(e.to_string().contains("mqtt[0].url"), "{e}");
+        let e = Config::from_toml_str("[[mqtt]]\nkeep_alive_secs = 2").unwrap_err();
+        assert!(e.to_string().contains("mqtt[0].keep_alive_secs"), "{e}");
+        assert_eq!(Config::from_toml_str("[[mqtt]]\nkeep_alive_secs = 90").unwrap().mqtt[0].keep_alive_secs, 90);
         let e = Config::from_toml_str("[servce]\nworker = \"x\"").unwrap_err();
         assert_eq!(e.code(), "service_config");
     }

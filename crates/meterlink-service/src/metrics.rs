@@ -84,6 +84,12 @@ pub struct Metrics {
     pub rejected: Family<CodeLabels, Counter>,
     /// `meterlink_qos0_dropped_total{intake}`: QoS 0 / UDP receptions dropped on a full queue.
     pub qos0_dropped: Family<IntakeLabels, Counter>,
+    /// `meterlink_mqtt_subscribed{intake}`: 1 while the MQTT intake is connected and its
+    /// subscriptions are acknowledged, else 0.
+    pub mqtt_subscribed: Family<IntakeLabels, Gauge>,
+    /// `meterlink_mqtt_reconnects_total{intake}`: MQTT connections ended by an error (and made
+    /// again).
+    pub mqtt_reconnects: Family<IntakeLabels, Counter>,
     /// `meterlink_queue_depth`: receptions waiting for the pipeline.
     pub queue_depth: Gauge,
     /// `meterlink_store_lag_ms`: age of the oldest reception of the last committed batch.
@@ -143,6 +149,8 @@ impl Metrics {
         r.register("decrypt_failures", "Telegrams that failed decryption or verification", self.decrypt_failures.clone());
         r.register("rejected", "Rejected receptions by error code", self.rejected.clone());
         r.register("qos0_dropped", "QoS 0 / UDP receptions dropped on a full queue", self.qos0_dropped.clone());
+        r.register("mqtt_subscribed", "1 while the MQTT intake is connected and subscribed", self.mqtt_subscribed.clone());
+        r.register("mqtt_reconnects", "MQTT connections ended by an error", self.mqtt_reconnects.clone());
         r.register("queue_depth", "Receptions waiting for the pipeline", self.queue_depth.clone());
         r.register("store_lag_ms", "Age of the oldest reception of the last committed batch (ms)", self.store_lag_ms.clone());
         r.register("batches", "Committed store transactions", self.batches.clone());

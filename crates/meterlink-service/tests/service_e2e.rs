@@ -89,6 +89,26 @@ fn wait_rows(db: &Path, table: &str, n: i64, within: Duration) {
     }
 }
 
+/// Wait until the service's MQTT intake has its subscriptions (a message published before
+/// that reaches nobody), as its `/metrics` on `http_port` says.
+fn wait_subscribed(http_port: u16) {
+    let t = Instant::now();
+    loop {
+        let (_, m) = http(http_port, "GET", "/metrics", "");
+        if m.contains(r#"meterlink_mqtt_subscribed{intake="mqtt"} 1"#) {
+            return;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "the MQTT intake never subscribed: {m}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The same through the metrics of an in-process service.
+fn wait_subscribed_in(svc: &Running) {
+    let labels = meterlink_service::metrics::IntakeLabels { intake: "mqtt".into() };
+    svc.wait("the MQTT subscription", |m| m.mqtt_subscribed.get_or_create(&labels).get() == 1);
+}
+
 /// The embedded default with its ports moved to free ones and the SQLite file in `dir`.
 fn default_on_free_ports(dir: &Path) -> (Config, u16, u16) {
     let (mqtt_port, http_port) = (free_port(), free_port());
@@ -119,7 +139,7 @@ fn the_embedded_default_takes_mqtt_and_http_into_sqlite() {
     let db = c.store.path.clone();
     let svc = Running::start(c);
     wait_port(http_port);
-    wait_port(mqtt_port);
+    wait_subscribed(http_port);
     let t = telegrams(5, 5);
     publish(mqtt_port, "gw-publisher", shapes(&t));
     // HTTP: hex lines, answered after the commit.
@@ -158,6 +178,7 @@ fn meterlink_serve_with_no_config_is_a_head_end() {
     let child = Command::new(BIN).args(["--keys", "keys.csv"]).current_dir(&dir).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let mut child = Guard(child);
     wait_port(8080);
+    wait_subscribed(8080);
     let t = telegrams(4, 4);
     let mut msgs = shapes(&t);
     msgs.truncate(3);
@@ -310,6 +331,7 @@ fn a_stalled_store_stops_the_intake_instead_of_dropping() {
     let db = c.store.path.clone();
     let svc = Running::start(c);
     wait_port(mqtt_port);
+    wait_subscribed_in(&svc);
     wait_rows(&db, "schema_version", 1, Duration::from_secs(30));
     let lock = Connection::open(&db).unwrap();
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -330,6 +352,58 @@ fn a_stalled_store_stops_the_intake_instead_of_dropping() {
     assert_eq!(count(&db, "telegrams"), N as i64);
     assert_eq!(count(&db, "receptions"), N as i64);
     assert_eq!(received(), N as u64, "each message taken once: none was dropped and redelivered");
+}
+
+/// A store stalled for longer than the broker's keep-alive limit (1.5 × 5 s here) does not
+/// cost the MQTT connection, so nothing is redelivered: every message is taken once, with no
+/// reconnect. `queue` and `batch` decide where the intake waits during the stall (the
+/// embedded broker keeps 100 messages in flight):
+/// - a queue with room for more than that: in `poll`, holding 100 acknowledgements back, and
+///   the broker does not answer PINGREQs then (`excuse_ping`);
+/// - a queue with less room: waiting for room, where it writes PINGREQs itself (the event
+///   loop, whose keep-alive it is, is not polled then).
+fn stall_past_the_keep_alive(name: &str, queue: usize, batch: usize) {
+    const N: usize = 2_000;
+    let dir = tempdir(name);
+    let (mut c, mqtt_port, _) = default_on_free_ports(&dir);
+    c.http.clear();
+    c.mqtt[0].keep_alive_secs = 5;
+    c.service.queue_capacity = queue;
+    c.service.batch_max = batch;
+    c.service.batch_interval_ms = 20;
+    key_file(&dir.join("keys.csv"), &(1..=100).collect::<Vec<_>>(), KEY);
+    let db = c.store.path.clone();
+    let svc = Running::start(c);
+    wait_port(mqtt_port);
+    wait_subscribed_in(&svc);
+    wait_rows(&db, "schema_version", 1, Duration::from_secs(30));
+    let lock = Connection::open(&db).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let msgs = telegrams(N, 100).iter().enumerate().map(|(i, f)| ("telegrams/gw-1".to_string(), format!(r#"{{"telegram":"{}","time":{}}}"#, hex(f), 1_760_000_000_000i64 + i as i64))).collect();
+    publish(mqtt_port, "gw-ka", msgs);
+    // Two of the broker's keep-alive limits without a commit (the writer's first attempts
+    // time out on the lock, 5 s each, and are retried).
+    std::thread::sleep(Duration::from_secs(16));
+    assert_eq!(try_count(&db, "telegrams"), 0);
+    lock.execute_batch("COMMIT").unwrap();
+    wait_rows(&db, "telegrams", N as i64, Duration::from_secs(60));
+    let labels = meterlink_service::metrics::IntakeLabels { intake: "mqtt".into() };
+    let reconnects = svc.metrics.mqtt_reconnects.get_or_create(&labels).get();
+    let received = svc.metrics.received.get_or_create(&meterlink_service::metrics::SourceLabels { intake: "mqtt".into(), gateway: "telegrams/gw-1".into() }).get();
+    svc.stop();
+    assert_eq!(reconnects, 0, "the connection was dropped during the stall");
+    assert_eq!(received, N as u64, "each message taken once: none was redelivered");
+    assert_eq!(count(&db, "telegrams"), N as i64);
+}
+
+#[test]
+fn a_store_stalled_past_the_keep_alive_keeps_the_connection_while_polling() {
+    stall_past_the_keep_alive("e2e-keepalive-poll", 64, 50);
+}
+
+#[test]
+fn a_store_stalled_past_the_keep_alive_keeps_the_connection_while_waiting_for_room() {
+    stall_past_the_keep_alive("e2e-keepalive-room", 8, 10);
 }
 
 /// `store.kind = "postgres"` end to end: HTTP in, rows in a throwaway PostgreSQL cluster; the

@@ -18,6 +18,12 @@
 //!   `$share/<group>/` subscriptions, TLS (`mqtts://`, CA file, optional client certificate;
 //!   rustls with the ring provider), username/password, reconnection with exponential backoff
 //!   (0.5 s doubling to 30 s).
+//! - Keep-alive (`keep_alive_secs`, default 30): an unanswered PINGREQ does not end the
+//!   connection while packets arrive or while the intake itself holds acknowledgements back
+//!   ([`excuse_ping`]): a broker may queue its PINGRESP behind a backlog of PUBLISHes, or
+//!   behind the in-flight window the intake keeps full. While the intake waits for room in
+//!   the queue it keeps writing PUBACKs and PINGREQs, so a stalled store does not cost the
+//!   connection either.
 //! - A payload no parser understands is still delivered, as its raw bytes, so that the
 //!   pipeline stores it in `rejected` instead of dropping it silently.
 
@@ -27,7 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, PubAck, Publish, QoS, TlsConfiguration, Transport};
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, MqttState, Packet, PubAck, Publish, QoS, TlsConfiguration, Transport};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -94,7 +101,7 @@ pub fn options(cfg: &MqttIntake, worker: &str) -> Result<MqttOptions, ServiceErr
     let id = cfg.client_id.clone().unwrap_or_else(|| format!("meterlink-{worker}"));
     let mut o = MqttOptions::new(id, host, port);
     o.set_clean_session(!cfg.persistent_session)
-        .set_keep_alive(Duration::from_secs(30))
+        .set_keep_alive(Duration::from_secs(cfg.keep_alive_secs.into()))
         .set_manual_acks(cfg.qos == 1)
         .set_max_packet_size(1 << 20, 1 << 20)
         // Only SUBSCRIBE and DISCONNECT go through the request channel (PUBACKs do not).
@@ -222,13 +229,16 @@ async fn run(cfg: MqttIntake, opts: MqttOptions, mut shapes: ShapeMap, sink: Sin
         let (client, mut eventloop) = AsyncClient::new(opts.clone(), cfg.topics.len() + 16);
         // One queue per connection: acknowledgements resolved after it ends go nowhere.
         let acks = Arc::new(AckQueue::default());
-        let mut conn = Conn { name: name.clone(), client, qos, filters: filters(&cfg), acks: acks.clone(), spare: Vec::new() };
+        let mut conn = Conn { name: name.clone(), client, qos, filters: filters(&cfg), acks: acks.clone(), spare: Vec::new(), unacked: 0 };
         let mut st = State { shapes: &mut shapes, parser: &mut parser, gateways: &mut gateways, sink: &sink, metrics: &metrics };
         let outcome = conn.serve(&mut eventloop, &mut st, &mut stop, &mut backoff).await;
         acks.close();
+        let labels = IntakeLabels { intake: name.to_string() };
+        metrics.mqtt_subscribed.get_or_create(&labels).set(0);
         match outcome {
             End::Stop => break,
             End::Reconnect => {
+                metrics.mqtt_reconnects.get_or_create(&labels).inc();
                 tracing::warn!(intake = %name, "MQTT connection dropped; reconnecting in {:?}", backoff);
                 tokio::select! { _ = tokio::time::sleep(backoff) => {}, _ = stop.changed() => {} }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -260,12 +270,17 @@ struct Conn {
     acks: Arc<AckQueue>,
     /// The other half of the ack queue's double buffer.
     spare: Vec<u16>,
+    /// QoS 1 messages delivered on this connection and not acknowledged yet.
+    unacked: usize,
 }
 
 impl Conn {
     /// Poll the connection and write waiting PUBACKs, until stopped or the connection ends.
     async fn serve(&mut self, ev: &mut EventLoop, st: &mut State<'_>, stop: &mut watch::Receiver<bool>, backoff: &mut Duration) -> End {
         loop {
+            if self.unacked > 0 {
+                excuse_ping(&mut ev.state);
+            }
             // Waiting PUBACKs first: they open the broker's inflight window. A `poll` dropped
             // here while waiting loses nothing (rumqttc keeps read packets and unsent bytes
             // in its state and buffers).
@@ -276,17 +291,16 @@ impl Conn {
                     return End::Stop;
                 }
                 _ = self.acks.wake.notified() => {
-                    if self.acks.failed.load(Ordering::Acquire) {
-                        return End::Reconnect;
-                    }
-                    if let Err(e) = self.write_acks(ev).await {
-                        tracing::warn!(intake = %self.name, "MQTT: writing acknowledgements: {e}");
-                        return End::Reconnect;
+                    if let Flow::End(end) = self.on_acks(ev).await {
+                        return end;
                     }
                     continue;
                 }
                 e = ev.poll() => e,
             };
+            if let Ok(Event::Incoming(_)) = &event {
+                excuse_ping(&mut ev.state);
+            }
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     *backoff = Duration::from_millis(500);
@@ -295,11 +309,13 @@ impl Conn {
                         let _ = self.client.try_subscribe(f.clone(), self.qos);
                     }
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if !self.deliver(p, st).await {
-                        return End::Stop;
-                    }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    st.metrics.mqtt_subscribed.get_or_create(&IntakeLabels { intake: self.name.to_string() }).set(1);
                 }
+                Ok(Event::Incoming(Packet::Publish(p))) => match self.deliver(p, ev, st, stop).await {
+                    Flow::Go => {}
+                    Flow::End(end) => return end,
+                },
                 Ok(_) => {}
                 Err(e) => {
                     log_error(&self.name, &e);
@@ -309,6 +325,18 @@ impl Conn {
         }
     }
 
+    /// The ack queue woke the task: reconnect after a failed commit, else write the PUBACKs.
+    async fn on_acks(&mut self, ev: &mut EventLoop) -> Flow {
+        if self.acks.failed.load(Ordering::Acquire) {
+            return Flow::End(End::Reconnect);
+        }
+        if let Err(e) = self.write_acks(ev).await {
+            tracing::warn!(intake = %self.name, "MQTT: writing acknowledgements: {e}");
+            return Flow::End(End::Reconnect);
+        }
+        Flow::Go
+    }
+
     /// Every waiting PUBACK into rumqttc's write buffer, then one flush (one socket write).
     async fn write_acks(&mut self, ev: &mut EventLoop) -> Result<(), String> {
         self.acks.take(&mut self.spare);
@@ -316,6 +344,7 @@ impl Conn {
             self.spare.clear();
             return Ok(());
         };
+        self.unacked = self.unacked.saturating_sub(self.spare.len());
         let write = async {
             for pkid in self.spare.drain(..) {
                 net.write(Packet::PubAck(PubAck::new(pkid))).await?;
@@ -328,9 +357,9 @@ impl Conn {
         }
     }
 
-    /// Parse one message into receptions and queue them (QoS 1 waits, QoS 0 drops when full).
-    /// False when the pipeline is gone.
-    async fn deliver(&self, p: Publish, st: &mut State<'_>) -> bool {
+    /// Parse one message into receptions and queue them (QoS 1 waits for room, QoS 0 drops
+    /// when full).
+    async fn deliver(&mut self, p: Publish, ev: &mut EventLoop, st: &mut State<'_>, stop: &mut watch::Receiver<bool>) -> Flow {
         let now = now_ms();
         let parsed = match st.parser.parse(st.shapes.shape_of(&p.topic), &p.payload, &p.topic, now) {
             Ok(v) => v,
@@ -341,27 +370,88 @@ impl Conn {
         };
         let qos1 = p.qos != QoS::AtMostOnce;
         let mut acks = if qos1 { Acks::new(parsed.len(), p.pkid, &self.acks) } else { Acks::None };
+        self.unacked += usize::from(qos1);
         for part in parsed {
             let (gateway, received) = st.gateways.get(part.gateway.as_deref().unwrap_or(&p.topic));
             received.inc();
             let r = parse::to_reception_at(part, &self.name, gateway, now, acks.next());
-            let alive = if qos1 { send_waiting(st.sink, r).await } else { try_send_qos0(st.sink, r, st.metrics, &self.name) };
-            if !alive {
-                return false;
+            if !qos1 {
+                if !try_send_qos0(st.sink, r, st.metrics, &self.name) {
+                    return Flow::End(End::Stop);
+                }
+                continue;
+            }
+            match st.sink.try_send(r) {
+                Ok(()) => {}
+                Err(TrySendError::Full(r)) => {
+                    if let Flow::End(end) = self.wait_for_room(r, ev, st.sink, stop).await {
+                        return Flow::End(end);
+                    }
+                }
+                Err(TrySendError::Closed(_)) => return Flow::End(End::Stop),
             }
         }
-        true
+        Flow::Go
+    }
+
+    /// Wait for room in the queue (the store is behind) while keeping the connection alive:
+    /// the event loop is not polled meanwhile (that is the backpressure), so PUBACKs of
+    /// batches committed meanwhile are written here, and a PINGREQ every half keep-alive;
+    /// otherwise the broker hears nothing for a stall longer than 1.5 keep-alives and drops
+    /// the connection (MQTT 3.1.1 §3.1.2.10).
+    async fn wait_for_room(&mut self, r: Reception, ev: &mut EventLoop, sink: &Sink, stop: &mut watch::Receiver<bool>) -> Flow {
+        let half = (ev.mqtt_options.keep_alive() / 2).max(Duration::from_secs(1));
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + half, half);
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.changed() => {
+                    let _ = self.client.try_disconnect();
+                    return Flow::End(End::Stop);
+                }
+                _ = self.acks.wake.notified() => {
+                    if let Flow::End(end) = self.on_acks(ev).await {
+                        return Flow::End(end);
+                    }
+                }
+                permit = sink.reserve() => {
+                    return match permit {
+                        Ok(permit) => {
+                            permit.send(r);
+                            Flow::Go
+                        }
+                        Err(_) => Flow::End(End::Stop),
+                    };
+                }
+                _ = ping.tick() => {
+                    if let Err(e) = write_ping(ev).await {
+                        tracing::warn!(intake = %self.name, "MQTT: keep-alive while the store is behind: {e}");
+                        return Flow::End(End::Reconnect);
+                    }
+                }
+            }
+        }
     }
 }
 
-/// Queue a reception, waiting for room only when the queue is full. False when the pipeline
-/// is gone.
-async fn send_waiting(sink: &Sink, r: Reception) -> bool {
-    match sink.try_send(r) {
-        Ok(()) => true,
-        Err(tokio::sync::mpsc::error::TrySendError::Full(r)) => sink.send(r).await.is_ok(),
-        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => false,
+/// A PINGREQ written straight to the socket (rumqttc's own keep-alive needs `poll`). Its
+/// PINGRESP, read later by `poll`, finds no ping outstanding or answers rumqttc's: harmless.
+async fn write_ping(ev: &mut EventLoop) -> Result<(), String> {
+    let Some(net) = ev.network.as_mut() else { return Ok(()) };
+    let write = async {
+        net.write(Packet::PingReq).await?;
+        net.flush().await
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("timed out".into()),
     }
+}
+
+/// What a connection does after a step.
+enum Flow {
+    Go,
+    End(End),
 }
 
 /// Queue a reception that cannot wait (MQTT QoS 0, UDP): dropped and counted in
@@ -370,12 +460,33 @@ async fn send_waiting(sink: &Sink, r: Reception) -> bool {
 pub fn try_send_qos0(sink: &Sink, r: Reception, metrics: &Metrics, intake: &str) -> bool {
     match sink.try_send(r) {
         Ok(()) => true,
-        Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+        Err(TrySendError::Full(_)) => {
             metrics.qos0_dropped.get_or_create(&IntakeLabels { intake: intake.to_string() }).inc();
             true
         }
-        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => false,
+        Err(TrySendError::Closed(_)) => false,
     }
+}
+
+/// Excuse an unanswered PINGREQ (decisions: "MQTT keep-alive under a backlog"). Called for
+/// every packet the broker sends, and before each poll while the intake holds
+/// acknowledgements back.
+///
+/// rumqttc ends the connection when a keep-alive tick finds the last PINGREQ unanswered. But:
+/// - TCP delivers in order, so the PINGRESP comes after every PUBLISH the broker sent before
+///   it. With the store behind, the intake reads no faster than the store commits, and a
+///   broker that sends past its in-flight window (mosquitto 2.0.11 does, measured: 10,399
+///   unacknowledged with `max_inflight_messages 1000`) puts minutes of messages ahead of it.
+///   The connection is plainly alive while packets arrive.
+/// - A broker whose in-flight window the intake keeps full (the store stalled: nothing
+///   committed, nothing acknowledged) may hold the PINGRESP back with everything else
+///   (rumqttd 0.20 does).
+///
+/// A dead connection delivers nothing, and once the store commits the intake acknowledges
+/// everything, so it is still found: at the second tick after the last packet and the last
+/// acknowledgement.
+pub(crate) fn excuse_ping(state: &mut MqttState) {
+    state.await_pingresp = false;
 }
 
 fn log_error(name: &str, e: &ConnectionError) {
@@ -503,6 +614,39 @@ impl JoinState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn publish(pkid: u16) -> Packet {
+        let mut p = Publish::new("telegrams/gw", QoS::AtLeastOnce, vec![0x2e]);
+        p.pkid = pkid;
+        Packet::Publish(p)
+    }
+
+    /// rumqttc's own state machine: a PUBLISH does not answer a PINGREQ (the second tick ends
+    /// the connection); with `excuse_ping` applied to it, it does; with no packet at
+    /// all, the second tick still ends the connection.
+    #[test]
+    fn traffic_answers_an_outstanding_ping() {
+        use rumqttc::{PingReq, Request, StateError};
+        let ping = |st: &mut MqttState| st.handle_outgoing_packet(Request::PingReq(PingReq));
+        let mut backlog = MqttState::new(100, true);
+        ping(&mut backlog).unwrap();
+        let mut ours = backlog.clone();
+        let mut dead = backlog.clone();
+        backlog.handle_incoming_packet(publish(1)).unwrap();
+        assert!(matches!(ping(&mut backlog), Err(StateError::AwaitPingResp)));
+        ours.handle_incoming_packet(publish(1)).unwrap();
+        excuse_ping(&mut ours);
+        assert!(matches!(ping(&mut ours), Ok(Some(Packet::PingReq))));
+        // The late PINGRESP then arrives: harmless.
+        ours.handle_incoming_packet(Packet::PingResp).unwrap();
+        assert!(matches!(ping(&mut dead), Err(StateError::AwaitPingResp)));
+    }
+
+    #[test]
+    fn keep_alive_reaches_the_connect() {
+        let cfg = MqttIntake { keep_alive_secs: 120, ..MqttIntake::default() };
+        assert_eq!(options(&cfg, "w").unwrap().keep_alive(), Duration::from_secs(120));
+    }
 
     #[test]
     fn urls() {
