@@ -62,10 +62,10 @@ sample() {
     curl -s --max-time 5 "http://127.0.0.1:$http/metrics" > "$out/metrics.txt" || true
     local db_bytes; db_bytes=$(stat -c %s "$out"/soak.db* 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }')
     read -r rss hwm < <(awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { print r, h }' "/proc/$svc/status")
-    echo "$(( $(date +%s) - start )),$rss,$hwm,$(metric meterlink_received_total),$(metric meterlink_stored_total),$(metric meterlink_batches_total),$(metric meterlink_queue_depth),$db_bytes" >> "$out/rss.csv"
+    echo "$(( $(date +%s) - start )),$rss,$hwm,$(metric meterlink_received_total),$(metric meterlink_stored_total),$(metric meterlink_batches_total),$(metric meterlink_queue_depth),$db_bytes,$(metric meterlink_duplicates_total),$(metric meterlink_mqtt_reconnects_total)" >> "$out/rss.csv"
     echo "$db_bytes"
 }
-echo "t_s,vmrss_kb,vmhwm_kb,received,stored,batches,queue_depth,db_bytes" > "$out/rss.csv"
+echo "t_s,vmrss_kb,vmhwm_kb,received,stored,batches,queue_depth,db_bytes,duplicates,mqtt_reconnects" > "$out/rss.csv"
 start=$(date +%s)
 E2E_MODE=publish E2E_PORT=$mqtt E2E_RATE=$rate E2E_SECS=$secs "$exe" > "$out/publisher.log" 2>&1 & pub=$!; pids+=($pub)
 stopped=""
@@ -79,5 +79,5 @@ done
 for _ in $(seq 1 12); do sample > /dev/null; sleep 5; done   # the tail commits
 kill -TERM "$svc"; wait "$svc" || true
 cat "$out/publisher.log"
-awk -F, -v stopped="$stopped" 'NR == 2 { first = $2 } NR > 1 && $1 >= 600 && !ten { ten = $2 } NR > 1 { if ($2 > max) max = $2; last = $2; t = $1; s = $5; db = $8 }
-     END { printf "soak: %d s, stored %d telegrams, database %.2f GB at the end\nVmRSS kB: first %d, at 10 min %d, end %d, max %d (end/10-min %.3f) %s\n", t, s, db / 2^30, first, ten, last, max, (ten ? last / ten : 0), stopped }' "$out/rss.csv" | tee "$out/summary.txt"
+awk -F, -v stopped="$stopped" 'NR == 2 { first = $2 } NR > 1 && $1 >= 600 && !ten { ten = $2 } NR > 1 { if ($2 > max) max = $2; last = $2; t = $1; s = $5; db = $8; dup = $9; rc = $10 }
+     END { printf "soak: %d s, stored %d telegrams, database %.2f GB at the end, %d duplicates, %d MQTT reconnects\nVmRSS kB: first %d, at 10 min %d, end %d, max %d (end/10-min %.3f) %s\n", t, s, db / 2^30, dup, rc, first, ten, last, max, (ten ? last / ten : 0), stopped }' "$out/rss.csv" | tee "$out/summary.txt"
