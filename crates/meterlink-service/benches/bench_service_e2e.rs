@@ -27,7 +27,7 @@
 //! `mosquitto_sub` on PATH (skipped otherwise).
 
 use std::fs::File;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -37,6 +37,11 @@ use meterlink::keys::KeyMaterial;
 use meterlink::mbus::encode::Builder;
 use meterlink::mbus::link::wmbus::FrameFormat;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+// Ports outside the ephemeral range (tests/ports explains why port-0 probes are not used).
+#[path = "../tests/ports/mod.rs"]
+mod ports;
+use ports::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meterlink-serve");
 const KEY: [u8; 16] = [0x51, 0x72, 0x89, 0x10, 0xE6, 0x6D, 0x83, 0xF8, 0x51, 0x72, 0x89, 0x10, 0xE6, 0x6D, 0x83, 0xF8];
@@ -92,10 +97,6 @@ fn message(i: u64, time_ms: i64) -> (String, String) {
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Wait until something listens on `port` (30 s at most).
