@@ -4,6 +4,12 @@
 //! head-end of issue 15 §1 (broker on 127.0.0.1:1883, HTTP on 127.0.0.1:8080, `meterlink.db`).
 //! `--loadgen [OPTIONS]` runs the load generator of §5 instead ([`meterlink_service::loadgen`]).
 
+/// mimalloc instead of glibc malloc (decisions: "Allocator of meterlink-serve"): receptions are
+/// allocated on the intake's tasks and freed on the store thread, the cross-thread pattern
+/// under which glibc's per-thread arenas kept growing in the full-rate soak.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--broker-only") {
