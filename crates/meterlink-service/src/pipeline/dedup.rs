@@ -22,6 +22,17 @@ struct Seen {
     inserted: Instant,
 }
 
+/// Hashes the window holds at most (decisions "Memory of the dedup window"). hashbrown grows
+/// a table on insert when no slot is free (removed entries leave tombstones) unless at most
+/// half its capacity is in use, in which case it rehashes in place. 917,504 is half the
+/// capacity of 2^21 buckets, so at the cap the map stays at 2^21 buckets (117 MB) for good.
+/// The earlier cap, 2^20, is more than half: under full-rate churn the map doubled to 2^22
+/// buckets, 234 MB more at the peak and 117 MB more for good (the step at minute 51 of the
+/// session-11 soak). 917,504 hashes are 36 s of telegrams at 25,000/s, more than a 10 s
+/// window plus skew; past the cap the oldest leave early, and the store checks the neighbour
+/// buckets anyway.
+pub const MAX_ENTRIES: usize = 917_504;
+
 /// Recently seen frame hashes.
 pub struct FrameWindow {
     window_ms: i64,
@@ -35,7 +46,7 @@ impl FrameWindow {
     /// A cache for `window_ms`.
     pub fn new(window_ms: i64) -> Self {
         let retain = Duration::from_millis((window_ms.max(1000) as u64).saturating_mul(6));
-        FrameWindow { window_ms: window_ms.max(1), seen: HashMap::new(), order: VecDeque::new(), retain, max_entries: 1 << 20 }
+        FrameWindow { window_ms: window_ms.max(1), seen: HashMap::new(), order: VecDeque::new(), retain, max_entries: MAX_ENTRIES }
     }
 
     /// The dedup key of a reception of `hash` at `at_ms` (gateway time).
@@ -60,7 +71,7 @@ impl FrameWindow {
     fn expire(&mut self) {
         let now = Instant::now();
         while let Some((t, h)) = self.order.front().copied() {
-            if now.duration_since(t) < self.retain && self.order.len() <= self.max_entries {
+            if now.duration_since(t) < self.retain && self.order.len() < self.max_entries {
                 break;
             }
             self.order.pop_front();
@@ -85,6 +96,22 @@ impl FrameWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Twice the cap of distinct hashes within the retention time: the map and the queue stay
+    /// within the cap and their tables never double past it (with the earlier cap of 2^20 the
+    /// map reached 2^22 buckets here).
+    #[test]
+    fn memory_stays_within_the_cap() {
+        let mut w = FrameWindow::new(10_000);
+        for i in 0..2 * MAX_ENTRIES as u64 {
+            let mut h = [0u8; 11];
+            h[..8].copy_from_slice(&i.to_le_bytes());
+            w.key(&h, 1_000_000 + i as i64);
+        }
+        assert!(w.len() <= MAX_ENTRIES && w.order.len() <= MAX_ENTRIES, "{} {}", w.len(), w.order.len());
+        assert!(w.seen.capacity() <= 2 * MAX_ENTRIES, "map capacity {}: past 2^21 buckets", w.seen.capacity());
+        assert!(w.order.capacity() <= 1 << 20, "queue capacity {}", w.order.capacity());
+    }
 
     #[test]
     fn skewed_receptions_share_a_key_and_later_bytes_do_not() {
