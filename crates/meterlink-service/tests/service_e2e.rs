@@ -317,6 +317,23 @@ fn kill_9_mid_run_then_restart_stores_every_telegram_exactly_once() {
 /// Issue 15 §2: while the store is stalled (another connection holds SQLite's write lock) the
 /// service takes no more than its bounded queue and batches hold, leaves the rest unacknowledged
 /// in the broker, and stores everything once the store moves again — nothing dropped.
+/// Start `c` (keys for meters 1–100 in `dir`), hold the SQLite file's write lock, and publish
+/// `n` distinct telegrams as the gateway `telegrams/gw-1` (client `publisher`): the store is
+/// stalled until the returned connection commits.
+fn start_and_lock_the_store(dir: &Path, c: Config, mqtt_port: u16, n: usize, publisher: &str) -> (Running, PathBuf, Connection) {
+    key_file(&dir.join("keys.csv"), &(1..=100).collect::<Vec<_>>(), KEY);
+    let db = c.store.path.clone();
+    let svc = Running::start(c);
+    wait_port(mqtt_port);
+    wait_subscribed_in(&svc);
+    wait_rows(&db, "schema_version", 1, Duration::from_secs(30));
+    let lock = Connection::open(&db).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let msgs = telegrams(n, 100).iter().enumerate().map(|(i, f)| ("telegrams/gw-1".to_string(), format!(r#"{{"telegram":"{}","time":{}}}"#, hex(f), 1_760_000_000_000i64 + i as i64))).collect();
+    publish(mqtt_port, publisher, msgs);
+    (svc, db, lock)
+}
+
 #[test]
 fn a_stalled_store_stops_the_intake_instead_of_dropping() {
     const N: usize = 2_000;
@@ -327,16 +344,7 @@ fn a_stalled_store_stops_the_intake_instead_of_dropping() {
     c.service.queue_capacity = 64;
     c.service.batch_max = 50;
     c.service.batch_interval_ms = 20;
-    key_file(&dir.join("keys.csv"), &(1..=100).collect::<Vec<_>>(), KEY);
-    let db = c.store.path.clone();
-    let svc = Running::start(c);
-    wait_port(mqtt_port);
-    wait_subscribed_in(&svc);
-    wait_rows(&db, "schema_version", 1, Duration::from_secs(30));
-    let lock = Connection::open(&db).unwrap();
-    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let msgs = telegrams(N, 100).iter().enumerate().map(|(i, f)| ("telegrams/gw-1".to_string(), format!(r#"{{"telegram":"{}","time":{}}}"#, hex(f), 1_760_000_000_000i64 + i as i64))).collect();
-    publish(mqtt_port, "gw-bp", msgs);
+    let (svc, db, lock) = start_and_lock_the_store(&dir, c, mqtt_port, N, "gw-bp");
     std::thread::sleep(Duration::from_millis(1500));
     let metrics = svc.metrics.clone();
     let received = || metrics.received.get_or_create(&meterlink_service::metrics::SourceLabels { intake: "mqtt".into(), gateway: "telegrams/gw-1".into() }).get();
@@ -371,16 +379,7 @@ fn stall_past_the_keep_alive(name: &str, queue: usize, batch: usize) {
     c.service.queue_capacity = queue;
     c.service.batch_max = batch;
     c.service.batch_interval_ms = 20;
-    key_file(&dir.join("keys.csv"), &(1..=100).collect::<Vec<_>>(), KEY);
-    let db = c.store.path.clone();
-    let svc = Running::start(c);
-    wait_port(mqtt_port);
-    wait_subscribed_in(&svc);
-    wait_rows(&db, "schema_version", 1, Duration::from_secs(30));
-    let lock = Connection::open(&db).unwrap();
-    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let msgs = telegrams(N, 100).iter().enumerate().map(|(i, f)| ("telegrams/gw-1".to_string(), format!(r#"{{"telegram":"{}","time":{}}}"#, hex(f), 1_760_000_000_000i64 + i as i64))).collect();
-    publish(mqtt_port, "gw-ka", msgs);
+    let (svc, db, lock) = start_and_lock_the_store(&dir, c, mqtt_port, N, "gw-ka");
     // Two of the broker's keep-alive limits without a commit (the writer's first attempts
     // time out on the lock, 5 s each, and are retried).
     std::thread::sleep(Duration::from_secs(16));
