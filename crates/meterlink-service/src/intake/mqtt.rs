@@ -351,10 +351,7 @@ impl Conn {
             }
             net.flush().await
         };
-        match tokio::time::timeout(WRITE_TIMEOUT, write).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err("timed out".into()),
-        }
+        within_write_timeout(write).await
     }
 
     /// Parse one message into receptions and queue them (QoS 1 waits for room, QoS 0 drops
@@ -442,6 +439,11 @@ async fn write_ping(ev: &mut EventLoop) -> Result<(), String> {
         net.write(Packet::PingReq).await?;
         net.flush().await
     };
+    within_write_timeout(write).await
+}
+
+/// A socket write that must finish within [`WRITE_TIMEOUT`].
+async fn within_write_timeout<E: std::fmt::Display>(write: impl std::future::Future<Output = Result<(), E>>) -> Result<(), String> {
     match tokio::time::timeout(WRITE_TIMEOUT, write).await {
         Ok(r) => r.map_err(|e| e.to_string()),
         Err(_) => Err("timed out".into()),
