@@ -9,23 +9,25 @@
 //! and the cache holds at most `max_entries` hashes.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::store::schema::{bucket_of, with_bucket};
 
-/// One frame hash seen recently: its bucket and the span of its receptions' times.
+/// One frame hash seen recently: its bucket, the span of its receptions' times, and the number
+/// of its slot in the expiry queue (48 bytes with the key; an `Instant` here made it 56).
 #[derive(Clone, Copy, Debug)]
 struct Seen {
     bucket: u32,
     first_ms: i64,
     last_ms: i64,
-    inserted: Instant,
+    slot: u64,
 }
 
 /// Hashes the window holds at most (decisions "Memory of the dedup window"). hashbrown grows
 /// a table on insert when no slot is free (removed entries leave tombstones) unless at most
 /// half its capacity is in use, in which case it rehashes in place. 917,504 is half the
-/// capacity of 2^21 buckets, so at the cap the map stays at 2^21 buckets (117 MB) for good.
+/// capacity of 2^21 buckets, so at the cap the map stays at 2^21 buckets (103 MB with 48-byte
+/// entries; 120 MB with the earlier 56) for good.
 /// The earlier cap, 2^20, is more than half: under full-rate churn the map doubled to 2^22
 /// buckets, 234 MB more at the peak and 117 MB more for good (the step at minute 51 of the
 /// session-11 soak). 917,504 hashes are 36 s of telegrams at 25,000/s, more than a 10 s
@@ -37,21 +39,34 @@ pub const MAX_ENTRIES: usize = 917_504;
 pub struct FrameWindow {
     window_ms: i64,
     seen: HashMap<[u8; 11], Seen>,
-    order: VecDeque<(Instant, [u8; 11])>,
-    retain: Duration,
+    /// Insertion order: milliseconds since `base` and the hash (24 bytes a slot). Slot numbers
+    /// count from the first ever pushed; the front's number is `popped`.
+    order: VecDeque<(u64, [u8; 11])>,
+    popped: u64,
+    base: Instant,
+    retain_ms: u64,
     max_entries: usize,
 }
 
 impl FrameWindow {
     /// A cache for `window_ms`.
     pub fn new(window_ms: i64) -> Self {
-        let retain = Duration::from_millis((window_ms.max(1000) as u64).saturating_mul(6));
-        FrameWindow { window_ms: window_ms.max(1), seen: HashMap::new(), order: VecDeque::new(), retain, max_entries: MAX_ENTRIES }
+        let retain_ms = (window_ms.max(1000) as u64).saturating_mul(6);
+        FrameWindow {
+            window_ms: window_ms.max(1),
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+            popped: 0,
+            base: Instant::now(),
+            retain_ms,
+            max_entries: MAX_ENTRIES,
+        }
     }
 
     /// The dedup key of a reception of `hash` at `at_ms` (gateway time).
     pub fn key(&mut self, hash: &[u8; 11], at_ms: i64) -> [u8; 16] {
-        self.expire();
+        let now_ms = self.base.elapsed().as_millis() as u64;
+        self.expire(now_ms);
         let w = self.window_ms;
         if let Some(s) = self.seen.get_mut(hash) {
             // Within the window of some reception of the earlier telegram: the same telegram.
@@ -62,21 +77,22 @@ impl FrameWindow {
             }
         }
         let bucket = bucket_of(at_ms, w);
-        let inserted = Instant::now();
-        self.seen.insert(*hash, Seen { bucket, first_ms: at_ms, last_ms: at_ms, inserted });
-        self.order.push_back((inserted, *hash));
+        let slot = self.popped + self.order.len() as u64;
+        self.seen.insert(*hash, Seen { bucket, first_ms: at_ms, last_ms: at_ms, slot });
+        self.order.push_back((now_ms, *hash));
         with_bucket(hash, bucket)
     }
 
-    fn expire(&mut self) {
-        let now = Instant::now();
+    fn expire(&mut self, now_ms: u64) {
         while let Some((t, h)) = self.order.front().copied() {
-            if now.duration_since(t) < self.retain && self.order.len() < self.max_entries {
+            if now_ms.saturating_sub(t) < self.retain_ms && self.order.len() < self.max_entries {
                 break;
             }
             self.order.pop_front();
+            let slot = self.popped;
+            self.popped += 1;
             // Only drop the entry this queue slot inserted (a newer one has its own slot).
-            if self.seen.get(&h).is_some_and(|s| s.inserted == t) {
+            if self.seen.get(&h).is_some_and(|s| s.slot == slot) {
                 self.seen.remove(&h);
             }
         }
@@ -111,6 +127,22 @@ mod tests {
         assert!(w.len() <= MAX_ENTRIES && w.order.len() <= MAX_ENTRIES, "{} {}", w.len(), w.order.len());
         assert!(w.seen.capacity() <= 2 * MAX_ENTRIES, "map capacity {}: past 2^21 buckets", w.seen.capacity());
         assert!(w.order.capacity() <= 1 << 20, "queue capacity {}", w.order.capacity());
+    }
+
+    /// The same bytes again outside the window replace the entry; when the first one's queue
+    /// slot leaves, the newer entry stays (without the slot check it would go, and a reception
+    /// across the next bucket boundary would get a key of its own).
+    #[test]
+    fn an_old_slot_leaving_keeps_the_newer_entry() {
+        let mut w = FrameWindow::new(10_000);
+        w.max_entries = 3;
+        let (h, g) = ([7u8; 11], [8u8; 11]);
+        w.key(&h, 0);
+        let again = w.key(&h, 3_609_000);
+        w.key(&g, 3_609_000);
+        // The queue is at the cap: this call's expiry takes h's first slot.
+        assert_eq!(w.key(&h, 3_611_500), again);
+        assert_eq!((w.popped, w.order.len(), w.len()), (1, 2, 2));
     }
 
     #[test]
