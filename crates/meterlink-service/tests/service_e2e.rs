@@ -96,6 +96,9 @@ fn wait_subscribed(http_port: u16) {
     loop {
         let (_, m) = http(http_port, "GET", "/metrics", "");
         if m.contains(r#"meterlink_mqtt_subscribed{intake="mqtt"} 1"#) {
+            // The reconnect counter is scraped from the start (0 until a connection drops), so
+            // an alert on its rate has a series to work on.
+            assert!(m.contains(r#"meterlink_mqtt_reconnects_total{intake="mqtt"} "#), "no reconnect counter: {m}");
             return;
         }
         assert!(t.elapsed() < Duration::from_secs(30), "the MQTT intake never subscribed: {m}");

@@ -225,6 +225,10 @@ async fn run(cfg: MqttIntake, opts: MqttOptions, mut shapes: ShapeMap, sink: Sin
     let mut gateways = Gateways { intake: name.clone(), metrics: metrics.clone(), cache: HashMap::new() };
     let mut backoff = Duration::from_millis(500);
     let qos = if cfg.qos == 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
+    // Both series exist from the start (0 / unsubscribed), not only after the first event.
+    let labels = IntakeLabels { intake: name.to_string() };
+    metrics.mqtt_reconnects.get_or_create(&labels);
+    metrics.mqtt_subscribed.get_or_create(&labels).set(0);
     while !*stop.borrow() {
         let (client, mut eventloop) = AsyncClient::new(opts.clone(), cfg.topics.len() + 16);
         // One queue per connection: acknowledgements resolved after it ends go nowhere.
@@ -233,7 +237,6 @@ async fn run(cfg: MqttIntake, opts: MqttOptions, mut shapes: ShapeMap, sink: Sin
         let mut st = State { shapes: &mut shapes, parser: &mut parser, gateways: &mut gateways, sink: &sink, metrics: &metrics };
         let outcome = conn.serve(&mut eventloop, &mut st, &mut stop, &mut backoff).await;
         acks.close();
-        let labels = IntakeLabels { intake: name.to_string() };
         metrics.mqtt_subscribed.get_or_create(&labels).set(0);
         match outcome {
             End::Stop => break,
