@@ -227,7 +227,7 @@ async fn run(cfg: MqttIntake, opts: MqttOptions, mut shapes: ShapeMap, sink: Sin
     let qos = if cfg.qos == 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
     // Both series exist from the start (0 / unsubscribed), not only after the first event.
     let labels = IntakeLabels { intake: name.to_string() };
-    metrics.mqtt_reconnects.get_or_create(&labels);
+    let _ = metrics.mqtt_reconnects.get_or_create(&labels);
     metrics.mqtt_subscribed.get_or_create(&labels).set(0);
     while !*stop.borrow() {
         let (client, mut eventloop) = AsyncClient::new(opts.clone(), cfg.topics.len() + 16);
