@@ -127,6 +127,8 @@ mod tests {
         assert!(w.len() <= MAX_ENTRIES && w.order.len() <= MAX_ENTRIES, "{} {}", w.len(), w.order.len());
         assert!(w.seen.capacity() <= 2 * MAX_ENTRIES, "map capacity {}: past 2^21 buckets", w.seen.capacity());
         assert!(w.order.capacity() <= 1 << 20, "queue capacity {}", w.order.capacity());
+        // The sizes the bounds above are worked out with (decisions "Memory of the dedup window").
+        assert_eq!((std::mem::size_of::<([u8; 11], Seen)>(), std::mem::size_of::<(u64, [u8; 11])>()), (48, 24));
     }
 
     /// The same bytes again outside the window replace the entry; when the first one's queue
