@@ -317,9 +317,6 @@ fn kill_9_mid_run_then_restart_stores_every_telegram_exactly_once() {
     assert_eq!(one("SELECT COUNT(*) FROM rejected"), 0);
 }
 
-/// Issue 15 §2: while the store is stalled (another connection holds SQLite's write lock) the
-/// service takes no more than its bounded queue and batches hold, leaves the rest unacknowledged
-/// in the broker, and stores everything once the store moves again — nothing dropped.
 /// Start `c` (keys for meters 1–100 in `dir`), hold the SQLite file's write lock, and publish
 /// `n` distinct telegrams as the gateway `telegrams/gw-1` (client `publisher`): the store is
 /// stalled until the returned connection commits.
@@ -337,6 +334,9 @@ fn start_and_lock_the_store(dir: &Path, c: Config, mqtt_port: u16, n: usize, pub
     (svc, db, lock)
 }
 
+/// Issue 15 §2: while the store is stalled (another connection holds SQLite's write lock) the
+/// service takes no more than its bounded queue and batches hold, leaves the rest unacknowledged
+/// in the broker, and stores everything once the store moves again — nothing dropped.
 #[test]
 fn a_stalled_store_stops_the_intake_instead_of_dropping() {
     const N: usize = 2_000;
